@@ -53,7 +53,6 @@ async def start_connect_proxy(
     ``close_clients()``), and ``wait_closed()`` waits for them, so shutdown leaks no tasks.
     """
     allowed = frozenset(_normalise_host(h) for h in allowed_hosts)
-    allowed_list = sorted(allowed)
     handlers: set[asyncio.Task[None]] = set()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -66,7 +65,6 @@ async def start_connect_proxy(
                 writer,
                 upstream=(upstream_host, upstream_port),
                 allowed=allowed,
-                allowed_list=allowed_list,
                 head_timeout=head_timeout,
                 connect_timeout=connect_timeout,
             )
@@ -100,7 +98,6 @@ async def _serve_connection(
     *,
     upstream: tuple[str, int],
     allowed: frozenset[str],
-    allowed_list: list[str],
     head_timeout: float,
     connect_timeout: float,
 ) -> None:
@@ -115,6 +112,7 @@ async def _serve_connection(
             head, leftover = received
             host, port = _parse_connect(head)
             if host not in allowed or port != TUNNEL_PORT:
+                allowed_list = sorted(allowed)
                 raise _Reject(
                     403,
                     "Forbidden",
