@@ -312,7 +312,7 @@ async def test_tunnel_forwards_early_bytes_bulk_data_and_half_close() -> None:
             await writer.drain()
             writer.write_eof()  # half-close: the echo must still come back in full
 
-        sent, received = await asyncio.gather(send(), reader.read(-1))
+        _, received = await asyncio.gather(send(), reader.read(-1))
         assert received == payload  # read(-1) returning means EOF was passed back too
         writer.close()
         await writer.wait_closed()
