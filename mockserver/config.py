@@ -1,0 +1,46 @@
+"""One typed configuration object for the emulator (CLI flags and tests build it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+from mockserver.timing import TIMING_PROFILES, TimingProfile
+
+DEFAULT_PORT = 8765
+
+
+@dataclass
+class Config:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    tls_port: int | None = None
+    """HTTPS listener for fal's host names (None: port + 1; 0 disables TLS and the proxy)."""
+    proxy_port: int | None = None
+    """CONNECT proxy that tunnels only fal hosts to the TLS listener (None: port + 2)."""
+    state_dir: Path = field(default_factory=lambda: Path(".ray2-mock"))
+    store: Literal["sqlite", "memory"] = "sqlite"
+    timing: str = "fast"
+    capacity: int | None = None
+    api_key: str | None = None
+    """When set, only ``Authorization: Key <api_key>`` is accepted."""
+    max_body_bytes: int = 10 * 1024 * 1024
+    render_workers: int = 2
+    allow_remote_fetch: bool = False
+    stream_keepalive_seconds: float = 15.0
+
+    @property
+    def timing_profile(self) -> TimingProfile:
+        profile = TIMING_PROFILES[self.timing]
+        if self.capacity is None:
+            return profile
+        return replace(profile, capacity=self.capacity)
+
+    @property
+    def media_dir(self) -> Path:
+        return self.state_dir / "media"
+
+    @property
+    def database_path(self) -> Path:
+        return self.state_dir / "requests.sqlite3"

@@ -1,0 +1,33 @@
+"""fal-shaped error responses, so every refusal reads like the real gateway's.
+
+Two shapes exist at fal: model/validation errors carry a ``detail`` *list* of
+``{loc, msg, type}`` entries; request/infrastructure errors carry a ``detail`` string and an
+``error_type`` (also sent as ``X-Fal-Error-Type``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+
+def request_error(
+    status_code: int, detail: str, error_type: str, *, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    all_headers = {"x-fal-error-type": error_type, **(headers or {})}
+    return JSONResponse(
+        {"detail": detail, "error_type": error_type}, status_code, headers=all_headers
+    )
+
+
+def validation_error(
+    detail: list[dict[str, Any]],
+    *,
+    status_code: int = 422,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        {"detail": detail}, status_code, headers={"x-fal-retryable": "false", **(headers or {})}
+    )

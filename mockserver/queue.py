@@ -1,0 +1,319 @@
+"""The request state machine: IN_QUEUE -> IN_PROGRESS -> COMPLETED (ok, error or cancelled).
+
+Time comes from an injectable clock, so tests move it instead of sleeping. A request
+becomes eligible ``queue_seconds`` after submission, starts when one of ``capacity`` slots
+is free (queue order: priority, then submission), runs for its profile's run time and
+completes once that time has passed *and* its output exists. ``advance`` replays every
+transition due up to now in time order, so jumping the clock an hour ahead produces the
+same history as living through that hour. A background driver calls it whenever a
+transition falls due, a request arrives, an output is ready or the clock jumps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from mockserver.clock import Clock
+from mockserver.endpoints import ENDPOINTS, cost_units
+from mockserver.records import RequestRecord
+from mockserver.store import RequestStore
+from mockserver.timing import TimingProfile
+
+log = logging.getLogger(__name__)
+
+CancelOutcome = Literal["OK", "CANCELLATION_REQUESTED", "ALREADY_COMPLETED", "NOT_FOUND"]
+
+# What the emulated runner prints while it works: (fraction of run time, level, message).
+LOG_PLAN: tuple[tuple[float, str, str], ...] = (
+    (0.0, "INFO", "Starting Ray 2 {kind}: {resolution}, {aspect_ratio}, {duration}, loop={loop}"),
+    (0.25, "INFO", "Generating video... 25%"),
+    (0.5, "INFO", "Generating video... 50%"),
+    (0.75, "INFO", "Generating video... 75%"),
+)
+CANCELLED_ERROR = {
+    "status_code": 400,
+    "error_type": "request_cancelled",
+    "body": {"detail": "Request was cancelled", "error_type": "request_cancelled"},
+}
+
+
+@dataclass(frozen=True)
+class Production:
+    """What the model produced for a request: media on success, an error otherwise."""
+
+    media: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    log_lines: tuple[str, ...] = ()
+
+
+class Producer(Protocol):
+    def __call__(self, record: RequestRecord) -> Awaitable[Production]: ...
+
+
+def log_line(at: float, message: str, level: str = "INFO") -> dict[str, Any]:
+    """One fal log entry; ``at`` (emulated epoch seconds) decides when it becomes visible."""
+    stamp = datetime.fromtimestamp(at, UTC).isoformat()
+    return {"message": message, "level": level, "source": "USER", "timestamp": stamp, "at": at}
+
+
+class RequestQueue:
+    def __init__(
+        self, store: RequestStore, clock: Clock, timing: TimingProfile, producer: Producer
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.timing = timing
+        self._producer = producer
+        self._ready: dict[str, tuple[Production, float]] = {}
+        self._producing: dict[str, asyncio.Task[None]] = {}
+        self._changed = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._driver: asyncio.Task[None] | None = None
+        self.completion_listeners: list[Callable[[RequestRecord], None]] = []
+        clock.on_advance(self.kick)
+
+    # -- lifecycle of the queue itself ------------------------------------------------------
+
+    async def start(self) -> None:
+        """Resume every unfinished request (after a restart) and start the driver."""
+        for record in self.store.unfinished():
+            self._produce(record)
+        self._driver = asyncio.create_task(self._drive(), name="ray2-mock queue driver")
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._driver, *self._producing.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._driver = None
+        self._producing.clear()
+
+    def kick(self) -> None:
+        """Ask the driver to re-evaluate now."""
+        self._wake.set()
+
+    async def wait_changed(self, timeout: float | None) -> None:
+        """Return when any request changes (or after ``timeout`` seconds)."""
+        changed = self._changed
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), timeout)
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def _drive(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                next_due = self.advance()
+            except Exception:  # keep serving: a bad record must not stop every other one
+                log.exception("queue advance failed")
+                next_due = None
+            delay = None if next_due is None else self.clock.real_delay(next_due - self.clock.now())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def submit(
+        self,
+        endpoint_id: str,
+        payload: Mapping[str, Any],
+        *,
+        mode: Literal["queue", "sync"] = "queue",
+        priority: str = "normal",
+        webhook_url: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> RequestRecord:
+        endpoint = ENDPOINTS[endpoint_id]
+        units = cost_units(endpoint.with_defaults(payload))
+        now = self.clock.now()
+        record = RequestRecord(
+            request_id=str(uuid.uuid4()),
+            endpoint_id=endpoint_id,
+            input=dict(payload),
+            submitted_at=now,
+            eligible_at=now + self.timing.queue_seconds,
+            run_seconds=self.timing.run_seconds(units),
+            mode=mode,
+            priority=priority if priority in ("normal", "low") else "normal",
+            webhook_url=webhook_url,
+            headers=dict(headers or {}),
+            cost_units=units,
+        )
+        self.store.add(record)
+        self._produce(record)
+        self.kick()
+        self._notify()
+        return record
+
+    def get(self, request_id: str) -> RequestRecord | None:
+        return self.store.get(request_id)
+
+    def position(self, record: RequestRecord) -> int:
+        return self.store.position(record)
+
+    def cancel(self, request_id: str) -> CancelOutcome:
+        record = self.store.get(request_id)
+        if record is None:
+            return "NOT_FOUND"
+        if record.status == "COMPLETED":
+            return "ALREADY_COMPLETED"
+        now = self.clock.now()
+        record.cancel_requested_at = now
+        if record.status == "IN_QUEUE":
+            if self._complete(record, now, Production(error=CANCELLED_ERROR), "cancelled"):
+                return "OK"
+            return self.cancel(request_id)  # another writer moved it first: judge it afresh
+        if not self.store.save(record):
+            return self.cancel(request_id)
+        self.kick()
+        return "CANCELLATION_REQUESTED"
+
+    # -- production (rendering) ---------------------------------------------------------------
+
+    def _produce(self, record: RequestRecord) -> None:
+        if record.request_id in self._producing or record.request_id in self._ready:
+            return
+        task = asyncio.create_task(self._run_producer(record), name=f"produce {record.request_id}")
+        self._producing[record.request_id] = task
+
+    async def _run_producer(self, record: RequestRecord) -> None:
+        try:
+            production = await self._producer(record)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # an emulated model failure, never a server crash
+            log.exception("producing %s failed", record.request_id)
+            production = Production(
+                error={
+                    "status_code": 500,
+                    "error_type": "internal_server_error",
+                    "body": {
+                        "detail": [
+                            {
+                                "loc": [],
+                                "msg": f"Video generation failed: {exc}",
+                                "type": "internal_server_error",
+                            }
+                        ]
+                    },
+                }
+            )
+        self._ready[record.request_id] = (production, self.clock.now())
+        self._producing.pop(record.request_id, None)
+        self.kick()
+
+    # -- the state machine --------------------------------------------------------------------
+
+    def _completion_time(self, record: RequestRecord) -> float | None:
+        if record.cancel_requested_at is not None:
+            return record.cancel_requested_at
+        ready = self._ready.get(record.request_id)
+        if ready is None or record.due_at is None:
+            return None
+        return max(record.due_at, ready[1])
+
+    def advance(self) -> float | None:
+        """Apply every transition due by now, in time order; return the next due time."""
+        now = self.clock.now()
+        records = self.store.unfinished()
+        running = [r for r in records if r.status == "IN_PROGRESS"]
+        queued = [r for r in records if r.status == "IN_QUEUE"]
+        idle_slots = max(self.timing.capacity - len(running), 0)
+        freed: list[float] = []  # times at which slots freed up during this replay
+        changed = False
+        while True:
+            finishing = [(t, r) for r in running if (t := self._completion_time(r)) is not None]
+            next_finish = min(finishing, key=lambda item: item[0], default=None)
+            next_start: tuple[float, RequestRecord] | None = None
+            if queued and (idle_slots or freed):
+                slot_time = float("-inf") if idle_slots else freed[0]
+                next_start = (max(queued[0].eligible_at, slot_time), queued[0])
+            if (
+                next_finish is not None
+                and next_finish[0] <= now
+                and (next_start is None or next_finish[0] <= next_start[0])
+            ):
+                at, record = next_finish
+                running.remove(record)
+                heapq.heappush(freed, at)
+                self._finish(record, at)
+                changed = True
+            elif next_start is not None and next_start[0] <= now:
+                at, record = next_start
+                queued.pop(0)
+                if idle_slots:
+                    idle_slots -= 1
+                else:
+                    heapq.heappop(freed)
+                if self._begin(record, at):
+                    running.append(record)
+                changed = True
+            else:
+                if changed:
+                    self._notify()
+                upcoming = [item[0] for item in (next_finish, next_start) if item is not None]
+                return min(upcoming, default=None)
+
+    def _begin(self, record: RequestRecord, at: float) -> bool:
+        endpoint = ENDPOINTS[record.endpoint_id]
+        arguments = endpoint.with_defaults(record.input)
+        record.status = "IN_PROGRESS"
+        record.started_at = at
+        record.due_at = at + record.run_seconds
+        record.logs = [
+            log_line(
+                at + fraction * record.run_seconds,
+                message.format(kind=endpoint.kind, **arguments),
+                level,
+            )
+            for fraction, level, message in LOG_PLAN
+        ]
+        ready = self._ready.get(record.request_id)
+        if ready is not None:
+            record.logs[1:1] = [log_line(at, line) for line in ready[0].log_lines]
+        return self.store.save(record)
+
+    def _finish(self, record: RequestRecord, at: float) -> None:
+        if record.cancel_requested_at is not None:
+            self._complete(record, at, Production(error=CANCELLED_ERROR), "cancelled")
+            return
+        production, _ = self._ready[record.request_id]
+        self._complete(record, at, production, "error" if production.error else "ok")
+
+    def _complete(
+        self,
+        record: RequestRecord,
+        at: float,
+        production: Production,
+        outcome: Literal["ok", "error", "cancelled"],
+    ) -> bool:
+        record.status = "COMPLETED"
+        record.completed_at = at
+        record.outcome = outcome
+        record.media = production.media
+        record.error = production.error
+        closing = {"ok": "Video ready", "error": "Generation failed", "cancelled": "Cancelled"}
+        record.logs.append(log_line(at, closing[outcome], "ERROR" if production.error else "INFO"))
+        if not self.store.save(record):
+            return False
+        self._ready.pop(record.request_id, None)
+        task = self._producing.pop(record.request_id, None)
+        if task is not None:
+            task.cancel()
+        self._notify()
+        for listener in self.completion_listeners:
+            listener(record)
+        return True

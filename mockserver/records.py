@@ -1,0 +1,58 @@
+"""The one record every part of the emulator reads: a request and where it is in its life."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Status = Literal["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]
+Outcome = Literal["ok", "error", "cancelled"]
+PRIORITY_RANK = {"normal": 0, "low": 1}
+"""``X-Fal-Queue-Priority: low`` waits behind every normal request; unknown values are normal."""
+
+
+@dataclass
+class RequestRecord:
+    request_id: str
+    endpoint_id: str
+    input: dict[str, Any]
+    submitted_at: float
+    eligible_at: float
+    run_seconds: float
+    mode: Literal["queue", "sync"] = "queue"
+    priority: str = "normal"
+    seq: int = 0
+    status: Status = "IN_QUEUE"
+    started_at: float | None = None
+    due_at: float | None = None
+    completed_at: float | None = None
+    cancel_requested_at: float | None = None
+    outcome: Outcome | None = None
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    media: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    webhook_url: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    cost_units: int = 1
+    version: int = 0
+
+    @property
+    def priority_rank(self) -> int:
+        return PRIORITY_RANK.get(self.priority, 0)
+
+    @property
+    def queue_key(self) -> tuple[int, int]:
+        return (self.priority_rank, self.seq)
+
+    def visible_logs(self, now: float) -> list[dict[str, Any]]:
+        """Log lines whose time has come; the rest of the plan stays hidden."""
+        return [line for line in self.logs if line["at"] <= now]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RequestRecord:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})

@@ -1,0 +1,50 @@
+"""Timing profiles: how long a request waits and runs, as data.
+
+``queue_seconds`` is the gateway's minimum time in the queue; ``capacity`` is how many
+requests run at once (the rest wait, with real queue positions); run time grows with the
+request's cost units, because a 1080p 9 s clip takes longer than a 540p 5 s one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TimingProfile:
+    name: str
+    queue_seconds: float
+    run_seconds_base: float
+    run_seconds_per_unit: float
+    capacity: int
+    log_points: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75)
+
+    def run_seconds(self, cost_units: int) -> float:
+        return self.run_seconds_base + self.run_seconds_per_unit * (cost_units - 1)
+
+
+TIMING_PROFILES: dict[str, TimingProfile] = {
+    p.name: p
+    for p in (
+        # Completes as soon as the video is rendered: unit tests and CI.
+        TimingProfile(
+            "instant",
+            queue_seconds=0.0,
+            run_seconds_base=0.0,
+            run_seconds_per_unit=0.0,
+            capacity=1_000_000,
+        ),
+        # Default for `serve`: every state is visible for a moment, a clip takes ~3 s.
+        TimingProfile(
+            "fast", queue_seconds=0.5, run_seconds_base=2.5, run_seconds_per_unit=0.5, capacity=8
+        ),
+        # Live-like: minutes per clip (Ray 2's times are unpublished; see protocol notes).
+        TimingProfile(
+            "realistic",
+            queue_seconds=5.0,
+            run_seconds_base=90.0,
+            run_seconds_per_unit=30.0,
+            capacity=2,
+        ),
+    )
+}

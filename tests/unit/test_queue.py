@@ -1,0 +1,172 @@
+"""The state machine on a frozen clock: every transition happens because time was moved."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from mockserver.clock import ManualClock
+from mockserver.queue import Production, RequestQueue
+from mockserver.records import RequestRecord
+from mockserver.store import MemoryStore, RequestStore, SqliteStore
+from mockserver.timing import TimingProfile
+
+T2V = "fal-ai/luma-dream-machine/ray-2"
+PROFILE = TimingProfile(
+    "test", queue_seconds=1.0, run_seconds_base=10.0, run_seconds_per_unit=5.0, capacity=2
+)
+
+
+class Producer:
+    """Stands in for the renderer: finishes when the test releases it."""
+
+    def __init__(self, *, instant: bool = True) -> None:
+        self.release = asyncio.Event()
+        if instant:
+            self.release.set()
+        self.calls: list[str] = []
+
+    async def __call__(self, record: RequestRecord) -> Production:
+        self.calls.append(record.request_id)
+        await self.release.wait()
+        return Production(
+            media={
+                "key": "k",
+                "file_name": "output.mp4",
+                "file_size": 1,
+                "content_type": "video/mp4",
+            },
+            log_lines=("rendered",),
+        )
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path) -> RequestStore:
+    return MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "q.sqlite3")
+
+
+async def settle(queue: RequestQueue) -> None:
+    """Let the producer tasks finish, then apply what is due."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+    queue.advance()
+
+
+async def test_lifecycle_moves_only_with_the_clock(store: RequestStore) -> None:
+    clock = ManualClock()
+    queue = RequestQueue(store, clock, PROFILE, Producer())
+    record = queue.submit(T2V, {"prompt": "a fox"})
+    await settle(queue)
+    assert queue.get(record.request_id).status == "IN_QUEUE"
+    clock.advance(1.0)
+    queue.advance()
+    running = queue.get(record.request_id)
+    assert running.status == "IN_PROGRESS"
+    assert running.started_at == clock.now()
+    assert [line["message"] for line in running.visible_logs(clock.now())][:2] == [
+        "Starting Ray 2 text-to-video: 540p, 16:9, 5s, loop=False",
+        "rendered",
+    ]
+    clock.advance(9.99)
+    queue.advance()
+    assert queue.get(record.request_id).status == "IN_PROGRESS"
+    clock.advance(0.01)
+    queue.advance()
+    done = queue.get(record.request_id)
+    assert done.status == "COMPLETED" and done.outcome == "ok"
+    assert done.completed_at - done.started_at == pytest.approx(10.0)
+    assert done.media["key"] == "k"
+
+
+async def test_run_time_grows_with_cost_units(store: RequestStore) -> None:
+    queue = RequestQueue(store, ManualClock(), PROFILE, Producer())
+    big = queue.submit(T2V, {"prompt": "x", "resolution": "1080p", "duration": "9s"})
+    assert big.cost_units == 8
+    assert big.run_seconds == 10.0 + 5.0 * 7
+
+
+async def test_capacity_queues_with_real_positions(store: RequestStore) -> None:
+    clock = ManualClock()
+    queue = RequestQueue(store, clock, PROFILE, Producer())
+    ids = [queue.submit(T2V, {"prompt": f"p{i}"}).request_id for i in range(5)]
+    await settle(queue)
+    assert [queue.position(queue.get(i)) for i in ids] == [0, 1, 2, 3, 4]
+    clock.advance(1.0)
+    queue.advance()
+    statuses = [queue.get(i).status for i in ids]
+    assert statuses == ["IN_PROGRESS"] * 2 + ["IN_QUEUE"] * 3
+    assert [queue.position(queue.get(i)) for i in ids[2:]] == [0, 1, 2]
+    # One jump over three run times replays every start and finish in order.
+    clock.advance(30.0)
+    queue.advance()
+    records = [queue.get(i) for i in ids]
+    assert all(r.status == "COMPLETED" for r in records)
+    starts = [r.started_at for r in records]
+    assert starts == sorted(starts)
+    assert records[2].started_at == pytest.approx(records[0].completed_at)
+    assert records[4].started_at == pytest.approx(records[2].completed_at)
+
+
+async def test_low_priority_waits_behind_normal(store: RequestStore) -> None:
+    clock = ManualClock()
+    queue = RequestQueue(store, clock, PROFILE, Producer())
+    low = queue.submit(T2V, {"prompt": "low"}, priority="low")
+    normal = queue.submit(T2V, {"prompt": "normal"})
+    assert queue.position(queue.get(normal.request_id)) == 0
+    assert queue.position(queue.get(low.request_id)) == 1
+
+
+async def test_completion_waits_for_the_output(store: RequestStore) -> None:
+    clock = ManualClock()
+    producer = Producer(instant=False)
+    queue = RequestQueue(store, clock, PROFILE, producer)
+    record = queue.submit(T2V, {"prompt": "slow render"})
+    clock.advance(60.0)
+    await settle(queue)
+    assert queue.get(record.request_id).status == "IN_PROGRESS"
+    producer.release.set()
+    await settle(queue)
+    assert queue.get(record.request_id).status == "COMPLETED"
+
+
+async def test_cancel_semantics(store: RequestStore) -> None:
+    clock = ManualClock()
+    queue = RequestQueue(store, clock, PROFILE, Producer())
+    queued = queue.submit(T2V, {"prompt": "q"})
+    assert queue.cancel(queued.request_id) == "OK"
+    cancelled = queue.get(queued.request_id)
+    assert cancelled.status == "COMPLETED" and cancelled.outcome == "cancelled"
+    assert queue.cancel(queued.request_id) == "ALREADY_COMPLETED"
+    assert queue.cancel("nope") == "NOT_FOUND"
+
+    running = queue.submit(T2V, {"prompt": "r"})
+    clock.advance(1.0)
+    await settle(queue)
+    assert queue.get(running.request_id).status == "IN_PROGRESS"
+    assert queue.cancel(running.request_id) == "CANCELLATION_REQUESTED"
+    queue.advance()
+    assert queue.get(running.request_id).outcome == "cancelled"
+
+
+async def test_sqlite_restart_resumes_unfinished(tmp_path) -> None:
+    clock = ManualClock()
+    path = tmp_path / "q.sqlite3"
+    first = RequestQueue(SqliteStore(path), clock, PROFILE, Producer(instant=False))
+    accepted = [first.submit(T2V, {"prompt": f"p{i}"}).request_id for i in range(3)]
+    clock.advance(1.0)
+    first.advance()
+    await first.stop()
+    first.store.close()
+
+    producer = Producer()
+    second = RequestQueue(SqliteStore(path), clock, PROFILE, producer)
+    await second.start()
+    try:
+        await settle(second)
+        assert sorted(producer.calls) == sorted(accepted)
+        clock.advance(100.0)
+        await settle(second)
+        assert all(second.get(i).status == "COMPLETED" for i in accepted)
+    finally:
+        await second.stop()
