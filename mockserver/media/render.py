@@ -1,0 +1,546 @@
+"""Synthetic Ray 2 videos: one ffmpeg process per file, cached by content.
+
+How a frame is made (cheapest valid encoding, measured on this machine's bundled ffmpeg n9.0.2,
+1080p/9s): Pillow draws one still (background colour + text panel) once; ffmpeg loops that single
+decoded frame, moves a few `drawbox` rectangles along expressions of `t`, and encodes with x264
+`ultrafast`. That costs ~1.2 s, against ~1.0 s for a bare `color` source with the same boxes (the
+text edges are what x264 pays for), ~1.3 s when the text is an `overlay` input instead of baked into
+the still, ~6 s for a full-frame animated `gradients` source, and about 2x for Python-made frames
+piped in. Repeating a short encoded segment would be cheaper still, but it cannot show a timeline
+that runs once through the clip and makes `loop=false` end where it started, so it is not used.
+
+Request id vs cache: files are content-addressed by their parameters (see `cache.py`), so a cached
+repeat cannot draw the new request's id. The frame therefore shows the cache key ("id ...") instead
+of the request id: it is the stem of the served file name, so a developer can match a URL, a file
+and a frame, and the same parameters always give byte-identical files. The request id goes into
+the render's log lines, which the queue stores per request.
+
+Motion: each box moves along p(u) = p0 + (p1 - p0)·u + a·(sin(2πku + φ) - sin φ), u = frame/(N-1).
+With loop=true p1 = p0 and k is an integer, so the last frame equals the first; with loop=false the
+boxes end elsewhere and a progress bar fills up, so the last frame differs visibly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import colorsys
+import concurrent.futures
+import hashlib
+import math
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import imageio_ffmpeg
+from PIL import Image, ImageDraw, ImageFont
+
+from .cache import DiskCache, SingleFlight, cache_key, is_valid_key
+from .geometry import FPS, VideoSpec, video_spec
+
+# Bump when the drawing or encoding changes: old cache keys then simply stop being produced.
+RENDER_VERSION = 1
+
+T2V_ENDPOINT = "fal-ai/luma-dream-machine/ray-2"
+I2V_ENDPOINT = "fal-ai/luma-dream-machine/ray-2/image-to-video"
+MODE_LABELS: Mapping[str, str] = {T2V_ENDPOINT: "text-to-video", I2V_ENDPOINT: "image-to-video"}
+
+# Output encoding. Fixed thread count: x264 writes its settings (threads=N) into the stream, so a
+# machine-dependent "auto" would break byte-identical output across machines.
+ENCODE_ARGS: tuple[str, ...] = (
+    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+    "-g", "120", "-threads", "4", "-r", str(FPS),
+    "-an", "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact",
+    "-movflags", "+faststart", "-f", "mp4",
+)  # fmt: skip
+
+RENDER_TIMEOUT_S = 120.0
+PNG_COMPRESS_LEVEL = 1  # the still is read once by ffmpeg; spend no time squeezing it
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """What the app asks for: validated arguments with defaults applied."""
+
+    endpoint_id: str
+    arguments: Mapping[str, Any]
+    request_id: str
+
+
+@dataclass(frozen=True)
+class RenderedVideo:
+    """A finished file in the cache; `key` is its name stem and the id drawn in its frames."""
+
+    key: str
+    path: Path
+    file_name: str
+    file_size: int
+    content_type: str = "video/mp4"
+    log_lines: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------------------------------------
+# Look: colours and motion seeded from the prompt
+
+
+@dataclass(frozen=True)
+class BoxMotion:
+    """One moving rectangle; positions are fractions of the free area, sizes of the short side."""
+
+    color: str
+    size: float
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    ax: float
+    ay: float
+    kx: int
+    ky: int
+    phx: float
+    phy: float
+
+
+@dataclass(frozen=True)
+class Look:
+    background: tuple[int, int, int]
+    panel: tuple[int, int, int]
+    boxes: tuple[BoxMotion, ...]
+
+
+BOX_COUNT = 3
+
+
+def _hsv(h: float, s: float, v: float) -> tuple[int, int, int]:
+    r, g, b = colorsys.hsv_to_rgb(h % 1.0, s, v)
+    return round(r * 255), round(g * 255), round(b * 255)
+
+
+def _hex(rgb: tuple[int, int, int]) -> str:
+    return "0x{:02x}{:02x}{:02x}".format(*rgb)
+
+
+def look_for(prompt: str, loop: bool) -> Look:
+    """Colours and paths from the prompt's hash: same prompt, same look; new prompt, new look."""
+    seed = hashlib.sha256(prompt.encode("utf-8")).digest()
+
+    def frac(i: int) -> float:
+        return seed[i % len(seed)] / 255.0
+
+    hue = frac(0)
+    boxes = []
+    for i in range(BOX_COUNT):
+        b = 1 + i * 8
+        x0, y0 = 0.15 + 0.7 * frac(b), 0.15 + 0.7 * frac(b + 1)
+        # loop=false: end a clear distance away (≥ 0.35 of the free area) so last ≠ first.
+        x1 = x0 if loop else (x0 + 0.45 if x0 < 0.5 else x0 - 0.45)
+        y1 = y0 if loop else (y0 + 0.35 if y0 < 0.5 else y0 - 0.35)
+        boxes.append(
+            BoxMotion(
+                color=_hex(_hsv(hue + (i + 1) / (BOX_COUNT + 1) + 0.1 * frac(b + 2), 0.75, 0.95)),
+                size=0.14 + 0.1 * frac(b + 3),
+                x0=x0,
+                y0=y0,
+                x1=x1,
+                y1=y1,
+                ax=0.08 + 0.1 * frac(b + 4),
+                ay=0.08 + 0.1 * frac(b + 5),
+                kx=1 + seed[b + 6] % 2,
+                ky=1 + seed[b + 7] % 2,
+                phx=2 * math.pi * frac(b + 6),
+                phy=2 * math.pi * frac(b + 7),
+            )
+        )
+    return Look(
+        background=_hsv(hue, 0.55, 0.32),
+        panel=_hsv(hue, 0.5, 0.16),
+        boxes=tuple(boxes),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The still: background + text panel (Pillow)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Pixel layout shared by the still (Pillow) and the filter graph (ffmpeg)."""
+
+    margin: int
+    font_px: int
+    bar_h: int
+    free_top: int  # boxes move below the panel so the text stays readable
+
+
+PROMPT_MAX_LINES = 3
+
+
+def layout_for(spec: VideoSpec, text_lines: int) -> Layout:
+    short = min(spec.width, spec.height)
+    font_px = max(12, round(short / 24))
+    margin = short // 20
+    line_h = round(font_px * 1.25)
+    panel_h = 2 * (margin // 2) + text_lines * line_h
+    return Layout(
+        margin=margin,
+        font_px=font_px,
+        bar_h=max(4, short // 60),
+        free_top=margin + panel_h + margin // 2,
+    )
+
+
+def _font(px: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=px)
+
+
+def _wrap(text: str, font: Any, max_width: int, max_lines: int) -> list[str]:
+    """Greedy word wrap by measured width; hard-breaks long words; ellipsis when cut."""
+    words = text.split() or [""]
+    lines: list[str] = []
+    current = ""
+    for word in words:
+        candidate = f"{current} {word}".strip()
+        if font.getlength(candidate) <= max_width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+        current = word
+        while font.getlength(current) > max_width and len(current) > 1:
+            cut = len(current)
+            while cut > 1 and font.getlength(current[:cut]) > max_width:
+                cut -= 1
+            lines.append(current[:cut])
+            current = current[cut:]
+    lines.append(current)
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        last = lines[-1]
+        while last and font.getlength(last + "…") > max_width:
+            last = last[:-1]
+        lines[-1] = last + "…"
+    return lines
+
+
+def text_lines(
+    spec: VideoSpec, arguments: Mapping[str, Any], endpoint_id: str, key: str, wrap: Callable
+) -> list[str]:
+    """The parameters a developer should read off any frame."""
+    loop = "on" if arguments.get("loop") else "off"
+    mode = MODE_LABELS.get(endpoint_id, endpoint_id.rsplit("/", 1)[-1])
+    prompt = " ".join(str(arguments.get("prompt") or "").split())
+    return [
+        f"ray2-mock · {mode}",
+        *wrap(f"“{prompt}”"),
+        f"{arguments.get('aspect_ratio', '16:9')} · {arguments.get('resolution', '540p')}"
+        f" · {spec.width}x{spec.height}",
+        f"{arguments.get('duration', '5s')} · {spec.frame_count} frames @ {spec.fps} fps"
+        f" · loop {loop}",
+        f"id {key}",
+    ]
+
+
+def draw_still(
+    spec: VideoSpec, look: Look, arguments: Mapping[str, Any], endpoint_id: str, key: str
+) -> tuple[Image.Image, Layout]:
+    """Background colour with the parameter panel in the top-left corner."""
+    font = _font(max(12, round(min(spec.width, spec.height) / 24)))
+    probe = layout_for(spec, 0)
+    max_w = spec.width - 3 * probe.margin
+    lines = text_lines(
+        spec, arguments, endpoint_id, key, lambda s: _wrap(s, font, max_w, PROMPT_MAX_LINES)
+    )
+    lay = layout_for(spec, len(lines))
+    image = Image.new("RGB", (spec.width, spec.height), look.background)
+    draw = ImageDraw.Draw(image)
+    line_h = round(lay.font_px * 1.25)
+    pad = lay.margin // 2
+    width = max(int(font.getlength(line)) for line in lines) + 2 * pad
+    draw.rectangle(
+        (lay.margin, lay.margin, lay.margin + width, lay.free_top - lay.margin // 2),
+        fill=look.panel,
+    )
+    for i, line in enumerate(lines):
+        draw.text((lay.margin + pad, lay.margin + pad + i * line_h), line, font=font, fill="white")
+    return image, lay
+
+
+# ---------------------------------------------------------------------------------------------
+# The filter graph (ffmpeg)
+
+
+def _num(v: float) -> str:
+    """Fixed formatting so the command line, and hence the file, is deterministic."""
+    return f"{v:.6f}"
+
+
+def _path_expr(p0: float, p1: float, amp: float, k: int, phase: float, u: str) -> str:
+    return (
+        f"({_num(p0)}+({_num(p1 - p0)})*{u}"
+        f"+{_num(amp)}*(sin({_num(2 * math.pi * k)}*{u}+{_num(phase)})-{_num(math.sin(phase))}))"
+    )
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A solid rectangle overlaid at a per-frame position (drawbox evaluates x/y only once)."""
+
+    color: str
+    width: int
+    height: int
+    x: str
+    y: str
+
+
+def motion_layers(spec: VideoSpec, look: Look, lay: Layout, loop: bool) -> list[Layer]:
+    """The moving boxes and the progress indicator, positions as ffmpeg expressions of t."""
+    u = f"(t*{spec.fps}/{spec.frame_count - 1})"
+    short = min(spec.width, spec.height)
+    top, bottom = lay.free_top, spec.height - lay.bar_h - lay.margin // 2
+    left, right = lay.margin // 2, spec.width - lay.margin // 2
+    layers = []
+    for box in look.boxes:
+        size = max(8, round(short * box.size)) // 2 * 2
+        span_x = max(1, right - left - size)
+        span_y = max(1, bottom - top - size)
+        fx = _path_expr(box.x0, box.x1, box.ax, box.kx, box.phx, u)
+        fy = _path_expr(box.y0, box.y1, box.ay, box.ky, box.phy, u)
+        layers.append(
+            Layer(
+                color=box.color,
+                width=size,
+                height=size,
+                x=f"{left}+{span_x}*clip({fx},0,1)",
+                y=f"{top}+{span_y}*clip({fy},0,1)",
+            )
+        )
+    bar_y = str(spec.height - lay.bar_h)
+    if loop:  # a marker that travels out and back, so the last frame matches the first
+        mw = max(8, spec.width // 8)
+        x = f"{spec.width - mw}*(1-cos(2*PI*{u}))/2"
+        layers.append(Layer("white", mw, lay.bar_h, x, bar_y))
+    else:  # a bar that slides in from the left and fills up by the last frame
+        layers.append(Layer("white", spec.width, lay.bar_h, f"-{spec.width}*(1-{u})", bar_y))
+    return layers
+
+
+def still_input(index: int, spec: VideoSpec) -> str:
+    """Decode a still once, repeat it, and give it exact 1/fps timestamps."""
+    return f"[{index}]format=yuv420p,loop=loop=-1:size=1,settb=1/{spec.fps},setpts=N"
+
+
+def overlay_chain(base: str, layers: Sequence[Layer], spec: VideoSpec, enable: str = "") -> str:
+    """Sources for each layer, then one overlay per layer onto `base`, ending in [v]."""
+    on = f":enable='{enable}'" if enable else ""
+    parts = []
+    current = base
+    for i, layer in enumerate(layers):
+        parts.append(
+            f"color=c={layer.color}:s={layer.width}x{layer.height}:r={spec.fps},"
+            f"settb=1/{spec.fps}[l{i}]"
+        )
+        out = "[v]" if i == len(layers) - 1 else f"[o{i}]"
+        parts.append(f"{current}[l{i}]overlay=x='{layer.x}':y='{layer.y}'{on}{out}")
+        current = out
+    return ";".join(parts)
+
+
+def t2v_graph(spec: VideoSpec, look: Look, lay: Layout, loop: bool) -> str:
+    layers = motion_layers(spec, look, lay, loop)
+    return f"{still_input(0, spec)}[bg];" + overlay_chain("[bg]", layers, spec)
+
+
+def ffmpeg_command(
+    ffmpeg: str, inputs: Sequence[Path], graph: str, spec: VideoSpec, out: Path
+) -> list[str]:
+    cmd = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y"]
+    for path in inputs:
+        cmd += ["-i", str(path)]
+    cmd += ["-filter_complex", graph, "-map", "[v]", "-frames:v", str(spec.frame_count)]
+    return [*cmd, *ENCODE_ARGS, str(out)]
+
+
+def save_png(image: Image.Image, path: Path) -> Path:
+    image.save(path, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    return path
+
+
+def ffmpeg_version(ffmpeg: str) -> str:
+    out = subprocess.run([ffmpeg, "-version"], capture_output=True, text=True, timeout=30)
+    return (out.stdout.splitlines() or ["unknown"])[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# The renderer the app calls
+
+
+@dataclass
+class _Job:
+    key: str
+    spec: VideoSpec
+    endpoint_id: str
+    arguments: Mapping[str, Any]
+    request_id: str
+    log_lines: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class VideoRenderer:
+    """Renders, caches and finds synthetic videos.
+
+    Bounded: at most `max_workers` renders run at once (a thread pool whose threads mostly wait on
+    ffmpeg). Non-blocking: the event loop only hashes parameters and awaits a future. Single-flight:
+    concurrent requests for one key share one render. Loop-agnostic: futures are
+    concurrent.futures, so any event loop (app, TestClient, bench) can await them.
+    """
+
+    def __init__(
+        self,
+        media_dir: Path,
+        *,
+        max_workers: int = 2,
+        allow_remote_fetch: bool = False,
+        resolve_local_url: Callable[[str], Path | None] | None = None,
+        ffmpeg_exe: str | None = None,
+        render_timeout: float = RENDER_TIMEOUT_S,
+    ) -> None:
+        self.media_dir = Path(media_dir)
+        self.allow_remote_fetch = allow_remote_fetch
+        self.resolve_local_url = resolve_local_url
+        self.render_timeout = render_timeout
+        self._ffmpeg = ffmpeg_exe or imageio_ffmpeg.get_ffmpeg_exe()
+        self._ffmpeg_version = ffmpeg_version(self._ffmpeg)
+        self._cache = DiskCache(self.media_dir)
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max_workers, thread_name_prefix="ray2-render"
+        )
+        self._flights = SingleFlight()
+        self._known: dict[str, RenderedVideo] = {}
+        self._procs: set[subprocess.Popen[bytes]] = set()
+        self._procs_lock = threading.Lock()
+        self._closed = False
+        self.renders_started = 0  # how many ffmpeg encodes ran; tests assert single-flight with it
+
+    # -- public ---------------------------------------------------------------------------------
+
+    async def render(self, req: RenderRequest) -> RenderedVideo:
+        if self._closed:
+            raise RuntimeError("VideoRenderer is closed")
+        spec = video_spec(req.arguments)
+        job = await self._prepare(req, spec)
+        hit = self._lookup(job.key)
+        if hit is not None:
+            return replace(hit, log_lines=(*job.log_lines, f"reused cached render {job.key}"))
+        future = self._flights.run(job.key, lambda: self._pool.submit(self._render_blocking, job))
+        video: RenderedVideo = await asyncio.shield(asyncio.wrap_future(future))
+        return replace(video, log_lines=(*job.log_lines, *video.log_lines))
+
+    def path_for_key(self, key: str) -> Path | None:
+        if not is_valid_key(key):
+            return None
+        known = self._known.get(key)
+        if known is not None and known.path.is_file():
+            return known.path
+        return self._cache.lookup(key)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        with self._procs_lock:
+            procs = list(self._procs)
+        for proc in procs:
+            proc.kill()
+        await asyncio.to_thread(self._pool.shutdown, wait=True, cancel_futures=True)
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    async def _prepare(self, req: RenderRequest, spec: VideoSpec) -> _Job:
+        """Everything that decides the bytes, hashed into the key (cheap; runs on the loop)."""
+        args = req.arguments
+        parts = {
+            "v": RENDER_VERSION,
+            "ffmpeg": self._ffmpeg_version,
+            "endpoint": req.endpoint_id,
+            "prompt": str(args.get("prompt") or ""),
+            "aspect_ratio": args.get("aspect_ratio"),
+            "resolution": args.get("resolution"),
+            "duration": args.get("duration"),
+            "loop": bool(args.get("loop")),
+            "size": [spec.width, spec.height, spec.fps, spec.frame_count],
+        }
+        return _Job(
+            key=cache_key(parts),
+            spec=spec,
+            endpoint_id=req.endpoint_id,
+            arguments=args,
+            request_id=req.request_id,
+        )
+
+    def _lookup(self, key: str) -> RenderedVideo | None:
+        known = self._known.get(key)
+        if known is not None and known.path.is_file():
+            return known
+        path = self._cache.lookup(key)  # a file left by an earlier run or another process
+        return self._remember(key, path) if path is not None else None
+
+    def _remember(self, key: str, path: Path) -> RenderedVideo:
+        video = RenderedVideo(
+            key=key, path=path, file_name="output.mp4", file_size=path.stat().st_size
+        )
+        self._known[key] = video
+        return video
+
+    def _render_blocking(self, job: _Job) -> RenderedVideo:
+        """Runs in the pool: draw the still, run ffmpeg, rename into place."""
+        hit = self._lookup(job.key)  # a render that finished between our check and this call
+        if hit is not None:
+            return replace(hit, log_lines=())
+        started = time.perf_counter()
+        self.renders_started += 1
+        workdir = self._cache.temp_path(job.key).with_suffix("")
+        workdir.mkdir()
+        try:
+            inputs, graph = self._plan(job, workdir)
+            out = workdir / "out.mp4"
+            self._run_ffmpeg(ffmpeg_command(self._ffmpeg, inputs, graph, job.spec, out))
+            path = self._cache.commit(out, job.key)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        video = self._remember(job.key, path)
+        took = time.perf_counter() - started
+        return replace(
+            video,
+            log_lines=(
+                f"rendered {job.spec.width}x{job.spec.height} {job.spec.frame_count}-frame clip "
+                f"{job.key} for request {job.request_id} in {took:.2f} s",
+            ),
+        )
+
+    def _plan(self, job: _Job, workdir: Path) -> tuple[list[Path], str]:
+        loop = bool(job.arguments.get("loop"))
+        look = look_for(str(job.arguments.get("prompt") or ""), loop)
+        still, lay = draw_still(job.spec, look, job.arguments, job.endpoint_id, job.key)
+        inputs = [save_png(still, workdir / "still.png")]
+        return inputs, t2v_graph(job.spec, look, lay, loop)
+
+    def _run_ffmpeg(self, cmd: list[str]) -> None:
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        with self._procs_lock:
+            self._procs.add(proc)
+        try:
+            _, err = proc.communicate(timeout=self.render_timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise RuntimeError(f"ffmpeg timed out after {self.render_timeout} s") from None
+        finally:
+            with self._procs_lock:
+                self._procs.discard(proc)
+        if proc.returncode != 0:
+            tail = err.decode("utf-8", "replace").strip()[-2000:]
+            raise RuntimeError(f"ffmpeg failed ({proc.returncode}): {tail}")
