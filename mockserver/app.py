@@ -1,0 +1,134 @@
+"""``create_app(config)``: wires the store, clock, renderer and queue to fal's routes.
+
+Routes only wire things together. Which routes a request sees depends on its host's role
+(``urls.HOST_ROLES``): fal's run, queue and CDN hosts in TLS routing mode, or the plain
+loopback layout (queue at the root, sync run under ``/run``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Host, Mount, Route, Router
+
+from mockserver.clock import Clock, SystemClock
+from mockserver.config import Config
+from mockserver.errors import request_error
+from mockserver.media import VideoRenderer
+from mockserver.output import VideoProducer
+from mockserver.queue import RequestQueue
+from mockserver.queue_api import QueueApi
+from mockserver.store import MemoryStore, RequestStore, SqliteStore
+from mockserver.urls import HOST_ROLES, MEDIA_PATH
+
+log = logging.getLogger(__name__)
+ANY_METHOD = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+
+
+def _api(request: Request) -> QueueApi:
+    return request.app.state.api
+
+
+async def _queue_path(request: Request) -> Response:
+    return await _api(request).dispatch(request, request.path_params["path"], sync=False)
+
+
+async def _run_path(request: Request) -> Response:
+    return await _api(request).dispatch(request, request.path_params["path"], sync=True)
+
+
+async def _health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def _unknown_rest(request: Request) -> Response:
+    return request_error(
+        404, f"No emulated route at {request.url.path} on {request.url.hostname}", "not_found"
+    )
+
+
+async def serve_video(request: Request) -> Response:
+    path = request.app.state.renderer.path_for_key(request.path_params["key"])
+    if path is None:
+        return request_error(404, "No such video", "not_found")
+    return FileResponse(path, media_type="video/mp4")
+
+
+MEDIA_ROUTE = Route(MEDIA_PATH.replace("{key}", "{key:str}"), serve_video, methods=["GET", "HEAD"])
+
+ROLE_ROUTES: dict[str, list[BaseRoute]] = {
+    "run": [Route("/{path:path}", _run_path, methods=ANY_METHOD)],
+    "queue": [Route("/{path:path}", _queue_path, methods=ANY_METHOD)],
+    "cdn": [MEDIA_ROUTE],
+    "rest": [Route("/{path:path}", _unknown_rest, methods=ANY_METHOD)],
+    "local": [
+        Route("/_mock/health", _health),
+        MEDIA_ROUTE,
+        Route("/run/{path:path}", _run_path, methods=ANY_METHOD),
+        Route("/{path:path}", _queue_path, methods=ANY_METHOD),
+    ],
+}
+
+
+def _routes() -> list[BaseRoute]:
+    routers = {role: Router(routes) for role, routes in ROLE_ROUTES.items()}
+    by_host: list[BaseRoute] = [Host(host, app=routers[role]) for host, role in HOST_ROLES.items()]
+    return [*by_host, Mount("", app=routers["local"])]
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return request_error(exc.status_code, str(exc.detail), "http_error")
+
+
+async def _crash(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return request_error(
+        500, "The emulator hit an internal error; see its log", "internal_server_error"
+    )
+
+
+def create_app(
+    config: Config | None = None, *, clock: Clock | None = None, store: RequestStore | None = None
+) -> Starlette:
+    config = config or Config()
+    clock = clock or SystemClock()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        request_store = store or (
+            SqliteStore(config.database_path) if config.store == "sqlite" else MemoryStore()
+        )
+        renderer = VideoRenderer(
+            config.media_dir,
+            max_workers=config.render_workers,
+            allow_remote_fetch=config.allow_remote_fetch,
+        )
+        queue = RequestQueue(request_store, clock, config.timing_profile, VideoProducer(renderer))
+        app.state.config = config
+        app.state.clock = clock
+        app.state.store = request_store
+        app.state.renderer = renderer
+        app.state.queue = queue
+        app.state.api = QueueApi(queue, config)
+        await queue.start()
+        try:
+            yield
+        finally:
+            await queue.stop()
+            await renderer.aclose()
+            if store is None:
+                request_store.close()
+
+    return Starlette(
+        routes=_routes(),
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error, Exception: _crash},
+    )

@@ -1,0 +1,129 @@
+"""``ray2-mock serve | env``: start the emulator, or print the exports that route clients to it."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mockserver.config import DEFAULT_PORT, Config
+from mockserver.server import ServerInfo, run_forever
+from mockserver.timing import TIMING_PROFILES
+
+FAKE_KEY = "ray2-mock-key"
+
+
+def _serve_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="start the emulator")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="plain HTTP port")
+    p.add_argument(
+        "--tls-port",
+        type=int,
+        default=None,
+        help="HTTPS port for fal's host names (default port+1; 0 disables TLS)",
+    )
+    p.add_argument(
+        "--proxy-port", type=int, default=None, help="CONNECT proxy port (default port+2)"
+    )
+    p.add_argument("--state-dir", type=Path, default=Path(".ray2-mock"))
+    p.add_argument("--store", choices=["sqlite", "memory"], default="sqlite")
+    p.add_argument("--timing", choices=sorted(TIMING_PROFILES), default="fast")
+    p.add_argument("--capacity", type=int, default=None, help="requests running at once")
+    p.add_argument("--api-key", default=None, help="accept only 'Authorization: Key <this>'")
+    p.add_argument("--max-body-bytes", type=int, default=Config.max_body_bytes)
+    p.add_argument("--render-workers", type=int, default=Config.render_workers)
+    p.add_argument(
+        "--allow-remote-fetch",
+        action="store_true",
+        help="let image_url fetch http(s) URLs off this machine",
+    )
+    p.add_argument("--log-level", default="info")
+
+
+def _env_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("env", help="print shell exports that route fal clients here")
+    p.add_argument("--state-dir", type=Path, default=Path(".ray2-mock"))
+    p.add_argument(
+        "--mode",
+        choices=["proxy", "direct"],
+        default="proxy",
+        help="proxy: everything incl. uploads via HTTPS_PROXY; direct: FAL_*_HOST",
+    )
+    p.add_argument("--shell", choices=["sh", "fish", "powershell"], default="sh")
+
+
+def env_exports(info: ServerInfo, mode: str) -> dict[str, str]:
+    """The variables that make the unmodified clients talk to this emulator."""
+    if info.ca_cert is None or info.tls_port is None:
+        raise SystemExit("the emulator runs without TLS (--tls-port 0): no env routing")
+    if mode == "direct":
+        routes = {
+            "FAL_RUN_HOST": f"127.0.0.1:{info.tls_port}/run",
+            "FAL_QUEUE_RUN_HOST": f"127.0.0.1:{info.tls_port}",
+        }
+    else:
+        routes = {"HTTPS_PROXY": f"http://{info.host}:{info.proxy_port}"}
+    return {**routes, "SSL_CERT_FILE": info.ca_cert, "NODE_EXTRA_CA_CERTS": info.ca_cert}
+
+
+SHELL_FORMS = {
+    "sh": "export {name}={value}",
+    "fish": "set -gx {name} {value}",
+    "powershell": "$env:{name} = {value}",
+}
+
+
+def render_exports(exports: dict[str, str], shell: str, *, key_default: str = FAKE_KEY) -> str:
+    form = SHELL_FORMS[shell]
+    lines = [form.format(name=k, value=shlex.quote(v)) for k, v in exports.items()]
+    key_line = {
+        "sh": f'export FAL_KEY="${{FAL_KEY:-{key_default}}}"',
+        "fish": f"set -q FAL_KEY; or set -gx FAL_KEY {key_default}",
+        "powershell": f'if (-not $env:FAL_KEY) {{ $env:FAL_KEY = "{key_default}" }}',
+    }[shell]
+    return "\n".join([*lines, key_line])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ray2-mock", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(sub)
+    _env_parser(sub)
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        logging.basicConfig(
+            level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+        )
+        config = Config(
+            host=args.host,
+            port=args.port,
+            tls_port=args.tls_port,
+            proxy_port=args.proxy_port,
+            state_dir=args.state_dir,
+            store=args.store,
+            timing=args.timing,
+            capacity=args.capacity,
+            api_key=args.api_key,
+            max_body_bytes=args.max_body_bytes,
+            render_workers=args.render_workers,
+            allow_remote_fetch=args.allow_remote_fetch,
+        )
+        run_forever(config)
+        return 0
+    info = ServerInfo.read(args.state_dir)
+    if info is None:
+        print(
+            f"no running emulator found in {args.state_dir} (start one: ray2-mock serve)",
+            file=sys.stderr,
+        )
+        return 1
+    print(render_exports(env_exports(info, args.mode), args.shell))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,298 @@
+"""fal's HTTP API for the two endpoints: queue submit/status/stream/result/cancel and sync run.
+
+Handlers only translate between HTTP and ``RequestQueue``; lifecycle rules live in
+``queue.py``, input rules in the schemas, error shapes in ``errors.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sse_starlette.sse import EventSourceResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+
+from mockserver.config import Config
+from mockserver.endpoints import APP_ID, ENDPOINTS
+from mockserver.errors import request_error, validation_error
+from mockserver.output import output_body
+from mockserver.queue import RequestQueue
+from mockserver.records import RequestRecord
+from mockserver.urls import request_urls
+from mockserver.validation import json_invalid_detail, validator_for
+
+REQUEST_PATH = re.compile(
+    r"^/(?P<target>.+?)/requests/(?P<request_id>[^/]+)(?P<op>/status/stream|/status|/cancel)?/?$"
+)
+REQUEST_TARGETS = frozenset({APP_ID, *ENDPOINTS})
+"""fal addresses requests by owner/alias; hand-written clients also use the full id."""
+
+RECORDED_HEADERS = (
+    "x-fal-runner-hint",
+    "x-fal-request-timeout",
+    "x-fal-request-start-timeout",
+    "x-fal-object-lifecycle-preference",
+    "x-fal-queue-priority",
+    "x-fal-no-retry",
+)
+JSON_CONTENT_TYPES = ("application/json", "")
+CANCEL_RESPONSES = {
+    "OK": 200,
+    "CANCELLATION_REQUESTED": 202,
+    "ALREADY_COMPLETED": 400,
+    "NOT_FOUND": 404,
+}
+
+
+def _flag(value: str | None) -> bool:
+    """Python sends logs=true/false, JS logs=1/0."""
+    return (value or "").lower() in ("1", "true")
+
+
+def _public_logs(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in line.items() if k != "at"} for line in lines]
+
+
+class QueueApi:
+    def __init__(self, queue: RequestQueue, config: Config) -> None:
+        self.queue = queue
+        self.config = config
+
+    # -- shared steps -------------------------------------------------------------------------
+
+    def check_auth(self, request: Request) -> Response | None:
+        header = request.headers.get("authorization", "")
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() not in ("key", "bearer") or not credentials.strip():
+            return request_error(
+                401,
+                "Missing or malformed Authorization header: expected 'Key <FAL_KEY>'",
+                "unauthorized",
+            )
+        if self.config.api_key is not None and (
+            scheme.lower() != "key" or credentials.strip() != self.config.api_key
+        ):
+            return request_error(401, "No user found for the given key", "unauthorized")
+        return None
+
+    async def read_input(self, request: Request, endpoint_id: str) -> dict[str, Any] | Response:
+        """The validated input, or the fal-shaped error explaining why there is none."""
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type not in JSON_CONTENT_TYPES and not media_type.endswith("+json"):
+            return request_error(
+                415,
+                f"Unsupported Content-Type {media_type!r}: send the input as application/json",
+                "unsupported_media_type",
+            )
+        limit = self.config.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return request_error(413, f"Request body exceeds {limit} bytes", "payload_too_large")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    return request_error(
+                        413, f"Request body exceeds {limit} bytes", "payload_too_large"
+                    )
+                chunks.append(chunk)
+        except ClientDisconnect:
+            return request_error(400, "Client disconnected before sending the body", "bad_request")
+        raw = b"".join(chunks)
+        try:
+            payload = json.loads(raw or b"{}")
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            position = getattr(exc, "pos", getattr(exc, "start", 0))
+            reason = getattr(exc, "msg", None) or str(exc)
+            return validation_error(json_invalid_detail(reason, position))
+        problems = validator_for(ENDPOINTS[endpoint_id].input_schema).errors(payload)
+        if problems:
+            return validation_error(problems)
+        return payload
+
+    def _record_or_404(self, request_id: str) -> RequestRecord | Response:
+        record = self.queue.get(request_id)
+        if record is None:
+            return request_error(404, f"Request {request_id!r} not found", "request_not_found")
+        return record
+
+    def status_body(
+        self, request: Request, record: RequestRecord, logs: list[dict[str, Any]] | None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "status": record.status,
+            "request_id": record.request_id,
+            **request_urls(request, record.request_id),
+            "logs": None if logs is None else _public_logs(logs),
+        }
+        if record.status == "IN_QUEUE":
+            body["queue_position"] = self.queue.position(record)
+        elif record.status == "COMPLETED":
+            started = record.started_at if record.started_at is not None else record.completed_at
+            body["metrics"] = (
+                {"inference_time": round((record.completed_at or 0) - (started or 0), 3)}
+                if record.outcome == "ok"
+                else {}
+            )
+            if record.error is not None:
+                body["error"] = (
+                    record.error["body"].get("detail")
+                    if isinstance(record.error["body"].get("detail"), str)
+                    else f"Invalid status code: {record.error['status_code']}"
+                )
+                body["error_type"] = record.error.get("error_type")
+        return body
+
+    def finished_response(self, request: Request, record: RequestRecord) -> Response:
+        """A completed request's answer: the output, or the error the model returned."""
+        headers = {"x-fal-request-id": record.request_id}
+        if record.error is not None:
+            error_headers = {**headers, "x-fal-retryable": "false"}
+            if isinstance(record.error["body"].get("detail"), str) and record.error.get(
+                "error_type"
+            ):
+                error_headers["x-fal-error-type"] = record.error["error_type"]
+            return JSONResponse(
+                record.error["body"], record.error["status_code"], headers=error_headers
+            )
+        return JSONResponse(output_body(request, record), headers=headers)
+
+    # -- queue --------------------------------------------------------------------------------
+
+    async def submit(self, request: Request, endpoint_id: str) -> Response:
+        if (denied := self.check_auth(request)) is not None:
+            return denied
+        payload = await self.read_input(request, endpoint_id)
+        if isinstance(payload, Response):
+            return payload
+        headers = {k: v for k in RECORDED_HEADERS if (v := request.headers.get(k)) is not None}
+        record = self.queue.submit(
+            endpoint_id,
+            payload,
+            priority=request.headers.get("x-fal-queue-priority", "normal"),
+            webhook_url=request.query_params.get("fal_webhook"),
+            headers=headers,
+        )
+        body = {
+            "status": "IN_QUEUE",
+            "request_id": record.request_id,
+            "gateway_request_id": record.request_id,
+            **request_urls(request, record.request_id),
+            "queue_position": self.queue.position(record),
+        }
+        return JSONResponse(body, headers={"x-fal-request-id": record.request_id})
+
+    async def request_op(self, request: Request, request_id: str, op: str) -> Response:
+        if (denied := self.check_auth(request)) is not None:
+            return denied
+        handler = {
+            ("GET", ""): self.result,
+            ("GET", "/status"): self.status,
+            ("GET", "/status/stream"): self.stream,
+            ("PUT", "/cancel"): self.cancel,
+        }.get((request.method, op))
+        if handler is None:
+            return request_error(405, f"{request.method} is not allowed here", "method_not_allowed")
+        return await handler(request, request_id)
+
+    async def status(self, request: Request, request_id: str) -> Response:
+        record = self._record_or_404(request_id)
+        if isinstance(record, Response):
+            return record
+        with_logs = _flag(request.query_params.get("logs"))
+        logs = record.visible_logs(self.queue.clock.now()) if with_logs else None
+        body = self.status_body(request, record, logs)
+        return JSONResponse(
+            body,
+            200 if record.status == "COMPLETED" else 202,
+            headers={"x-fal-request-id": record.request_id},
+        )
+
+    async def stream(self, request: Request, request_id: str) -> Response:
+        record = self._record_or_404(request_id)
+        if isinstance(record, Response):
+            return record
+        with_logs = _flag(request.query_params.get("logs"))
+
+        async def events() -> AsyncIterator[dict[str, str]]:
+            sent_logs = 0
+            last: tuple[Any, ...] | None = None
+            while True:
+                current = self.queue.get(request_id)
+                if current is None:
+                    return
+                visible = current.visible_logs(self.queue.clock.now())
+                fresh = visible[sent_logs:] if with_logs else None
+                body = self.status_body(request, current, fresh)
+                state = (current.status, body.get("queue_position"), len(visible))
+                if state != last:
+                    last = state
+                    sent_logs = len(visible)
+                    yield {"data": json.dumps(body)}
+                if current.status == "COMPLETED":
+                    return
+                await self.queue.wait_changed(timeout=0.25)
+
+        return EventSourceResponse(
+            events(),
+            ping=self.config.stream_keepalive_seconds,
+            headers={"x-fal-request-id": request_id},
+        )
+
+    async def result(self, request: Request, request_id: str) -> Response:
+        record = self._record_or_404(request_id)
+        if isinstance(record, Response):
+            return record
+        if record.status != "COMPLETED":
+            return request_error(
+                400,
+                "Request is still in progress",
+                "request_in_progress",
+                headers={"x-fal-request-id": request_id},
+            )
+        return self.finished_response(request, record)
+
+    async def cancel(self, request: Request, request_id: str) -> Response:
+        outcome = self.queue.cancel(request_id)
+        return JSONResponse(
+            {"status": outcome}, CANCEL_RESPONSES[outcome], headers={"x-fal-request-id": request_id}
+        )
+
+    # -- sync run -----------------------------------------------------------------------------
+
+    async def run(self, request: Request, endpoint_id: str) -> Response:
+        if (denied := self.check_auth(request)) is not None:
+            return denied
+        payload = await self.read_input(request, endpoint_id)
+        if isinstance(payload, Response):
+            return payload
+        headers = {k: v for k in RECORDED_HEADERS if (v := request.headers.get(k)) is not None}
+        record = self.queue.submit(endpoint_id, payload, mode="sync", headers=headers)
+        while record.status != "COMPLETED":
+            await self.queue.wait_changed(timeout=0.25)
+            record = self.queue.get(record.request_id) or record
+        return self.finished_response(request, record)
+
+    # -- dispatch -----------------------------------------------------------------------------
+
+    async def dispatch(self, request: Request, path: str, *, sync: bool) -> Response:
+        """Route a path on a queue (or run) host: an endpoint id, or a request operation."""
+        endpoint_id = path.strip("/")
+        if endpoint_id in ENDPOINTS:
+            if request.method != "POST":
+                return request_error(405, f"Use POST to call {endpoint_id}", "method_not_allowed")
+            return await (self.run if sync else self.submit)(request, endpoint_id)
+        match = None if sync else REQUEST_PATH.match("/" + endpoint_id)
+        if match and match["target"] in REQUEST_TARGETS:
+            return await self.request_op(request, match["request_id"], match["op"] or "")
+        known = ", ".join(sorted(ENDPOINTS))
+        return request_error(
+            404,
+            f"No emulated endpoint at /{endpoint_id}; this emulator serves {known}",
+            "not_found",
+        )

@@ -1,0 +1,56 @@
+"""Which role a request's host plays, and the URLs the emulator hands back.
+
+Through the TLS routing mode requests arrive with fal's real ``Host`` header, so the host
+tells sync run from queue from CDN. On a plain loopback address the no-proxy layout
+applies: queue at the root, sync run under ``/run``. URLs in responses are built from the
+incoming request's own scheme and host, so http, https, proxies and any port all work.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from starlette.requests import Request
+
+from mockserver.endpoints import APP_ID
+
+HostRole = Literal["run", "queue", "rest", "cdn", "local"]
+
+HOST_ROLES: dict[str, HostRole] = {
+    "fal.run": "run",
+    "falrun.com": "run",
+    "queue.fal.run": "queue",
+    "queue.falrun.com": "queue",
+    "rest.fal.ai": "rest",
+    "rest.alpha.fal.ai": "rest",
+    "v3.fal.media": "cdn",
+    "fal.media": "cdn",
+    "v2.fal.media": "cdn",
+}
+CDN_BASE = "https://v3.fal.media"
+MEDIA_PATH = "/files/mock/{key}.mp4"
+
+
+def host_role(host_header: str) -> HostRole:
+    return HOST_ROLES.get(host_header.rsplit(":", 1)[0].lower(), "local")
+
+
+def base_url(request: Request) -> str:
+    host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
+    return f"{request.url.scheme}://{host}"
+
+
+def request_urls(request: Request, request_id: str) -> dict[str, str]:
+    """The three URLs a queue client follows (fal uses owner/alias only, not the full id)."""
+    response_url = f"{base_url(request)}/{APP_ID}/requests/{request_id}"
+    return {
+        "response_url": response_url,
+        "status_url": f"{response_url}/status",
+        "cancel_url": f"{response_url}/cancel",
+    }
+
+
+def media_url(request: Request, key: str) -> str:
+    """Video URL: on fal's hosts it looks like fal's CDN, locally it is this server."""
+    base = CDN_BASE if host_role(request.headers.get("host", "")) != "local" else base_url(request)
+    return base + MEDIA_PATH.format(key=key)

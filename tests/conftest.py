@@ -1,0 +1,44 @@
+"""Shared fixtures: a real emulator on a loopback port, and the real fal_client pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import fal_client
+import fal_client.client as fal_client_module
+import pytest
+
+from mockserver.background import BackgroundEmulator
+from mockserver.config import Config
+
+TEST_KEY = "test-key"
+
+
+def make_config(tmp_path: Path, **overrides: Any) -> Config:
+    settings: dict[str, Any] = dict(
+        port=0, tls_port=0, state_dir=tmp_path / "state", store="memory", timing="instant"
+    )
+    settings.update(overrides)
+    return Config(**settings)
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[BackgroundEmulator]:
+    with BackgroundEmulator(make_config(tmp_path)) as running:
+        yield running
+
+
+def route_fal_client(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """Point the unmodified client's URL globals (read at call time) at ``url``."""
+    monkeypatch.setattr(fal_client_module, "RUN_URL_FORMAT", f"{url}/run/")
+    monkeypatch.setattr(fal_client_module, "QUEUE_URL_FORMAT", f"{url}/")
+    monkeypatch.setenv("FAL_KEY", TEST_KEY)
+
+
+@pytest.fixture
+def fal(emulator: BackgroundEmulator, monkeypatch: pytest.MonkeyPatch) -> fal_client.SyncClient:
+    """A fresh official SyncClient routed to the emulator (no cached auth from other tests)."""
+    route_fal_client(monkeypatch, emulator.url)
+    return fal_client.SyncClient(key=TEST_KEY)

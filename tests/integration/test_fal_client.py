@@ -1,0 +1,129 @@
+"""The real, unmodified ``fal_client`` against the emulator over a real socket."""
+
+from __future__ import annotations
+
+import itertools
+from fractions import Fraction
+from pathlib import Path
+
+import fal_client
+import httpx
+import pytest
+
+from mockserver.background import BackgroundEmulator
+from tests.conftest import make_config
+from tests.mp4probe import probe
+
+T2V = "fal-ai/luma-dream-machine/ray-2"
+I2V = "fal-ai/luma-dream-machine/ray-2/image-to-video"
+ASPECTS = ["16:9", "9:16", "4:3", "3:4", "21:9", "9:21"]
+SHORT_SIDE = {"540p": 540, "720p": 720, "1080p": 1080}
+FRAMES = {"5s": 120, "9s": 216}
+
+
+def expected_size(aspect: str, resolution: str) -> tuple[int, int]:
+    """The documented rule: short side from the resolution, long side even-rounded."""
+    a, b = (int(x) for x in aspect.split(":"))
+    short = SHORT_SIDE[resolution]
+    long = int(round(short * Fraction(max(a, b), min(a, b)) / 2)) * 2
+    return (long, short) if a >= b else (short, long)
+
+
+def download(url: str, dest: Path) -> Path:
+    response = httpx.get(url, timeout=30)
+    response.raise_for_status()
+    assert response.headers["content-type"] == "video/mp4"
+    dest.write_bytes(response.content)
+    return dest
+
+
+@pytest.mark.parametrize("endpoint", [T2V, I2V])
+def test_subscribe_with_logs_returns_a_playable_video(
+    fal: fal_client.SyncClient, endpoint: str, tmp_path: Path
+) -> None:
+    updates: list[fal_client.Status] = []
+    result = fal.subscribe(
+        endpoint,
+        arguments={"prompt": "a red fox in fresh snow"},
+        with_logs=True,
+        on_queue_update=updates.append,
+    )
+    assert set(result) == {"video"}
+    video = result["video"]
+    assert video["content_type"] == "video/mp4" and video["file_name"].endswith(".mp4")
+    facts = probe(download(video["url"], tmp_path / "out.mp4"))
+    assert (facts.codec, facts.pix_fmt) == ("h264", "yuv420p")
+    assert (facts.width, facts.height, facts.frames) == (960, 540, 120)
+    assert facts.fps == pytest.approx(24)
+    assert (tmp_path / "out.mp4").stat().st_size == video["file_size"]
+    in_progress = [u for u in updates if isinstance(u, fal_client.InProgress)]
+    assert in_progress, "subscribe never saw IN_PROGRESS"
+    messages = [line["message"] for u in in_progress for line in (u.logs or [])]
+    assert any(m.startswith("Starting Ray 2") for m in messages)
+
+
+def test_every_parameter_combination_has_its_geometry(
+    fal: fal_client.SyncClient, tmp_path: Path
+) -> None:
+    handles = {}
+    for aspect, resolution, duration in itertools.product(ASPECTS, SHORT_SIDE, FRAMES):
+        arguments = {
+            "prompt": "geometry",
+            "aspect_ratio": aspect,
+            "resolution": resolution,
+            "duration": duration,
+        }
+        handles[(aspect, resolution, duration)] = fal.submit(T2V, arguments=arguments)
+    for (aspect, resolution, duration), handle in handles.items():
+        video = handle.get()["video"]
+        name = f"{aspect.replace(':', 'x')}-{resolution}-{duration}.mp4"
+        facts = probe(download(video["url"], tmp_path / name), decode=False)
+        assert (facts.width, facts.height) == expected_size(aspect, resolution), name
+        assert facts.frames == FRAMES[duration], name
+        assert abs(facts.duration - FRAMES[duration] / 24) <= 1 / 24, name
+
+
+def test_submit_status_result_and_iter_events(fal: fal_client.SyncClient) -> None:
+    handle = fal.submit(T2V, arguments={"prompt": "polling"})
+    assert handle.request_id
+    first = handle.status(with_logs=True)
+    assert isinstance(first, fal_client.Queued | fal_client.InProgress | fal_client.Completed)
+    events = list(handle.iter_events(with_logs=True, interval=0.01))
+    assert isinstance(events[-1], fal_client.Completed)
+    assert events[-1].metrics["inference_time"] >= 0
+    assert "video" in handle.get()
+    assert fal.result(T2V, handle.request_id) == handle.get()
+    assert isinstance(fal.status(T2V, handle.request_id, with_logs=False), fal_client.Completed)
+
+
+def test_sync_run_returns_the_output(fal: fal_client.SyncClient, tmp_path: Path) -> None:
+    result = fal.run(T2V, arguments={"prompt": "sync", "aspect_ratio": "9:16"})
+    facts = probe(download(result["video"]["url"], tmp_path / "run.mp4"))
+    assert (facts.width, facts.height) == (540, 960)
+
+
+def test_cancel_after_completion_is_refused(fal: fal_client.SyncClient) -> None:
+    handle = fal.submit(T2V, arguments={"prompt": "done"})
+    handle.get()
+    with pytest.raises(fal_client.client.FalClientHTTPError) as info:
+        handle.cancel()
+    assert info.value.status_code == 400
+
+
+def test_cancel_before_completion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import TEST_KEY, route_fal_client
+
+    config = make_config(tmp_path, timing="realistic")
+    with BackgroundEmulator(config) as running:
+        route_fal_client(monkeypatch, running.url)
+        fal = fal_client.SyncClient(key=TEST_KEY)
+        handle = fal.submit(T2V, arguments={"prompt": "never mind"})
+        assert isinstance(handle.status(), fal_client.Queued)
+        handle.cancel()
+        final = handle.status()
+        assert isinstance(final, fal_client.Completed)
+        assert final.error_type == "request_cancelled"
+        with pytest.raises(fal_client.client.FalClientHTTPError) as info:
+            handle.get()
+        assert info.value.status_code == 400
+        assert "cancel" in str(info.value).lower()
