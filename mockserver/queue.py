@@ -78,13 +78,16 @@ class RequestQueue:
         self._wake = asyncio.Event()
         self._driver: asyncio.Task[None] | None = None
         self.completion_listeners: list[Callable[[RequestRecord], None]] = []
+        # Unfinished records this queue drives, kept in memory so a transition costs no read;
+        # a failed optimistic save (another worker wrote first) refreshes the entry.
+        self._active: dict[str, RequestRecord] = {r.request_id: r for r in store.unfinished()}
         clock.on_advance(self.kick)
 
     # -- lifecycle of the queue itself ------------------------------------------------------
 
     async def start(self) -> None:
         """Resume every unfinished request (after a restart) and start the driver."""
-        for record in self.store.unfinished():
+        for record in list(self._active.values()):
             self._produce(record)
         self._driver = asyncio.create_task(self._drive(), name="ray2-mock queue driver")
 
@@ -153,6 +156,7 @@ class RequestQueue:
             cost_units=units,
         )
         self.store.add(record)
+        self._active[record.request_id] = record
         self._produce(record)
         self.kick()
         self._notify()
@@ -176,10 +180,20 @@ class RequestQueue:
             if self._complete(record, now, Production(error=CANCELLED_ERROR), "cancelled"):
                 return "OK"
             return self.cancel(request_id)  # another writer moved it first: judge it afresh
-        if not self.store.save(record):
+        if not self._save(record):
             return self.cancel(request_id)
         self.kick()
         return "CANCELLATION_REQUESTED"
+
+    def _save(self, record: RequestRecord) -> bool:
+        """Write through to the store and keep the in-memory view of active records true."""
+        saved = self.store.save(record)
+        current = record if saved else self.store.get(record.request_id)
+        if current is None or current.status == "COMPLETED":
+            self._active.pop(record.request_id, None)
+        else:
+            self._active[record.request_id] = current
+        return saved
 
     # -- production (rendering) ---------------------------------------------------------------
 
@@ -228,7 +242,7 @@ class RequestQueue:
     def advance(self) -> float | None:
         """Apply every transition due by now, in time order; return the next due time."""
         now = self.clock.now()
-        records = self.store.unfinished()
+        records = sorted(self._active.values(), key=lambda r: r.queue_key)
         running = [r for r in records if r.status == "IN_PROGRESS"]
         queued = [r for r in records if r.status == "IN_QUEUE"]
         idle_slots = max(self.timing.capacity - len(running), 0)
@@ -284,7 +298,7 @@ class RequestQueue:
         ready = self._ready.get(record.request_id)
         if ready is not None:
             record.logs[1:1] = [log_line(at, line) for line in ready[0].log_lines]
-        return self.store.save(record)
+        return self._save(record)
 
     def _finish(self, record: RequestRecord, at: float) -> None:
         if record.cancel_requested_at is not None:
@@ -307,7 +321,7 @@ class RequestQueue:
         record.error = production.error
         closing = {"ok": "Video ready", "error": "Generation failed", "cancelled": "Cancelled"}
         record.logs.append(log_line(at, closing[outcome], "ERROR" if production.error else "INFO"))
-        if not self.store.save(record):
+        if not self._save(record):
             return False
         self._ready.pop(record.request_id, None)
         task = self._producing.pop(record.request_id, None)

@@ -53,8 +53,9 @@ class MemoryStore:
     def add(self, record: RequestRecord) -> None:
         self._seq += 1
         record.seq = self._seq
-        self._records[record.request_id] = record
-        self._track(None, record)
+        stored = RequestRecord.from_dict(record.to_dict())  # callers keep mutating theirs
+        self._records[record.request_id] = stored
+        self._track(None, stored)
 
     def get(self, request_id: str) -> RequestRecord | None:
         record = self._records.get(request_id)
