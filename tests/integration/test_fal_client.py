@@ -127,3 +127,20 @@ def test_cancel_before_completion(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             handle.get()
         assert info.value.status_code == 400
         assert "cancel" in str(info.value).lower()
+
+
+async def test_async_client_subscribe(emulator: BackgroundEmulator, monkeypatch) -> None:
+    from tests.conftest import TEST_KEY, route_fal_client
+
+    route_fal_client(monkeypatch, emulator.url)
+    client = fal_client.AsyncClient(key=TEST_KEY)
+    updates: list[fal_client.Status] = []
+    result = await client.subscribe(
+        I2V, arguments={"prompt": "async"}, with_logs=True, on_queue_update=updates.append
+    )
+    assert result["video"]["url"].endswith(".mp4")
+    assert isinstance(updates[-1], fal_client.InProgress | fal_client.Completed)
+    handle = await client.submit(T2V, arguments={"prompt": "async submit"})
+    events = [event async for event in handle.iter_events(interval=0.01)]
+    assert isinstance(events[-1], fal_client.Completed)
+    assert (await handle.get())["video"]["file_size"] > 0

@@ -137,6 +137,7 @@ def test_submit_and_status_shapes(http: httpx.Client, emulator: BackgroundEmulat
     assert body["status_url"] == f"{base}/status"
     assert body["cancel_url"] == f"{base}/cancel"
     assert body["status"] == "IN_QUEUE" and body["queue_position"] >= 0
+    assert http.get(body["status_url"], params={"logs": "false"}).json()["logs"] is None
     deadline = time.monotonic() + 30
     while True:
         status = http.get(body["status_url"], params={"logs": "1"})
