@@ -45,14 +45,14 @@ import imageio_ffmpeg
 from PIL import Image, ImageDraw, ImageFont
 
 from .cache import DiskCache, SingleFlight, cache_key, is_valid_key
-from .geometry import FPS, VideoSpec, video_spec
+from .geometry import DEFAULTS, FPS, VideoSpec, video_spec
 from .images import ImageInput, frame_image, load_image_input
 
 # The image arguments, in the order their inputs are resolved.
 IMAGE_FIELDS: tuple[str, ...] = ("image_url", "end_image_url")
 
 # Bump when the drawing or encoding changes: old cache keys then simply stop being produced.
-RENDER_VERSION = 1
+RENDER_VERSION = 2
 
 T2V_ENDPOINT = "fal-ai/luma-dream-machine/ray-2"
 I2V_ENDPOINT = "fal-ai/luma-dream-machine/ray-2/image-to-video"
@@ -186,6 +186,7 @@ class Layout:
 
 
 PROMPT_MAX_LINES = 3
+PROMPT_MAX_CHARS = 300
 
 
 def layout_for(spec: VideoSpec, text_lines: int) -> Layout:
@@ -242,13 +243,14 @@ def text_lines(
     loop = "on" if arguments.get("loop") else "off"
     mode = MODE_LABELS.get(endpoint_id, endpoint_id.rsplit("/", 1)[-1])
     prompt = " ".join(str(arguments.get("prompt") or "").split())
+    if len(prompt) > PROMPT_MAX_CHARS:  # only ~3 lines fit; long prompts would only cost time
+        prompt = prompt[:PROMPT_MAX_CHARS] + "…"
+    values = {name: arguments.get(name) or default for name, default in DEFAULTS.items()}
     return [
         f"ray2-mock · {mode}",
         *wrap(f"“{prompt}”"),
-        f"{arguments.get('aspect_ratio', '16:9')} · {arguments.get('resolution', '540p')}"
-        f" · {spec.width}x{spec.height}",
-        f"{arguments.get('duration', '5s')} · {spec.frame_count} frames @ {spec.fps} fps"
-        f" · loop {loop}",
+        f"{values['aspect_ratio']} · {values['resolution']} · {spec.width}x{spec.height}",
+        f"{values['duration']} · {spec.frame_count} frames @ {spec.fps} fps · loop {loop}",
         f"id {key}",
     ]
 
@@ -481,9 +483,12 @@ class VideoRenderer:
         hit = self._lookup(job.key)
         if hit is not None:
             return replace(hit, log_lines=(*job.log_lines, f"reused cached render {job.key}"))
-        future = self._flights.run(job.key, lambda: self._pool.submit(self._render_blocking, job))
+        future, new = self._flights.run(
+            job.key, lambda: self._pool.submit(self._render_blocking, job)
+        )
         video: RenderedVideo = await asyncio.shield(asyncio.wrap_future(future))
-        return replace(video, log_lines=(*job.log_lines, *video.log_lines))
+        joined = () if new else (f"joined an identical render already in progress ({job.key})",)
+        return replace(video, log_lines=(*job.log_lines, *joined, *video.log_lines))
 
     def path_for_key(self, key: str) -> Path | None:
         if not is_valid_key(key):
@@ -564,7 +569,8 @@ class VideoRenderer:
         if hit is not None:
             return replace(hit, log_lines=())
         started = time.perf_counter()
-        self.renders_started += 1
+        with self._procs_lock:
+            self.renders_started += 1
         workdir = self._cache.temp_path(job.key).with_suffix("")
         workdir.mkdir()
         try:
@@ -580,7 +586,7 @@ class VideoRenderer:
             video,
             log_lines=(
                 f"rendered {job.spec.width}x{job.spec.height} {job.spec.frame_count}-frame clip "
-                f"{job.key} for request {job.request_id} in {took:.2f} s",
+                f"{job.key} in {took:.2f} s",
             ),
         )
 
