@@ -218,7 +218,7 @@ def _options(root: Path) -> dict[str, Any]:
     look = R.look_for("options", False)
     ffmpeg = R.imageio_ffmpeg.get_ffmpeg_exe()
     still, lay = R.draw_still(spec, look, args, T2V, "0" * 32)
-    png = R.save_png(still, root / "still.png")
+    png = R.save_still(still, root, "still")
 
     def graph_encode() -> None:
         graph = R.t2v_graph(spec, look, lay, False)

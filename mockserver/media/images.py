@@ -257,10 +257,14 @@ def decode_image(field: str, url: str, data: bytes) -> Image.Image:
                     ctx={"max_width": MAX_IMAGE_SIDE, "max_height": MAX_IMAGE_SIDE},
                 )
             image.seek(0)  # GIF/WebP animations: the first frame
-            frame = ImageOps.exif_transpose(image.convert("RGBA"))
-            flat = Image.new("RGB", frame.size, (0, 0, 0))
-            flat.paste(frame, mask=frame.getchannel("A"))
-            return flat
+            if image.mode in ("RGBA", "LA", "PA", "La") or "transparency" in image.info:
+                rgba = image.convert("RGBA")
+                frame = Image.new("RGB", rgba.size, (0, 0, 0))
+                frame.paste(rgba, mask=rgba.getchannel("A"))
+            else:
+                frame = image.convert("RGB")
+            frame.info["exif"] = image.info.get("exif", b"")
+            return ImageOps.exif_transpose(frame) if frame.info["exif"] else frame
     except MediaInputError:
         raise
     except Image.DecompressionBombError:
@@ -270,8 +274,16 @@ def decode_image(field: str, url: str, data: bytes) -> Image.Image:
 
 
 def cover(image: Image.Image, width: int, height: int) -> Image.Image:
-    """Scale to cover width×height and crop the centre: the frame is filled, nothing is padded."""
-    return ImageOps.fit(image, (width, height), method=RESAMPLE, centering=(0.5, 0.5))
+    """Scale to cover width×height and crop the centre: the frame is filled, nothing is padded.
+
+    Same result as ImageOps.fit, in one resize of the crop box; reducing_gap makes large
+    downscales (a 4000 px photo into 960x540) several times cheaper at no visible cost."""
+    src_w, src_h = image.size
+    scale = max(width / src_w, height / src_h)
+    crop_w, crop_h = width / scale, height / scale
+    left, top = (src_w - crop_w) / 2, (src_h - crop_h) / 2
+    box = (left, top, left + crop_w, top + crop_h)
+    return image.resize((width, height), RESAMPLE, box=box, reducing_gap=3.0)
 
 
 def placeholder_image(url: str, width: int, height: int) -> Image.Image:

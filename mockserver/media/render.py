@@ -68,7 +68,8 @@ ENCODE_ARGS: tuple[str, ...] = (
 )  # fmt: skip
 
 RENDER_TIMEOUT_S = 120.0
-PNG_COMPRESS_LEVEL = 1  # the still is read once by ffmpeg; spend no time squeezing it
+# Stills go to ffmpeg as uncompressed PPM: 1080p in ~5 ms, against ~65 ms for PNG level 1.
+STILL_FORMAT, STILL_SUFFIX = "PPM", ".ppm"
 
 
 @dataclass(frozen=True)
@@ -291,7 +292,7 @@ def push_in(image: Image.Image, zoom: float = 1.25) -> Image.Image:
     w, h = image.size
     cw, ch = round(w / zoom), round(h / zoom)
     box = ((w - cw) // 2, (h - ch) // 2, (w - cw) // 2 + cw, (h - ch) // 2 + ch)
-    return image.resize((w, h), Image.Resampling.BICUBIC, box=box)
+    return image.resize((w, h), Image.Resampling.BILINEAR, box=box)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -412,8 +413,9 @@ def ffmpeg_command(
     return [*cmd, *ENCODE_ARGS, str(out)]
 
 
-def save_png(image: Image.Image, path: Path) -> Path:
-    image.save(path, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+def save_still(image: Image.Image, workdir: Path, name: str) -> Path:
+    path = workdir / f"{name}{STILL_SUFFIX}"
+    image.save(path, format=STILL_FORMAT)
     return path
 
 
@@ -597,7 +599,7 @@ class VideoRenderer:
         look = look_for(str(args.get("prompt") or ""), loop)
         if not job.images:
             still, lay = draw_still(spec, look, args, job.endpoint_id, job.key)
-            return [save_png(still, workdir / "still.png")], t2v_graph(spec, look, lay, loop)
+            return [save_still(still, workdir, "still")], t2v_graph(spec, look, lay, loop)
         start_src, end_src = job.images.get("image_url"), job.images.get("end_image_url")
         if start_src is not None:
             first = frame_image(start_src, spec.width, spec.height)
@@ -609,9 +611,9 @@ class VideoRenderer:
             last = first if loop else push_in(first)
         panel, lay = draw_panel(spec, look, args, job.endpoint_id, job.key)
         inputs = [
-            save_png(first, workdir / "first.png"),
-            save_png(last, workdir / "last.png"),
-            save_png(panel, workdir / "panel.png"),
+            save_still(first, workdir, "first"),
+            save_still(last, workdir, "last"),
+            save_still(panel, workdir, "panel"),
         ]
         pinned = end_src is not None or loop
         return inputs, i2v_graph(spec, look, lay, loop and end_src is None, pinned)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import http.server
+import io
 import socket
 import threading
 from collections.abc import Iterator
@@ -99,6 +100,18 @@ async def test_alpha_is_flattened_onto_black() -> None:
     assert image.mode == "RGB"
     assert image.getpixel((50, 50)) == (255, 255, 255)
     assert image.getpixel((150, 50)) == (0, 0, 0)
+
+
+def test_exif_orientation_is_applied() -> None:
+    image = Image.new("RGB", (40, 20), (255, 0, 0))
+    image.paste((0, 0, 255), (0, 0, 20, 20))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", exif=exif.tobytes())
+    upright = decode_image("image_url", "photo.jpg", buf.getvalue())
+    assert upright.size == (20, 40)
+    assert upright.getpixel((10, 5))[2] > 200, "the blue half ends up on top"
 
 
 async def test_cover_fills_and_crops_the_centre() -> None:
