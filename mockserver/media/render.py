@@ -1,19 +1,21 @@
 """Synthetic Ray 2 videos: one ffmpeg process per file, cached by content.
 
-How a frame is made (cheapest valid encoding, measured on this machine's bundled ffmpeg n9.0.2,
-1080p/9s): Pillow draws one still (background colour + text panel) once; ffmpeg loops that single
-decoded frame, moves a few `drawbox` rectangles along expressions of `t`, and encodes with x264
-`ultrafast`. That costs ~1.2 s, against ~1.0 s for a bare `color` source with the same boxes (the
-text edges are what x264 pays for), ~1.3 s when the text is an `overlay` input instead of baked into
-the still, ~6 s for a full-frame animated `gradients` source, and about 2x for Python-made frames
-piped in. Repeating a short encoded segment would be cheaper still, but it cannot show a timeline
-that runs once through the clip and makes `loop=false` end where it started, so it is not used.
+How a frame is made (the cheapest valid encoding we measured with the bundled ffmpeg n9.0.2):
+Pillow draws one still (background colour + parameter panel) and saves it as PPM; ffmpeg decodes it
+once, loops that frame, overlays a few solid `color` sources whose x/y are per-frame expressions of
+`t` (this ffmpeg's drawbox evaluates its position only once, so drawbox boxes cannot move), and
+encodes with x264 `ultrafast`. Measured at 1080p/9s in CPU seconds: the looped still alone 2.2 s,
+with the moving overlays 2.6 s; x264's per-macroblock analysis is the floor, so the filter side has
+little left to win. A full-frame animated `gradients` source costs ~4x; Pillow-made frames piped in
+~1.8x (`make bench`, encoding_options). Repeating a 1 s encoded segment costs ~0.3x, but it cannot
+show a timeline that runs once through the clip, and loop=false could not end elsewhere, so no.
 
 Request id vs cache: files are content-addressed by their parameters (see `cache.py`), so a cached
 repeat cannot draw the new request's id. The frame therefore shows the cache key ("id ...") instead
 of the request id: it is the stem of the served file name, so a developer can match a URL, a file
-and a frame, and the same parameters always give byte-identical files. The request id goes into
-the render's log lines, which the queue stores per request.
+and a frame, and the same parameters always give byte-identical files. The request id stays with
+the queue's record; the log lines returned per request say whether it rendered the file, joined a
+render in progress, or reused a cached one.
 
 Image-to-video: the first and last stills (input images cover-scaled, a placeholder for an
 unreachable fal URL, or the title still when no start image is given) are joined by a wipe over the
