@@ -6,7 +6,7 @@ once, loops that frame, overlays a few solid `color` sources whose x/y are per-f
 `t` (this ffmpeg's drawbox evaluates its position only once, so drawbox boxes cannot move), and
 encodes with x264 `ultrafast`. Measured at 1080p/9s in CPU seconds: the looped still alone 2.2 s,
 with the moving overlays 2.6 s; x264's per-macroblock analysis is the floor, so the filter side has
-little left to win. A full-frame animated `gradients` source costs ~4x; Pillow-made frames piped in
+little left to win. A full-frame animated `gradients` source costs ~6x; Pillow-made frames piped in
 ~1.8x (`make bench`, encoding_options). Repeating a 1 s encoded segment costs ~0.3x, but it cannot
 show a timeline that runs once through the clip, and loop=false could not end elsewhere, so no.
 
