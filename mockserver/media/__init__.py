@@ -3,6 +3,7 @@
 from .geometry import VideoSpec, video_spec
 from .images import MediaInputError
 from .render import RenderedVideo, RenderRequest, VideoRenderer
+from .serving import serve_video
 
 __all__ = [
     "MediaInputError",
@@ -10,5 +11,6 @@ __all__ = [
     "RenderedVideo",
     "VideoRenderer",
     "VideoSpec",
+    "serve_video",
     "video_spec",
 ]

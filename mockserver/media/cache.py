@@ -90,15 +90,16 @@ class SingleFlight:
 
     def run(
         self, key: str, start: Callable[[], concurrent.futures.Future[Any]]
-    ) -> concurrent.futures.Future[Any]:
+    ) -> tuple[concurrent.futures.Future[Any], bool]:
+        """The running future for `key`, or a new one from `start()`; True if it is new."""
         with self._lock:
             future = self._running.get(key)
             if future is not None:
-                return future
+                return future, False
             future = start()
             self._running[key] = future
         future.add_done_callback(lambda _f: self._forget(key, _f))
-        return future
+        return future, True
 
     def _forget(self, key: str, future: concurrent.futures.Future[Any]) -> None:
         with self._lock:

@@ -1,10 +1,60 @@
-"""Input images for image-to-video, and the input-caused error type."""
+"""Input images for image-to-video: where the bytes come from, what counts as an error.
+
+Sources, tried in this order:
+- `data:` URIs (what `fal_client.encode*` produce): decoded in memory.
+- URLs of the mock's own storage: `resolve_local_url(url)` (from the app) maps them to a file.
+- fal's media hosts (`fal.media`, `*.fal.media`, `storage.googleapis.com/falserverless`): fetched
+  only with `allow_remote_fetch`; when they cannot be reached (offline, or fetching off) the image
+  is a deterministic placeholder drawn from the URL, with a log line, so the examples on fal's pages
+  work offline. A fal host that answers with an error status is a real error, as on fal.
+- Any other http(s) URL: fetched only with `allow_remote_fetch` (timeout, size cap, content-type
+  check); otherwise refused.
+
+Errors (all 422, loc ["body", field], fal's detail shape):
+- `file_download_error`: the bytes could not be obtained: fetching is off for that host, the host is
+  unreachable or answered non-2xx, the content type is not an image, the data: URI is malformed,
+  the local file is missing, or the download exceeds MAX_IMAGE_BYTES (ctx.max_size).
+- `image_load_error`: bytes arrived but are not a PNG/JPEG/WebP/GIF image Pillow can decode.
+- `image_too_large`: decodable, but a side exceeds MAX_IMAGE_SIDE (ctx.max_width/max_height),
+  fal's documented type for this case.
+
+Bytes are hashed into the cache key on the event loop (cheap); decoding and scaling happen in the
+render thread, so a broken image fails its render and is never cached.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
+import colorsys
+import hashlib
+import io
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import httpx
+from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+
 ERRORS_DOC_URL = "https://docs.fal.ai/errors"
+
+MAX_IMAGE_BYTES = 20 * 1024 * 1024  # not published by fal for Ray 2; generous for real stills
+MAX_IMAGE_SIDE = 8192  # pixels per side, well under Pillow's decompression-bomb limit
+FETCH_TIMEOUT_S = 10.0
+ACCEPTED_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "GIF"})
+ACCEPTED_CONTENT_TYPES = ("image/", "application/octet-stream", "binary/octet-stream")
+
+# fal's media hosts: (host suffix, required path prefix). Data, so a new host is a one-line change.
+FAL_MEDIA_HOSTS: tuple[tuple[str, str], ...] = (
+    ("fal.media", ""),  # fal.media, v2.fal.media, v3.fal.media, v3b.fal.media, ...
+    ("storage.googleapis.com", "/falserverless"),
+)
+
+PLACEHOLDER_VERSION = 1
+RESAMPLE = Image.Resampling.BICUBIC
 
 
 class MediaInputError(Exception):
@@ -33,3 +83,238 @@ class MediaInputError(Exception):
         if ctx:
             entry["ctx"] = ctx
         self.detail: list[dict[str, Any]] = [entry]
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """One image argument resolved to bytes (or a placeholder), with a digest for the cache key."""
+
+    field: str
+    url: str
+    digest: str
+    data: bytes | None  # None: draw the placeholder for `url`
+    log_lines: tuple[str, ...] = ()
+
+
+def _shown(url: str, limit: int = 120) -> str:
+    """The input echoed in errors: data: URIs cut short, they can be megabytes."""
+    return url if len(url) <= limit else url[:limit] + "…"
+
+
+def _download_error(field: str, url: str, why: str, **ctx: Any) -> MediaInputError:
+    return MediaInputError(
+        field, "file_download_error", f"Failed to download the file: {why}", _shown(url), ctx=ctx
+    )
+
+
+def _too_big(field: str, url: str) -> MediaInputError:
+    return _download_error(
+        field, url, f"file exceeds {MAX_IMAGE_BYTES} bytes", max_size=MAX_IMAGE_BYTES
+    )
+
+
+def is_fal_media_url(url: str) -> bool:
+    parts = urllib.parse.urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return any(
+        (host == suffix or host.endswith("." + suffix)) and parts.path.startswith(prefix)
+        for suffix, prefix in FAL_MEDIA_HOSTS
+    )
+
+
+def parse_data_uri(field: str, uri: str) -> bytes:
+    header, sep, payload = uri[len("data:") :].partition(",")
+    if not sep:
+        raise _download_error(field, uri, "malformed data: URI (no comma)")
+    if len(payload) * 3 // 4 > MAX_IMAGE_BYTES:
+        raise _too_big(field, uri)
+    if ";base64" in header.lower():
+        text = "".join(urllib.parse.unquote(payload).split())
+        try:
+            return base64.b64decode(text + "=" * (-len(text) % 4), validate=False)
+        except (binascii.Error, ValueError):
+            raise _download_error(field, uri, "malformed base64 in data: URI") from None
+    return urllib.parse.unquote_to_bytes(payload)
+
+
+class _Unreachable(Exception):
+    """The host could not be reached at all (as opposed to answering with an error)."""
+
+
+async def fetch_url(field: str, url: str) -> bytes:
+    """GET with a timeout, a size cap and a content-type check. Ignores proxy env vars on purpose:
+    `ray2-mock env` may point HTTPS_PROXY at the mock itself."""
+    try:
+        async with (
+            httpx.AsyncClient(
+                timeout=FETCH_TIMEOUT_S, follow_redirects=True, max_redirects=5, trust_env=False
+            ) as client,
+            client.stream("GET", url) as resp,
+        ):
+            if resp.status_code != 200:
+                raise _download_error(field, url, f"HTTP {resp.status_code}")
+            ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
+            if not ctype.startswith(ACCEPTED_CONTENT_TYPES):
+                raise _download_error(field, url, f"content type {ctype or 'missing'!r}")
+            declared = resp.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > MAX_IMAGE_BYTES:
+                raise _too_big(field, url)
+            chunks, total = [], 0
+            async for chunk in resp.aiter_bytes():
+                total += len(chunk)
+                if total > MAX_IMAGE_BYTES:
+                    raise _too_big(field, url)
+                chunks.append(chunk)
+            return b"".join(chunks)
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
+        raise _Unreachable(f"{type(exc).__name__}: {exc}") from exc
+    except httpx.HTTPError as exc:
+        raise _download_error(field, url, f"{type(exc).__name__}: {exc}") from exc
+
+
+def _read_local(field: str, url: str, path: Path) -> bytes:
+    try:
+        if path.stat().st_size > MAX_IMAGE_BYTES:
+            raise _too_big(field, url)
+        return path.read_bytes()
+    except OSError:
+        raise _download_error(field, url, "file not found in the mock's storage") from None
+
+
+def _with_bytes(field: str, url: str, data: bytes, *log: str) -> ImageInput:
+    return ImageInput(field, url, "sha256:" + hashlib.sha256(data).hexdigest(), data, log)
+
+
+def _placeholder(field: str, url: str, why: str) -> ImageInput:
+    digest = hashlib.sha256(url.encode("utf-8")).hexdigest()
+    host = urllib.parse.urlsplit(url).hostname
+    line = f"{field} host {host} {why}; using a deterministic placeholder image"
+    return ImageInput(field, url, f"placeholder-v{PLACEHOLDER_VERSION}:{digest}", None, (line,))
+
+
+async def load_image_input(
+    field: str,
+    url: str,
+    *,
+    allow_remote_fetch: bool,
+    resolve_local_url: Callable[[str], Path | None] | None,
+) -> ImageInput:
+    """Resolve one image argument to bytes or a placeholder; raise MediaInputError if impossible."""
+    if url.startswith("data:"):
+        data = parse_data_uri(field, url)
+        return _with_bytes(field, url, data)
+    local = resolve_local_url(url) if resolve_local_url else None
+    if local is not None:
+        data = await asyncio.to_thread(_read_local, field, url, Path(local))
+        return _with_bytes(field, url, data)
+    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    if scheme not in ("http", "https"):
+        raise _download_error(field, url, f"unsupported URL scheme {scheme or 'none'!r}")
+    fal_host = is_fal_media_url(url)
+    if not allow_remote_fetch:
+        if fal_host:
+            return _placeholder(field, url, "not fetched (remote fetching is off)")
+        raise _download_error(
+            field,
+            url,
+            "remote fetching is off in the mock (start it with --allow-remote-fetch, "
+            "upload the file to the mock's storage, or pass a data: URI)",
+        )
+    try:
+        data = await fetch_url(field, url)
+    except _Unreachable as exc:
+        if fal_host:
+            return _placeholder(field, url, f"unreachable offline ({exc})")
+        raise _download_error(field, url, f"host unreachable ({exc})") from None
+    host = urllib.parse.urlsplit(url).hostname
+    return _with_bytes(field, url, data, f"{field} fetched from {host}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding and drawing (blocking; called from the render thread)
+
+
+def decode_image(field: str, url: str, data: bytes) -> Image.Image:
+    """Decode the first frame to RGB (alpha flattened onto black, EXIF orientation applied)."""
+
+    def load_error(why: str) -> MediaInputError:
+        return MediaInputError(
+            field, "image_load_error", f"Failed to load the image: {why}", _shown(url)
+        )
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format not in ACCEPTED_FORMATS:
+                raise load_error(f"unsupported format {image.format}; use PNG, JPEG, WebP or GIF")
+            width, height = image.size
+            if width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE:
+                raise MediaInputError(
+                    field,
+                    "image_too_large",
+                    f"Image dimensions {width}x{height} exceed the maximum allowed "
+                    f"{MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE}",
+                    _shown(url),
+                    ctx={"max_width": MAX_IMAGE_SIDE, "max_height": MAX_IMAGE_SIDE},
+                )
+            image.seek(0)  # GIF/WebP animations: the first frame
+            if image.mode in ("RGBA", "LA", "PA", "La") or "transparency" in image.info:
+                rgba = image.convert("RGBA")
+                frame = Image.new("RGB", rgba.size, (0, 0, 0))
+                frame.paste(rgba, mask=rgba.getchannel("A"))
+            else:
+                frame = image.convert("RGB")
+            frame.info["exif"] = image.info.get("exif", b"")
+            return ImageOps.exif_transpose(frame) if frame.info["exif"] else frame
+    except MediaInputError:
+        raise
+    except Image.DecompressionBombError:
+        raise load_error("image has too many pixels") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise load_error(f"not a decodable image ({type(exc).__name__})") from None
+
+
+def cover(image: Image.Image, width: int, height: int) -> Image.Image:
+    """Scale to cover width×height and crop the centre: the frame is filled, nothing is padded.
+
+    Same result as ImageOps.fit, in one resize of the crop box; reducing_gap makes large
+    downscales (a 4000 px photo into 960x540) several times cheaper at no visible cost."""
+    src_w, src_h = image.size
+    scale = max(width / src_w, height / src_h)
+    crop_w, crop_h = width / scale, height / scale
+    left, top = (src_w - crop_w) / 2, (src_h - crop_h) / 2
+    box = (left, top, left + crop_w, top + crop_h)
+    return image.resize((width, height), RESAMPLE, box=box, reducing_gap=3.0)
+
+
+def placeholder_image(url: str, width: int, height: int) -> Image.Image:
+    """A gradient in URL-seeded colours with the URL's file name: the same URL, the same picture."""
+    seed = hashlib.sha256(url.encode("utf-8")).digest()
+    hue = seed[0] / 255
+
+    def rgb(h: float, s: float, v: float) -> tuple[int, int, int]:
+        r, g, b = colorsys.hsv_to_rgb(h % 1.0, s, v)
+        return round(r * 255), round(g * 255), round(b * 255)
+
+    ramp = Image.linear_gradient("L").rotate(seed[1] % 4 * 90).resize((width, height), RESAMPLE)
+    image = ImageOps.colorize(ramp, rgb(hue, 0.6, 0.25), rgb(hue + 0.33, 0.5, 0.85)).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    short = min(width, height)
+    font = ImageFont.load_default(size=max(12, short // 18))
+    parts = urllib.parse.urlsplit(url)
+    name = parts.path.rsplit("/", 1)[-1] or parts.hostname or "image"
+    for i, line in enumerate(("placeholder image", name[:40])):
+        draw.text(
+            (width // 2, height // 2 + (i - 0.5) * short // 12),
+            line,
+            font=font,
+            fill="white",
+            anchor="mm",
+        )
+    return image
+
+
+def frame_image(source: ImageInput, width: int, height: int) -> Image.Image:
+    """The still for a first/last frame, at the output size."""
+    if source.data is None:
+        return placeholder_image(source.url, width, height)
+    return cover(decode_image(source.field, source.url, source.data), width, height)

@@ -1,19 +1,26 @@
 """Synthetic Ray 2 videos: one ffmpeg process per file, cached by content.
 
-How a frame is made (cheapest valid encoding, measured on this machine's bundled ffmpeg n9.0.2,
-1080p/9s): Pillow draws one still (background colour + text panel) once; ffmpeg loops that single
-decoded frame, moves a few `drawbox` rectangles along expressions of `t`, and encodes with x264
-`ultrafast`. That costs ~1.2 s, against ~1.0 s for a bare `color` source with the same boxes (the
-text edges are what x264 pays for), ~1.3 s when the text is an `overlay` input instead of baked into
-the still, ~6 s for a full-frame animated `gradients` source, and about 2x for Python-made frames
-piped in. Repeating a short encoded segment would be cheaper still, but it cannot show a timeline
-that runs once through the clip and makes `loop=false` end where it started, so it is not used.
+How a frame is made (the cheapest valid encoding we measured with the bundled ffmpeg n9.0.2):
+Pillow draws one still (background colour + parameter panel) and saves it as PPM; ffmpeg decodes it
+once, loops that frame, overlays a few solid `color` sources whose x/y are per-frame expressions of
+`t` (this ffmpeg's drawbox evaluates its position only once, so drawbox boxes cannot move), and
+encodes with x264 `ultrafast`. Measured at 1080p/9s in CPU seconds: the looped still alone 2.2 s,
+with the moving overlays 2.6 s; x264's per-macroblock analysis is the floor, so the filter side has
+little left to win. A full-frame animated `gradients` source costs ~6x; Pillow-made frames piped in
+~1.8x (`make bench`, encoding_options). Repeating a 1 s encoded segment costs ~0.3x, but it cannot
+show a timeline that runs once through the clip, and loop=false could not end elsewhere, so no.
 
 Request id vs cache: files are content-addressed by their parameters (see `cache.py`), so a cached
 repeat cannot draw the new request's id. The frame therefore shows the cache key ("id ...") instead
 of the request id: it is the stem of the served file name, so a developer can match a URL, a file
-and a frame, and the same parameters always give byte-identical files. The request id goes into
-the render's log lines, which the queue stores per request.
+and a frame, and the same parameters always give byte-identical files. The request id stays with
+the queue's record; the log lines returned per request say whether it rendered the file, joined a
+render in progress, or reused a cached one.
+
+Image-to-video: the first and last stills (input images cover-scaled, a placeholder for an
+unreachable fal URL, or the title still when no start image is given) are joined by a wipe over the
+whole clip, with the boxes and panel on the frames in between (see `i2v_graph`). No end image:
+loop=true ends on the first image, loop=false on a push-in of it. end_image_url wins over loop.
 
 Motion: each box moves along p(u) = p0 + (p1 - p0)·u + a·(sin(2πku + φ) - sin φ), u = frame/(N-1).
 With loop=true p1 = p0 and k is an integer, so the last frame equals the first; with loop=false the
@@ -40,10 +47,14 @@ import imageio_ffmpeg
 from PIL import Image, ImageDraw, ImageFont
 
 from .cache import DiskCache, SingleFlight, cache_key, is_valid_key
-from .geometry import FPS, VideoSpec, video_spec
+from .geometry import DEFAULTS, FPS, VideoSpec, video_spec
+from .images import ImageInput, frame_image, load_image_input
+
+# The image arguments, in the order their inputs are resolved.
+IMAGE_FIELDS: tuple[str, ...] = ("image_url", "end_image_url")
 
 # Bump when the drawing or encoding changes: old cache keys then simply stop being produced.
-RENDER_VERSION = 1
+RENDER_VERSION = 2
 
 T2V_ENDPOINT = "fal-ai/luma-dream-machine/ray-2"
 I2V_ENDPOINT = "fal-ai/luma-dream-machine/ray-2/image-to-video"
@@ -59,7 +70,8 @@ ENCODE_ARGS: tuple[str, ...] = (
 )  # fmt: skip
 
 RENDER_TIMEOUT_S = 120.0
-PNG_COMPRESS_LEVEL = 1  # the still is read once by ffmpeg; spend no time squeezing it
+# Stills go to ffmpeg as uncompressed PPM: 1080p in ~5 ms, against ~65 ms for PNG level 1.
+STILL_FORMAT, STILL_SUFFIX = "PPM", ".ppm"
 
 
 @dataclass(frozen=True)
@@ -177,6 +189,7 @@ class Layout:
 
 
 PROMPT_MAX_LINES = 3
+PROMPT_MAX_CHARS = 300
 
 
 def layout_for(spec: VideoSpec, text_lines: int) -> Layout:
@@ -233,40 +246,55 @@ def text_lines(
     loop = "on" if arguments.get("loop") else "off"
     mode = MODE_LABELS.get(endpoint_id, endpoint_id.rsplit("/", 1)[-1])
     prompt = " ".join(str(arguments.get("prompt") or "").split())
+    if len(prompt) > PROMPT_MAX_CHARS:  # only ~3 lines fit; long prompts would only cost time
+        prompt = prompt[:PROMPT_MAX_CHARS] + "…"
+    values = {name: arguments.get(name) or default for name, default in DEFAULTS.items()}
     return [
         f"ray2-mock · {mode}",
         *wrap(f"“{prompt}”"),
-        f"{arguments.get('aspect_ratio', '16:9')} · {arguments.get('resolution', '540p')}"
-        f" · {spec.width}x{spec.height}",
-        f"{arguments.get('duration', '5s')} · {spec.frame_count} frames @ {spec.fps} fps"
-        f" · loop {loop}",
+        f"{values['aspect_ratio']} · {values['resolution']} · {spec.width}x{spec.height}",
+        f"{values['duration']} · {spec.frame_count} frames @ {spec.fps} fps · loop {loop}",
         f"id {key}",
     ]
+
+
+def draw_panel(
+    spec: VideoSpec, look: Look, arguments: Mapping[str, Any], endpoint_id: str, key: str
+) -> tuple[Image.Image, Layout]:
+    """The parameter panel (opaque, text on the look's dark colour), placed at (margin, margin)."""
+    font = _font(max(12, round(min(spec.width, spec.height) / 24)))
+    max_w = spec.width - 3 * layout_for(spec, 0).margin
+    lines = text_lines(
+        spec, arguments, endpoint_id, key, lambda s: _wrap(s, font, max_w, PROMPT_MAX_LINES)
+    )
+    lay = layout_for(spec, len(lines))
+    line_h = round(lay.font_px * 1.25)
+    pad = lay.margin // 2
+    width = max(int(font.getlength(line)) for line in lines) + 2 * pad
+    height = lay.free_top - lay.margin // 2 - lay.margin
+    panel = Image.new("RGB", (width // 2 * 2, height // 2 * 2), look.panel)
+    draw = ImageDraw.Draw(panel)
+    for i, line in enumerate(lines):
+        draw.text((pad, pad + i * line_h), line, font=font, fill="white")
+    return panel, lay
 
 
 def draw_still(
     spec: VideoSpec, look: Look, arguments: Mapping[str, Any], endpoint_id: str, key: str
 ) -> tuple[Image.Image, Layout]:
     """Background colour with the parameter panel in the top-left corner."""
-    font = _font(max(12, round(min(spec.width, spec.height) / 24)))
-    probe = layout_for(spec, 0)
-    max_w = spec.width - 3 * probe.margin
-    lines = text_lines(
-        spec, arguments, endpoint_id, key, lambda s: _wrap(s, font, max_w, PROMPT_MAX_LINES)
-    )
-    lay = layout_for(spec, len(lines))
+    panel, lay = draw_panel(spec, look, arguments, endpoint_id, key)
     image = Image.new("RGB", (spec.width, spec.height), look.background)
-    draw = ImageDraw.Draw(image)
-    line_h = round(lay.font_px * 1.25)
-    pad = lay.margin // 2
-    width = max(int(font.getlength(line)) for line in lines) + 2 * pad
-    draw.rectangle(
-        (lay.margin, lay.margin, lay.margin + width, lay.free_top - lay.margin // 2),
-        fill=look.panel,
-    )
-    for i, line in enumerate(lines):
-        draw.text((lay.margin + pad, lay.margin + pad + i * line_h), line, font=font, fill="white")
+    image.paste(panel, (lay.margin, lay.margin))
     return image, lay
+
+
+def push_in(image: Image.Image, zoom: float = 1.25) -> Image.Image:
+    """The centre of `image` enlarged: the implied camera move when no end frame is given."""
+    w, h = image.size
+    cw, ch = round(w / zoom), round(h / zoom)
+    box = ((w - cw) // 2, (h - ch) // 2, (w - cw) // 2 + cw, (h - ch) // 2 + ch)
+    return image.resize((w, h), Image.Resampling.BILINEAR, box=box)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,9 +356,9 @@ def motion_layers(spec: VideoSpec, look: Look, lay: Layout, loop: bool) -> list[
     return layers
 
 
-def still_input(index: int, spec: VideoSpec) -> str:
-    """Decode a still once, repeat it, and give it exact 1/fps timestamps."""
-    return f"[{index}]format=yuv420p,loop=loop=-1:size=1,settb=1/{spec.fps},setpts=N"
+def still_input(index: int, spec: VideoSpec, pix_fmt: str = "yuv420p") -> str:
+    """Decode a still once, convert it once, repeat it, and give it exact 1/fps timestamps."""
+    return f"[{index}]format={pix_fmt},loop=loop=-1:size=1,settb=1/{spec.fps},setpts=N"
 
 
 def overlay_chain(base: str, layers: Sequence[Layer], spec: VideoSpec, enable: str = "") -> str:
@@ -354,6 +382,29 @@ def t2v_graph(spec: VideoSpec, look: Look, lay: Layout, loop: bool) -> str:
     return f"{still_input(0, spec)}[bg];" + overlay_chain("[bg]", layers, spec)
 
 
+def i2v_graph(spec: VideoSpec, look: Look, lay: Layout, loop: bool, last_is_image: bool) -> str:
+    """Inputs 0/1 are the first/last stills, 2 the panel. A wipe over the whole clip carries the
+    first frame into the last; boxes and panel show on the frames in between only, so the first
+    (and, when pinned, the last) frame is the input image itself.
+
+    Wipe, not crossfade: only a moving edge changes per frame, so x264 codes little. Measured at
+    1080p/5s (CPU s, file size): wipeleft 2.6 s / 0.13 MB, fade 3.0 s / 1.4 MB, dissolve 12 s."""
+    last = spec.frame_count - 2 if last_is_image else spec.frame_count - 1
+    enable = f"between(n,1,{last})"
+    fade = _num((spec.frame_count - 1) / spec.fps)
+    return ";".join(
+        [
+            # xfade works in yuv444p: convert the stills once, not every frame.
+            f"{still_input(0, spec, 'yuv444p')}[a]",
+            f"{still_input(1, spec, 'yuv444p')}[b]",
+            f"{still_input(2, spec)}[p]",
+            f"[a][b]xfade=transition=wipeleft:duration={fade}:offset=0,format=yuv420p[x]",
+            f"[x][p]overlay=x={lay.margin}:y={lay.margin}:enable='{enable}'[y]",
+            overlay_chain("[y]", motion_layers(spec, look, lay, loop), spec, enable),
+        ]
+    )
+
+
 def ffmpeg_command(
     ffmpeg: str, inputs: Sequence[Path], graph: str, spec: VideoSpec, out: Path
 ) -> list[str]:
@@ -364,8 +415,9 @@ def ffmpeg_command(
     return [*cmd, *ENCODE_ARGS, str(out)]
 
 
-def save_png(image: Image.Image, path: Path) -> Path:
-    image.save(path, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+def save_still(image: Image.Image, workdir: Path, name: str) -> Path:
+    path = workdir / f"{name}{STILL_SUFFIX}"
+    image.save(path, format=STILL_FORMAT)
     return path
 
 
@@ -386,7 +438,7 @@ class _Job:
     arguments: Mapping[str, Any]
     request_id: str
     log_lines: tuple[str, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
+    images: dict[str, ImageInput] = field(default_factory=dict)  # field name -> resolved input
 
 
 class VideoRenderer:
@@ -435,9 +487,12 @@ class VideoRenderer:
         hit = self._lookup(job.key)
         if hit is not None:
             return replace(hit, log_lines=(*job.log_lines, f"reused cached render {job.key}"))
-        future = self._flights.run(job.key, lambda: self._pool.submit(self._render_blocking, job))
+        future, new = self._flights.run(
+            job.key, lambda: self._pool.submit(self._render_blocking, job)
+        )
         video: RenderedVideo = await asyncio.shield(asyncio.wrap_future(future))
-        return replace(video, log_lines=(*job.log_lines, *video.log_lines))
+        joined = () if new else (f"joined an identical render already in progress ({job.key})",)
+        return replace(video, log_lines=(*job.log_lines, *joined, *video.log_lines))
 
     def path_for_key(self, key: str) -> Path | None:
         if not is_valid_key(key):
@@ -460,6 +515,22 @@ class VideoRenderer:
     async def _prepare(self, req: RenderRequest, spec: VideoSpec) -> _Job:
         """Everything that decides the bytes, hashed into the key (cheap; runs on the loop)."""
         args = req.arguments
+        fields = [f for f in IMAGE_FIELDS if args.get(f)]
+        loaded = await asyncio.gather(
+            *(
+                load_image_input(
+                    f,
+                    str(args[f]),
+                    allow_remote_fetch=self.allow_remote_fetch,
+                    resolve_local_url=self.resolve_local_url,
+                )
+                for f in fields
+            )
+        )
+        images = dict(zip(fields, loaded, strict=True))
+        log_lines = [line for image in loaded for line in image.log_lines]
+        if args.get("loop") and "end_image_url" in images:
+            log_lines.append("loop ignored: end_image_url sets the last frame")
         parts = {
             "v": RENDER_VERSION,
             "ffmpeg": self._ffmpeg_version,
@@ -470,6 +541,7 @@ class VideoRenderer:
             "duration": args.get("duration"),
             "loop": bool(args.get("loop")),
             "size": [spec.width, spec.height, spec.fps, spec.frame_count],
+            "images": {f: image.digest for f, image in images.items()},
         }
         return _Job(
             key=cache_key(parts),
@@ -477,6 +549,8 @@ class VideoRenderer:
             endpoint_id=req.endpoint_id,
             arguments=args,
             request_id=req.request_id,
+            log_lines=tuple(log_lines),
+            images=images,
         )
 
     def _lookup(self, key: str) -> RenderedVideo | None:
@@ -499,7 +573,8 @@ class VideoRenderer:
         if hit is not None:
             return replace(hit, log_lines=())
         started = time.perf_counter()
-        self.renders_started += 1
+        with self._procs_lock:
+            self.renders_started += 1
         workdir = self._cache.temp_path(job.key).with_suffix("")
         workdir.mkdir()
         try:
@@ -515,16 +590,35 @@ class VideoRenderer:
             video,
             log_lines=(
                 f"rendered {job.spec.width}x{job.spec.height} {job.spec.frame_count}-frame clip "
-                f"{job.key} for request {job.request_id} in {took:.2f} s",
+                f"{job.key} in {took:.2f} s",
             ),
         )
 
     def _plan(self, job: _Job, workdir: Path) -> tuple[list[Path], str]:
-        loop = bool(job.arguments.get("loop"))
-        look = look_for(str(job.arguments.get("prompt") or ""), loop)
-        still, lay = draw_still(job.spec, look, job.arguments, job.endpoint_id, job.key)
-        inputs = [save_png(still, workdir / "still.png")]
-        return inputs, t2v_graph(job.spec, look, lay, loop)
+        """Write the stills the graph reads and return (inputs, filter graph)."""
+        spec, args = job.spec, job.arguments
+        loop = bool(args.get("loop"))
+        look = look_for(str(args.get("prompt") or ""), loop)
+        if not job.images:
+            still, lay = draw_still(spec, look, args, job.endpoint_id, job.key)
+            return [save_still(still, workdir, "still")], t2v_graph(spec, look, lay, loop)
+        start_src, end_src = job.images.get("image_url"), job.images.get("end_image_url")
+        if start_src is not None:
+            first = frame_image(start_src, spec.width, spec.height)
+        else:
+            first, _ = draw_still(spec, look, args, job.endpoint_id, job.key)
+        if end_src is not None:
+            last = frame_image(end_src, spec.width, spec.height)
+        else:
+            last = first if loop else push_in(first)
+        panel, lay = draw_panel(spec, look, args, job.endpoint_id, job.key)
+        inputs = [
+            save_still(first, workdir, "first"),
+            save_still(last, workdir, "last"),
+            save_still(panel, workdir, "panel"),
+        ]
+        pinned = end_src is not None or loop
+        return inputs, i2v_graph(spec, look, lay, loop and end_src is None, pinned)
 
     def _run_ffmpeg(self, cmd: list[str]) -> None:
         proc = subprocess.Popen(

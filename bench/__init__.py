@@ -1,0 +1,1 @@
+"""Benchmarks run by `make bench` (`python -m bench`): every bench_*.py module's run()."""

@@ -1,0 +1,57 @@
+"""HTTP serving of rendered videos, with the headers browsers and players need to seek.
+
+Starlette's FileResponse does the byte work (single and multi-part Range, If-Range, HEAD, 416 with
+`Content-Range: bytes */size` for unsatisfiable ranges, 400 for malformed ones); this module adds
+the lookup, a strong ETag, conditional GET and fal's error shape. Files are content-addressed, so
+the ETag is the key itself and responses may be cached forever.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+
+from .cache import SUFFIX
+
+CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+def _not_found() -> Response:
+    return JSONResponse({"detail": "File not found"}, status_code=404)
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    candidates = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in candidates or etag in candidates
+
+
+async def serve_video(request: Request) -> Response:
+    """GET/HEAD `{key}` or `{key}.mp4` from `request.app.state.renderer`'s cache."""
+    renderer = request.app.state.renderer
+    key = str(request.path_params.get("key", "")).removesuffix(SUFFIX)
+    path = renderer.path_for_key(key)  # validates the key: no separators, no traversal
+    if path is None:
+        return _not_found()
+    try:
+        stat_result = path.stat()
+    except FileNotFoundError:
+        return _not_found()
+    etag = f'"{key}"'
+    headers = {
+        "etag": etag,
+        "cache-control": CACHE_CONTROL,
+        "accept-ranges": "bytes",
+        "x-content-type-options": "nosniff",
+    }
+    if _etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return FileResponse(
+        path,
+        media_type="video/mp4",
+        headers=headers,
+        stat_result=stat_result,
+        filename="output.mp4",
+        content_disposition_type="inline",
+    )
