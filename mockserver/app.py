@@ -14,13 +14,13 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Host, Mount, Route, Router
 
 from mockserver.clock import Clock, SystemClock
 from mockserver.config import Config
 from mockserver.errors import request_error
-from mockserver.media import VideoRenderer
+from mockserver.media import VideoRenderer, serve_video
 from mockserver.output import VideoProducer
 from mockserver.queue import RequestQueue
 from mockserver.queue_api import QueueApi
@@ -51,13 +51,6 @@ async def _unknown_rest(request: Request) -> Response:
     return request_error(
         404, f"No emulated route at {request.url.path} on {request.url.hostname}", "not_found"
     )
-
-
-async def serve_video(request: Request) -> Response:
-    path = request.app.state.renderer.path_for_key(request.path_params["key"])
-    if path is None:
-        return request_error(404, "No such video", "not_found")
-    return FileResponse(path, media_type="video/mp4")
 
 
 MEDIA_ROUTE = Route(MEDIA_PATH.replace("{key}", "{key:str}"), serve_video, methods=["GET", "HEAD"])

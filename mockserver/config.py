@@ -29,6 +29,8 @@ class Config:
     render_workers: int = 2
     allow_remote_fetch: bool = False
     stream_keepalive_seconds: float = 15.0
+    media_cache_dir: Path | None = None
+    """Rendered videos are content-addressed, so several emulators may share one cache."""
 
     @property
     def timing_profile(self) -> TimingProfile:
@@ -39,7 +41,7 @@ class Config:
 
     @property
     def media_dir(self) -> Path:
-        return self.state_dir / "media"
+        return self.media_cache_dir or self.state_dir / "media"
 
     @property
     def database_path(self) -> Path:

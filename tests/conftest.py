@@ -16,9 +16,25 @@ from mockserver.config import Config
 TEST_KEY = "test-key"
 
 
+SHARED_MEDIA: list[Path] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_media_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One content-addressed video cache for the session: a clip is rendered once per run."""
+    if not SHARED_MEDIA:
+        SHARED_MEDIA.append(tmp_path_factory.mktemp("media-cache"))
+    return SHARED_MEDIA[0]
+
+
 def make_config(tmp_path: Path, **overrides: Any) -> Config:
     settings: dict[str, Any] = dict(
-        port=0, tls_port=0, state_dir=tmp_path / "state", store="memory", timing="instant"
+        port=0,
+        tls_port=0,
+        state_dir=tmp_path / "state",
+        store="memory",
+        timing="instant",
+        media_cache_dir=SHARED_MEDIA[0] if SHARED_MEDIA else None,
     )
     settings.update(overrides)
     return Config(**settings)

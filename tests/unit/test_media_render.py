@@ -80,11 +80,12 @@ def top_level_atoms(path: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def all_combos(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple, RenderedVideo]:
-    """Every aspect × resolution × duration, rendered once for the module (2 workers)."""
+def all_combos(shared_media_cache: Path) -> dict[tuple, RenderedVideo]:
+    """Every aspect × resolution × duration, rendered once per session (2 workers) into the
+    cache the integration tests share, so the API-level geometry test reuses these files."""
 
     async def go() -> dict[tuple, RenderedVideo]:
-        renderer = VideoRenderer(tmp_path_factory.mktemp("combos"), max_workers=2)
+        renderer = VideoRenderer(shared_media_cache, max_workers=2)
         try:
             videos = await asyncio.gather(
                 *(
