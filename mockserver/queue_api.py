@@ -133,18 +133,10 @@ class QueueApi:
         if record.status == "IN_QUEUE":
             body["queue_position"] = self.queue.position(record)
         elif record.status == "COMPLETED":
-            started = record.started_at if record.started_at is not None else record.completed_at
-            body["metrics"] = (
-                {"inference_time": round((record.completed_at or 0) - (started or 0), 3)}
-                if record.outcome == "ok"
-                else {}
-            )
+            inference_time = record.inference_time
+            body["metrics"] = {} if inference_time is None else {"inference_time": inference_time}
             if record.error is not None:
-                body["error"] = (
-                    record.error["body"].get("detail")
-                    if isinstance(record.error["body"].get("detail"), str)
-                    else f"Invalid status code: {record.error['status_code']}"
-                )
+                body["error"] = record.error_message
                 body["error_type"] = record.error.get("error_type")
         return body
 
@@ -155,7 +147,7 @@ class QueueApi:
             error_headers = {**headers, "x-fal-retryable": "false"}
             if isinstance(record.error["body"].get("detail"), str) and record.error.get(
                 "error_type"
-            ):
+            ):  # request-error shape: fal repeats the type in a header
                 error_headers["x-fal-error-type"] = record.error["error_type"]
             return JSONResponse(
                 record.error["body"], record.error["status_code"], headers=error_headers

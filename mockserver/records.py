@@ -45,6 +45,25 @@ class RequestRecord:
     def queue_key(self) -> tuple[int, int]:
         return (self.priority_rank, self.seq)
 
+    @property
+    def inference_time(self) -> float | None:
+        """fal's ``metrics.inference_time``: run time of a request that produced output."""
+        if self.outcome != "ok" or self.started_at is None or self.completed_at is None:
+            return None
+        return round(self.completed_at - self.started_at, 3)
+
+    @property
+    def error_message(self) -> str | None:
+        """fal's ``error`` on a failed status: a request error's text, else the status code."""
+        if self.error is None:
+            return None
+        detail = self.error["body"].get("detail")
+        return (
+            detail
+            if isinstance(detail, str)
+            else f"Invalid status code: {self.error['status_code']}"
+        )
+
     def visible_logs(self, now: float) -> list[dict[str, Any]]:
         """Log lines whose time has come; the rest of the plan stays hidden."""
         return [line for line in self.logs if line["at"] <= now]
