@@ -20,6 +20,8 @@ from starlette.routing import BaseRoute, Host, Mount, Route, Router
 from mockserver.clock import Clock, SystemClock
 from mockserver.config import Config
 from mockserver.errors import request_error
+from mockserver.files import CDN_ROUTES, LOCAL_ROUTES, REST_ROUTES, Storage
+from mockserver.filestore import FileStore
 from mockserver.media import VideoRenderer
 from mockserver.output import VideoProducer
 from mockserver.queue import RequestQueue
@@ -65,11 +67,12 @@ MEDIA_ROUTE = Route(MEDIA_PATH.replace("{key}", "{key:str}"), serve_video, metho
 ROLE_ROUTES: dict[str, list[BaseRoute]] = {
     "run": [Route("/{path:path}", _run_path, methods=ANY_METHOD)],
     "queue": [Route("/{path:path}", _queue_path, methods=ANY_METHOD)],
-    "cdn": [MEDIA_ROUTE],
-    "rest": [Route("/{path:path}", _unknown_rest, methods=ANY_METHOD)],
+    "cdn": [MEDIA_ROUTE, *CDN_ROUTES],
+    "rest": [*REST_ROUTES, Route("/{path:path}", _unknown_rest, methods=ANY_METHOD)],
     "local": [
         Route("/_mock/health", _health),
         MEDIA_ROUTE,
+        *LOCAL_ROUTES,
         Route("/run/{path:path}", _run_path, methods=ANY_METHOD),
         Route("/{path:path}", _queue_path, methods=ANY_METHOD),
     ],
@@ -106,10 +109,13 @@ def create_app(
         request_store = store or (
             SqliteStore(config.database_path) if config.store == "sqlite" else MemoryStore()
         )
+        file_store = FileStore(config.files_dir, clock)
+        files = Storage(file_store, config)
         renderer = VideoRenderer(
             config.media_dir,
             max_workers=config.render_workers,
             allow_remote_fetch=config.allow_remote_fetch,
+            resolve_local_url=files.resolve_local_url,
         )
         queue = RequestQueue(request_store, clock, config.timing_profile, VideoProducer(renderer))
         app.state.config = config
@@ -118,12 +124,14 @@ def create_app(
         app.state.renderer = renderer
         app.state.queue = queue
         app.state.api = QueueApi(queue, config)
+        app.state.files = files
         await queue.start()
         try:
             yield
         finally:
             await queue.stop()
             await renderer.aclose()
+            file_store.close()
             if store is None:
                 request_store.close()
 
