@@ -28,7 +28,6 @@ import json
 import mimetypes
 import re
 import urllib.parse
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -531,27 +530,41 @@ def _concatenate(paths: list[Path], dest: Path) -> tuple[int, str]:
     return size, md5.hexdigest()
 
 
-def _handler(name: str) -> Callable[[Request], Awaitable[Response]]:
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+
+
+def _route(path: str, name: str, *methods: str) -> Route:
+    """Claim the path for every method, so a wrong one gets a 405 rather than falling through
+    to the host's catch-all (the queue API's 404 on loopback)."""
+
     async def call(request: Request) -> Response:
+        if request.method not in methods:
+            allowed = ", ".join(methods)
+            return request_error(
+                405,
+                f"{request.method} is not allowed here (use {allowed})",
+                "method_not_allowed",
+                headers={"allow": allowed},
+            )
         return await getattr(request.app.state.files, name)(request)
 
     call.__name__ = name
-    return call
+    return Route(path, call, methods=ANY_METHOD)
 
 
 OBJECT_ROUTE = FILES_PREFIX + "/{object_id}/{name}"
 MULTIPART_ROUTE = OBJECT_ROUTE + "/multipart/{upload_id}"
 
 REST_ROUTES: list[BaseRoute] = [
-    Route("/storage/auth/token", _handler("auth_token"), methods=["POST"]),
-    Route("/storage/upload/initiate", _handler("initiate"), methods=["POST"]),
-    Route("/storage/upload/initiate-multipart", _handler("initiate_multipart"), methods=["POST"]),
+    _route("/storage/auth/token", "auth_token", "POST"),
+    _route("/storage/upload/initiate", "initiate", "POST"),
+    _route("/storage/upload/initiate-multipart", "initiate_multipart", "POST"),
 ]
 CDN_ROUTES: list[BaseRoute] = [
-    Route("/files/upload", _handler("cdn_upload"), methods=["POST"]),
-    Route("/files/upload/multipart", _handler("cdn_multipart_start"), methods=["POST"]),
-    Route(OBJECT_ROUTE, _handler("object_route"), methods=["GET", "HEAD", "PUT"]),
-    Route(MULTIPART_ROUTE + "/complete", _handler("complete"), methods=["POST"]),
-    Route(MULTIPART_ROUTE + "/{part}", _handler("put_part"), methods=["PUT"]),
+    _route("/files/upload", "cdn_upload", "POST"),
+    _route("/files/upload/multipart", "cdn_multipart_start", "POST"),
+    _route(OBJECT_ROUTE, "object_route", "GET", "HEAD", "PUT"),
+    _route(MULTIPART_ROUTE + "/complete", "complete", "POST"),
+    _route(MULTIPART_ROUTE + "/{part}", "put_part", "PUT"),
 ]
 LOCAL_ROUTES: list[BaseRoute] = [*REST_ROUTES, *CDN_ROUTES]
