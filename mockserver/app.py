@@ -28,6 +28,10 @@ from mockserver.queue import RequestQueue
 from mockserver.queue_api import QueueApi
 from mockserver.store import MemoryStore, RequestStore, SqliteStore
 from mockserver.urls import HOST_ROLES, MEDIA_PATH
+from mockserver.webhook_keys import WebhookSigner
+from mockserver.webhooks import LOCAL_ROUTES as WEBHOOK_LOCAL_ROUTES
+from mockserver.webhooks import REST_ROUTES as WEBHOOK_REST_ROUTES
+from mockserver.webhooks import RetryPolicy, WebhookDispatcher
 
 log = logging.getLogger(__name__)
 ANY_METHOD = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
@@ -68,11 +72,16 @@ ROLE_ROUTES: dict[str, list[BaseRoute]] = {
     "run": [Route("/{path:path}", _run_path, methods=ANY_METHOD)],
     "queue": [Route("/{path:path}", _queue_path, methods=ANY_METHOD)],
     "cdn": [MEDIA_ROUTE, *CDN_ROUTES],
-    "rest": [*REST_ROUTES, Route("/{path:path}", _unknown_rest, methods=ANY_METHOD)],
+    "rest": [
+        *REST_ROUTES,
+        *WEBHOOK_REST_ROUTES,
+        Route("/{path:path}", _unknown_rest, methods=ANY_METHOD),
+    ],
     "local": [
         Route("/_mock/health", _health),
         MEDIA_ROUTE,
         *LOCAL_ROUTES,
+        *WEBHOOK_LOCAL_ROUTES,
         Route("/run/{path:path}", _run_path, methods=ANY_METHOD),
         Route("/{path:path}", _queue_path, methods=ANY_METHOD),
     ],
@@ -125,11 +134,22 @@ def create_app(
         app.state.queue = queue
         app.state.api = QueueApi(queue, config)
         app.state.files = files
+        webhooks = WebhookDispatcher(
+            WebhookSigner.load_or_create(config.state_dir),
+            clock,
+            RetryPolicy.from_config(config),
+            config.webhook_allow,
+        )
+        queue.completion_listeners.append(webhooks.on_completed)
+        app.state.api.webhook_guard = webhooks.guard
+        app.state.webhooks = webhooks
+        await webhooks.start()
         await queue.start()
         try:
             yield
         finally:
             await queue.stop()
+            await webhooks.aclose()
             await renderer.aclose()
             file_store.close()
             if store is None:
