@@ -179,3 +179,43 @@ def test_uploaded_image_becomes_the_first_frame(
     assert first.size == (960, 540)
     assert mad(first, picture) < SAME_PICTURE
     assert mad(first, blocks_picture((960, 540)).rotate(180)) > 5 * SAME_PICTURE
+
+
+def test_resolve_local_url_maps_both_url_forms_to_the_file(
+    client: fal_client.SyncClient, emulator: BackgroundEmulator
+) -> None:
+    """What the renderer is given: our URLs (loopback or fal's CDN form) become files on disk."""
+    url = client.upload(b"\x89PNG fake", "image/png", "a.png", fallback_repository=[])
+    resolve = emulator.app.state.files.resolve_local_url
+    local = emulator.call(resolve, url)
+    assert local is not None and local.read_bytes() == b"\x89PNG fake"
+    cdn_form = "https://v3.fal.media" + url.split(emulator.url, 1)[1]
+    assert emulator.call(resolve, cdn_form) == local
+    unknown = emulator.call(resolve, cdn_form.replace("/a.png", "/b.png"))
+    assert unknown is not None and not unknown.exists()  # ours but absent: a download error
+    assert emulator.call(resolve, "https://example.com" + url.split(emulator.url, 1)[1]) is None
+    assert emulator.call(resolve, "https://v3.fal.media/files/mock/other.png") is None
+    settings = fal_client.client.StorageSettings(expires_in=60)
+    short = client.upload(b"\x89PNG", "image/png", "s.png", lifecycle=settings)
+    emulator.call(emulator.app.state.clock.advance, 61)
+    expired = emulator.call(resolve, short)
+    assert expired is not None and not expired.exists()
+
+
+@pytest.mark.skipif(
+    not hasattr(media_images, "load_image_input"),
+    reason="image-to-video rendering (media helper) is not on this branch yet",
+)
+def test_expired_upload_as_image_url_is_a_download_error(
+    client: fal_client.SyncClient, emulator: BackgroundEmulator
+) -> None:
+    settings = fal_client.client.StorageSettings(expires_in="immediate")  # 60 s
+    buffer = io.BytesIO()
+    blocks_picture((64, 36)).save(buffer, format="PNG")
+    url = client.upload(buffer.getvalue(), "image/png", "gone.png", lifecycle=settings)
+    emulator.call(emulator.app.state.clock.advance, 61)
+    with pytest.raises(fal_client.client.FalClientHTTPError) as failed:
+        client.subscribe(I2V, arguments={"prompt": "x", "image_url": url})
+    assert failed.value.status_code == 422
+    [entry] = failed.value.response.json()["detail"]
+    assert (entry["loc"], entry["type"]) == (["body", "image_url"], "file_download_error")
