@@ -25,6 +25,7 @@ import asyncio
 import hashlib
 import ipaddress
 import json
+import math
 import mimetypes
 import re
 import urllib.parse
@@ -55,10 +56,21 @@ MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*
 OBJECT_PATH = re.compile(rf"^{FILES_PREFIX}/(?P<object_id>[A-Za-z0-9_-]+)/(?P<name>[^/]+)$")
 
 
+def _json_safe(value: Any) -> Any:
+    """Echoed inputs may hold NaN/Infinity (Python's json accepts them); JSON output cannot."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    return value
+
+
 def _entry(loc: list[Any], msg: str, kind: str, value: Any = None) -> dict[str, Any]:
     entry: dict[str, Any] = {"loc": loc, "msg": msg, "type": kind}
     if value is not None:
-        entry["input"] = value
+        entry["input"] = _json_safe(value)
     return entry
 
 
@@ -122,7 +134,12 @@ def lifecycle_seconds(request: Request) -> float | None | Response:
         seconds = value.get("expiration_duration_seconds")
         if seconds is None:
             return None
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not math.isfinite(seconds)
+            or seconds <= 0
+        ):
             return validation_error(
                 [
                     _entry(
@@ -505,8 +522,11 @@ class Storage:
         not exist, so the renderer answers fal's ``file_download_error`` instead of treating
         them as remote fal media. Anything else is None: not ours.
         """
-        parts = urllib.parse.urlsplit(url)
-        host = (parts.hostname or "").lower()
+        try:
+            parts = urllib.parse.urlsplit(url)
+            host = (parts.hostname or "").lower()
+        except ValueError:  # e.g. a broken IPv6 literal: not a URL of ours
+            return None
         ours = HOST_ROLES.get(host) == "cdn" or _is_loopback(host) or host == self.config.host
         match = OBJECT_PATH.match(urllib.parse.unquote(parts.path))
         if parts.scheme not in ("http", "https") or not ours or match is None:

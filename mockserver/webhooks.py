@@ -83,7 +83,7 @@ class RetryPolicy:
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":  # not *.localhost: those names may go to a DNS server
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

@@ -151,6 +151,20 @@ def test_initiate_input_errors(http: httpx.Client) -> None:
         ["header", "x-fal-object-lifecycle", "expiration_duration_seconds"],
         "greater_than",
     )
+    for bad in ("NaN", "Infinity", '"3600"', "true"):
+        never = http.post(
+            "/storage/upload/initiate",
+            headers={**KEY, "X-Fal-Object-Lifecycle": f'{{"expiration_duration_seconds": {bad}}}'},
+            json={"file_name": "a", "content_type": "image/png"},
+        )
+        input_error(
+            never,
+            ["header", "x-fal-object-lifecycle", "expiration_duration_seconds"],
+            "greater_than",
+        )
+    for body in (b"NaN", b'{"file_name": NaN, "content_type": "image/png"}'):
+        echoed = http.post("/storage/upload/initiate", headers=KEY, content=body)
+        assert echoed.status_code == 422 and echoed.json()["detail"][0]["input"] == "nan"
     method = http.get("/storage/upload/initiate", headers=KEY)
     request_error(method, 405, "method_not_allowed")
     assert method.headers["allow"] == "POST"

@@ -195,6 +195,7 @@ def test_resolve_local_url_maps_both_url_forms_to_the_file(
     assert unknown is not None and not unknown.exists()  # ours but absent: a download error
     assert emulator.call(resolve, "https://example.com" + url.split(emulator.url, 1)[1]) is None
     assert emulator.call(resolve, "https://v3.fal.media/files/mock/other.png") is None
+    assert emulator.call(resolve, "http://[::1/files/uploads/x/y.png") is None  # broken IPv6
     settings = fal_client.client.StorageSettings(expires_in=60)
     short = client.upload(b"\x89PNG", "image/png", "s.png", lifecycle=settings)
     emulator.call(emulator.app.state.clock.advance, 61)
