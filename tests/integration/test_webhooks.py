@@ -76,7 +76,7 @@ def receiver() -> Iterator[Receiver]:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 state.received.append(Delivery(self.path, headers, body, status))
             if status == 0:
-                time.sleep(0.6)  # twice the emulator's timeout in these tests
+                time.sleep(1.5)  # longer than the emulator's 1 s timeout in these tests
                 return
             self.send_response(status)
             self.send_header("content-length", "0")
@@ -179,7 +179,7 @@ def retrying(tmp_path: Path) -> Iterator[BackgroundEmulator]:
         tmp_path,
         webhook_max_retries=2,
         webhook_retry_base_seconds=0.05,
-        webhook_timeout_seconds=0.3,
+        webhook_timeout_seconds=1.0,  # generous: a loaded CI machine still answers in time
     )
     with BackgroundEmulator(config) as running:
         yield running
