@@ -48,6 +48,10 @@ TOKEN_SECONDS = 3600.0
 """Lifetime of a CDN token (fal's is not published; the Python client refreshes on expiry)."""
 UPLOAD_URL_SECONDS = 3600.0
 """Lifetime of a signed ``upload_url`` from initiate, like a GCS signed URL."""
+TOKEN_REFUSALS = {
+    "unknown": ("Invalid CDN token", "invalid_token"),
+    "expired": ("CDN token expired: request a new one from /storage/auth/token", "token_expired"),
+}
 MAX_PART_NUMBER = 10_000  # S3's limit, which fal's multipart API mirrors
 MAX_JSON_BYTES = 1024 * 1024
 LIFECYCLE_HEADERS = ("x-fal-object-lifecycle-preference", "x-fal-object-lifecycle")
@@ -181,7 +185,7 @@ async def receive_body(request: Request, dest: Path, limit: int) -> tuple[int, s
 
 
 async def read_json_body(request: Request) -> dict[str, Any] | Response:
-    raw = b""
+    raw = bytearray()
     try:
         async for chunk in request.stream():
             raw += chunk
@@ -192,7 +196,7 @@ async def read_json_body(request: Request) -> dict[str, Any] | Response:
     except ClientDisconnect:
         return request_error(400, "Client disconnected before sending the body", "bad_request")
     try:
-        value = json.loads(raw or b"{}")
+        value = json.loads(bytes(raw) or b"{}")
     except (UnicodeDecodeError, json.JSONDecodeError):
         return validation_error([_entry(["body"], "Invalid JSON", "json_invalid")])
     if not isinstance(value, dict):
@@ -227,16 +231,8 @@ class Storage:
                 "from POST /storage/auth/token",
                 "unauthorized",
             )
-        verdict = self.store.check_token(token.strip())
-        if verdict == "unknown":
-            return request_error(401, "Invalid CDN token", "invalid_token")
-        if verdict == "expired":
-            return request_error(
-                401,
-                "CDN token expired: request a new one from /storage/auth/token",
-                "token_expired",
-            )
-        return None
+        refusal = TOKEN_REFUSALS.get(self.store.check_token(token.strip()))
+        return None if refusal is None else request_error(401, *refusal)
 
     def _storage_type(self, request: Request) -> Response | None:
         value = request.query_params.get("storage_type")
