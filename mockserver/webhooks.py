@@ -162,8 +162,9 @@ def webhook_payload(record: RequestRecord) -> dict[str, Any]:
 
 
 def encode_payload(payload: dict[str, Any]) -> bytes:
+    """The delivery body; a payload that is not strict JSON becomes fal's ``payload_error``."""
     try:
-        return json.dumps(payload).encode()
+        return json.dumps(payload, allow_nan=False).encode()
     except (TypeError, ValueError) as exc:
         fallback = {
             **payload,
