@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import ipaddress
 import json
 import math
 import mimetypes
@@ -40,7 +39,7 @@ from starlette.routing import BaseRoute, Route
 from mockserver.config import Config
 from mockserver.errors import request_error, validation_error
 from mockserver.filestore import FileStore, Part, StoredObject, quoted_etag, same_etag
-from mockserver.urls import CDN_BASE, HOST_ROLES, base_url, host_role
+from mockserver.urls import CDN_BASE, HOST_ROLES, base_url, host_role, is_loopback
 
 FILES_PREFIX = "/files/uploads"
 STORAGE_TYPES = ("fal-cdn-v3", "fal-cdn", "gcs")
@@ -109,15 +108,6 @@ def public_base(request: Request) -> str:
 
 def object_url(base: str, obj: StoredObject) -> str:
     return f"{base}{FILES_PREFIX}/{obj.object_id}/{urllib.parse.quote(obj.file_name)}"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def lifecycle_seconds(request: Request) -> float | None | Response:
@@ -523,7 +513,7 @@ class Storage:
             host = (parts.hostname or "").lower()
         except ValueError:  # e.g. a broken IPv6 literal: not a URL of ours
             return None
-        ours = HOST_ROLES.get(host) == "cdn" or _is_loopback(host) or host == self.config.host
+        ours = HOST_ROLES.get(host) == "cdn" or is_loopback(host) or host == self.config.host
         match = OBJECT_PATH.match(urllib.parse.unquote(parts.path))
         if parts.scheme not in ("http", "https") or not ours or match is None:
             return None

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import json
 import logging
 import time
@@ -45,6 +44,7 @@ from mockserver.config import Config
 from mockserver.errors import validation_error
 from mockserver.output import output_body
 from mockserver.records import RequestRecord
+from mockserver.urls import is_loopback
 from mockserver.webhook_keys import WebhookSigner
 
 log = logging.getLogger(__name__)
@@ -82,15 +82,6 @@ class RetryPolicy:
         return min(self.base_seconds * 2 ** (retry - 1), self.max_seconds)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":  # not *.localhost: those names may go to a DNS server
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def target_problem(url: str, allow: Iterable[str]) -> dict[str, Any] | None:
     """Why the emulator will not deliver to ``url`` (a 422 detail entry), or None if it will."""
     loc = ["query", "fal_webhook"]
@@ -115,7 +106,7 @@ def target_problem(url: str, allow: Iterable[str]) -> dict[str, Any] | None:
             "input": url,
         }
     allowed = {h.lower() for h in allow}
-    if _is_loopback(host) or host in allowed:
+    if is_loopback(host) or host in allowed:
         return None
     return {
         "loc": loc,
