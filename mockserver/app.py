@@ -20,12 +20,18 @@ from starlette.routing import BaseRoute, Host, Mount, Route, Router
 from mockserver.clock import Clock, SystemClock
 from mockserver.config import Config
 from mockserver.errors import request_error
+from mockserver.files import CDN_ROUTES, LOCAL_ROUTES, REST_ROUTES, Storage
+from mockserver.filestore import FileStore
 from mockserver.media import VideoRenderer, serve_video
 from mockserver.output import VideoProducer
 from mockserver.queue import RequestQueue
 from mockserver.queue_api import QueueApi
 from mockserver.store import MemoryStore, RequestStore, SqliteStore
 from mockserver.urls import HOST_ROLES, MEDIA_PATH
+from mockserver.webhook_keys import WebhookSigner
+from mockserver.webhooks import LOCAL_ROUTES as WEBHOOK_LOCAL_ROUTES
+from mockserver.webhooks import REST_ROUTES as WEBHOOK_REST_ROUTES
+from mockserver.webhooks import RetryPolicy, WebhookDispatcher
 
 log = logging.getLogger(__name__)
 ANY_METHOD = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
@@ -58,11 +64,17 @@ MEDIA_ROUTE = Route(MEDIA_PATH.replace("{key}", "{key:str}"), serve_video, metho
 ROLE_ROUTES: dict[str, list[BaseRoute]] = {
     "run": [Route("/{path:path}", _run_path, methods=ANY_METHOD)],
     "queue": [Route("/{path:path}", _queue_path, methods=ANY_METHOD)],
-    "cdn": [MEDIA_ROUTE],
-    "rest": [Route("/{path:path}", _unknown_rest, methods=ANY_METHOD)],
+    "cdn": [MEDIA_ROUTE, *CDN_ROUTES],
+    "rest": [
+        *REST_ROUTES,
+        *WEBHOOK_REST_ROUTES,
+        Route("/{path:path}", _unknown_rest, methods=ANY_METHOD),
+    ],
     "local": [
         Route("/_mock/health", _health),
         MEDIA_ROUTE,
+        *LOCAL_ROUTES,
+        *WEBHOOK_LOCAL_ROUTES,
         Route("/run/{path:path}", _run_path, methods=ANY_METHOD),
         Route("/{path:path}", _queue_path, methods=ANY_METHOD),
     ],
@@ -99,10 +111,13 @@ def create_app(
         request_store = store or (
             SqliteStore(config.database_path) if config.store == "sqlite" else MemoryStore()
         )
+        file_store = FileStore(config.files_dir, clock)
+        files = Storage(file_store, config)
         renderer = VideoRenderer(
             config.media_dir,
             max_workers=config.render_workers,
             allow_remote_fetch=config.allow_remote_fetch,
+            resolve_local_url=files.resolve_local_url,
         )
         queue = RequestQueue(request_store, clock, config.timing_profile, VideoProducer(renderer))
         app.state.config = config
@@ -111,12 +126,25 @@ def create_app(
         app.state.renderer = renderer
         app.state.queue = queue
         app.state.api = QueueApi(queue, config)
+        app.state.files = files
+        webhooks = WebhookDispatcher(
+            WebhookSigner.load_or_create(config.state_dir),
+            clock,
+            RetryPolicy.from_config(config),
+            config.webhook_allow,
+        )
+        queue.completion_listeners.append(webhooks.on_completed)
+        app.state.api.webhook_guard = webhooks.guard
+        app.state.webhooks = webhooks
+        await webhooks.start()
         await queue.start()
         try:
             yield
         finally:
             await queue.stop()
+            await webhooks.aclose()
             await renderer.aclose()
+            file_store.close()
             if store is None:
                 request_store.close()
 

@@ -41,6 +41,28 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="let image_url fetch http(s) URLs off this machine",
     )
+    p.add_argument(
+        "--max-upload-bytes",
+        type=int,
+        default=Config.max_upload_bytes,
+        help="largest file the storage emulation accepts",
+    )
+    p.add_argument(
+        "--webhook-allow",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="also deliver webhooks to HOST (default: loopback only); repeatable",
+    )
+    p.add_argument("--webhook-retries", type=int, default=Config.webhook_max_retries)
+    p.add_argument(
+        "--webhook-retry-base",
+        type=float,
+        default=Config.webhook_retry_base_seconds,
+        help="seconds before the first retry; doubles each time up to --webhook-retry-max",
+    )
+    p.add_argument("--webhook-retry-max", type=float, default=Config.webhook_retry_max_seconds)
+    p.add_argument("--webhook-timeout", type=float, default=Config.webhook_timeout_seconds)
     p.add_argument("--log-level", default="info")
 
 
@@ -111,6 +133,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_body_bytes=args.max_body_bytes,
             render_workers=args.render_workers,
             allow_remote_fetch=args.allow_remote_fetch,
+            max_upload_bytes=args.max_upload_bytes,
+            webhook_allow=tuple(args.webhook_allow),
+            webhook_max_retries=args.webhook_retries,
+            webhook_retry_base_seconds=args.webhook_retry_base,
+            webhook_retry_max_seconds=args.webhook_retry_max,
+            webhook_timeout_seconds=args.webhook_timeout,
         )
         run_forever(config)
         return 0

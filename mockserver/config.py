@@ -31,6 +31,15 @@ class Config:
     stream_keepalive_seconds: float = 15.0
     media_cache_dir: Path | None = None
     """Rendered videos are content-addressed, so several emulators may share one cache."""
+    max_upload_bytes: int = 1024 * 1024 * 1024
+    """Largest file the storage emulation accepts (single, signed PUT or multipart total)."""
+    webhook_allow: tuple[str, ...] = ()
+    """Webhook hosts allowed besides loopback (the emulator must not forward to the internet)."""
+    webhook_max_retries: int = 10
+    """fal: "retry 10 times in the span of 2 hours"."""
+    webhook_retry_base_seconds: float = 15.0
+    webhook_retry_max_seconds: float = 1800.0
+    webhook_timeout_seconds: float = 15.0
 
     @property
     def timing_profile(self) -> TimingProfile:
@@ -46,3 +55,7 @@ class Config:
     @property
     def database_path(self) -> Path:
         return self.state_dir / "requests.sqlite3"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.state_dir / "files"

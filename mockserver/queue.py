@@ -138,6 +138,7 @@ class RequestQueue:
         priority: str = "normal",
         webhook_url: str | None = None,
         headers: Mapping[str, str] | None = None,
+        origin: str | None = None,
     ) -> RequestRecord:
         endpoint = ENDPOINTS[endpoint_id]
         units = cost_units(endpoint.with_defaults(payload))
@@ -152,6 +153,7 @@ class RequestQueue:
             mode=mode,
             priority=priority if priority in ("normal", "low") else "normal",
             webhook_url=webhook_url,
+            origin=origin,
             headers=dict(headers or {}),
             cost_units=units,
         )

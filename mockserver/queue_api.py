@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sse_starlette.sse import EventSourceResponse
@@ -21,8 +21,8 @@ from mockserver.errors import request_error, validation_error
 from mockserver.output import output_body
 from mockserver.queue import RequestQueue
 from mockserver.records import RequestRecord
-from mockserver.urls import request_urls
-from mockserver.validation import json_invalid_detail, validator_for
+from mockserver.urls import base_url, request_urls
+from mockserver.validation import parse_json_body, validator_for
 
 REQUEST_PATH = re.compile(
     r"^/(?P<target>.+?)/requests/(?P<request_id>[^/]+)(?P<op>/status/stream|/status|/cancel)?/?$"
@@ -60,6 +60,8 @@ class QueueApi:
     def __init__(self, queue: RequestQueue, config: Config) -> None:
         self.queue = queue
         self.config = config
+        self.webhook_guard: Callable[[str], Response | None] | None = None
+        """Refuses a ``fal_webhook`` the emulator will not deliver to (set by the app)."""
 
     # -- shared steps -------------------------------------------------------------------------
 
@@ -104,12 +106,9 @@ class QueueApi:
         except ClientDisconnect:
             return request_error(400, "Client disconnected before sending the body", "bad_request")
         raw = b"".join(chunks)
-        try:
-            payload = json.loads(raw or b"{}")
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            position = getattr(exc, "pos", getattr(exc, "start", 0))
-            reason = getattr(exc, "msg", None) or str(exc)
-            return validation_error(json_invalid_detail(reason, position))
+        payload, not_json = parse_json_body(raw)
+        if not_json:
+            return validation_error(not_json)
         problems = validator_for(ENDPOINTS[endpoint_id].input_schema).errors(payload)
         if problems:
             return validation_error(problems)
@@ -162,13 +161,21 @@ class QueueApi:
         payload = await self.read_input(request, endpoint_id)
         if isinstance(payload, Response):
             return payload
+        webhook_url = request.query_params.get("fal_webhook")
+        if (
+            webhook_url is not None
+            and self.webhook_guard is not None
+            and (refused := self.webhook_guard(webhook_url)) is not None
+        ):
+            return refused
         headers = {k: v for k in RECORDED_HEADERS if (v := request.headers.get(k)) is not None}
         record = self.queue.submit(
             endpoint_id,
             payload,
             priority=request.headers.get("x-fal-queue-priority", "normal"),
-            webhook_url=request.query_params.get("fal_webhook"),
+            webhook_url=webhook_url,
             headers=headers,
+            origin=base_url(request),
         )
         body = {
             "status": "IN_QUEUE",

@@ -33,6 +33,8 @@ class RequestRecord:
     media: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     webhook_url: str | None = None
+    origin: str | None = None
+    """scheme://host the client submitted to; builds URLs when no request is at hand (webhooks)."""
     headers: dict[str, str] = field(default_factory=dict)
     cost_units: int = 1
     version: int = 0

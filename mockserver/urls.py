@@ -8,6 +8,7 @@ incoming request's own scheme and host, so http, https, proxies and any port all
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Literal
 
 from starlette.requests import Request
@@ -33,6 +34,16 @@ MEDIA_PATH = "/files/mock/{key}.mp4"
 
 def host_role(host_header: str) -> HostRole:
     return HOST_ROLES.get(host_header.rsplit(":", 1)[0].lower(), "local")
+
+
+def is_loopback(host: str) -> bool:
+    """A literal loopback address or ``localhost`` (not ``*.localhost``: may need a DNS server)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def base_url(request: Request) -> str:

@@ -8,6 +8,7 @@ the tables below only decide how each JSON Schema keyword is *reported*.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
@@ -120,6 +121,21 @@ class InputValidator:
 @cache
 def validator_for(schema_name: str) -> InputValidator:
     return InputValidator(load_schema(schema_name))
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"Out of range float values are not JSON compliant: {name}")
+
+
+def parse_json_body(raw: bytes) -> tuple[Any, list[Detail]]:
+    """The body as JSON, or the ``json_invalid`` detail. Strict: NaN and Infinity are not
+    JSON, and echoing them back in a 422 would make the error itself invalid JSON."""
+    try:
+        return json.loads(raw or b"{}", parse_constant=_reject_constant), []
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        position = getattr(exc, "pos", getattr(exc, "start", 0))
+        reason = getattr(exc, "msg", None) or str(exc)
+        return None, json_invalid_detail(reason, position)
 
 
 def json_invalid_detail(error: str, position: int) -> list[Detail]:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from mockserver.server import ServerInfo
@@ -88,3 +89,43 @@ def test_unmodified_client_through_env_exports(served: tuple[ServerInfo, Path], 
         assert video["url"].startswith(f"https://127.0.0.1:{info.tls_port}/files/")
     assert seen["updates"] and seen["updates"][-1] == "Completed"
     assert seen["ran"]["video"]["url"].endswith(".mp4")
+
+
+UPLOAD_SCRIPT = """
+import json, sys, httpx, fal_client
+url = fal_client.upload_file(sys.argv[1], fallback_repository=[])
+served = httpx.get(url, timeout=30)
+jwks = httpx.get("https://rest.alpha.fal.ai/.well-known/jwks.json", timeout=30).json()
+print(json.dumps({"url": url, "status": served.status_code, "type": served.headers["content-type"],
+                  "same": served.content == open(sys.argv[1], "rb").read(), "jwks": jwks}))
+"""
+
+
+def test_upload_file_through_proxy_env(served: tuple[ServerInfo, Path], tmp_path: Path) -> None:
+    """rest.fal.ai and v3.fal.media are hard-coded in fal_client: only the proxy reaches them."""
+    info, state = served
+    exports = subprocess.run(
+        [sys.executable, "-m", "mockserver.cli", "env", "--state-dir", str(state)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    picture = tmp_path / "frame.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(2048))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FAL_", "HTTP", "SSL_CERT"))}
+    shell = f'{exports}\nexec {sys.executable} -c "$0" "$1"'
+    completed = subprocess.run(
+        ["sh", "-c", shell, UPLOAD_SCRIPT, str(picture)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    seen = json.loads(completed.stdout)
+    assert seen["url"].startswith("https://v3.fal.media/files/uploads/")
+    assert seen["url"].endswith("/frame.png")
+    assert (seen["status"], seen["type"], seen["same"]) == (200, "image/png", True)
+    # A receiver with these exports verifies webhooks against fal's own JWKS URL.
+    local_jwks = httpx.get(f"{info.url}/_mock/webhooks/jwks.json").json()
+    assert seen["jwks"] == local_jwks and local_jwks["keys"][0]["crv"] == "Ed25519"

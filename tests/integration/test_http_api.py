@@ -206,3 +206,13 @@ def test_requests_survive_a_restart_with_sqlite(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the in-flight request never finished"
             time.sleep(0.05)
         assert http.get(f"/{T2V}/requests/{pending}").json()["video"]["url"]
+
+
+@pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
+def test_non_json_numbers_are_a_422_not_a_crash(http: httpx.Client, constant: bytes) -> None:
+    body = b'{"prompt": ' + constant + b"}"
+    for path in (f"/{T2V}", f"/run/{T2V}"):
+        response = http.post(path, content=body, headers={"content-type": "application/json"})
+        assert response.status_code == 422, response.text
+        (detail,) = response.json()["detail"]
+        assert detail["type"] == "json_invalid" and detail["loc"][0] == "body"

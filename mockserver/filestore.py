@@ -1,0 +1,274 @@
+"""Where uploaded files live: bytes under ``state_dir/files/``, metadata in its own SQLite file.
+
+Kept apart from the request store on purpose: uploads outlive requests, several worker
+processes can share one directory (WAL mode), and the request store stays untouched.
+Every time rule (object expiry, CDN token expiry, upload-URL expiry) reads the emulator's
+clock, so a test that advances the clock sees objects expire exactly as it would live.
+
+Layout::
+
+    files/files.sqlite3          objects, multipart uploads and their parts, CDN tokens
+    files/objects/<object_id>    the bytes of a finished object
+    files/parts/<upload_id>/<n>  multipart parts until the upload completes
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import shutil
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from mockserver.clock import Clock
+
+ObjectState = Literal["pending", "ready", "expired"]
+TokenCheck = Literal["ok", "unknown", "expired"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS objects (
+    object_id TEXT PRIMARY KEY,
+    file_name TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    state TEXT NOT NULL,
+    size INTEGER NOT NULL DEFAULT 0,
+    etag TEXT,
+    part_count INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    expires_at REAL,
+    upload_secret TEXT,
+    upload_expires_at REAL
+);
+CREATE TABLE IF NOT EXISTS multipart (
+    upload_id TEXT PRIMARY KEY,
+    object_id TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS parts (
+    upload_id TEXT NOT NULL,
+    part_number INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    PRIMARY KEY (upload_id, part_number)
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    token TEXT PRIMARY KEY,
+    issued_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+);
+"""
+OBJECT_COLUMNS = (
+    "object_id, file_name, content_type, state, size, etag, part_count, created_at, expires_at, "
+    "upload_secret, upload_expires_at"
+)
+
+
+@dataclass
+class StoredObject:
+    object_id: str
+    file_name: str
+    content_type: str
+    state: ObjectState
+    size: int
+    etag: str | None
+    part_count: int
+    created_at: float
+    expires_at: float | None
+    upload_secret: str | None
+    upload_expires_at: float | None
+
+    def expired(self, now: float) -> bool:
+        return self.state == "expired" or (self.expires_at is not None and now >= self.expires_at)
+
+
+@dataclass(frozen=True)
+class Part:
+    part_number: int
+    size: int
+    etag: str
+
+
+def quoted_etag(md5_hex: str) -> str:
+    """S3-style ETag: the MD5 hex in double quotes (what fal's CDN and GCS answer)."""
+    return f'"{md5_hex}"'
+
+
+def same_etag(a: str, b: str) -> bool:
+    """Clients echo ETags with or without quotes (and proxies may add ``W/``)."""
+
+    def bare(value: str) -> str:
+        return value.strip().removeprefix("W/").strip('"')
+
+    return bare(a) == bare(b)
+
+
+class FileStore:
+    def __init__(self, root: Path, clock: Clock) -> None:
+        self.root = Path(root)
+        self.clock = clock
+        (self.root / "objects").mkdir(parents=True, exist_ok=True)
+        (self.root / "parts").mkdir(parents=True, exist_ok=True)
+        (self.root / "incoming").mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            self.root / "files.sqlite3", isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _run(self, sql: str, params: Iterable[object] = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, tuple(params)).fetchall()
+
+    # -- paths ---------------------------------------------------------------------------------
+
+    def blob_path(self, object_id: str) -> Path:
+        return self.root / "objects" / object_id
+
+    def part_path(self, upload_id: str, part_number: int) -> Path:
+        return self.root / "parts" / upload_id / str(part_number)
+
+    def incoming_path(self) -> Path:
+        """A fresh temp file in the store's own directory (so the final rename is atomic)."""
+        return self.root / "incoming" / secrets.token_hex(8)
+
+    # -- CDN tokens ----------------------------------------------------------------------------
+
+    def issue_token(self, ttl_seconds: float) -> tuple[str, float]:
+        now = self.clock.now()
+        token = "emu-" + secrets.token_urlsafe(24)
+        self._run("INSERT INTO tokens VALUES (?, ?, ?)", (token, now, now + ttl_seconds))
+        return token, now + ttl_seconds
+
+    def check_token(self, token: str) -> TokenCheck:
+        rows = self._run("SELECT expires_at FROM tokens WHERE token = ?", (token,))
+        if not rows:
+            return "unknown"
+        return "expired" if self.clock.now() >= rows[0][0] else "ok"
+
+    # -- objects -------------------------------------------------------------------------------
+
+    def create(
+        self,
+        file_name: str,
+        content_type: str,
+        *,
+        lifetime_seconds: float | None,
+        upload_url_seconds: float | None = None,
+    ) -> StoredObject:
+        """A pending object; ``upload_url_seconds`` also gives it a signed-upload secret."""
+        now = self.clock.now()
+        obj = StoredObject(
+            object_id=secrets.token_urlsafe(12),
+            file_name=file_name,
+            content_type=content_type,
+            state="pending",
+            size=0,
+            etag=None,
+            part_count=0,
+            created_at=now,
+            expires_at=None if lifetime_seconds is None else now + lifetime_seconds,
+            upload_secret=None if upload_url_seconds is None else secrets.token_urlsafe(24),
+            upload_expires_at=None if upload_url_seconds is None else now + upload_url_seconds,
+        )
+        self._run(
+            f"INSERT INTO objects ({OBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                obj.object_id,
+                obj.file_name,
+                obj.content_type,
+                obj.state,
+                obj.size,
+                obj.etag,
+                obj.part_count,
+                obj.created_at,
+                obj.expires_at,
+                obj.upload_secret,
+                obj.upload_expires_at,
+            ),
+        )
+        return obj
+
+    def get(self, object_id: str) -> StoredObject | None:
+        rows = self._run(f"SELECT {OBJECT_COLUMNS} FROM objects WHERE object_id = ?", (object_id,))
+        return StoredObject(*rows[0]) if rows else None
+
+    def upload_secret_matches(self, obj: StoredObject, secret: str) -> bool:
+        return obj.upload_secret is not None and hmac.compare_digest(obj.upload_secret, secret)
+
+    def finish(self, obj: StoredObject, source: Path, size: int, etag: str, parts: int = 0) -> None:
+        """Move finished bytes into place and mark the object ready."""
+        source.replace(self.blob_path(obj.object_id))
+        self._run(
+            "UPDATE objects SET state = 'ready', size = ?, etag = ?, part_count = ? "
+            "WHERE object_id = ?",
+            (size, etag, parts, obj.object_id),
+        )
+        obj.state, obj.size, obj.etag, obj.part_count = "ready", size, etag, parts
+
+    def readable(self, object_id: str) -> StoredObject | None:
+        """The object if it can be served now; an expired one is swept on the way."""
+        obj = self.get(object_id)
+        if obj is None or obj.state != "ready":
+            return None
+        if obj.expired(self.clock.now()):
+            self.expire(obj)
+            return None
+        return obj
+
+    def expire(self, obj: StoredObject) -> None:
+        self.blob_path(obj.object_id).unlink(missing_ok=True)
+        self._run("UPDATE objects SET state = 'expired' WHERE object_id = ?", (obj.object_id,))
+        obj.state = "expired"
+
+    def sweep(self) -> int:
+        """Expire every object whose time has passed (bytes deleted, metadata kept for 410s)."""
+        rows = self._run(
+            f"SELECT {OBJECT_COLUMNS} FROM objects "
+            "WHERE state != 'expired' AND expires_at IS NOT NULL AND expires_at <= ?",
+            (self.clock.now(),),
+        )
+        for row in rows:
+            self.expire(StoredObject(*row))
+        return len(rows)
+
+    # -- multipart -----------------------------------------------------------------------------
+
+    def start_multipart(self, obj: StoredObject) -> str:
+        upload_id = secrets.token_urlsafe(18)
+        self._run(
+            "INSERT INTO multipart VALUES (?, ?, ?)", (upload_id, obj.object_id, self.clock.now())
+        )
+        (self.root / "parts" / upload_id).mkdir()
+        return upload_id
+
+    def multipart_object(self, upload_id: str) -> str | None:
+        rows = self._run("SELECT object_id FROM multipart WHERE upload_id = ?", (upload_id,))
+        return rows[0][0] if rows else None
+
+    def save_part(self, upload_id: str, part: Part, source: Path) -> None:
+        source.replace(self.part_path(upload_id, part.part_number))
+        self._run(
+            "INSERT OR REPLACE INTO parts VALUES (?, ?, ?, ?)",
+            (upload_id, part.part_number, part.size, part.etag),
+        )
+
+    def parts(self, upload_id: str) -> dict[int, Part]:
+        rows = self._run(
+            "SELECT part_number, size, etag FROM parts WHERE upload_id = ?", (upload_id,)
+        )
+        return {row[0]: Part(*row) for row in rows}
+
+    def end_multipart(self, upload_id: str) -> None:
+        self._run("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
+        self._run("DELETE FROM multipart WHERE upload_id = ?", (upload_id,))
+        shutil.rmtree(self.root / "parts" / upload_id, ignore_errors=True)

@@ -1,0 +1,214 @@
+"""fal storage through the real, unmodified fal_client: CDN v3, multipart, fallback, lifecycle.
+
+The client's URL globals (queue, run, REST, CDN) are patched to the emulator, exactly as the
+in-process routing recipe says; everything else is the client's own code over real sockets.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import fal_client
+import fal_client.client as fal_client_module
+import httpx
+import pytest
+from PIL import Image, ImageChops, ImageDraw, ImageStat
+
+from mockserver.background import BackgroundEmulator
+from tests.conftest import TEST_KEY, make_config, route_fal_client
+
+I2V = "fal-ai/luma-dream-machine/ray-2/image-to-video"
+# H.264 ultrafast on a picture of flat blocks stays within a few levels; a wrong picture is 30+.
+SAME_PICTURE = 6.0
+
+
+def route_storage(monkeypatch: pytest.MonkeyPatch, url: str) -> fal_client.SyncClient:
+    route_fal_client(monkeypatch, url)
+    monkeypatch.setattr(fal_client_module, "REST_URL", url)
+    monkeypatch.setattr(fal_client_module, "CDN_URL", url)
+    return fal_client.SyncClient(key=TEST_KEY)
+
+
+@pytest.fixture
+def client(emulator: BackgroundEmulator, monkeypatch: pytest.MonkeyPatch) -> fal_client.SyncClient:
+    return route_storage(monkeypatch, emulator.url)
+
+
+@pytest.fixture
+def capped(tmp_path: Path) -> Iterator[BackgroundEmulator]:
+    with BackgroundEmulator(make_config(tmp_path, max_upload_bytes=4096)) as running:
+        yield running
+
+
+def stored(emulator: BackgroundEmulator, url: str) -> object:
+    """The emulator's metadata for an uploaded URL (which path stored it, how many parts)."""
+    object_id = url.split("/files/uploads/", 1)[1].split("/", 1)[0]
+    return emulator.call(emulator.app.state.files.store.get, object_id)
+
+
+def blocks_picture(size: tuple[int, int]) -> Image.Image:
+    """Large flat blocks: survives H.264 almost unchanged, and any wrong frame is far off."""
+    image = Image.new("RGB", size, (20, 40, 200))
+    draw = ImageDraw.Draw(image)
+    w, h = size
+    draw.rectangle((0, 0, w // 2, h // 2), fill=(230, 60, 40))
+    draw.rectangle((w // 2, h // 2, w, h), fill=(40, 200, 90))
+    draw.ellipse((w // 3, h // 4, 2 * w // 3, 3 * h // 4), fill=(250, 240, 60))
+    return image
+
+
+def mad(a: Image.Image, b: Image.Image) -> float:
+    return sum(ImageStat.Stat(ImageChops.difference(a, b)).mean) / 3
+
+
+def test_upload_file_goes_to_cdn_v3_and_is_served_back(
+    client: fal_client.SyncClient, emulator: BackgroundEmulator, tmp_path: Path
+) -> None:
+    path = tmp_path / "start frame.png"
+    blocks_picture((64, 36)).save(path)
+    url = client.upload_file(path, fallback_repository=[])  # no silent fallback: v3 must work
+    assert url.startswith(f"{emulator.url}/files/uploads/") and url.endswith("/start%20frame.png")
+    served = httpx.get(url)
+    assert served.status_code == 200
+    assert served.content == path.read_bytes()
+    assert served.headers["content-type"] == "image/png"
+    meta = stored(emulator, url)
+    assert (meta.state, meta.size, meta.upload_secret) == ("ready", path.stat().st_size, None)
+
+
+def test_upload_bytes_and_pil_image(
+    client: fal_client.SyncClient, emulator: BackgroundEmulator
+) -> None:
+    text_url = client.upload(b"hello storage", "text/plain", fallback_repository=[])
+    served = httpx.get(text_url)
+    assert served.content == b"hello storage"
+    assert served.headers["content-type"].startswith("text/plain")
+
+    image_url = client.upload_image(blocks_picture((32, 32)), fallback_repository=[])
+    assert image_url.endswith(".jpg")
+    served = httpx.get(image_url)
+    assert served.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(served.content)).size == (32, 32)
+
+
+def test_fallback_repository_initiate_and_put(
+    client: fal_client.SyncClient, emulator: BackgroundEmulator
+) -> None:
+    """Python's "fal" repository: rest initiate (Key auth), then PUT to the signed upload_url."""
+    data = os.urandom(3000)
+    url = client.upload(data, "application/octet-stream", "blob.bin", repository="fal")
+    assert httpx.get(url).content == data
+    assert stored(emulator, url).upload_secret is not None  # made by initiate, not the CDN
+
+
+def test_multipart_upload_reassembles_parts(
+    client: fal_client.SyncClient, emulator: BackgroundEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fal_client_module, "MULTIPART_THRESHOLD", 64 * 1024)
+    monkeypatch.setattr(fal_client_module, "MULTIPART_CHUNK_SIZE", 16 * 1024)
+    data = os.urandom(100 * 1024)  # 7 parts, uploaded in parallel and listed in any order
+    url = client.upload(data, "video/mp4", file_name="clip.mp4")
+    served = httpx.get(url)
+    assert served.content == data and served.headers["content-type"] == "video/mp4"
+    assert stored(emulator, url).part_count == 7
+    ranged = httpx.get(url, headers={"Range": "bytes=100-199"})
+    assert ranged.status_code == 206 and ranged.content == data[100:200]
+
+
+def test_lifecycle_expiry_follows_the_emulator_clock(
+    client: fal_client.SyncClient, emulator: BackgroundEmulator
+) -> None:
+    settings = fal_client.client.StorageSettings(expires_in="1h")
+    url = client.upload(b"short-lived", "text/plain", lifecycle=settings)
+    assert httpx.get(url).status_code == 200
+    # The emulator's clock is wall time plus the advances: leave real time a wide margin.
+    emulator.call(emulator.app.state.clock.advance, 3500)
+    assert httpx.get(url).status_code == 200
+    emulator.call(emulator.app.state.clock.advance, 100)
+    gone = httpx.get(url)
+    assert gone.status_code == 410
+    assert gone.json() == {
+        "detail": "File has expired (object lifecycle)",
+        "error_type": "file_expired",
+    }
+    assert gone.headers["x-fal-error-type"] == "file_expired"
+    assert stored(emulator, url).state == "expired"
+
+
+def test_oversize_upload_is_refused_on_every_path(
+    capped: BackgroundEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = route_storage(monkeypatch, capped.url)
+    with pytest.raises(fal_client.client.FalClientHTTPError) as refused:
+        client.upload(os.urandom(5000), "application/octet-stream")  # v3, then the fallback
+    assert refused.value.status_code == 413
+    assert refused.value.error_type == "payload_too_large"
+    monkeypatch.setattr(fal_client_module, "MULTIPART_THRESHOLD", 2048)
+    monkeypatch.setattr(fal_client_module, "MULTIPART_CHUNK_SIZE", 2048)
+    with pytest.raises(fal_client.client.FalClientHTTPError) as refused:
+        client.upload(
+            os.urandom(5000), "application/octet-stream"
+        )  # parts race: a part or complete refuses
+    assert refused.value.status_code == 413
+    assert client.upload(os.urandom(4096), "application/octet-stream").startswith(capped.url)
+
+
+def test_uploaded_image_becomes_the_first_frame(
+    client: fal_client.SyncClient, tmp_path: Path
+) -> None:
+    picture = blocks_picture((960, 540))
+    path = tmp_path / "start.png"
+    picture.save(path)
+    url = client.upload_file(path)
+    result = client.subscribe(
+        I2V,
+        arguments={"prompt": "slow push-in", "image_url": url, "resolution": "540p"},
+    )
+    video = httpx.get(result["video"]["url"], timeout=30)
+    (tmp_path / "out.mp4").write_bytes(video.content)
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        first = next(container.decode(video=0)).to_image().convert("RGB")
+    assert first.size == (960, 540)
+    assert mad(first, picture) < SAME_PICTURE
+    assert mad(first, blocks_picture((960, 540)).rotate(180)) > 5 * SAME_PICTURE
+
+
+def test_resolve_local_url_maps_both_url_forms_to_the_file(
+    client: fal_client.SyncClient, emulator: BackgroundEmulator
+) -> None:
+    """What the renderer is given: our URLs (loopback or fal's CDN form) become files on disk."""
+    url = client.upload(b"\x89PNG fake", "image/png", "a.png", fallback_repository=[])
+    resolve = emulator.app.state.files.resolve_local_url
+    local = emulator.call(resolve, url)
+    assert local is not None and local.read_bytes() == b"\x89PNG fake"
+    cdn_form = "https://v3.fal.media" + url.split(emulator.url, 1)[1]
+    assert emulator.call(resolve, cdn_form) == local
+    unknown = emulator.call(resolve, cdn_form.replace("/a.png", "/b.png"))
+    assert unknown is not None and not unknown.exists()  # ours but absent: a download error
+    assert emulator.call(resolve, "https://example.com" + url.split(emulator.url, 1)[1]) is None
+    assert emulator.call(resolve, "https://v3.fal.media/files/mock/other.png") is None
+    assert emulator.call(resolve, "http://[::1/files/uploads/x/y.png") is None  # broken IPv6
+    settings = fal_client.client.StorageSettings(expires_in=60)
+    short = client.upload(b"\x89PNG", "image/png", "s.png", lifecycle=settings)
+    emulator.call(emulator.app.state.clock.advance, 61)
+    expired = emulator.call(resolve, short)
+    assert expired is not None and not expired.exists()
+
+
+def test_expired_upload_as_image_url_is_a_download_error(
+    client: fal_client.SyncClient, emulator: BackgroundEmulator
+) -> None:
+    settings = fal_client.client.StorageSettings(expires_in="immediate")  # 60 s
+    buffer = io.BytesIO()
+    blocks_picture((64, 36)).save(buffer, format="PNG")
+    url = client.upload(buffer.getvalue(), "image/png", "gone.png", lifecycle=settings)
+    emulator.call(emulator.app.state.clock.advance, 61)
+    with pytest.raises(fal_client.client.FalClientHTTPError) as failed:
+        client.subscribe(I2V, arguments={"prompt": "x", "image_url": url})
+    assert failed.value.status_code == 422
+    [entry] = failed.value.response.json()["detail"]
+    assert (entry["loc"], entry["type"]) == (["body", "image_url"], "file_download_error")

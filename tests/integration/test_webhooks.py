@@ -1,0 +1,306 @@
+"""fal_webhook delivery to a real local HTTP receiver, verified independently of the emulator.
+
+The receiver checks signatures the way a production receiver does: it fetches the JWKS over
+HTTP and verifies with ``cryptography``'s Ed25519 directly, rebuilding fal's documented
+message itself (nothing from ``mockserver`` is used for verification).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import fal_client
+import httpx
+import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from mockserver.background import BackgroundEmulator
+from mockserver.webhook_keys import KEY_FILE, WebhookSigner
+from mockserver.webhooks import target_problem
+from tests.conftest import TEST_KEY, make_config, route_fal_client
+
+T2V = "fal-ai/luma-dream-machine/ray-2"
+PROMPT = {"prompt": "webhook"}  # one prompt: each emulator renders one clip, shared by its tests
+
+
+@dataclass
+class Delivery:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    answered: int
+
+
+@dataclass
+class Receiver:
+    """Answers each path from a script of statuses (the last one repeats); 0 means hang."""
+
+    url: str
+    scripts: dict[str, list[int]] = field(default_factory=dict)
+    received: list[Delivery] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def at(self, path: str) -> list[Delivery]:
+        with self.lock:
+            return [d for d in self.received if d.path == path]
+
+    def wait_for(self, path: str, count: int, timeout: float = 15.0) -> list[Delivery]:
+        deadline = time.monotonic() + timeout
+        while len(self.at(path)) < count:
+            assert time.monotonic() < deadline, f"{path}: {len(self.at(path))} of {count} arrived"
+            time.sleep(0.02)
+        return self.at(path)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            with state.lock:
+                script = state.scripts.setdefault(self.path, [200])
+                status = script.pop(0) if len(script) > 1 else script[0]
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                state.received.append(Delivery(self.path, headers, body, status))
+            if status == 0:
+                time.sleep(1.5)  # longer than the emulator's 1 s timeout in these tests
+                return
+            self.send_response(status)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def handle(self) -> None:
+            # The emulator may give up waiting (timeout test) before the answer is written.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                super().handle()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def fetch_keys(jwks_url: str, **headers: str) -> list[Ed25519PublicKey]:
+    response = httpx.get(jwks_url, headers=headers)
+    response.raise_for_status()
+    keys = []
+    for jwk in response.json()["keys"]:
+        assert (jwk["kty"], jwk["crv"]) == ("OKP", "Ed25519")
+        raw = base64.urlsafe_b64decode(jwk["x"] + "=" * (-len(jwk["x"]) % 4))
+        keys.append(Ed25519PublicKey.from_public_bytes(raw))
+    return keys
+
+
+def verified(delivery: Delivery, keys: list[Ed25519PublicKey]) -> bool:
+    """A production receiver's check: headers, ±300 s window, message, any published key."""
+    h = delivery.headers
+    request_id = h["x-fal-webhook-request-id"]
+    user_id = h["x-fal-webhook-user-id"]
+    timestamp = h["x-fal-webhook-timestamp"]
+    if abs(time.time() - int(timestamp)) > 300:
+        return False
+    digest = hashlib.sha256(delivery.body).hexdigest()
+    message = f"{request_id}\n{user_id}\n{timestamp}\n{digest}".encode()
+    for key in keys:
+        try:
+            key.verify(bytes.fromhex(h["x-fal-webhook-signature"]), message)
+            return True
+        except InvalidSignature:
+            continue
+    return False
+
+
+def routed_client(emulator: BackgroundEmulator, monkeypatch: pytest.MonkeyPatch) -> Any:
+    route_fal_client(monkeypatch, emulator.url)
+    return fal_client.SyncClient(key=TEST_KEY)
+
+
+def deliveries(emulator: BackgroundEmulator, request_id: str) -> list[dict[str, Any]]:
+    response = httpx.get(f"{emulator.url}/_mock/webhooks/deliveries?request_id={request_id}")
+    return response.json()["deliveries"]
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.02)
+
+
+def test_signed_delivery_verifies_with_the_published_jwks(
+    fal: fal_client.SyncClient, emulator: BackgroundEmulator, receiver: Receiver
+) -> None:
+    handle = fal.submit(T2V, arguments=PROMPT, webhook_url=f"{receiver.url}/ok")
+    result = handle.get()
+    [delivery] = receiver.wait_for("/ok", 1)
+    assert delivery.headers["content-type"] == "application/json"
+    assert delivery.headers["x-fal-webhook-request-id"] == handle.request_id
+    assert json.loads(delivery.body) == {
+        "request_id": handle.request_id,
+        "gateway_request_id": handle.request_id,
+        "status": "OK",
+        "payload": result,  # the same video URL polling returned
+    }
+    local_keys = fetch_keys(f"{emulator.url}/_mock/webhooks/jwks.json")
+    fal_keys = fetch_keys(f"{emulator.url}/.well-known/jwks.json", host="rest.alpha.fal.ai")
+    assert [k.public_bytes_raw() for k in local_keys] == [k.public_bytes_raw() for k in fal_keys]
+    assert verified(delivery, fal_keys)
+    tampered = Delivery(delivery.path, delivery.headers, delivery.body + b" ", 200)
+    assert not verified(tampered, fal_keys)
+    [attempt] = deliveries(emulator, handle.request_id)
+    assert (attempt["attempt"], attempt["status_code"], attempt["outcome"]) == (1, 200, "delivered")
+
+
+@pytest.fixture
+def retrying(tmp_path: Path) -> Iterator[BackgroundEmulator]:
+    config = make_config(
+        tmp_path,
+        webhook_max_retries=2,
+        webhook_retry_base_seconds=0.05,
+        webhook_timeout_seconds=1.0,  # generous: a loaded CI machine still answers in time
+    )
+    with BackgroundEmulator(config) as running:
+        yield running
+
+
+def test_failing_twice_then_succeeding_gets_exactly_one_success(
+    retrying: BackgroundEmulator, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = routed_client(retrying, monkeypatch)
+    receiver.scripts["/flaky"] = [500, 503, 200]
+    handle = client.submit(T2V, arguments=PROMPT, webhook_url=f"{receiver.url}/flaky")
+    handle.get()
+    got = receiver.wait_for("/flaky", 3)
+    time.sleep(0.3)  # several retry delays: nothing more may arrive
+    got = receiver.at("/flaky")
+    assert [d.answered for d in got] == [500, 503, 200]
+    keys = fetch_keys(f"{retrying.url}/_mock/webhooks/jwks.json")
+    assert all(verified(d, keys) for d in got)
+    assert len({d.body for d in got}) == 1  # the same payload each time, signed afresh
+    attempts = deliveries(retrying, handle.request_id)
+    assert [(a["attempt"], a["status_code"], a["outcome"]) for a in attempts] == [
+        (1, 500, "retrying"),
+        (2, 503, "retrying"),
+        (3, 200, "delivered"),
+    ]
+
+
+def test_retries_are_bounded_and_timeouts_count_as_failures(
+    retrying: BackgroundEmulator, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = routed_client(retrying, monkeypatch)
+    receiver.scripts["/down"] = [500]
+    receiver.scripts["/slow"] = [0, 200]
+    down = client.submit(T2V, arguments=PROMPT, webhook_url=f"{receiver.url}/down")
+    slow = client.submit(T2V, arguments=PROMPT, webhook_url=f"{receiver.url}/slow")
+    receiver.wait_for("/down", 3)
+    receiver.wait_for("/slow", 2)
+    wait_until(lambda: len(deliveries(retrying, down.request_id)) == 3)
+    wait_until(lambda: len(deliveries(retrying, slow.request_id)) == 2)
+    time.sleep(0.3)
+    assert len(receiver.at("/down")) == 3  # 1 + webhook_max_retries, then it gives up
+    outcomes = [a["outcome"] for a in deliveries(retrying, down.request_id)]
+    assert outcomes == ["retrying", "retrying", "gave_up"]
+    first, second = deliveries(retrying, slow.request_id)
+    assert first["status_code"] is None and "Timeout" in first["error"]
+    assert (second["status_code"], second["outcome"]) == (200, "delivered")
+
+
+def test_retry_waits_run_on_the_emulator_clock(
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = make_config(tmp_path, webhook_retry_base_seconds=600.0)
+    with BackgroundEmulator(config) as emulator:
+        client = routed_client(emulator, monkeypatch)
+        receiver.scripts["/later"] = [500, 200]
+        handle = client.submit(T2V, arguments=PROMPT, webhook_url=f"{receiver.url}/later")
+        receiver.wait_for("/later", 1)
+        [first] = deliveries(emulator, handle.request_id)
+        assert (first["outcome"], first["next_retry_in"]) == ("retrying", 600.0)
+        emulator.call(emulator.app.state.clock.advance, 600)  # ten minutes pass at once
+        receiver.wait_for("/later", 2)
+        assert [d.answered for d in receiver.at("/later")] == [500, 200]
+
+
+def test_cancelled_request_delivers_an_error_payload(
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with BackgroundEmulator(make_config(tmp_path, timing="realistic")) as emulator:
+        client = routed_client(emulator, monkeypatch)
+        handle = client.submit(T2V, arguments=PROMPT, webhook_url=f"{receiver.url}/err")
+        handle.cancel()
+        [delivery] = receiver.wait_for("/err", 1)
+        assert json.loads(delivery.body) == {
+            "request_id": handle.request_id,
+            "gateway_request_id": handle.request_id,
+            "status": "ERROR",
+            "error": "Request was cancelled",
+            "payload": {"detail": "Request was cancelled", "error_type": "request_cancelled"},
+        }
+        assert verified(delivery, fetch_keys(f"{emulator.url}/_mock/webhooks/jwks.json"))
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("http://example.com/hook", "value_error"),
+        ("https://10.0.0.1/hook", "value_error"),
+        ("ftp://127.0.0.1/hook", "url_scheme"),
+        ("not a url", "url_parsing"),
+        ("http://127.0.0.1:99999/hook", "url_parsing"),
+    ],
+)
+def test_undeliverable_webhook_is_refused_at_submit(
+    fal: fal_client.SyncClient, emulator: BackgroundEmulator, url: str, kind: str
+) -> None:
+    with pytest.raises(fal_client.client.FalClientHTTPError) as refused:
+        fal.submit(T2V, arguments=PROMPT, webhook_url=url)
+    assert refused.value.status_code == 422
+    [entry] = refused.value.response.json()["detail"]
+    assert (entry["loc"], entry["type"], entry["input"]) == (["query", "fal_webhook"], kind, url)
+    assert emulator.call(emulator.app.state.store.recent, 10) == []  # nothing was queued
+
+
+def test_webhook_allow_widens_the_loopback_rule() -> None:
+    for url in (
+        "http://127.0.0.1/h",
+        "http://127.8.0.1:9/h",
+        "http://[::1]/h",
+        "http://localhost/h",
+    ):
+        assert target_problem(url, ()) is None
+    assert target_problem("https://hooks.example.com/h", ())["type"] == "value_error"
+    assert target_problem("http://hooks.localhost/h", ()) is not None  # would need DNS
+    assert target_problem("https://Hooks.Example.com/h", ("hooks.example.com",)) is None
+    assert target_problem("https://other.example.com/h", ("hooks.example.com",)) is not None
+
+
+def test_signing_key_persists_in_the_state_dir(tmp_path: Path) -> None:
+    first = WebhookSigner.load_or_create(tmp_path)
+    again = WebhookSigner.load_or_create(tmp_path)
+    assert first.kid == again.kid and first.public_bytes == again.public_bytes
+    assert (tmp_path / KEY_FILE).stat().st_mode & 0o777 == 0o600
+    (tmp_path / "other").mkdir()
+    assert WebhookSigner.load_or_create(tmp_path / "other").kid != first.kid
