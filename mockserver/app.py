@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Host, Mount, Route, Router
 from mockserver.clock import Clock, SystemClock
 from mockserver.config import Config
 from mockserver.errors import request_error
+from mockserver.fal_proxy import CORS_MIDDLEWARE, PROXY_ROUTE
 from mockserver.media import VideoRenderer
 from mockserver.output import VideoProducer
 from mockserver.queue import RequestQueue
@@ -69,6 +70,7 @@ ROLE_ROUTES: dict[str, list[BaseRoute]] = {
     "rest": [Route("/{path:path}", _unknown_rest, methods=ANY_METHOD)],
     "local": [
         Route("/_mock/health", _health),
+        PROXY_ROUTE,
         MEDIA_ROUTE,
         Route("/run/{path:path}", _run_path, methods=ANY_METHOD),
         Route("/{path:path}", _queue_path, methods=ANY_METHOD),
@@ -130,5 +132,6 @@ def create_app(
     return Starlette(
         routes=_routes(),
         lifespan=lifespan,
+        middleware=[CORS_MIDDLEWARE],
         exception_handlers={HTTPException: _http_error, Exception: _crash},
     )
