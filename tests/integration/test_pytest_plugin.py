@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import fal_client
@@ -15,24 +14,15 @@ import fal_client.client as fal_module
 import pytest
 
 from contracts.fal_routing import CACHED_PROPERTIES, SHARED_CLIENTS, URL_TEMPLATES
-from mockserver.app import create_app
+from tests.app_routes import needs_route
 
 pytest_plugins = ["pytester"]
 
 INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
 
 
-def _paths(routes: Any) -> Iterator[str]:
-    for route in routes:
-        yield getattr(route, "path", "")
-        yield from _paths(getattr(route, "routes", []) or [])
-
-
 # The /_mock control API is built in another branch; its tests run once it is merged.
-CONTROL_API = "/_mock/journal" in set(_paths(create_app().routes))
-needs_control_api = pytest.mark.skipif(
-    not CONTROL_API, reason="no /_mock control API on this branch yet (issue 8)"
-)
+needs_control_api = needs_route("/_mock/journal", "control API, issue 8")
 
 USER_TESTS = '''
 import json, os
