@@ -1,15 +1,7 @@
-"""The real, unmodified ``@fal-ai/client`` (npm, under node) through the emulator's fal proxy.
-
-``tests/js/package.json`` pins the client; ``make test`` (or the first run here) installs it into
-the git-ignored ``tests/js/node_modules`` with ``npm ci``. Only a machine without node skips.
-"""
+"""The real, unmodified ``@fal-ai/client`` (npm, under node) through the emulator's fal proxy."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,48 +14,10 @@ from mockserver.fal_proxy import PROXY_PATH
 from tests.app_routes import needs_route
 from tests.conftest import make_config
 from tests.mp4probe import probe
+from tests.node_client import drive, ensure_js_client, needs_node, ok
 
-JS_DIR = Path(__file__).resolve().parents[1] / "js"
-SCRIPT = JS_DIR / "drive_client.mjs"
-CLIENT_VERSION = json.loads((JS_DIR / "package.json").read_text())["dependencies"]["@fal-ai/client"]
-NODE = shutil.which("node")
-
-pytestmark = pytest.mark.skipif(
-    NODE is None, reason="node is not installed: the @fal-ai/client tests need node >= 18"
-)
-
-
-def ensure_js_client() -> None:
-    """Install the pinned client once (make test does the same before pytest starts)."""
-    installed = JS_DIR / "node_modules" / "@fal-ai" / "client" / "package.json"
-    if not installed.exists():
-        npm = shutil.which("npm")
-        assert npm, "node is installed but npm is not: cannot install @fal-ai/client"
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=JS_DIR, check=True, timeout=600)
-    assert json.loads(installed.read_text())["version"] == CLIENT_VERSION
-
-
+pytestmark = needs_node
 SCENARIOS = ("subscribe", "queue", "stream", "run", "invalid")
-
-
-def drive(proxy_url: str, *scenarios: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run scenarios of drive_client.mjs in one node process: {scenario: {ok|error: ...}}."""
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("FAL_", "NODE_"))}
-    completed = subprocess.run(
-        [NODE or "node", str(SCRIPT), proxy_url, *scenarios],
-        env={**base_env, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert completed.returncode == 0, completed.stderr
-    return json.loads(completed.stdout)
-
-
-def ok(outcomes: dict[str, Any], scenario: str) -> dict[str, Any]:
-    outcome = outcomes[scenario]
-    assert "ok" in outcome, f"{scenario} failed in node: {outcome['error']}"
-    return outcome["ok"]
 
 
 @pytest.fixture(scope="module")

@@ -94,7 +94,9 @@ async function outcome(name) {
     return [name, { ok: await scenarios[name]() }];
   } catch (error) {
     const body = error?.body ? ` ${JSON.stringify(error.body)}` : "";
-    return [name, { error: `${error?.stack ?? error}${body}` }];
+    // fetch hides why it failed (TLS, refused, ...) in error.cause.
+    const cause = error?.cause ? ` cause: ${error.cause.code ?? ""} ${error.cause.message}` : "";
+    return [name, { error: `${error?.stack ?? error}${body}${cause}` }];
   }
 }
 
