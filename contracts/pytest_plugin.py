@@ -41,8 +41,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_ACTIVE_ROUTES] = []
 
 
-def _options(overrides: dict[str, Any], origin: str) -> dict[str, Any]:
-    """Validate fixture options against the emulator's Config, with a message naming the fix."""
+def fixture_config(overrides: dict[str, Any], state_dir: Path, origin: str) -> Config:
+    """The emulator config a ray2 fixture runs with; bad options fail the test, naming the fix."""
     from mockserver.config import Config
     from mockserver.timing import TIMING_PROFILES
 
@@ -59,12 +59,6 @@ def _options(overrides: dict[str, Any], origin: str) -> dict[str, Any]:
             f"{origin}: timing={options['timing']!r} is not one of {sorted(TIMING_PROFILES)}",
             pytrace=False,
         )
-    return options
-
-
-def _config(options: dict[str, Any], state_dir: Path) -> Config:
-    from mockserver.config import Config
-
     return Config(host="127.0.0.1", port=0, tls_port=0, state_dir=state_dir, **options)
 
 
@@ -98,8 +92,9 @@ def ray2_mock(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Ray2Mock]:
     """A fresh emulator for this test, with ``fal_client`` routed to it until the test ends."""
-    options = _options({**ray2_mock_options, **_marker_options(request.node)}, request.node.nodeid)
-    with _registered(request.config, _config(options, _state_dir(tmp_path_factory))) as mock:
+    overrides = {**ray2_mock_options, **_marker_options(request.node)}
+    config = fixture_config(overrides, _state_dir(tmp_path_factory), request.node.nodeid)
+    with _registered(request.config, config) as mock:
         yield mock
 
 
@@ -114,8 +109,8 @@ def ray2_mock_session(
     Requests and journal are shared between tests (call ``.reset()`` for a clean slate); the
     shared fal_client objects are refreshed before each test so async tests on new loops work.
     """
-    options = _options(ray2_mock_options, "ray2_mock_options")
-    with _registered(request.config, _config(options, _state_dir(tmp_path_factory))) as mock:
+    config = fixture_config(ray2_mock_options, _state_dir(tmp_path_factory), "ray2_mock_options")
+    with _registered(request.config, config) as mock:
         yield mock
 
 
