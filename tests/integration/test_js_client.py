@@ -71,6 +71,13 @@ def test_validation_errors_reach_the_client_as_fal_sends_them(outcomes: dict[str
     assert seen["body"]["detail"][0]["loc"] == ["body", "duration"]
 
 
+def test_request_middleware_rewriting_is_the_alternative(emulator: BackgroundEmulator) -> None:
+    outcomes = drive(f"rewrite:{emulator.url}", "subscribe", "stream", "run")
+    assert ok(outcomes, "subscribe")["statuses"][-1] == "COMPLETED"
+    assert ok(outcomes, "stream")["done"] == "COMPLETED"
+    assert ok(outcomes, "run")["video"]["url"].startswith(emulator.url)
+
+
 @needs_route("/storage/upload/initiate", "storage, issue 7")
 def test_storage_upload_then_image_to_video(emulator: BackgroundEmulator) -> None:
     seen = ok(drive(emulator.url + PROXY_PATH, "upload"), "upload")

@@ -1,6 +1,7 @@
 // Drives the real, unmodified @fal-ai/client against the emulator and prints what it saw as JSON.
-// Usage: node drive_client.mjs <proxy url> <scenario>...
-// Every API call goes through fal's server-proxy convention (proxyUrl). The scenarios run
+// Usage: node drive_client.mjs <route> <scenario>...
+// <route> is a proxy URL (fal's server-proxy convention, proxyUrl) or "rewrite:<emulator url>"
+// (requestMiddleware rewriting fal's URLs to the emulator's plain layout). The scenarios run
 // concurrently, as an app's would; the output maps each to {ok: what it saw} or {error: why}.
 import { fal } from "@fal-ai/client";
 
@@ -8,11 +9,24 @@ const T2V = "fal-ai/luma-dream-machine/ray-2";
 const I2V = "fal-ai/luma-dream-machine/ray-2/image-to-video";
 // One parameter set for every scenario: the emulator renders one video and reuses it.
 const INPUT = { prompt: "a red fox in fresh snow", aspect_ratio: "9:16" };
-const [proxyUrl, ...names] = process.argv.slice(2);
+const [route, ...names] = process.argv.slice(2);
+
+// fal's hosts -> the emulator's plain layout: queue, storage and CDN at the root, run under /run.
+function rewriter(base) {
+  const prefixes = { "fal.run": "/run", "queue.fal.run": "", "rest.fal.ai": "", "v3.fal.media": "" };
+  return async (request) => {
+    const url = new URL(request.url);
+    const prefix = prefixes[url.hostname];
+    if (prefix === undefined) return request;
+    return { ...request, url: `${base}${prefix}${url.pathname}${url.search}` };
+  };
+}
 
 fal.config({
   credentials: process.env.FAL_KEY ?? "js-test-key",
-  proxyUrl: { url: proxyUrl, when: "always" },
+  ...(route.startsWith("rewrite:")
+    ? { requestMiddleware: rewriter(route.slice("rewrite:".length)) }
+    : { proxyUrl: { url: route, when: "always" } }),
 });
 
 async function fetchVideo(url) {
