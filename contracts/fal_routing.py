@@ -82,8 +82,9 @@ class FalClientRoute:
         if not os.environ.get("FAL_KEY"):
             self._set_env("FAL_KEY", self._default_key)
         if any(os.environ.get(name) for name in PROXY_VARIABLES):
+            # Both spellings get the same list: which one wins differs between libraries.
+            current = next((os.environ[n] for n in NO_PROXY_VARIABLES if os.environ.get(n)), "")
             for name in NO_PROXY_VARIABLES:
-                current = os.environ.get(name)
                 self._set_env(name, f"{current},{self._host}" if current else self._host)
         self.active = True
         return self

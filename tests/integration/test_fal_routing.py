@@ -24,7 +24,7 @@ def test_a_proxy_in_the_environment_does_not_capture_loopback(
     monkeypatch.setenv("NO_PROXY", "corp.example")
     monkeypatch.delenv("no_proxy", raising=False)
     with FalClientRoute(emulator.url, default_key="k"):
-        assert os.environ["NO_PROXY"] == "corp.example,127.0.0.1"
+        assert os.environ["NO_PROXY"] == os.environ["no_proxy"] == "corp.example,127.0.0.1"
         assert fal_client.run(T2V, arguments={"prompt": "through no proxy"})["video"]
     assert os.environ["NO_PROXY"] == "corp.example"
     assert "no_proxy" not in os.environ

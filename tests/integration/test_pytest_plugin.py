@@ -7,26 +7,31 @@ import json
 import os
 import socket
 import threading
+from pathlib import Path
 from typing import Any
 
 import fal_client
 import fal_client.client as fal_module
+import httpx
 import pytest
 
 from contracts.fal_routing import CACHED_PROPERTIES, SHARED_CLIENTS, URL_TEMPLATES
 from tests.app_routes import needs_route
 
 pytest_plugins = ["pytester"]
+T2V = "fal-ai/luma-dream-machine/ray-2"
 
 INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
 
 
-# The /_mock control API is built in another branch; its tests run once it is merged.
-needs_control_api = needs_route("/_mock/journal", "control API, issue 8")
+# The control API and scenarios are built in another branch; these tests run once merged.
+needs_journal = needs_route("/_mock/journal", "control API, issue 8")
+needs_scenarios = needs_route("/_mock/scenarios", "scenarios, issue 8")
 
 USER_TESTS = '''
 import json, os
 import fal_client
+import httpx
 import pytest
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
@@ -259,12 +264,33 @@ def test_xdist_gives_each_worker_its_own_emulator(user_project: pytest.Pytester)
     assert urls["gw0"] != urls["gw1"]
 
 
-@needs_control_api
-def test_journal_and_fail_next_through_the_control_api(ray2_mock: Any) -> None:
-    t2v = "fal-ai/luma-dream-machine/ray-2"
+@needs_journal
+def test_journal_shows_what_the_client_sent(ray2_mock: Any) -> None:
+    handle = fal_client.submit(T2V, arguments={"prompt": "journaled"})
+    handle.get()
+    entries = ray2_mock.journal
+    submits = [e for e in entries if e["method"] == "POST" and e["path"] == f"/{T2V}"]
+    assert len(submits) == 1 and submits[0]["request_id"] == handle.request_id
+    assert any(e["path"].endswith(f"/requests/{handle.request_id}") for e in entries)
+    ray2_mock.reset()  # the control API's reset empties the journal too
+    assert [e for e in ray2_mock.journal if not e["path"].startswith("/_mock")] == []
+
+
+@needs_scenarios
+def test_fail_next_fails_exactly_the_next_request(ray2_mock: Any) -> None:
     ray2_mock.fail_next("internal_server_error")
     with pytest.raises(fal_client.FalClientHTTPError):
-        fal_client.run(t2v, arguments={"prompt": "fails"})
-    assert fal_client.run(t2v, arguments={"prompt": "works"})["video"]
-    submits = [e for e in ray2_mock.journal if t2v in json.dumps(e)]
-    assert len(submits) >= 2
+        fal_client.run(T2V, arguments={"prompt": "fails"})
+    assert fal_client.run(T2V, arguments={"prompt": "works"})["video"]
+
+
+@needs_route("/storage/auth/token", "storage, issue 7")
+def test_uploads_are_routed_too(ray2_mock: Any, tmp_path: Path) -> None:
+    """fal_client's storage (REST token + CDN upload) reaches the fixture's emulator."""
+    from PIL import Image
+
+    image = tmp_path / "first-frame.png"
+    Image.new("RGB", (64, 36), (200, 40, 40)).save(image)
+    url = fal_client.upload_file(image)
+    assert url.startswith(ray2_mock.url)
+    assert httpx.get(url).content == image.read_bytes()
