@@ -51,15 +51,19 @@ class Ray2Mock:
         return body["entries"] if isinstance(body, dict) and "entries" in body else body
 
     def scenario(self, spec: Mapping[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
-        """Install a scenario (``POST /_mock/scenarios``); returns it as the emulator stored it."""
+        """Install a scenario (``POST /_mock/scenarios``): ``match``, ``times`` and effects such
+        as ``error``, ``http_error``, ``latency`` (see the README's scenario format)."""
         return self._control("POST", "/_mock/scenarios", {**(spec or {}), **fields})
 
     def fail_next(
-        self, error_type: str = "internal_server_error", *, count: int = 1, **outcome: Any
+        self, error_type: str = "internal_server_error", *, count: int = 1, **error: Any
     ) -> dict[str, Any]:
-        """Make the next ``count`` requests fail with ``error_type`` (a one-off scenario)."""
+        """Make the next ``count`` requests created (submit or sync run) fail with fal's
+        ``error_type``; ``error`` adds ``status``, ``message``, ``retryable``, ``loc``."""
         return self.scenario(
-            match={"next": count}, outcome={"fail": {"error_type": error_type, **outcome}}
+            match={"route": ["submit", "run"]},
+            times=count,
+            error={"type": error_type, **error},
         )
 
     # -- direct state -------------------------------------------------------------------------

@@ -279,8 +279,9 @@ def test_journal_shows_what_the_client_sent(ray2_mock: Any) -> None:
 @needs_scenarios
 def test_fail_next_fails_exactly_the_next_request(ray2_mock: Any) -> None:
     ray2_mock.fail_next("internal_server_error")
-    with pytest.raises(fal_client.FalClientHTTPError):
+    with pytest.raises(fal_client.FalClientHTTPError) as info:
         fal_client.run(T2V, arguments={"prompt": "fails"})
+    assert info.value.status_code == 500
     assert fal_client.run(T2V, arguments={"prompt": "works"})["video"]
 
 
