@@ -250,12 +250,15 @@ def test_xdist_gives_each_worker_its_own_emulator(user_project: pytest.Pytester)
         @pytest.mark.parametrize("n", range(4))
         def test_it(ray2_mock_session, n):
             worker = os.environ["PYTEST_XDIST_WORKER"]
-            assert fal_client.run("fal-ai/luma-dream-machine/ray-2", arguments={"prompt": "x"})
+            handle = fal_client.submit("fal-ai/luma-dream-machine/ray-2", arguments={"prompt": "x"})
+            assert handle.status()  # answered by this worker's emulator
             with open(f"{worker}-{n}.json", "w") as fh:
                 json.dump([worker, ray2_mock_session.url], fh)
         """
     )
-    result = user_project.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    result = user_project.runpytest_subprocess(
+        "-n", "2", "-p", "no:cacheprovider", "-p", "no:hypothesispytest"
+    )
     result.assert_outcomes(passed=4)
     rows = [json.loads(p.read_text()) for p in user_project.path.glob("gw*-*.json")]
     urls = {worker: {url for w, url in rows if w == worker} for worker, _ in rows}
