@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+JS_DIR := tests/js
+JS_STAMP := $(JS_DIR)/node_modules/.installed
 
 .PHONY: serve test lint bench clean
 
@@ -12,10 +14,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# The pinned @fal-ai/client for the JS client tests (git-ignored; reinstalled when the pin moves).
+$(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
+	@if command -v npm >/dev/null; then \
+		cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm not found: the @fal-ai/client tests will be skipped"; fi
+
 serve: $(STAMP)
 	$(BIN)/ray2-mock serve $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) $(JS_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -26,4 +34,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) .ray2-mock .pytest_cache .hypothesis bench/results.json
+	rm -rf $(VENV) .ray2-mock .pytest_cache .hypothesis bench/results.json $(JS_DIR)/node_modules

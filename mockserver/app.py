@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Host, Mount, Route, Router
 from mockserver.clock import Clock, SystemClock
 from mockserver.config import Config
 from mockserver.errors import request_error
+from mockserver.fal_proxy import CORS_MIDDLEWARE, PROXY_ROUTE
 from mockserver.files import CDN_ROUTES, LOCAL_ROUTES, REST_ROUTES, Storage
 from mockserver.filestore import FileStore
 from mockserver.media import VideoRenderer, serve_video
@@ -72,6 +73,7 @@ ROLE_ROUTES: dict[str, list[BaseRoute]] = {
     ],
     "local": [
         Route("/_mock/health", _health),
+        PROXY_ROUTE,
         MEDIA_ROUTE,
         *LOCAL_ROUTES,
         *WEBHOOK_LOCAL_ROUTES,
@@ -151,5 +153,6 @@ def create_app(
     return Starlette(
         routes=_routes(),
         lifespan=lifespan,
+        middleware=[CORS_MIDDLEWARE],
         exception_handlers={HTTPException: _http_error, Exception: _crash},
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import shlex
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mockserver.config import DEFAULT_PORT, Config
@@ -97,15 +98,23 @@ SHELL_FORMS = {
     "fish": "set -gx {name} {value}",
     "powershell": "$env:{name} = {value}",
 }
+# Each shell's literal string: paths and URLs come out exactly as written, never expanded.
+SHELL_QUOTES: dict[str, Callable[[str], str]] = {
+    "sh": shlex.quote,
+    # fish single quotes: only \\ and \' are escapes.
+    "fish": lambda v: "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'",
+    # PowerShell single quotes: fully literal, '' is a quote; a bare URL would be run as a command.
+    "powershell": lambda v: "'" + v.replace("'", "''") + "'",
+}
 
 
 def render_exports(exports: dict[str, str], shell: str, *, key_default: str = FAKE_KEY) -> str:
-    form = SHELL_FORMS[shell]
-    lines = [form.format(name=k, value=shlex.quote(v)) for k, v in exports.items()]
+    form, quote = SHELL_FORMS[shell], SHELL_QUOTES[shell]
+    lines = [form.format(name=k, value=quote(v)) for k, v in exports.items()]
     key_line = {
         "sh": f'export FAL_KEY="${{FAL_KEY:-{key_default}}}"',
         "fish": f"set -q FAL_KEY; or set -gx FAL_KEY {key_default}",
-        "powershell": f'if (-not $env:FAL_KEY) {{ $env:FAL_KEY = "{key_default}" }}',
+        "powershell": f"if (-not $env:FAL_KEY) {{ $env:FAL_KEY = '{key_default}' }}",
     }[shell]
     return "\n".join([*lines, key_line])
 
@@ -149,8 +158,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    if not _answers(info.host, info.port):
+        print(
+            f"warning: no emulator answers on {info.host}:{info.port} ({args.state_dir}/"
+            "server.json is from a run that has stopped); start it with: ray2-mock serve",
+            file=sys.stderr,
+        )
     print(render_exports(env_exports(info, args.mode), args.shell))
     return 0
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 if __name__ == "__main__":

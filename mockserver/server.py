@@ -14,7 +14,7 @@ import signal
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -22,7 +22,9 @@ from starlette.applications import Starlette
 from mockserver.app import create_app
 from mockserver.config import Config
 from mockserver.connect_proxy import start_connect_proxy
-from mockserver.tls import FAL_HOSTS, TlsFiles, ensure_tls_files
+
+if TYPE_CHECKING:
+    from mockserver.tls import TlsFiles
 
 log = logging.getLogger(__name__)
 SERVER_INFO_FILE = "server.json"
@@ -112,6 +114,10 @@ class Emulator:
         tls_port = proxy_port = None
         tls: TlsFiles | None = None
         if cfg.tls_port != 0:
+            # Imported here: cryptography is a fifth of the import time of an emulator without
+            # TLS, which is what the pytest fixture starts.
+            from mockserver.tls import FAL_HOSTS, ensure_tls_files
+
             tls = ensure_tls_files(cfg.state_dir)
             wanted = cfg.tls_port if cfg.tls_port is not None else (port + 1 if cfg.port else 0)
             tasks.append(

@@ -13,7 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mockserver.fal_proxy import PROXY_PATH
 from mockserver.server import ServerInfo
+from tests.node_client import NODE, SCRIPT, clean_env, ensure_js_client, needs_node, ok
 
 CLIENT_SCRIPT = """
 import json, sys, httpx, fal_client
@@ -27,9 +29,9 @@ print(json.dumps({"result": result, "ran": ran, "updates": updates,
 """
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[ServerInfo, Path]]:
-    state = tmp_path / "state"
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerInfo, Path]]:
+    state = tmp_path_factory.mktemp("served") / "state"
     process = subprocess.Popen(
         [
             sys.executable,
@@ -91,6 +93,69 @@ def test_unmodified_client_through_env_exports(served: tuple[ServerInfo, Path], 
     assert seen["ran"]["video"]["url"].endswith(".mp4")
 
 
+def env_output(state: Path, *args: str) -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "mockserver.cli", "env", "--state-dir", str(state), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+OTHER_HTTPS_CALL = """
+import httpx
+try:
+    httpx.get("https://pypi.org/simple/", timeout=10)
+except httpx.ProxyError as exc:
+    print(exc)
+"""
+
+
+def test_other_https_calls_of_a_routed_process_are_refused(
+    served: tuple[ServerInfo, Path],
+) -> None:
+    """The side effect the README warns about: with HTTPS_PROXY set, non-fal hosts get a 403
+    from the emulator's proxy, which never connects anywhere else."""
+    _, state = served
+    shell = f'{env_output(state)}\nexec {sys.executable} -c "$0"'
+    completed = subprocess.run(
+        ["sh", "-c", shell, OTHER_HTTPS_CALL],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "403" in completed.stdout, completed.stdout + completed.stderr
+
+
+@needs_node
+def test_node_client_over_https_proxy_url_trusts_the_ca_from_env(
+    served: tuple[ServerInfo, Path],
+) -> None:
+    """node's fetch ignores HTTPS_PROXY; the JS client reaches the emulator through proxyUrl on
+    the TLS listener, trusted through NODE_EXTRA_CA_CERTS exactly as `ray2-mock env` sets it."""
+    ensure_js_client()
+    info, state = served
+    proxy_url = f"https://127.0.0.1:{info.tls_port}{PROXY_PATH}"
+    command = f'{env_output(state)}\nexec "{NODE}" "$0" "$1" subscribe'
+    run = ["sh", "-c", command, str(SCRIPT), proxy_url]
+    trusted = subprocess.run(run, env=clean_env(), capture_output=True, text=True, timeout=120)
+    assert trusted.returncode == 0, trusted.stderr
+    seen = ok(json.loads(trusted.stdout), "subscribe")
+    assert seen["video"]["url"].startswith(f"https://127.0.0.1:{info.tls_port}/files/")
+    assert seen["fetched"]["status"] == 200 and seen["fetched"]["type"] == "video/mp4"
+    # The same run without the CA: node refuses the emulator's certificate.
+    untrusted = subprocess.run(
+        [NODE or "node", str(SCRIPT), proxy_url, "run"],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    error = json.loads(untrusted.stdout)["run"]["error"]
+    assert "SELF_SIGNED_CERT_IN_CHAIN" in error, error
+
+
 UPLOAD_SCRIPT = """
 import json, sys, httpx, fal_client
 url = fal_client.upload_file(sys.argv[1], fallback_repository=[])
@@ -104,19 +169,13 @@ print(json.dumps({"url": url, "status": served.status_code, "type": served.heade
 def test_upload_file_through_proxy_env(served: tuple[ServerInfo, Path], tmp_path: Path) -> None:
     """rest.fal.ai and v3.fal.media are hard-coded in fal_client: only the proxy reaches them."""
     info, state = served
-    exports = subprocess.run(
-        [sys.executable, "-m", "mockserver.cli", "env", "--state-dir", str(state)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    exports = env_output(state)
     picture = tmp_path / "frame.png"
     picture.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(2048))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FAL_", "HTTP", "SSL_CERT"))}
     shell = f'{exports}\nexec {sys.executable} -c "$0" "$1"'
     completed = subprocess.run(
         ["sh", "-c", shell, UPLOAD_SCRIPT, str(picture)],
-        env=env,
+        env=clean_env(),
         capture_output=True,
         text=True,
         timeout=120,

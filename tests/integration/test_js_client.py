@@ -1,0 +1,85 @@
+"""The real, unmodified ``@fal-ai/client`` (npm, under node) through the emulator's fal proxy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mockserver.background import BackgroundEmulator
+from mockserver.fal_proxy import PROXY_PATH
+from tests.app_routes import needs_route
+from tests.conftest import make_config
+from tests.mp4probe import probe
+from tests.node_client import drive, ensure_js_client, needs_node, ok
+
+pytestmark = needs_node
+SCENARIOS = ("subscribe", "queue", "stream", "run", "invalid")
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundEmulator]:
+    ensure_js_client()
+    with BackgroundEmulator(make_config(tmp_path_factory.mktemp("js"))) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def outcomes(emulator: BackgroundEmulator) -> dict[str, Any]:
+    """Every scenario, run once and at the same time (one node start for the module)."""
+    return drive(emulator.url + PROXY_PATH, *SCENARIOS)
+
+
+def test_subscribe_with_logs(
+    outcomes: dict[str, Any], emulator: BackgroundEmulator, tmp_path: Path
+) -> None:
+    seen = ok(outcomes, "subscribe")
+    assert seen["requestId"]  # read from x-fal-request-id, through the proxy
+    assert seen["statuses"][-1] == "COMPLETED" and "IN_PROGRESS" in seen["statuses"]
+    assert any(m.startswith("Starting Ray 2 text-to-video") for m in seen["messages"])
+    video = seen["video"]
+    assert video["url"].startswith(emulator.url + "/files/")  # fetchable without the proxy
+    assert seen["fetched"] == {"status": 200, "type": "video/mp4", "bytes": video["file_size"]}
+    path = tmp_path / "js.mp4"
+    path.write_bytes(httpx.get(video["url"]).content)
+    facts = probe(path, decode=False)
+    assert (facts.width, facts.height) == (540, 960)  # the 9:16 the script asked for
+
+
+def test_queue_submit_status_result(outcomes: dict[str, Any]) -> None:
+    seen = ok(outcomes, "queue")
+    assert seen["statuses"][-1] == "COMPLETED"
+    assert seen["resultRequestId"] == seen["requestId"]
+    assert seen["video"]["content_type"] == "video/mp4"
+
+
+def test_stream_status(outcomes: dict[str, Any]) -> None:
+    seen = ok(outcomes, "stream")
+    assert seen["events"][-1] == "COMPLETED" and seen["done"] == "COMPLETED"
+
+
+def test_run(outcomes: dict[str, Any]) -> None:
+    assert ok(outcomes, "run")["video"]["url"].endswith(".mp4")
+
+
+def test_validation_errors_reach_the_client_as_fal_sends_them(outcomes: dict[str, Any]) -> None:
+    seen = ok(outcomes, "invalid")
+    assert seen["raised"] and seen["name"] == "ValidationError" and seen["status"] == 422
+    assert seen["body"]["detail"][0]["loc"] == ["body", "duration"]
+
+
+def test_request_middleware_rewriting_is_the_alternative(emulator: BackgroundEmulator) -> None:
+    outcomes = drive(f"rewrite:{emulator.url}", "subscribe", "stream", "run")
+    assert ok(outcomes, "subscribe")["statuses"][-1] == "COMPLETED"
+    assert ok(outcomes, "stream")["done"] == "COMPLETED"
+    assert ok(outcomes, "run")["video"]["url"].startswith(emulator.url)
+
+
+@needs_route("/storage/upload/initiate", "storage, issue 7")
+def test_storage_upload_then_image_to_video(emulator: BackgroundEmulator) -> None:
+    seen = ok(drive(emulator.url + PROXY_PATH, "upload"), "upload")
+    assert seen["sameBytes"], "the uploaded file did not come back byte for byte"
+    assert seen["video"]["url"].startswith(emulator.url)

@@ -1,0 +1,97 @@
+"""``ray2-mock env --shell sh|fish|powershell``: every form sets exactly the same values.
+
+Values are paths and URLs a user's machine decides (spaces, quotes, backslashes on Windows), so
+each form is read back by its own shell where that shell is installed, and by the shell's
+documented quoting rules otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mockserver.cli import FAKE_KEY, env_exports, main, render_exports
+from mockserver.server import ServerInfo
+
+AWKWARD_CA = "/tmp/it's a dir/\\\\unc\\share/$HOME `x`/ca.pem"
+INFO = ServerInfo("127.0.0.1", 8765, 8766, 8767, AWKWARD_CA)
+EXPECTED = {
+    "HTTPS_PROXY": "http://127.0.0.1:8767",
+    "SSL_CERT_FILE": AWKWARD_CA,
+    "NODE_EXTRA_CA_CERTS": AWKWARD_CA,
+}
+NAMES = [*EXPECTED, "FAL_KEY"]
+SHOW = {  # prints each variable on its own line, as the shell sees it
+    "sh": "; ".join(f'printf "%s\\n" "${n}"' for n in NAMES),
+    "fish": "; ".join(f'printf "%s\\n" "${n}"' for n in NAMES),
+}
+
+
+def run_in(shell: str, exports: str, env: dict[str, str]) -> list[str]:
+    completed = subprocess.run(
+        [shell, "-c", f"{exports}\n{SHOW[shell]}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return completed.stdout.splitlines()
+
+
+@pytest.mark.parametrize("shell", ["sh", "fish"])
+@pytest.mark.parametrize("fal_key", [None, "users-own-key"])
+def test_shell_reads_back_every_value(shell: str, fal_key: str | None) -> None:
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed here; its quoting is checked by rule below")
+    env = {"PATH": "/usr/bin:/bin", **({"FAL_KEY": fal_key} if fal_key else {})}
+    values = run_in(shell, render_exports(env_exports(INFO, "proxy"), shell), env)
+    assert values == [*EXPECTED.values(), fal_key or FAKE_KEY]
+
+
+POWERSHELL_SET = re.compile(r"^\$env:(?P<name>\w+) = '(?P<value>(?:[^']|'')*)'$")
+
+
+def test_powershell_form_is_single_quoted_literals() -> None:
+    """PowerShell single quotes are literal ('' is a quote): no $ or ` expansion, no bare words."""
+    lines = render_exports(env_exports(INFO, "proxy"), "powershell").splitlines()
+    values = {}
+    for line in lines[:-1]:
+        match = POWERSHELL_SET.match(line)
+        assert match, f"not a quoted PowerShell assignment: {line}"
+        values[match["name"]] = match["value"].replace("''", "'")
+    assert values == EXPECTED
+    assert lines[-1] == f"if (-not $env:FAL_KEY) {{ $env:FAL_KEY = '{FAKE_KEY}' }}"
+
+
+def test_fish_form_by_rule() -> None:
+    """fish: set -gx NAME 'value' with \\\\ and \\' the only escapes inside single quotes."""
+    lines = render_exports(env_exports(INFO, "proxy"), "fish").splitlines()
+    values = {}
+    for line in lines[:-1]:
+        match = re.match(r"^set -gx (\w+) '((?:[^'\\]|\\.)*)'$", line)
+        assert match, f"not a quoted fish assignment: {line}"
+        values[match[1]] = re.sub(r"\\(.)", r"\1", match[2])
+    assert values == EXPECTED
+    assert lines[-1] == f"set -q FAL_KEY; or set -gx FAL_KEY {FAKE_KEY}"
+
+
+def test_env_warns_when_no_emulator_answers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server.json left by a stopped server still prints the exports, with a warning."""
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    stale = ServerInfo("127.0.0.1", port, port + 1, port + 2, str(tmp_path / "ca.pem"))
+    (tmp_path / "server.json").write_text(stale.to_json())
+    assert main(["env", "--state-dir", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert f"export HTTPS_PROXY=http://127.0.0.1:{port + 2}" in out
+    assert f"no emulator answers on 127.0.0.1:{port}" in err and "ray2-mock serve" in err
