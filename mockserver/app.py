@@ -13,15 +13,20 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Host, Mount, Route, Router
 
 from mockserver.clock import Clock, SystemClock
 from mockserver.config import Config
+from mockserver.control import control_routes
 from mockserver.errors import request_error
+from mockserver.journal import Journal, JournalMiddleware
 from mockserver.media import VideoRenderer
+from mockserver.metrics import Metrics
 from mockserver.output import VideoProducer
+from mockserver.producer import ScenarioProducer
 from mockserver.queue import RequestQueue
 from mockserver.queue_api import QueueApi
 from mockserver.store import MemoryStore, RequestStore, SqliteStore
@@ -41,10 +46,6 @@ async def _queue_path(request: Request) -> Response:
 
 async def _run_path(request: Request) -> Response:
     return await _api(request).dispatch(request, request.path_params["path"], sync=True)
-
-
-async def _health(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
 
 
 async def _unknown_rest(request: Request) -> Response:
@@ -68,7 +69,7 @@ ROLE_ROUTES: dict[str, list[BaseRoute]] = {
     "cdn": [MEDIA_ROUTE],
     "rest": [Route("/{path:path}", _unknown_rest, methods=ANY_METHOD)],
     "local": [
-        Route("/_mock/health", _health),
+        *control_routes(),
         MEDIA_ROUTE,
         Route("/run/{path:path}", _run_path, methods=ANY_METHOD),
         Route("/{path:path}", _queue_path, methods=ANY_METHOD),
@@ -99,6 +100,8 @@ def create_app(
 ) -> Starlette:
     config = config or Config()
     clock = clock or SystemClock()
+    journal = Journal(config.journal_size)
+    metrics = Metrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -111,13 +114,22 @@ def create_app(
             max_workers=config.render_workers,
             allow_remote_fetch=config.allow_remote_fetch,
         )
-        queue = RequestQueue(request_store, clock, config.timing_profile, VideoProducer(renderer))
+        queue = RequestQueue(
+            request_store,
+            clock,
+            config.timing_profile,
+            ScenarioProducer(VideoProducer(renderer), config.media_dir, metrics),
+            progression=config.progression,
+        )
         app.state.config = config
         app.state.clock = clock
         app.state.store = request_store
         app.state.renderer = renderer
         app.state.queue = queue
         app.state.api = QueueApi(queue, config)
+        app.state.journal = journal
+        app.state.metrics = metrics
+        app.state.reset_hooks = []
         await queue.start()
         try:
             yield
@@ -131,4 +143,7 @@ def create_app(
         routes=_routes(),
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _crash},
+        middleware=[
+            Middleware(JournalMiddleware, journal=journal, clock=clock.now, observe=metrics.observe)
+        ],
     )

@@ -29,6 +29,16 @@ class Config:
     render_workers: int = 2
     allow_remote_fetch: bool = False
     stream_keepalive_seconds: float = 15.0
+    progression: str = "timed"
+    """Default progression of every request: timed | immediate | manual | polls:N."""
+    journal_size: int = 1000
+    """Entries the request journal keeps (a ring: the oldest fall out)."""
+    scenarios_path: Path | None = None
+    """YAML/JSON scenario file loaded at start (see ``faults.py``)."""
+    fault_rate: float | None = None
+    """Probability of each random fault kind per request (None: the file's, else none)."""
+    seed: int | None = None
+    """Seed of the random faults: same seed, same requests -> same faults."""
 
     @property
     def timing_profile(self) -> TimingProfile:
