@@ -22,6 +22,8 @@ from mockserver.clock import Clock, SystemClock
 from mockserver.config import Config
 from mockserver.control import control_routes
 from mockserver.errors import request_error
+from mockserver.faults import FaultDocument, FaultEngine, load_file
+from mockserver.injection import FaultMiddleware
 from mockserver.journal import Journal, JournalMiddleware
 from mockserver.media import VideoRenderer
 from mockserver.metrics import Metrics
@@ -102,6 +104,11 @@ def create_app(
     clock = clock or SystemClock()
     journal = Journal(config.journal_size)
     metrics = Metrics()
+    document = load_file(config.scenarios_path) if config.scenarios_path else FaultDocument()
+    faults = FaultEngine(document, seed=config.seed, fault_rate=config.fault_rate)
+    progression = config.progression or document.progression or "timed"
+    if faults.random is not None:  # the seed is what reproduces a chaos run: say it
+        log.info("random faults %s", faults.random.to_json())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -119,7 +126,7 @@ def create_app(
             clock,
             config.timing_profile,
             ScenarioProducer(VideoProducer(renderer), config.media_dir, metrics),
-            progression=config.progression,
+            progression=progression,
         )
         app.state.config = config
         app.state.clock = clock
@@ -129,7 +136,13 @@ def create_app(
         app.state.api = QueueApi(queue, config)
         app.state.journal = journal
         app.state.metrics = metrics
-        app.state.reset_hooks = []
+        app.state.faults = faults
+
+        def reset_faults() -> None:
+            faults.reset()
+            queue.progression = progression
+
+        app.state.reset_hooks = [reset_faults]
         await queue.start()
         try:
             yield
@@ -144,6 +157,9 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _crash},
         middleware=[
-            Middleware(JournalMiddleware, journal=journal, clock=clock.now, observe=metrics.observe)
+            Middleware(
+                JournalMiddleware, journal=journal, clock=clock.now, observe=metrics.observe
+            ),
+            Middleware(FaultMiddleware, engine=faults, max_body_bytes=config.max_body_bytes),
         ],
     )

@@ -29,8 +29,9 @@ class Config:
     render_workers: int = 2
     allow_remote_fetch: bool = False
     stream_keepalive_seconds: float = 15.0
-    progression: str = "timed"
-    """Default progression of every request: timed | immediate | manual | polls:N."""
+    progression: str | None = None
+    """Default progression: timed | immediate | manual | polls:N (None: the scenario file's,
+    else timed)."""
     journal_size: int = 1000
     """Entries the request journal keeps (a ring: the oldest fall out)."""
     scenarios_path: Path | None = None

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from mockserver.errors import request_error, validation_error
+from mockserver.faults import ScenarioError, parse_document, parse_scenario
 from mockserver.journal import JournalFilter, entries_json
 from mockserver.metrics import prometheus_text
 from mockserver.records import RequestRecord
@@ -181,6 +182,57 @@ async def _wait_for_move(queue: Any, request_id: str, status: str) -> RequestRec
     return record
 
 
+# -- scenarios --------------------------------------------------------------------------------
+
+
+async def scenarios_get(request: Request) -> Response:
+    return JSONResponse(request.app.state.faults.to_json())
+
+
+async def scenarios_post(request: Request) -> Response:
+    """One scenario, or a document ``{scenarios: [...], seed, fault_rate, fault_rates, ...}``."""
+    body = await _json_body(request)
+    if isinstance(body, Response):
+        return body
+    state = request.app.state
+    engine = state.faults
+    single = isinstance(body, dict) and "scenarios" not in body
+    document = None
+    try:
+        if single:
+            scenarios = [parse_scenario(body)]
+        else:
+            document = parse_document(body)
+            scenarios = list(document.scenarios)
+    except ScenarioError as exc:
+        return validation_error(exc.detail(("body",)))
+    names = []
+    for scenario in scenarios:
+        if "name" not in scenario.spec:
+            scenario.name = engine.unique_name()
+        names += engine.add([scenario])
+    if document is not None and isinstance(body, dict):
+        if {"seed", "fault_rate", "fault_rates"} & body.keys():
+            engine.configure_random(document.seed, document.fault_rate, document.fault_rates)
+        if document.progression is not None:
+            state.queue.progression = document.progression
+    return JSONResponse({"added": names, **engine.to_json()})
+
+
+async def scenarios_delete(request: Request) -> Response:
+    engine = request.app.state.faults
+    count = len(engine.scenarios)
+    engine.clear()
+    return JSONResponse({"cleared": count})
+
+
+async def scenario_delete(request: Request) -> Response:
+    name = request.path_params["name"]
+    if not request.app.state.faults.remove(name):
+        return request_error(404, f"No scenario named {name!r}", "not_found")
+    return JSONResponse({"deleted": name})
+
+
 # -- metrics and ledger -----------------------------------------------------------------------
 
 
@@ -258,6 +310,10 @@ CONTROL_TABLE: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/_mock/requests", requests_list),
     ("GET", "/_mock/requests/{request_id}", request_get),
     ("POST", "/_mock/requests/{request_id}/advance", request_advance),
+    ("GET", "/_mock/scenarios", scenarios_get),
+    ("POST", "/_mock/scenarios", scenarios_post),
+    ("DELETE", "/_mock/scenarios", scenarios_delete),
+    ("DELETE", "/_mock/scenarios/{name}", scenario_delete),
     ("GET", "/_mock/metrics", metrics),
     ("GET", "/_mock/ledger", ledger),
 )

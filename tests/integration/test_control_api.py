@@ -261,21 +261,35 @@ def test_metrics_json_and_prometheus(fal: fal_client.SyncClient, control: httpx.
 
 
 def test_ledger_bills_completed_generations_per_key(tmp_path: Path) -> None:
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\x00\x00\x00\x18ftypisom")
     with serving(tmp_path) as (_, c):
+        # a given output instead of renders: billing depends on the input, not the bytes
+        c.post("/_mock/scenarios", json={"output": {"video": str(clip)}})
+        c.post(
+            "/_mock/scenarios",
+            json={
+                "name": "fails",
+                "match": {"input": {"prompt": "^x"}},
+                "error": "internal_server_error",
+            },
+        )
         key_a = {"Authorization": "Key aaaaaaaa-1111"}
         key_b = {"Authorization": "Key bbbbbbbb-2222"}
         runs = [
-            (key_a, {"prompt": "a"}),  # 1 unit
-            (key_a, {"prompt": "a", "resolution": "1080p", "duration": "9s"}),  # 8 units
-            (key_b, {"prompt": "b", "resolution": "720p"}),  # 2 units
+            (key_a, {"prompt": "a"}, 200),  # 1 unit
+            (key_a, {"prompt": "a", "resolution": "1080p", "duration": "9s"}, 200),  # 8 units
+            (key_b, {"prompt": "b", "resolution": "720p"}, 200),  # 2 units
+            (key_b, {"prompt": "x", "resolution": "720p"}, 500),  # failed: not billed
         ]
-        for headers, arguments in runs:
-            assert c.post(f"/run/{T2V}", json=arguments, headers=headers).status_code == 200
+        for headers, arguments, status in runs:
+            assert c.post(f"/run/{T2V}", json=arguments, headers=headers).status_code == status
         ledger = c.get("/_mock/ledger").json()
         rows = {row["key"]: row for row in ledger["keys"]}
         assert rows["Key ****1111"]["units"] == 9 and rows["Key ****1111"]["usd"] == 4.5
         assert rows["Key ****1111"]["billed_requests"] == 2
         assert rows["Key ****2222"]["units"] == 2 and rows["Key ****2222"]["usd"] == 1.0
+        assert rows["Key ****2222"]["unbilled_requests"] == 1
         assert (ledger["total_units"], ledger["total_usd"]) == (11, 5.5)
 
 
