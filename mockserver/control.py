@@ -27,7 +27,6 @@ UNIT_PRICE_USD = 0.50
 """fal's price of one unit (a 540p, 5 s clip); 720p = 2 units, 1080p = 4, 9 s doubles."""
 LEDGER_SCAN_LIMIT = 1_000_000
 ADVANCE_WAIT_SECONDS = 10.0
-STATE_ORDER = ("IN_QUEUE", "IN_PROGRESS", "COMPLETED")
 
 
 def _bad_field(loc: list[Any], msg: str, kind: str = "value_error") -> Response:
@@ -151,7 +150,11 @@ async def request_get(request: Request) -> Response:
 
 
 async def request_advance(request: Request) -> Response:
-    """Move a request one state on (manual progression, or to hurry a timed one)."""
+    """Move a request one state on (manual progression, or to hurry a timed one).
+
+    Starting happens at once when a slot is free; finishing waits (briefly) for the video to
+    exist, so the caller reads the new state right after this returns.
+    """
     queue = request.app.state.queue
     request_id = request.path_params["request_id"]
     before = queue.get(request_id)
@@ -159,24 +162,28 @@ async def request_advance(request: Request) -> Response:
         return request_error(404, "Request not found", "request_not_found")
     if before.status == "COMPLETED":
         return request_error(409, "Request is already completed", "already_completed")
-    queue.step(request_id)
-    record = await _wait_for_move(queue, request_id, before.status)
+    record = queue.step(request_id)
+    if record.status == before.status == "IN_PROGRESS":
+        record = await _wait_for_output(queue, request_id)
+    waiting_for = None
+    if record.status == before.status:
+        waiting_for = "a free slot" if record.status == "IN_QUEUE" else "the output"
     return JSONResponse(
         {
             "request_id": request_id,
             "previous_status": before.status,
             "status": record.status,
             "progression": record.progression,
+            "waiting_for": waiting_for,
         }
     )
 
 
-async def _wait_for_move(queue: Any, request_id: str, status: str) -> RequestRecord:
-    """A step may wait for a free slot or for the video; give it a moment to land."""
+async def _wait_for_output(queue: Any, request_id: str) -> RequestRecord:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + ADVANCE_WAIT_SECONDS
     record = queue.get(request_id)
-    while record.status == status and loop.time() < deadline:
+    while record.status == "IN_PROGRESS" and loop.time() < deadline:
         await queue.wait_changed(timeout=min(0.25, deadline - loop.time()))
         record = queue.get(request_id)
     return record

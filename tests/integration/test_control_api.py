@@ -236,6 +236,11 @@ def test_priority_low_waits_behind_normal(tmp_path: Path, monkeypatch: pytest.Mo
         normal = fal.submit(T2V, arguments={"prompt": "c"})
         positions = {h.request_id: h.status().position for h in (first, low, normal)}
         assert positions == {first.request_id: 0, normal.request_id: 1, low.request_id: 2}
+        assert c.post(f"/_mock/requests/{first.request_id}/advance").json()["status"] == (
+            "IN_PROGRESS"
+        )
+        blocked = c.post(f"/_mock/requests/{normal.request_id}/advance").json()
+        assert (blocked["status"], blocked["waiting_for"]) == ("IN_QUEUE", "a free slot")
         record = c.get(f"/_mock/requests/{low.request_id}").json()
         assert record["headers"]["x-fal-queue-priority"] == "low"
 

@@ -152,9 +152,13 @@ def test_user_timeout_504_is_never_retried(
     assert statuses(control, route="submit") == [504], "an nginx 504 is final once user-typed"
 
 
-def test_dropped_connections_are_retried(fal: fal_client.SyncClient, control: httpx.Client) -> None:
+def test_drops_and_ingress_errors_are_retried(
+    fal: fal_client.SyncClient, control: httpx.Client
+) -> None:
     scenario(control, times=2, match={"route": "submit"}, drop=True)
     scenario(control, times=1, match={"route": "status"}, drop=True)
+    ingress = {"status": 502, "ingress": True}
+    scenario(control, times=1, match={"route": "result"}, http_error=ingress)
     result = fal.subscribe(T2V, arguments={"prompt": "flaky network"})
     assert result["video"]["content_type"] == "video/mp4"
     submits = journal(control, route="submit")
@@ -165,6 +169,7 @@ def test_dropped_connections_are_retried(fal: fal_client.SyncClient, control: ht
     ]
     polls = journal(control, route="status")
     assert polls[0]["dropped"] and all(e["status"] in (200, 202) for e in polls[1:])
+    assert statuses(control, route="result") == [502, 200], "an ingress 502 is retried"
 
 
 def test_drop_persisting_ends_in_a_transport_error(
