@@ -65,9 +65,10 @@ class JournalEntry:
     route: str
     endpoint_id: str | None
     request_id: str | None
-    request_headers: dict[str, str]
+    raw_request_headers: list[tuple[bytes, bytes]] = field(repr=False)
+    """As the server gave them; decoded (and masked) only when somebody reads the journal."""
     status: int | None = None
-    response_headers: dict[str, str] = field(default_factory=dict)
+    raw_response_headers: list[tuple[bytes, bytes]] = field(default_factory=list, repr=False)
     duration_ms: float | None = None
     finished: bool = False
     dropped: bool = False
@@ -79,9 +80,18 @@ class JournalEntry:
     response_bytes: int = 0
     _started: float = field(default=0.0, repr=False)
 
+    @property
+    def request_headers(self) -> dict[str, str]:
+        return _headers(self.raw_request_headers)
+
+    @property
+    def response_headers(self) -> dict[str, str]:
+        return _headers(self.raw_response_headers)
+
     def to_dict(self) -> dict[str, Any]:
-        request_type = self.request_headers.get("content-type", "application/json")
-        response_type = self.response_headers.get("content-type", "")
+        request_headers, response_headers = self.request_headers, self.response_headers
+        request_type = request_headers.get("content-type", "application/json")
+        response_type = response_headers.get("content-type", "")
         request_cut = self.request_bytes > len(self.request_raw)
         response_cut = self.response_bytes > len(self.response_raw)
         return {
@@ -95,12 +105,12 @@ class JournalEntry:
             "route": self.route,
             "endpoint_id": self.endpoint_id,
             "request_id": self.request_id,
-            "request_headers": self.request_headers,
+            "request_headers": request_headers,
             "request_body": _decode(bytes(self.request_raw), request_type, request_cut),
             "request_bytes": self.request_bytes,
             "request_body_truncated": request_cut,
             "status": self.status,
-            "response_headers": self.response_headers,
+            "response_headers": response_headers,
             "response_body": _decode(bytes(self.response_raw), response_type, response_cut),
             "response_bytes": self.response_bytes,
             "response_body_truncated": response_cut,
@@ -153,7 +163,13 @@ class Journal:
         self._endpoints: OrderedDict[str, str] = OrderedDict()
 
     def open(
-        self, call: FalCall, method: str, host: str, path: str, query: str, headers: dict[str, str]
+        self,
+        call: FalCall,
+        method: str,
+        host: str,
+        path: str,
+        query: str,
+        headers: list[tuple[bytes, bytes]],
     ) -> JournalEntry:
         if len(self._entries) == self.size:
             self.evicted += 1
@@ -167,7 +183,7 @@ class Journal:
             route=call.route,
             endpoint_id=self._endpoints.get(call.request_id or "", call.endpoint_id),
             request_id=call.request_id,
-            request_headers=headers,
+            raw_request_headers=headers,
         )
         self._entries.append(entry)
         return entry
@@ -191,6 +207,14 @@ class Journal:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _header(raw: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
+    """One header from a raw ASGI list (names are lowercase there), without decoding the rest."""
+    for key, value in raw:
+        if key == name:
+            return value.decode("latin-1")
+    return None
 
 
 def _headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -229,18 +253,18 @@ class JournalMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = _headers(scope["headers"])
+        raw_headers = scope["headers"]
         path: str = scope["path"]
         method: str = scope["method"]
-        host = headers.get("host", "")
-        call = classify(method, host, path, headers.get("x-fal-target-url"))
+        host = _header(raw_headers, b"host") or ""
+        call = classify(method, host, path, _header(raw_headers, b"x-fal-target-url"))
         scope[CALL_SCOPE_KEY] = call
         scope[TRANSPORT_SCOPE_KEY] = getattr(getattr(receive, "__self__", None), "transport", None)
         if call.route == "control":
             await self.app(scope, receive, send)
             return
         query = scope.get("query_string", b"").decode("latin-1")
-        entry = self.journal.open(call, method, host, path, query, headers)
+        entry = self.journal.open(call, method, host, path, query, list(raw_headers))
         entry.at = self.clock()
         entry._started = time.perf_counter()
         scope[ENTRY_SCOPE_KEY] = entry
@@ -263,9 +287,9 @@ class JournalMiddleware:
             kind = message["type"]
             if kind == "http.response.start":
                 entry.status = message["status"]
-                entry.response_headers = _headers(message.get("headers", ()))
-                capture = entry.response_headers.get("content-type", "").startswith(TEXT_TYPES)
-                request_id = entry.response_headers.get("x-fal-request-id")
+                raw = entry.raw_response_headers = list(message.get("headers", ()))
+                capture = (_header(raw, b"content-type") or "").startswith(TEXT_TYPES)
+                request_id = _header(raw, b"x-fal-request-id")
                 if request_id:
                     entry.request_id = request_id
                     if call.route in ("submit", "run") and call.endpoint_id:
