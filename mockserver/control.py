@@ -103,6 +103,8 @@ async def journal_get(request: Request) -> Response:
             numbers[name] = int(raw)
         except ValueError:
             return _bad_field(["query", name], "Input should be a valid integer", "int_parsing")
+        if name == "limit" and numbers[name] < 0:
+            return _bad_field(["query", name], "Input should be >= 0", "greater_than_equal")
     where = JournalFilter(
         **{name: params.get(name) for name in JOURNAL_TEXT_FILTERS},
         status=numbers["status"],

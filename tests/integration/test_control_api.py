@@ -113,6 +113,9 @@ def test_journal_filters(fal: fal_client.SyncClient, control: httpx.Client) -> N
     bad = control.get("/_mock/journal", params={"status": "two hundred"})
     assert bad.status_code == 422
     assert bad.json()["detail"][0]["loc"] == ["query", "status"]
+    negative = control.get("/_mock/journal", params={"limit": -2})
+    assert negative.status_code == 422
+    assert negative.json()["detail"][0]["loc"] == ["query", "limit"]
 
 
 def test_journal_is_a_bounded_ring(tmp_path: Path) -> None:
