@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from mockserver.classify import FalCall, classify
+from mockserver.fal_errors import fal_error
 from mockserver.faults import (
     RANDOM_FAULTS,
     FaultDocument,
     FaultEngine,
     HttpError,
     ScenarioError,
-    fal_error,
     load_file,
     parse_document,
     parse_scenario,
