@@ -13,18 +13,25 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Host, Mount, Route, Router
 
 from mockserver.clock import Clock, SystemClock
 from mockserver.config import Config
+from mockserver.control import control_routes
 from mockserver.errors import request_error
 from mockserver.fal_proxy import CORS_MIDDLEWARE, PROXY_ROUTE
+from mockserver.faults import FaultDocument, FaultEngine, load_file
 from mockserver.files import CDN_ROUTES, LOCAL_ROUTES, REST_ROUTES, Storage
 from mockserver.filestore import FileStore
+from mockserver.injection import FaultMiddleware
+from mockserver.journal import Journal, JournalMiddleware
 from mockserver.media import VideoRenderer, serve_video
+from mockserver.metrics import Metrics
 from mockserver.output import VideoProducer
+from mockserver.producer import ScenarioProducer
 from mockserver.queue import RequestQueue
 from mockserver.queue_api import QueueApi
 from mockserver.store import MemoryStore, RequestStore, SqliteStore
@@ -50,10 +57,6 @@ async def _run_path(request: Request) -> Response:
     return await _api(request).dispatch(request, request.path_params["path"], sync=True)
 
 
-async def _health(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 async def _unknown_rest(request: Request) -> Response:
     return request_error(
         404, f"No emulated route at {request.url.path} on {request.url.hostname}", "not_found"
@@ -72,11 +75,11 @@ ROLE_ROUTES: dict[str, list[BaseRoute]] = {
         Route("/{path:path}", _unknown_rest, methods=ANY_METHOD),
     ],
     "local": [
-        Route("/_mock/health", _health),
         PROXY_ROUTE,
         MEDIA_ROUTE,
         *LOCAL_ROUTES,
         *WEBHOOK_LOCAL_ROUTES,
+        *control_routes(),  # ends with a 404 for any other /_mock path: keep it last of those
         Route("/run/{path:path}", _run_path, methods=ANY_METHOD),
         Route("/{path:path}", _queue_path, methods=ANY_METHOD),
     ],
@@ -106,6 +109,13 @@ def create_app(
 ) -> Starlette:
     config = config or Config()
     clock = clock or SystemClock()
+    journal = Journal(config.journal_size)
+    metrics = Metrics()
+    document = load_file(config.scenarios_path) if config.scenarios_path else FaultDocument()
+    faults = FaultEngine(document, seed=config.seed, fault_rate=config.fault_rate)
+    progression = config.progression or document.progression or "timed"
+    if faults.random is not None:  # the seed is what reproduces a chaos run: say it
+        log.info("random faults %s", faults.random.to_json())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -121,7 +131,13 @@ def create_app(
             allow_remote_fetch=config.allow_remote_fetch,
             resolve_local_url=files.resolve_local_url,
         )
-        queue = RequestQueue(request_store, clock, config.timing_profile, VideoProducer(renderer))
+        queue = RequestQueue(
+            request_store,
+            clock,
+            config.timing_profile,
+            ScenarioProducer(VideoProducer(renderer), config.media_dir, metrics),
+            progression=progression,
+        )
         app.state.config = config
         app.state.clock = clock
         app.state.store = request_store
@@ -139,6 +155,15 @@ def create_app(
         app.state.api.webhook_guard = webhooks.guard
         app.state.webhooks = webhooks
         await webhooks.start()
+        app.state.journal = journal
+        app.state.metrics = metrics
+        app.state.faults = faults
+
+        def reset_faults() -> None:
+            faults.reset()
+            queue.progression = progression
+
+        app.state.reset_hooks = [reset_faults]
         await queue.start()
         try:
             yield
@@ -153,6 +178,12 @@ def create_app(
     return Starlette(
         routes=_routes(),
         lifespan=lifespan,
-        middleware=[CORS_MIDDLEWARE],
         exception_handlers={HTTPException: _http_error, Exception: _crash},
+        middleware=[
+            CORS_MIDDLEWARE,
+            Middleware(
+                JournalMiddleware, journal=journal, clock=clock.now, observe=metrics.observe
+            ),
+            Middleware(FaultMiddleware, engine=faults, max_body_bytes=config.max_body_bytes),
+        ],
     )

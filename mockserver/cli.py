@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mockserver.config import DEFAULT_PORT, Config
+from mockserver.faults import ScenarioError
+from mockserver.queue import check_progression
 from mockserver.server import ServerInfo, run_forever
 from mockserver.timing import TIMING_PROFILES
 
@@ -64,7 +66,49 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--webhook-retry-max", type=float, default=Config.webhook_retry_max_seconds)
     p.add_argument("--webhook-timeout", type=float, default=Config.webhook_timeout_seconds)
+    p.add_argument(
+        "--scenarios",
+        type=Path,
+        default=None,
+        help="YAML/JSON scenario file (see README: Simulate failures)",
+    )
+    p.add_argument(
+        "--fault-rate",
+        type=_rate,
+        default=None,
+        help="probability of each random fault kind per request, 0-1 (chaos runs)",
+    )
+    p.add_argument("--seed", type=int, default=None, help="seed of the random faults")
+    p.add_argument(
+        "--progression",
+        type=_progression,
+        default=None,
+        help="how requests move: timed (default), immediate, manual or polls:N",
+    )
+    p.add_argument(
+        "--journal-size",
+        type=int,
+        default=Config.journal_size,
+        help="requests the journal keeps (oldest dropped first)",
+    )
     p.add_argument("--log-level", default="info")
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a probability between 0 and 1")
+    return value
+
+
+def _progression(text: str) -> str:
+    try:
+        return check_progression(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _env_parser(sub: argparse._SubParsersAction) -> None:
@@ -148,8 +192,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             webhook_retry_base_seconds=args.webhook_retry_base,
             webhook_retry_max_seconds=args.webhook_retry_max,
             webhook_timeout_seconds=args.webhook_timeout,
+            scenarios_path=args.scenarios,
+            fault_rate=args.fault_rate,
+            seed=args.seed,
+            progression=args.progression,
+            journal_size=args.journal_size,
         )
-        run_forever(config)
+        if config.journal_size < 1:
+            parser.error("--journal-size must be at least 1")
+        try:
+            run_forever(config)
+        except ScenarioError as exc:
+            print(f"ray2-mock: {exc}", file=sys.stderr)
+            return 2
         return 0
     info = ServerInfo.read(args.state_dir)
     if info is None:

@@ -40,6 +40,17 @@ class Config:
     webhook_retry_base_seconds: float = 15.0
     webhook_retry_max_seconds: float = 1800.0
     webhook_timeout_seconds: float = 15.0
+    progression: str | None = None
+    """Default progression: timed | immediate | manual | polls:N (None: the scenario file's,
+    else timed)."""
+    journal_size: int = 1000
+    """Entries the request journal keeps (a ring: the oldest fall out)."""
+    scenarios_path: Path | None = None
+    """YAML/JSON scenario file loaded at start (see ``faults.py``)."""
+    fault_rate: float | None = None
+    """Probability of each random fault kind per request (None: the file's, else none)."""
+    seed: int | None = None
+    """Seed of the random faults: same seed, same requests -> same faults."""
 
     @property
     def timing_profile(self) -> TimingProfile:

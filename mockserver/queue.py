@@ -7,6 +7,12 @@ completes once that time has passed *and* its output exists. ``advance`` replays
 transition due up to now in time order, so jumping the clock an hour ahead produces the
 same history as living through that hour. A background driver calls it whenever a
 transition falls due, a request arrives, an output is ready or the clock jumps.
+
+Progression (per request, default from the config): ``timed`` follows the profile,
+``immediate`` skips the queue and run times, ``manual`` moves one state per ``step`` (control
+API ``POST /_mock/requests/{id}/advance``) and ``polls:N`` one state per N status polls.
+``X-Fal-Request-Timeout`` is fal's time-to-start deadline: a request still queued when it
+passes completes with fal's 504 ``request_timeout`` (``X-Fal-Request-Timeout-Type: user``).
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import asyncio
 import contextlib
 import heapq
 import logging
+import math
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -23,7 +31,7 @@ from typing import Any, Literal, Protocol
 
 from mockserver.clock import Clock
 from mockserver.endpoints import ENDPOINTS, cost_units
-from mockserver.records import RequestRecord
+from mockserver.records import RequestPlan, RequestRecord
 from mockserver.store import RequestStore
 from mockserver.timing import TimingProfile
 
@@ -38,6 +46,45 @@ LOG_PLAN: tuple[tuple[float, str, str], ...] = (
     (0.5, "INFO", "Generating video... 50%"),
     (0.75, "INFO", "Generating video... 75%"),
 )
+START_TIMEOUT_ERROR = {
+    "status_code": 504,
+    "error_type": "request_timeout",
+    "body": {"detail": "Request timed out", "error_type": "request_timeout"},
+    "headers": {"x-fal-request-timeout-type": "user"},
+}
+PROGRESSIONS = re.compile(r"^(timed|immediate|manual|polls:[1-9][0-9]*)$")
+START_TIMEOUT_HEADERS = ("x-fal-request-start-timeout", "x-fal-request-timeout")
+"""The newer name wins when a client sends both (fal's docs)."""
+MIN_START_TIMEOUT = 0.1
+
+
+def check_progression(value: str) -> str:
+    if not PROGRESSIONS.match(value):
+        raise ValueError(
+            f"unknown progression {value!r}: use timed, immediate, manual or polls:N (N >= 1)"
+        )
+    return value
+
+
+def start_timeout(headers: Mapping[str, str]) -> float | None:
+    """Seconds from ``X-Fal-Request(-Start)-Timeout``; ValueError names a malformed value."""
+    for name in START_TIMEOUT_HEADERS:
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        try:
+            seconds = float(raw)
+        except ValueError:
+            seconds = math.nan
+        if not math.isfinite(seconds) or seconds <= MIN_START_TIMEOUT:
+            raise ValueError(
+                f"Invalid {name} header {raw!r}: expected a number of seconds"
+                f" greater than {MIN_START_TIMEOUT}"
+            )
+        return seconds
+    return None
+
+
 CANCELLED_ERROR = {
     "status_code": 400,
     "error_type": "request_cancelled",
@@ -66,11 +113,17 @@ def log_line(at: float, message: str, level: str = "INFO") -> dict[str, Any]:
 
 class RequestQueue:
     def __init__(
-        self, store: RequestStore, clock: Clock, timing: TimingProfile, producer: Producer
+        self,
+        store: RequestStore,
+        clock: Clock,
+        timing: TimingProfile,
+        producer: Producer,
+        progression: str = "timed",
     ) -> None:
         self.store = store
         self.clock = clock
         self.timing = timing
+        self.progression = check_progression(progression)
         self._producer = producer
         self._ready: dict[str, tuple[Production, float]] = {}
         self._producing: dict[str, asyncio.Task[None]] = {}
@@ -100,6 +153,16 @@ class RequestQueue:
                 await task
         self._driver = None
         self._producing.clear()
+
+    def reset(self) -> None:
+        """Forget every request (control API ``POST /_mock/reset``); the driver keeps running."""
+        for task in self._producing.values():
+            task.cancel()
+        self._producing.clear()
+        self._ready.clear()
+        self._active.clear()
+        self.store.clear()
+        self._notify()
 
     def kick(self) -> None:
         """Ask the driver to re-evaluate now."""
@@ -139,10 +202,14 @@ class RequestQueue:
         webhook_url: str | None = None,
         headers: Mapping[str, str] | None = None,
         origin: str | None = None,
+        plan: RequestPlan | None = None,
     ) -> RequestRecord:
         endpoint = ENDPOINTS[endpoint_id]
         units = cost_units(endpoint.with_defaults(payload))
         now = self.clock.now()
+        plan = plan or RequestPlan()
+        progression = check_progression(plan.progression or self.progression)
+        timeout = start_timeout(headers or {})
         record = RequestRecord(
             request_id=str(uuid.uuid4()),
             endpoint_id=endpoint_id,
@@ -156,7 +223,15 @@ class RequestQueue:
             origin=origin,
             headers=dict(headers or {}),
             cost_units=units,
+            progression=progression,
+            start_deadline=None if timeout is None else now + timeout,
+            held_position=plan.hold_position,
+            extra_logs=[dict(line) for line in plan.logs],
+            scenario=_scenario_of(plan),
         )
+        if progression == "immediate":
+            record.eligible_at, record.run_seconds = now, 0.0
+        record.eligible_at += plan.hold_seconds
         self.store.add(record)
         self._active[record.request_id] = record
         self._produce(record)
@@ -168,7 +243,43 @@ class RequestQueue:
         return self.store.get(request_id)
 
     def position(self, record: RequestRecord) -> int:
-        return self.store.position(record)
+        position = self.store.position(record)
+        if record.held_position is not None and self.clock.now() < record.eligible_at:
+            return max(position, record.held_position)  # a slow-queue scenario's stuck number
+        return position
+
+    def step(self, request_id: str) -> RequestRecord | None:
+        """Let a request take its next transition now (a manual step, or the Nth poll)."""
+        for _ in range(3):  # another writer may move it between our read and our write
+            record = self.store.get(request_id)
+            if record is None or record.status == "COMPLETED":
+                return record
+            now = self.clock.now()
+            if record.status == "IN_QUEUE" and record.start_gate is None:
+                record.start_gate = now
+            elif record.finish_gate is None:
+                record.finish_gate = now
+            else:
+                return record
+            if self._save(record):
+                break
+        self.advance()
+        self.kick()
+        return self.store.get(request_id)
+
+    def note_poll(self, record: RequestRecord) -> None:
+        """Count a status poll; ``polls:N`` requests move one state every N polls."""
+        if not record.progression.startswith("polls:") or record.status == "COMPLETED":
+            return
+        every = int(record.progression.partition(":")[2])
+        current = self.store.get(record.request_id)
+        if current is None:
+            return
+        current.polls += 1
+        if not self._save(current):
+            return
+        if current.polls % every == 0:
+            self.step(current.request_id)
 
     def cancel(self, request_id: str) -> CancelOutcome:
         record = self.store.get(request_id)
@@ -233,13 +344,27 @@ class RequestQueue:
 
     # -- the state machine --------------------------------------------------------------------
 
+    @staticmethod
+    def _start_time(record: RequestRecord) -> float | None:
+        """When a queued request may start: its gate if stepped, else its eligible time."""
+        if record.gated:
+            return record.start_gate
+        if record.start_gate is not None:
+            return min(record.start_gate, record.eligible_at)
+        return record.eligible_at
+
     def _completion_time(self, record: RequestRecord) -> float | None:
         if record.cancel_requested_at is not None:
             return record.cancel_requested_at
         ready = self._ready.get(record.request_id)
-        if ready is None or record.due_at is None:
+        due = record.due_at
+        if record.gated:
+            due = record.finish_gate
+        elif record.finish_gate is not None and due is not None:
+            due = min(due, record.finish_gate)
+        if ready is None or due is None:
             return None
-        return max(record.due_at, ready[1])
+        return max(due, ready[1])
 
     def advance(self) -> float | None:
         """Apply every transition due by now, in time order; return the next due time."""
@@ -254,34 +379,41 @@ class RequestQueue:
             finishing = [(t, r) for r in running if (t := self._completion_time(r)) is not None]
             next_finish = min(finishing, key=lambda item: item[0], default=None)
             next_start: tuple[float, RequestRecord] | None = None
-            if queued and (idle_slots or freed):
+            head = next((r for r in queued if self._start_time(r) is not None), None)
+            if head is not None and (idle_slots or freed):
                 slot_time = float("-inf") if idle_slots else freed[0]
-                next_start = (max(queued[0].eligible_at, slot_time), queued[0])
-            if (
-                next_finish is not None
-                and next_finish[0] <= now
-                and (next_start is None or next_finish[0] <= next_start[0])
-            ):
-                at, record = next_finish
+                next_start = (max(self._start_time(head) or 0.0, slot_time), head)
+            expiring = [(r.start_deadline, r) for r in queued if r.start_deadline is not None]
+            next_expiry = min(expiring, key=lambda item: item[0], default=None)
+            # The earliest event wins; on a tie a finish frees its slot before a start takes
+            # it, and a start beats a deadline falling at the same instant.
+            events = [
+                (item[0], rank, item[1])
+                for rank, item in enumerate((next_finish, next_start, next_expiry))
+                if item is not None
+            ]
+            event = min(events, key=lambda e: (e[0], e[1]), default=None)
+            if event is None or event[0] > now:
+                if changed:
+                    self._notify()
+                return None if event is None else event[0]
+            at, kind, record = event
+            if kind == 0:
                 running.remove(record)
                 heapq.heappush(freed, at)
                 self._finish(record, at)
-                changed = True
-            elif next_start is not None and next_start[0] <= now:
-                at, record = next_start
-                queued.pop(0)
+            elif kind == 1:
+                queued.remove(record)
                 if idle_slots:
                     idle_slots -= 1
                 else:
                     heapq.heappop(freed)
                 if self._begin(record, at):
                     running.append(record)
-                changed = True
             else:
-                if changed:
-                    self._notify()
-                upcoming = [item[0] for item in (next_finish, next_start) if item is not None]
-                return min(upcoming, default=None)
+                queued.remove(record)
+                self._complete(record, at, Production(error=START_TIMEOUT_ERROR), "error")
+            changed = True
 
     def _begin(self, record: RequestRecord, at: float) -> bool:
         endpoint = ENDPOINTS[record.endpoint_id]
@@ -300,6 +432,12 @@ class RequestQueue:
         ready = self._ready.get(record.request_id)
         if ready is not None:
             record.logs[1:1] = [log_line(at, line) for line in ready[0].log_lines]
+        if record.extra_logs:
+            record.logs += [
+                log_line(at + line["at"] * record.run_seconds, line["message"], line["level"])
+                for line in record.extra_logs
+            ]
+            record.logs.sort(key=lambda line: line["at"])
         return self._save(record)
 
     def _finish(self, record: RequestRecord, at: float) -> None:
@@ -333,3 +471,10 @@ class RequestQueue:
         for listener in self.completion_listeners:
             listener(record)
         return True
+
+
+def _scenario_of(plan: RequestPlan) -> dict[str, Any] | None:
+    """What the producer must make of a scenario: its name, an error or a custom output."""
+    if plan.scenario is None:
+        return None
+    return {"name": plan.scenario, "error": plan.error, "output": plan.output}

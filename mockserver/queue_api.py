@@ -18,9 +18,10 @@ from starlette.responses import JSONResponse, Response
 from mockserver.config import Config
 from mockserver.endpoints import APP_ID, ENDPOINTS
 from mockserver.errors import request_error, validation_error
+from mockserver.masking import mask_secret
 from mockserver.output import output_body
-from mockserver.queue import RequestQueue
-from mockserver.records import RequestRecord
+from mockserver.queue import RequestQueue, start_timeout
+from mockserver.records import PLAN_SCOPE_KEY, RequestRecord
 from mockserver.urls import base_url, request_urls
 from mockserver.validation import parse_json_body, validator_for
 
@@ -50,6 +51,21 @@ CANCEL_RESPONSES = {
 def _flag(value: str | None) -> bool:
     """Python sends logs=true/false, JS logs=1/0."""
     return (value or "").lower() in ("1", "true")
+
+
+def _recorded_headers(request: Request) -> dict[str, str]:
+    """fal's request headers worth keeping on the record, and the caller's key, masked."""
+    headers = {k: v for k in RECORDED_HEADERS if (v := request.headers.get(k)) is not None}
+    headers["authorization"] = mask_secret(request.headers.get("authorization", ""))
+    return headers
+
+
+def _bad_timeout(request: Request) -> Response | None:
+    try:
+        start_timeout(request.headers)
+    except ValueError as exc:
+        return request_error(400, str(exc), "bad_request")
+    return None
 
 
 def _public_logs(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -143,7 +159,11 @@ class QueueApi:
         """A completed request's answer: the output, or the error the model returned."""
         headers = {"x-fal-request-id": record.request_id}
         if record.error is not None:
-            error_headers = {**headers, "x-fal-retryable": "false"}
+            error_headers = {
+                **headers,
+                "x-fal-retryable": "false",
+                **record.error.get("headers", {}),
+            }
             if isinstance(record.error["body"].get("detail"), str) and record.error.get(
                 "error_type"
             ):  # request-error shape: fal repeats the type in a header
@@ -155,28 +175,42 @@ class QueueApi:
 
     # -- queue --------------------------------------------------------------------------------
 
-    async def submit(self, request: Request, endpoint_id: str) -> Response:
+    async def _accept(
+        self, request: Request, endpoint_id: str, **options: Any
+    ) -> RequestRecord | Response:
+        """The common start of submit and run: every check, then a new record."""
         if (denied := self.check_auth(request)) is not None:
             return denied
+        if (refused := _bad_timeout(request)) is not None:
+            return refused
         payload = await self.read_input(request, endpoint_id)
         if isinstance(payload, Response):
             return payload
-        webhook_url = request.query_params.get("fal_webhook")
+        webhook_url = options.get("webhook_url")
         if (
             webhook_url is not None
             and self.webhook_guard is not None
             and (refused := self.webhook_guard(webhook_url)) is not None
         ):
             return refused
-        headers = {k: v for k in RECORDED_HEADERS if (v := request.headers.get(k)) is not None}
-        record = self.queue.submit(
+        return self.queue.submit(
             endpoint_id,
             payload,
-            priority=request.headers.get("x-fal-queue-priority", "normal"),
-            webhook_url=webhook_url,
-            headers=headers,
+            headers=_recorded_headers(request),
             origin=base_url(request),
+            plan=request.scope.get(PLAN_SCOPE_KEY),
+            **options,
         )
+
+    async def submit(self, request: Request, endpoint_id: str) -> Response:
+        record = await self._accept(
+            request,
+            endpoint_id,
+            priority=request.headers.get("x-fal-queue-priority", "normal"),
+            webhook_url=request.query_params.get("fal_webhook"),
+        )
+        if isinstance(record, Response):
+            return record
         body = {
             "status": "IN_QUEUE",
             "request_id": record.request_id,
@@ -206,6 +240,7 @@ class QueueApi:
         with_logs = _flag(request.query_params.get("logs"))
         logs = record.visible_logs(self.queue.clock.now()) if with_logs else None
         body = self.status_body(request, record, logs)
+        self.queue.note_poll(record)
         return JSONResponse(
             body,
             200 if record.status == "COMPLETED" else 202,
@@ -265,13 +300,9 @@ class QueueApi:
     # -- sync run -----------------------------------------------------------------------------
 
     async def run(self, request: Request, endpoint_id: str) -> Response:
-        if (denied := self.check_auth(request)) is not None:
-            return denied
-        payload = await self.read_input(request, endpoint_id)
-        if isinstance(payload, Response):
-            return payload
-        headers = {k: v for k in RECORDED_HEADERS if (v := request.headers.get(k)) is not None}
-        record = self.queue.submit(endpoint_id, payload, mode="sync", headers=headers)
+        record = await self._accept(request, endpoint_id, mode="sync")
+        if isinstance(record, Response):
+            return record
         while record.status != "COMPLETED":
             await self.queue.wait_changed(timeout=0.25)
             record = self.queue.get(record.request_id) or record

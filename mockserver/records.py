@@ -38,6 +38,22 @@ class RequestRecord:
     headers: dict[str, str] = field(default_factory=dict)
     cost_units: int = 1
     version: int = 0
+    progression: str = "timed"
+    """How the request moves: timed | immediate | manual | polls:N (see ``queue.py``)."""
+    polls: int = 0
+    """Status polls seen (``polls:N`` progression moves one state every N)."""
+    start_gate: float | None = None
+    """When a manual step (or the Nth poll) let it start; None: not yet."""
+    finish_gate: float | None = None
+    """When a manual step (or the 2Nth poll) let it finish; None: not yet."""
+    start_deadline: float | None = None
+    """``X-Fal-Request-Timeout``: fails with fal's 504 if not started by then."""
+    held_position: int | None = None
+    """A slow-queue scenario's reported position while the request is held."""
+    extra_logs: list[dict[str, Any]] = field(default_factory=list)
+    """Scenario log lines: ``{message, level, at}`` with ``at`` a fraction of the run."""
+    scenario: dict[str, Any] | None = None
+    """The matching scenario's name and what the model must produce (error or output)."""
 
     @property
     def priority_rank(self) -> int:
@@ -66,6 +82,11 @@ class RequestRecord:
             else f"Invalid status code: {self.error['status_code']}"
         )
 
+    @property
+    def gated(self) -> bool:
+        """Moves only when stepped (manual) or polled (polls:N), never by time alone."""
+        return self.progression == "manual" or self.progression.startswith("polls:")
+
     def visible_logs(self, now: float) -> list[dict[str, Any]]:
         """Log lines whose time has come; the rest of the plan stays hidden."""
         return [line for line in self.logs if line["at"] <= now]
@@ -77,3 +98,23 @@ class RequestRecord:
     def from_dict(cls, data: dict[str, Any]) -> RequestRecord:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class RequestPlan:
+    """What the fault rules decided for a request about to be created (see ``faults.py``).
+
+    The fault middleware leaves it in the ASGI scope under ``PLAN_SCOPE_KEY``; the submit
+    handler hands it to ``RequestQueue.submit``.
+    """
+
+    scenario: str | None = None
+    progression: str | None = None
+    hold_seconds: float = 0.0
+    hold_position: int | None = None
+    error: dict[str, Any] | None = None
+    output: dict[str, Any] | None = None
+    logs: tuple[dict[str, Any], ...] = ()
+
+
+PLAN_SCOPE_KEY = "ray2_mock.plan"

@@ -1,0 +1,71 @@
+"""What a request is, in fal's terms: its route (submit, status, ...), endpoint and request id.
+
+The journal, the metrics and the fault rules all speak in these terms, so they are worked out
+once per request here, from the host's role (``urls.HOST_ROLES``) and the path. A JS client
+behind fal's proxy convention names its real target in ``x-fal-target-url``; that wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+from mockserver.endpoints import ENDPOINTS
+from mockserver.queue_api import REQUEST_PATH, REQUEST_TARGETS
+from mockserver.urls import HostRole, host_role
+
+Route = Literal[
+    "submit", "run", "status", "stream", "result", "cancel", "media", "rest", "control", "other"
+]
+FAL_ROUTES: tuple[Route, ...] = ("submit", "run", "status", "stream", "result", "cancel")
+"""Routes of fal's request API: the ones scenarios and random faults can target."""
+
+REQUEST_OPS: dict[tuple[str, str], Route] = {
+    ("GET", ""): "result",
+    ("GET", "/status"): "status",
+    ("GET", "/status/stream"): "stream",
+    ("PUT", "/cancel"): "cancel",
+}
+CONTROL_PREFIX = "/_mock/"
+MEDIA_PREFIX = "/files/"
+
+
+@dataclass(frozen=True)
+class FalCall:
+    route: Route
+    endpoint_id: str | None = None
+    """The full endpoint id on submit/run; the path's owner/alias target on request ops."""
+    request_id: str | None = None
+
+
+def _on_role(role: HostRole, method: str, path: str) -> FalCall:
+    if role == "cdn":
+        return FalCall("media")
+    if role == "rest":
+        return FalCall("rest")
+    if role == "local":
+        if path.startswith(CONTROL_PREFIX) or path == CONTROL_PREFIX.rstrip("/"):
+            return FalCall("control")
+        if path.startswith(MEDIA_PREFIX):
+            return FalCall("media")
+        if path.startswith("/run/"):
+            return _on_role("run", method, path[len("/run") :])
+        role = "queue"
+    stripped = path.strip("/")
+    if stripped in ENDPOINTS:
+        return FalCall("submit" if role == "queue" else "run", stripped)
+    match = REQUEST_PATH.match(path) if role == "queue" else None
+    if match and match["target"] in REQUEST_TARGETS:
+        route = REQUEST_OPS.get((method, match["op"] or ""), "other")
+        return FalCall(route, match["target"], match["request_id"])
+    return FalCall("other")
+
+
+def classify(method: str, host: str, path: str, target_url: str | None = None) -> FalCall:
+    """The fal call behind one HTTP request (``host`` is the Host header, port allowed)."""
+    if target_url:
+        parts = urlsplit(target_url)
+        if parts.hostname:
+            return _on_role(host_role(parts.hostname), method, parts.path or "/")
+    return _on_role(host_role(host), method, path)

@@ -1,0 +1,352 @@
+"""The ``/_mock`` control API: what tests and the pytest fixture use to drive the emulator.
+
+JSON only, on the plain loopback listener only (never on fal's host names, never mixed with
+fal's paths). Errors keep fal's shapes so one client-side error parser reads both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from mockserver.errors import request_error, validation_error
+from mockserver.faults import ScenarioError, parse_document, parse_scenario
+from mockserver.journal import JournalFilter, entries_json
+from mockserver.metrics import prometheus_text
+from mockserver.records import RequestRecord
+
+UNIT_PRICE_USD = 0.50
+"""fal's price of one unit (a 540p, 5 s clip); 720p = 2 units, 1080p = 4, 9 s doubles."""
+LEDGER_SCAN_LIMIT = 1_000_000
+ADVANCE_WAIT_SECONDS = 10.0
+
+
+def _bad_field(loc: list[Any], msg: str, kind: str = "value_error") -> Response:
+    return validation_error([{"loc": loc, "msg": msg, "type": kind}])
+
+
+async def _json_body(request: Request) -> Any | Response:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        return _bad_field(["body"], f"Invalid JSON: {exc}", "json_invalid")
+
+
+# -- health, clock, reset ---------------------------------------------------------------------
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def clock_get(request: Request) -> Response:
+    return JSONResponse({"now": request.app.state.clock.now()})
+
+
+async def clock_advance(request: Request) -> Response:
+    body = await _json_body(request)
+    if isinstance(body, Response):
+        return body
+    seconds = body.get("seconds") if isinstance(body, dict) else None
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not math.isfinite(seconds)
+        or seconds < 0
+    ):
+        return _bad_field(
+            ["body", "seconds"], "Input should be a finite number of seconds >= 0", "float_type"
+        )
+    state = request.app.state
+    state.clock.advance(float(seconds))
+    state.queue.advance()  # apply what fell due now, so the caller reads the new state
+    return JSONResponse({"now": state.clock.now(), "advanced": seconds})
+
+
+async def reset(request: Request) -> Response:
+    """Back to the state at start: no requests, empty journal and metrics, initial scenarios."""
+    state = request.app.state
+    state.queue.reset()
+    cleared = state.journal.clear()
+    state.metrics.reset()
+    for hook in state.reset_hooks:
+        hook()
+    return JSONResponse({"status": "reset", "journal_entries_cleared": cleared})
+
+
+# -- journal ----------------------------------------------------------------------------------
+
+JOURNAL_TEXT_FILTERS = ("method", "path", "path_prefix", "route", "endpoint", "request_id")
+JOURNAL_INT_FILTERS = ("status", "since", "limit")
+
+
+async def journal_get(request: Request) -> Response:
+    params = request.query_params
+    numbers: dict[str, int | None] = {}
+    for name in JOURNAL_INT_FILTERS:
+        raw = params.get(name)
+        if raw is None:
+            numbers[name] = None
+            continue
+        try:
+            numbers[name] = int(raw)
+        except ValueError:
+            return _bad_field(["query", name], "Input should be a valid integer", "int_parsing")
+        if name == "limit" and numbers[name] < 0:
+            return _bad_field(["query", name], "Input should be >= 0", "greater_than_equal")
+    where = JournalFilter(
+        **{name: params.get(name) for name in JOURNAL_TEXT_FILTERS},
+        status=numbers["status"],
+        since=numbers["since"],
+    )
+    journal = request.app.state.journal
+    entries = journal.entries(where, numbers["limit"])
+    return JSONResponse(
+        {
+            "entries": entries_json(entries),
+            "count": len(entries),
+            "size": journal.size,
+            "evicted": journal.evicted,
+        }
+    )
+
+
+async def journal_delete(request: Request) -> Response:
+    return JSONResponse({"cleared": request.app.state.journal.clear()})
+
+
+# -- requests ---------------------------------------------------------------------------------
+
+
+def record_json(record: RequestRecord) -> dict[str, Any]:
+    data = record.to_dict()
+    data["logs"] = [{k: v for k, v in line.items() if k != "at"} for line in record.logs]
+    return data
+
+
+async def requests_list(request: Request) -> Response:
+    try:
+        limit = int(request.query_params.get("limit", "100"))
+    except ValueError:
+        return _bad_field(["query", "limit"], "Input should be a valid integer", "int_parsing")
+    records = request.app.state.store.recent(max(limit, 0))
+    return JSONResponse({"requests": [record_json(r) for r in records]})
+
+
+async def request_get(request: Request) -> Response:
+    record = request.app.state.queue.get(request.path_params["request_id"])
+    if record is None:
+        return request_error(404, "Request not found", "request_not_found")
+    return JSONResponse(record_json(record))
+
+
+async def request_advance(request: Request) -> Response:
+    """Move a request one state on (manual progression, or to hurry a timed one).
+
+    Starting happens at once when a slot is free; finishing waits (briefly) for the video to
+    exist, so the caller reads the new state right after this returns.
+    """
+    queue = request.app.state.queue
+    request_id = request.path_params["request_id"]
+    before = queue.get(request_id)
+    if before is None:
+        return request_error(404, "Request not found", "request_not_found")
+    if before.status == "COMPLETED":
+        return request_error(409, "Request is already completed", "already_completed")
+    record = queue.step(request_id)
+    if record.status == before.status == "IN_PROGRESS":
+        record = await _wait_for_output(queue, request_id)
+    waiting_for = None
+    if record.status == before.status:
+        waiting_for = "a free slot" if record.status == "IN_QUEUE" else "the output"
+    return JSONResponse(
+        {
+            "request_id": request_id,
+            "previous_status": before.status,
+            "status": record.status,
+            "progression": record.progression,
+            "waiting_for": waiting_for,
+        }
+    )
+
+
+async def _wait_for_output(queue: Any, request_id: str) -> RequestRecord:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ADVANCE_WAIT_SECONDS
+    record = queue.get(request_id)
+    while record.status == "IN_PROGRESS" and loop.time() < deadline:
+        await queue.wait_changed(timeout=min(0.25, deadline - loop.time()))
+        record = queue.get(request_id)
+    return record
+
+
+# -- scenarios --------------------------------------------------------------------------------
+
+
+async def scenarios_get(request: Request) -> Response:
+    return JSONResponse(request.app.state.faults.to_json())
+
+
+async def scenarios_post(request: Request) -> Response:
+    """One scenario, or a document ``{scenarios: [...], seed, fault_rate, fault_rates, ...}``."""
+    body = await _json_body(request)
+    if isinstance(body, Response):
+        return body
+    state = request.app.state
+    engine = state.faults
+    single = isinstance(body, dict) and "scenarios" not in body
+    document = None
+    try:
+        if single:
+            scenarios = [parse_scenario(body)]
+        else:
+            document = parse_document(body)
+            scenarios = list(document.scenarios)
+    except ScenarioError as exc:
+        return validation_error(exc.detail(("body",)))
+    names = []
+    for scenario in scenarios:
+        if "name" not in scenario.spec:
+            scenario.name = engine.unique_name()
+        names += engine.add([scenario])
+    if document is not None and isinstance(body, dict):
+        if {"seed", "fault_rate", "fault_rates"} & body.keys():
+            engine.configure_random(document.seed, document.fault_rate, document.fault_rates)
+        if document.progression is not None:
+            state.queue.progression = document.progression
+    return JSONResponse({"added": names, **engine.to_json()})
+
+
+async def scenarios_delete(request: Request) -> Response:
+    engine = request.app.state.faults
+    count = len(engine.scenarios)
+    engine.clear()
+    return JSONResponse({"cleared": count})
+
+
+async def scenario_delete(request: Request) -> Response:
+    name = request.path_params["name"]
+    if not request.app.state.faults.remove(name):
+        return request_error(404, f"No scenario named {name!r}", "not_found")
+    return JSONResponse({"deleted": name})
+
+
+# -- metrics and ledger -----------------------------------------------------------------------
+
+
+def _metrics_snapshot(request: Request) -> dict[str, Any]:
+    state = request.app.state
+    unfinished = state.store.unfinished()
+    by_status = defaultdict(int)
+    for record in unfinished:
+        by_status[record.status] += 1
+    gauges = {
+        "requests_in_queue": by_status["IN_QUEUE"],
+        "requests_in_progress": by_status["IN_PROGRESS"],
+        "journal_entries": len(state.journal),
+    }
+    return state.metrics.snapshot(state.renderer.renders_started, {"gauges": gauges})
+
+
+def _wants_prometheus(request: Request) -> bool:
+    if request.query_params.get("format") in ("prometheus", "text"):
+        return True
+    accept = request.headers.get("accept", "")
+    return ("text/plain" in accept or "openmetrics" in accept) and "json" not in accept
+
+
+async def metrics(request: Request) -> Response:
+    snapshot = _metrics_snapshot(request)
+    if _wants_prometheus(request):
+        return PlainTextResponse(
+            prometheus_text(snapshot), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+    return JSONResponse(snapshot)
+
+
+def ledger_of(records: list[RequestRecord]) -> dict[str, Any]:
+    """Cost per API key: completed generations are billed, failed and cancelled ones not."""
+    keys: dict[str, dict[str, Any]] = {}
+    for record in records:
+        key = record.headers.get("authorization", "unknown")
+        row = keys.setdefault(
+            key, {"key": key, "billed_requests": 0, "unbilled_requests": 0, "units": 0}
+        )
+        if record.status == "COMPLETED" and record.outcome == "ok":
+            row["billed_requests"] += 1
+            row["units"] += record.cost_units
+        elif record.status == "COMPLETED":
+            row["unbilled_requests"] += 1
+    rows = sorted(keys.values(), key=lambda r: r["key"])
+    for row in rows:
+        row["usd"] = round(row["units"] * UNIT_PRICE_USD, 2)
+    total = sum(r["units"] for r in rows)
+    return {
+        "unit_price_usd": UNIT_PRICE_USD,
+        "keys": rows,
+        "total_units": total,
+        "total_usd": round(total * UNIT_PRICE_USD, 2),
+    }
+
+
+async def ledger(request: Request) -> Response:
+    return JSONResponse(ledger_of(request.app.state.store.recent(LEDGER_SCAN_LIMIT)))
+
+
+async def not_found(request: Request) -> Response:
+    return request_error(404, f"No control route {request.method} {request.url.path}", "not_found")
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+CONTROL_TABLE: tuple[tuple[str, str, Handler], ...] = (
+    ("GET", "/_mock/health", health),
+    ("GET", "/_mock/clock", clock_get),
+    ("POST", "/_mock/clock/advance", clock_advance),
+    ("POST", "/_mock/reset", reset),
+    ("GET", "/_mock/journal", journal_get),
+    ("DELETE", "/_mock/journal", journal_delete),
+    ("GET", "/_mock/requests", requests_list),
+    ("GET", "/_mock/requests/{request_id}", request_get),
+    ("POST", "/_mock/requests/{request_id}/advance", request_advance),
+    ("GET", "/_mock/scenarios", scenarios_get),
+    ("POST", "/_mock/scenarios", scenarios_post),
+    ("DELETE", "/_mock/scenarios", scenarios_delete),
+    ("DELETE", "/_mock/scenarios/{name}", scenario_delete),
+    ("GET", "/_mock/metrics", metrics),
+    ("GET", "/_mock/ledger", ledger),
+)
+
+
+def control_routes() -> list[Route]:
+    """Routes by path (several methods per path), then a fal-shaped 404 for the rest."""
+    by_path: dict[str, dict[str, Handler]] = defaultdict(dict)
+    for method, path, handler in CONTROL_TABLE:
+        by_path[path][method] = handler
+
+    def dispatcher(handlers: dict[str, Handler]) -> Handler:
+        async def dispatch(request: Request) -> Response:
+            handler = handlers.get(request.method)
+            if handler is None:
+                allowed = ", ".join(sorted(handlers))
+                message = f"{request.method} is not allowed here (use {allowed})"
+                return request_error(405, message, "method_not_allowed")
+            return await handler(request)
+
+        return dispatch
+
+    any_method = ["GET", "POST", "PUT", "DELETE", "PATCH"]
+    routes = [Route(path, dispatcher(h), methods=any_method) for path, h in by_path.items()]
+    routes.append(Route("/_mock/{rest:path}", not_found, methods=any_method))
+    routes.append(Route("/_mock", not_found, methods=any_method))
+    return routes

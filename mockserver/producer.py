@@ -1,0 +1,69 @@
+"""The model as scenarios see it: render, or fail with a given error, or return a given file.
+
+Wraps the real producer (``output.VideoProducer``). A request whose scenario names an error
+completes with that error and renders nothing; one that names an output file gets that file,
+copied into the media directory under a content hash so the usual video URL serves it. Every
+output asked of the renderer is counted for the metrics (renders started vs. cache hits).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+from mockserver.media.cache import cache_key
+from mockserver.metrics import Metrics
+from mockserver.queue import Producer, Production
+from mockserver.records import RequestRecord
+
+CHUNK = 1 << 20
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def install_output(media_dir: Path, source: Path) -> str:
+    """Copy ``source`` into the media directory (atomically, once); return its media key."""
+    key = cache_key({"custom_output": _file_digest(source)})
+    final = media_dir / f"{key}.mp4"
+    if not final.is_file():
+        media_dir.mkdir(parents=True, exist_ok=True)
+        temp = media_dir / f".tmp-{key}-{uuid.uuid4().hex}.mp4"
+        shutil.copyfile(source, temp)
+        os.replace(temp, final)
+    return key
+
+
+class ScenarioProducer:
+    def __init__(self, inner: Producer, media_dir: Path, metrics: Metrics) -> None:
+        self.inner = inner
+        self.media_dir = media_dir
+        self.metrics = metrics
+
+    async def __call__(self, record: RequestRecord) -> Production:
+        scenario: dict[str, Any] = record.scenario or {}
+        if scenario.get("error"):
+            return Production(error=scenario["error"])
+        output = scenario.get("output")
+        if output:
+            source = Path(output["video"])
+            key = await asyncio.to_thread(install_output, self.media_dir, source)
+            media = {
+                "key": key,
+                "file_name": output.get("file_name") or source.name,
+                "file_size": source.stat().st_size,
+                "content_type": output.get("content_type") or "video/mp4",
+            }
+            return Production(media=media, log_lines=(f"custom output {source.name}",))
+        self.metrics.productions += 1
+        return await self.inner(record)
