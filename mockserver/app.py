@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Host, Mount, Route, Router
 
 from mockserver.clock import Clock, SystemClock
 from mockserver.config import Config
+from mockserver.dashboard import dashboard_routes
 from mockserver.errors import request_error
 from mockserver.media import VideoRenderer, serve_video
 from mockserver.output import VideoProducer
@@ -61,6 +62,7 @@ ROLE_ROUTES: dict[str, list[BaseRoute]] = {
     "cdn": [MEDIA_ROUTE],
     "rest": [Route("/{path:path}", _unknown_rest, methods=ANY_METHOD)],
     "local": [
+        *dashboard_routes(),
         Route("/_mock/health", _health),
         MEDIA_ROUTE,
         Route("/run/{path:path}", _run_path, methods=ANY_METHOD),

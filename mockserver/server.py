@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from mockserver.app import create_app
 from mockserver.config import Config
 from mockserver.connect_proxy import start_connect_proxy
+from mockserver.dashboard import UI_PATH
 from mockserver.tls import FAL_HOSTS, TlsFiles, ensure_tls_files
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,7 @@ def startup_banner(info: ServerInfo, config: Config) -> str:
         f"ray2-mock listening on {info.url}  (timing={config.timing}, store={config.store},"
         f" state={config.state_dir})",
         f"  queue: {info.url}/fal-ai/luma-dream-machine/ray-2    sync run: {info.url}/run/...",
+        f"  dashboard: {info.url}{UI_PATH}",
     ]
     if info.tls_port:
         lines.append(
