@@ -16,6 +16,7 @@ serve: $(STAMP)
 	$(BIN)/ray2-mock serve $(ARGS)
 
 test: $(STAMP)
+	@sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
