@@ -44,6 +44,7 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 T2V = "fal-ai/luma-dream-machine/ray-2"
 AUTH = {"Authorization": f"Key {TEST_KEY}"}
+FOX = "A red fox running through fresh snow at dawn"
 SETTLE_MS = 60_000  # a render on a loaded 2-core machine; normally ~3 s with timing=fast
 
 
@@ -115,7 +116,7 @@ def test_playground_submission_completes_and_its_video_plays(
     expect(page.locator("#field-aspect_ratio option")).to_have_count(6)
     expect(page.locator("#field-loop")).not_to_be_checked()
 
-    page.fill("#field-prompt", "A red fox running through fresh snow at dawn")
+    page.fill("#field-prompt", FOX)
     page.select_option("#field-aspect_ratio", "9:16")
     page.click("#play-submit")
     status = page.locator("#play-status")
@@ -231,6 +232,30 @@ def test_list_updates_live_for_requests_from_any_client(
     expect(page.locator("#detail-id")).to_have_text(handle.request_id)
     expect(page.locator("#detail-input")).to_contain_text('"prompt": "dashboard test clip"')
     expect(row).to_have_class(re.compile("selected"))
+
+
+def test_markup_is_labelled_and_usable_by_keyboard(page: Any) -> None:
+    """Every control has an accessible name; landmarks and headings give the page a map."""
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll('input, select, textarea, button')]
+            .filter((c) => !(c.labels && c.labels.length) && !c.getAttribute('aria-label')
+                           && !c.textContent.trim())
+            .map((c) => c.outerHTML.slice(0, 80))"""
+    )
+    assert unlabelled == []
+    assert page.locator("main#main").count() == 1 and page.locator("h1").count() == 1
+    for section in ("requests", "detail", "playground", "scenarios", "journal"):
+        labelled_by = page.locator(f"section#{section}").get_attribute("aria-labelledby")
+        assert page.locator(f"#{labelled_by}").inner_text().strip()
+    expect(page.locator("#field-prompt")).to_have_attribute("aria-required", "true")
+    # Keyboard only: type a prompt, tab to the submit button, press Enter.
+    page.focus("#field-prompt")
+    page.keyboard.type(FOX)
+    page.select_option("#field-aspect_ratio", "9:16")  # same clip as above: a cache hit
+    page.focus("#play-submit")
+    page.keyboard.press("Enter")
+    expect(page.locator("#play-status")).to_have_text(re.compile(r"IN_QUEUE|IN_PROGRESS|COMPLETED"))
+    expect(page.locator("#detail-input")).to_contain_text(FOX)
 
 
 def _control_route_exists(emulator: BackgroundEmulator, path: str) -> bool:
