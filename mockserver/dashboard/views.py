@@ -50,10 +50,17 @@ def image_preview_path(request_id: str, field: str) -> str:
 
 
 def _error_view(record: RequestRecord) -> dict[str, Any] | None:
+    """The error a person wants to read: the model's own messages, not fal's status text."""
     if record.error is None:
         return None
+    detail = record.error.get("body", {}).get("detail")
+    messages = (
+        [str(item["msg"]) for item in detail if isinstance(item, dict) and item.get("msg")]
+        if isinstance(detail, list)
+        else []
+    )
     return {
-        "message": record.error_message,
+        "message": "; ".join(messages) or record.error_message,
         "type": record.error.get("error_type"),
         "status_code": record.error.get("status_code"),
     }

@@ -170,6 +170,7 @@ def test_failed_request_shows_the_model_error(http: httpx.Client) -> None:
     assert detail["outcome"] == "error" and detail["video_url"] is None
     assert detail["error"]["status_code"] == result.status_code == 422
     assert detail["error"]["type"] == result.json()["detail"][0]["type"] == "image_load_error"
+    assert detail["error"]["message"] == result.json()["detail"][0]["msg"]  # not fal's status text
     assert detail["output"] == {"status_code": 422, "body": result.json()}
 
 

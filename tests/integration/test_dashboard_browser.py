@@ -288,8 +288,8 @@ def test_control_panels_follow_the_control_api(page: Any, emulator: BackgroundEm
 
 @pytest.mark.skip(
     reason="needs GET/POST/DELETE /_mock/scenarios from issue 8 (branch `control`), not merged "
-    "yet; remove this marker once it is, and align dashboard/static/scenario-templates.json "
-    "with its scenario format"
+    "yet: remove this marker once it is (passes against control at 11bdbaa merged with this "
+    "branch; the templates in dashboard/static/scenario-templates.json use its format)"
 )
 def test_scenario_added_in_the_ui_makes_the_next_request_fail(page: Any) -> None:
     page.select_option("#scenario-template", label="Content policy violation (next request)")
@@ -309,5 +309,10 @@ def test_scenario_added_in_the_ui_makes_the_next_request_fail(page: Any) -> None
     page.click("#play-submit")
     expect(failed).to_have_text("COMPLETED", timeout=SETTLE_MS)
 
+    page.select_option("#scenario-template", label="Slow queue: position 5 for 10 s (next request)")
+    page.click("#scenario-add")
+    page.get_by_role("button", name="Remove scenario slow-queue").click()
+    expect(page.locator("#scenario-list")).not_to_contain_text("slow-queue")
+    expect(page.locator("#scenario-list")).to_contain_text("content-policy")
     page.click("#scenario-clear")
     expect(page.locator("#scenarios-empty")).to_be_visible()

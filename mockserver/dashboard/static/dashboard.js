@@ -218,7 +218,8 @@ function applySnapshot(snapshot) {
       loadDetail(state.selected);
     }
   }
-  if (state.journalAvailable && $("journal-live").checked) scheduleJournal();
+  if (state.journalAvailable && $("journal-live").checked) later("journal", loadJournal);
+  if (state.scenariosAvailable) later("scenarios", loadScenarios); // hit counts move too
 }
 
 function connectFeed() {
@@ -635,7 +636,28 @@ async function loadScenarios() {
   const items = scenarioList(response.body);
   $("scenario-list").replaceChildren(
     ...items.map((item) =>
-      h("li", {}, h("strong", {}, item.name || "(unnamed)"), h("pre", { className: "mono" }, json(item))),
+      h(
+        "li",
+        {},
+        h(
+          "div",
+          { className: "scenario-head" },
+          h("strong", {}, item.name || "(unnamed)"),
+          item.name
+            ? h(
+                "button",
+                {
+                  type: "button",
+                  className: "button small",
+                  "aria-label": `Remove scenario ${item.name}`,
+                  onclick: () => removeScenario(item.name),
+                },
+                "Remove",
+              )
+            : null,
+        ),
+        h("pre", { className: "mono" }, json(item)),
+      ),
     ),
   );
   $("scenarios-empty").hidden = items.length > 0;
@@ -679,6 +701,17 @@ async function addScenario(event) {
   await loadScenarios();
 }
 
+async function removeScenario(name) {
+  const response = await fetchJson(`${API.scenarios}/${encodeURIComponent(name)}`, { method: "DELETE" });
+  if (!response.ok) {
+    renderApiError($("scenario-errors"), response, `Could not remove scenario ${name}`);
+    return;
+  }
+  hideBox($("scenario-errors"));
+  $("scenario-status").textContent = `Removed scenario ${name}`;
+  await loadScenarios();
+}
+
 async function clearScenarios() {
   const response = await fetchJson(API.scenarios, { method: "DELETE" });
   if (!response.ok) {
@@ -691,10 +724,11 @@ async function clearScenarios() {
 
 // -- journal ----------------------------------------------------------------------------------
 
-let journalTimer = null;
-function scheduleJournal() {
-  clearTimeout(journalTimer);
-  journalTimer = setTimeout(loadJournal, 300);
+const timers = {};
+/** Debounced refresh: a burst of feed events costs one request per panel. */
+function later(name, load) {
+  clearTimeout(timers[name]);
+  timers[name] = setTimeout(load, 300);
 }
 
 async function loadJournal(event) {
