@@ -34,6 +34,11 @@ CHROMIUM_ARGS = [
 AUTH = {"Authorization": "Key docs"}
 T2V = "fal-ai/luma-dream-machine/ray-2"
 I2V = "fal-ai/luma-dream-machine/ray-2/image-to-video"
+MODERATION = {
+    "name": "moderation",
+    "match": {"input": {"prompt": "(?i)forbidden"}},
+    "error": {"type": "content_policy_violation"},
+}
 
 
 def data_uri(path: Path, media_type: str) -> str:
@@ -43,9 +48,13 @@ def data_uri(path: Path, media_type: str) -> str:
 def main(out: Path) -> None:
     images = ROOT / "fixtures" / "images"
     with tempfile.TemporaryDirectory() as state:
-        config = Config(port=0, tls_port=0, state_dir=Path(state), store="memory", timing="fast")
+        config = Config(
+            port=0, tls_port=0, state_dir=Path(state), store="memory", timing="fast", capacity=1
+        )
         with BackgroundEmulator(config) as emulator, sync_playwright() as pw:
             http = httpx.Client(base_url=emulator.url, headers=AUTH, timeout=30)
+            # Shown in the Scenarios panel where the control API exists (a 404 otherwise).
+            http.post("/_mock/scenarios", json=MODERATION)
             http.post(f"/{T2V}", json={"prompt": "Drone shot over a glacier", "duration": "9s"})
             i2v = http.post(
                 f"/{I2V}",
@@ -59,7 +68,7 @@ def main(out: Path) -> None:
             while http.get(i2v["status_url"]).json()["status"] != "COMPLETED":
                 time.sleep(0.1)
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page = browser.new_page(viewport={"width": 1280, "height": 1040})
             page.goto(emulator.url + "/_mock/ui")
             page.wait_for_selector("body[data-ready]")
             page.fill("#field-prompt", "A red fox running through fresh snow at dawn")
@@ -86,7 +95,7 @@ def main(out: Path) -> None:
             raw = out.with_suffix(".raw.png")
             page.screenshot(path=str(raw))
             browser.close()
-    Image.open(raw).convert("RGB").quantize(128, dither=Image.Dither.NONE).save(out, optimize=True)
+    Image.open(raw).convert("RGB").quantize(256, dither=Image.Dither.NONE).save(out, optimize=True)
     raw.unlink()
     print(f"{out}: {out.stat().st_size} bytes")
 
