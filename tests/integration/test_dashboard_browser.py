@@ -207,6 +207,17 @@ def test_invalid_form_shows_the_422_as_the_api_returns_it(
     expect(page.locator("#field-aspect_ratio-err")).to_have_text(message)
     expect(page.locator("#field-prompt-err")).to_be_hidden()
     screenshot(page, "invalid-form")
+
+    # No key: the 401 is shown and the key field, folded under "Request options", opens.
+    page.evaluate("document.getElementById('field-aspect_ratio').value = '16:9'")
+    options = page.locator("details.options")
+    options.locator("summary").click()
+    page.fill("#play-key", "")
+    options.locator("summary").click()  # folded again before submitting
+    page.click("#play-submit")
+    expect(errors).to_contain_text("HTTP 401 (unauthorized)")
+    expect(options).to_have_attribute("open", "")
+    expect(page.locator("#play-key")).to_be_focused()
     assert page.locator("#request-rows tr").count() == rows_before  # nothing was queued
 
 

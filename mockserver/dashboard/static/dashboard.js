@@ -541,7 +541,11 @@ async function submitPlayground(event) {
       renderApiError(errors, response, "The queue API refused the request");
       showFieldErrors(response.body && response.body.detail);
       const first = document.querySelector("#play-fields [aria-invalid='true']");
-      if (first) first.focus();
+      if (response.status === 401) {
+        // started with --api-key: the key lives under "Request options"
+        document.querySelector("details.options").open = true;
+        $("play-key").focus();
+      } else if (first) first.focus();
       return;
     }
     followRequest(response.body, key);
