@@ -24,6 +24,7 @@ serve: $(STAMP)
 	$(BIN)/ray2-mock serve $(ARGS)
 
 test: $(STAMP) $(JS_STAMP)
+	@sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Host, Mount, Route, Router
 from mockserver.clock import Clock, SystemClock
 from mockserver.config import Config
 from mockserver.control import control_routes
+from mockserver.dashboard import dashboard_routes
 from mockserver.errors import request_error
 from mockserver.fal_proxy import CORS_MIDDLEWARE, PROXY_ROUTE
 from mockserver.faults import FaultDocument, FaultEngine, load_file
@@ -76,6 +77,7 @@ ROLE_ROUTES: dict[str, list[BaseRoute]] = {
     ],
     "local": [
         PROXY_ROUTE,
+        *dashboard_routes(),
         MEDIA_ROUTE,
         *LOCAL_ROUTES,
         *WEBHOOK_LOCAL_ROUTES,

@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from mockserver.app import create_app
 from mockserver.config import Config
 from mockserver.connect_proxy import start_connect_proxy
+from mockserver.dashboard import UI_PATH
 
 if TYPE_CHECKING:
     from mockserver.tls import TlsFiles
@@ -183,6 +184,7 @@ def startup_banner(info: ServerInfo, config: Config) -> str:
         f"ray2-mock listening on {info.url}  (timing={config.timing}, store={config.store},"
         f" state={config.state_dir})",
         f"  queue: {info.url}/fal-ai/luma-dream-machine/ray-2    sync run: {info.url}/run/...",
+        f"  dashboard: {info.url}{UI_PATH}",
     ]
     if info.tls_port:
         lines.append(

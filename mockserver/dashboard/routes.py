@@ -1,0 +1,239 @@
+"""HTTP side of the dashboard: the static page, the JSON it reads, and a live feed.
+
+Everything lives under ``/_mock/ui`` (and the endpoint schemas under ``/_mock/schemas``), on the
+plain loopback listener only. The page submits through the real queue API like any client;
+these routes only *read* the emulator's state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from sse_starlette.sse import EventSourceResponse
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from contracts import load_schema
+from contracts.schemas import SCHEMA_DIR
+from mockserver.endpoints import ENDPOINTS
+from mockserver.errors import request_error, validation_error
+from mockserver.media import MediaInputError, video_spec
+from mockserver.media.images import frame_image, load_image_input
+from mockserver.output import output_body
+from mockserver.records import RequestRecord
+from mockserver.urls import media_url
+
+from . import views
+
+STATIC_DIR = Path(__file__).parent / "static"
+UI_PATH = "/_mock/ui"
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+FEED_RECHECK_SECONDS = 0.5
+"""Log lines become visible with time, not with a state change: the feed looks this often."""
+PREVIEW_MAX_SIDE = 480
+NO_STORE = {"cache-control": "no-store"}
+
+
+def _limit(request: Request) -> int | Response:
+    raw = request.query_params.get("limit", str(DEFAULT_LIMIT))
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 1 <= value <= MAX_LIMIT:
+        return validation_error(
+            [
+                {
+                    "loc": ["query", "limit"],
+                    "msg": f"Input should be an integer from 1 to {MAX_LIMIT}",
+                    "type": "int_parsing",
+                    "input": raw,
+                }
+            ]
+        )
+    return value
+
+
+def _position(request: Request, record: RequestRecord) -> int | None:
+    return request.app.state.queue.position(record) if record.status == "IN_QUEUE" else None
+
+
+def _summaries(request: Request, limit: int) -> list[dict[str, Any]]:
+    state = request.app.state
+    now = state.clock.now()
+    return [
+        views.summary(
+            record,
+            now=now,
+            position=_position(request, record),
+            video_url=lambda key: media_url(request, key),
+        )
+        for record in state.store.recent(limit)
+    ]
+
+
+def _record_or_404(request: Request) -> RequestRecord | Response:
+    request_id = request.path_params["request_id"]
+    record = request.app.state.queue.get(request_id)
+    if record is None:
+        return request_error(404, f"Request {request_id!r} not found", "request_not_found")
+    return record
+
+
+def _output(request: Request, record: RequestRecord) -> dict[str, Any] | None:
+    """What ``GET response_url`` returns for this record: status code and body."""
+    if record.status != "COMPLETED":
+        return None
+    if record.error is not None:
+        return {"status_code": record.error["status_code"], "body": record.error["body"]}
+    return {"status_code": 200, "body": output_body(request, record)}
+
+
+# -- page -------------------------------------------------------------------------------------
+
+
+async def page(request: Request) -> Response:
+    return FileResponse(STATIC_DIR / "index.html", headers=NO_STORE)
+
+
+async def page_slash(request: Request) -> Response:
+    return RedirectResponse(UI_PATH, status_code=308)
+
+
+# -- requests ---------------------------------------------------------------------------------
+
+
+async def requests_list(request: Request) -> Response:
+    limit = _limit(request)
+    if isinstance(limit, Response):
+        return limit
+    body = {"now": request.app.state.clock.now(), "requests": _summaries(request, limit)}
+    return JSONResponse(body, headers=NO_STORE)
+
+
+async def request_detail(request: Request) -> Response:
+    record = _record_or_404(request)
+    if isinstance(record, Response):
+        return record
+    body = views.detail(
+        record,
+        now=request.app.state.clock.now(),
+        position=_position(request, record),
+        video_url=lambda key: media_url(request, key),
+        output=_output(request, record),
+    )
+    return JSONResponse(body, headers=NO_STORE)
+
+
+def _preview_png(source: Any, width: int, height: int) -> bytes:
+    image = frame_image(source, width, height)
+    image.thumbnail((PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", optimize=False)
+    return buffer.getvalue()
+
+
+async def input_image(request: Request) -> Response:
+    """The first/last frame exactly as the renderer draws it (placeholder included), as PNG.
+
+    Served from here rather than linked, so the page never fetches a remote host and shows what
+    the video really starts or ends with.
+    """
+    record = _record_or_404(request)
+    if isinstance(record, Response):
+        return record
+    field = request.path_params["field"]
+    url = record.input.get(field) if field in views.IMAGE_FIELDS else None
+    if not isinstance(url, str) or not url:
+        return request_error(404, f"Request has no input image {field!r}", "not_found")
+    renderer = request.app.state.renderer
+    arguments = ENDPOINTS[record.endpoint_id].with_defaults(record.input)
+    spec = video_spec(arguments)
+    try:
+        source = await load_image_input(
+            field,
+            url,
+            allow_remote_fetch=renderer.allow_remote_fetch,
+            resolve_local_url=renderer.resolve_local_url,
+        )
+        png = await asyncio.to_thread(_preview_png, source, spec.width, spec.height)
+    except MediaInputError as exc:
+        return validation_error(exc.detail, status_code=exc.status_code)
+    return Response(png, media_type="image/png", headers={"cache-control": "private, max-age=600"})
+
+
+async def feed(request: Request) -> Response:
+    """SSE: the recent-requests list whenever it changes (``elapsed`` alone is no change)."""
+    limit = _limit(request)
+    if isinstance(limit, Response):
+        return limit
+    state = request.app.state
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        last: list[dict[str, Any]] | None = None
+        while True:
+            rows = _summaries(request, limit)
+            shape = [{k: v for k, v in row.items() if k != "elapsed"} for row in rows]
+            if shape != last:
+                last = shape
+                yield {
+                    "event": "requests",
+                    "data": json.dumps({"now": state.clock.now(), "requests": rows}),
+                }
+            await state.queue.wait_changed(timeout=FEED_RECHECK_SECONDS)
+
+    return EventSourceResponse(
+        events(), ping=state.config.stream_keepalive_seconds, headers=NO_STORE
+    )
+
+
+# -- schemas ----------------------------------------------------------------------------------
+
+
+async def schema_index(request: Request) -> Response:
+    endpoints = [
+        {
+            "endpoint_id": endpoint.endpoint_id,
+            "kind": endpoint.kind,
+            "input_schema": endpoint.input_schema,
+            "output_schema": endpoint.output_schema,
+            "input_schema_url": f"/_mock/schemas/{endpoint.input_schema}",
+        }
+        for endpoint in ENDPOINTS.values()
+    ]
+    return JSONResponse({"endpoints": endpoints})
+
+
+async def schema_file(request: Request) -> Response:
+    name = request.path_params["name"]
+    if name not in _schema_names():
+        return request_error(404, f"No schema named {name!r}", "not_found")
+    return JSONResponse(load_schema(name))
+
+
+def _schema_names() -> frozenset[str]:
+    """Only the JSON Schema files: the folder also holds Python code."""
+    return frozenset(path.name for path in SCHEMA_DIR.glob("*.json"))
+
+
+def dashboard_routes() -> list[BaseRoute]:
+    """Register before any catch-all on the local listener."""
+    return [
+        Route(UI_PATH, page, methods=["GET", "HEAD"]),
+        Route(UI_PATH + "/", page_slash, methods=["GET", "HEAD"]),
+        Mount(UI_PATH + "/static", app=StaticFiles(directory=STATIC_DIR), name="dashboard"),
+        Route(UI_PATH + "/requests", requests_list),
+        Route(UI_PATH + "/events", feed),
+        Route(UI_PATH + "/requests/{request_id}", request_detail),
+        Route(UI_PATH + "/requests/{request_id}/images/{field}", input_image),
+        Route("/_mock/schemas", schema_index),
+        Route("/_mock/schemas/{name}", schema_file),
+    ]
