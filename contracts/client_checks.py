@@ -98,9 +98,12 @@ def expect_auth(obs: Observation) -> None:
 
 
 def expect_one_valid_submit(obs: Observation, *, attempts: int = 1) -> None:
-    submits = obs.of("submit", "run")
+    route, other = ("run", "submit") if obs.call.mode == "run" else ("submit", "run")
+    submits = obs.of(route)
     if len(submits) != attempts:
-        obs.fail(f"{len(submits)} submit request(s), expected {attempts}")
+        obs.fail(f"{len(submits)} {route} request(s), expected {attempts}")
+    if obs.of(other):
+        obs.fail(f"used the {other} API for a {obs.call.mode} call")
     for exchange in submits:
         if exchange.method != "POST" or exchange.endpoint_id != obs.call.endpoint:
             obs.fail(f"{exchange.line()}: expected POST to {obs.call.endpoint}")

@@ -23,6 +23,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -261,10 +262,13 @@ class CallableClient:
 
 
 def load_callable(spec: str) -> CallableClient:
-    """``python:package.module:function`` -> a CallableClient."""
+    """``python:package.module:function`` -> a CallableClient (importable from the current
+    directory too, as with ``python -m``: a console script's path does not include it)."""
     module_name, _, attribute = spec.removeprefix("python:").partition(":")
     if not attribute:
         raise ValueError(f"expected python:module:function, got {spec!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     return CallableClient(getattr(importlib.import_module(module_name), attribute), name=spec)
 
 

@@ -30,9 +30,14 @@ from contracts.targets import Target
 
 MAX_REQUESTS = 4
 PROMPTS = st.sampled_from(["state machine one", "state machine two"])
-"""Few prompts and the cheapest geometry: the machine is about the lifecycle, and the render
-cache then serves most requests (the geometry is covered by the suite's enum cases)."""
-CHEAP = {"resolution": st.just("540p"), "duration": st.just("5s")}
+"""Two prompts and one cheap geometry: the machine is about the lifecycle, so the emulator's
+render cache serves almost every request (geometry is the enum and generated cases' job)."""
+CHEAP = {
+    "resolution": st.just("540p"),
+    "duration": st.just("5s"),
+    "aspect_ratio": st.just("16:9"),
+    "loop": st.just(False),
+}
 
 
 def _inputs() -> st.SearchStrategy[tuple[str, dict[str, Any]]]:

@@ -262,7 +262,7 @@ class TrafficTap:
             entry.response_body = _decode(
                 bytes(response_raw), entry.response_headers.get("content-type", "")
             )
-            entry.fault = fault.name or fault.kind if fault is not None else None
+            entry.fault = (fault.name or fault.kind) if fault is not None else None
 
     async def _apply(
         self, fault: Fault, entry: Exchange, receive: Receive, send: Send, transport: Any

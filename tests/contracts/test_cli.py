@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -59,3 +60,20 @@ def test_an_unknown_target_or_client_is_refused() -> None:
         main(["check", "--target", "ftp://x"])
     with pytest.raises(ValueError, match="unknown client 'curl'"):
         main(["check", "--client", "curl"])
+
+
+def test_a_python_callable_client_is_imported_from_the_working_directory() -> None:
+    """The console script's sys.path lacks the working directory; python:mod:fn must still
+    find the user's module there (as ``python -m`` would)."""
+    script = Path(sys.executable).with_name("ray2-mock")
+    spec = "python:tests.contracts.test_client_checks:user_function"
+    done = subprocess.run(
+        [str(script), "check", "--client", spec, "--case", "valid_call"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).parents[2],
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed, 0 failed" in done.stdout

@@ -137,3 +137,21 @@ def test_retrying_without_backoff_is_caught(target: Target) -> None:
     [result] = run(impatient, target, ["backs_off_on_429"])
     assert result.outcome == "failed"
     assert "without backing off" in result.detail
+
+
+def test_a_client_that_queues_when_asked_to_run_is_caught(target: Target) -> None:
+    def always_subscribe(call: ClientCall) -> object:
+        return (
+            HttpxClient()
+            .call(
+                ClientCall(
+                    call.endpoint, call.arguments, call.queue_url, call.run_url, call.key, "queue"
+                )
+            )
+            .output
+        )
+
+    [result] = run(CallableClient(always_subscribe, name="queues"), target, ["sync_run"])
+    assert result.outcome == "failed"
+    assert "0 run request(s), expected 1" in result.detail
+    assert "used the submit API for a run call" in result.detail

@@ -1,0 +1,69 @@
+"""Traffic sources: the journal of a running ray2-mock reads into the same records as the tap."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from contracts.traffic import JournalTraffic, classify, mask_secret
+
+ENTRY = {
+    "id": 7,
+    "at": 1700000000.5,
+    "method": "GET",
+    "host": "127.0.0.1:8765",
+    "path": "/fal-ai/luma-dream-machine/requests/abc/status",
+    "query": "logs=1",
+    "route": "status",
+    "endpoint_id": "fal-ai/luma-dream-machine/ray-2",
+    "request_id": "abc",
+    "request_headers": {"authorization": "Key ****0001"},
+    "request_body": None,
+    "status": 202,
+    "response_headers": {"content-type": "application/json"},
+    "response_body": {"status": "IN_QUEUE", "queue_position": 0},
+    "dropped": False,
+    "faults": ["slow_queue"],
+}
+
+
+def test_journal_entries_become_exchanges() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.method == "DELETE":
+            return httpx.Response(200, json={"cleared": 1})
+        return httpx.Response(200, json={"entries": [ENTRY], "count": 1})
+
+    journal = JournalTraffic(
+        "http://mock", http=httpx.Client(transport=httpx.MockTransport(handler))
+    )
+    assert journal.available()
+    [exchange] = journal.exchanges(request_id="abc")
+    assert seen[-1].url.params["request_id"] == "abc"
+    assert (exchange.route, exchange.request_id, exchange.status) == ("status", "abc", 202)
+    assert exchange.endpoint_id == "fal-ai/luma-dream-machine/ray-2"
+    assert exchange.response_body == {"status": "IN_QUEUE", "queue_position": 0}
+    assert exchange.fault == "slow_queue" and exchange.at == 1700000000.5
+    journal.clear()
+    assert seen[-1].method == "DELETE"
+
+
+def test_a_server_without_a_journal_is_not_a_traffic_source() -> None:
+    transport = httpx.MockTransport(lambda r: httpx.Response(404, json={"detail": "no"}))
+    assert not JournalTraffic("http://mock", http=httpx.Client(transport=transport)).available()
+
+
+def test_classify_and_mask() -> None:
+    app = "/fal-ai/luma-dream-machine"
+    assert classify("POST", f"{app}/ray-2") == ("submit", f"{app[1:]}/ray-2", None)
+    assert classify("POST", f"/run{app}/ray-2/image-to-video")[0] == "run"
+    assert classify("GET", f"{app}/requests/r1/status/stream") == ("stream", None, "r1")
+    assert classify("PUT", f"{app}/ray-2/requests/r1/cancel") == ("cancel", None, "r1")
+    assert classify("GET", f"{app}/requests/r1") == ("result", None, "r1")
+    assert classify("GET", "/files/mock/k.mp4")[0] == "media"
+    assert mask_secret("Key abcdef0123") == "Key ****0123"
+    assert mask_secret("short") == "****"
+    assert json.dumps(mask_secret("Bearer tok-12345678")) == '"Bearer ****5678"'
