@@ -195,7 +195,7 @@ def _mock_target(
 
 
 def _url_target(url: str, run_base: str | None, key: str | None) -> Target:
-    from contracts.traffic import JournalTraffic
+    from contracts.traffic import JournalTraffic, ScenarioFaults
 
     base = url.rstrip("/")
     target = Target(
@@ -210,6 +210,10 @@ def _url_target(url: str, run_base: str | None, key: str | None) -> Target:
     if journal.available():
         target.traffic = journal
         target.notes.append("traffic read from /_mock/journal")
+        faults = ScenarioFaults(base)
+        if faults.available():
+            target.faults = faults
+            target.notes.append("faults injected through /_mock/scenarios")
     return target
 
 

@@ -8,7 +8,8 @@ Client checks judge traffic, not the client's own account of it. Two sources giv
   ingress-style 503, a dropped connection or a stream cut after its first event), so client
   checks run without any control API.
 - ``JournalTraffic``: the ``GET /_mock/journal`` control API of a running ``ray2-mock serve``
-  (a URL target), read and normalised into the same records.
+  (a URL target), read and normalised into the same records; ``ScenarioFaults`` injects the
+  same faults there through ``POST /_mock/scenarios``.
 
 Credentials are never kept: ``Authorization`` is stored as ``<scheme> ****<last 4>``.
 """
@@ -331,3 +332,51 @@ class JournalTraffic:
             dropped=bool(entry.get("dropped")),
             fault=", ".join(entry.get("faults") or []) or None,
         )
+
+
+class ScenarioFaults:
+    """Injects ``Fault``s into a running ray2-mock as ``/_mock/scenarios`` rules.
+
+    A cut stream becomes a dropped stream connection (the scenarios drop before answering);
+    ``after`` has no scenario equivalent, so only faults on the next calls translate.
+    """
+
+    def __init__(self, base_url: str, *, http: httpx.Client | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.http = http or httpx.Client(timeout=30)
+        self._names: list[str] = []
+
+    def available(self) -> bool:
+        try:
+            response = self.http.get(f"{self.base_url}/_mock/scenarios")
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    @staticmethod
+    def scenario(fault: Fault, name: str) -> dict[str, Any]:
+        if fault.after:
+            raise ValueError(f"{fault.name or fault.kind}: scenarios cannot skip calls first")
+        rule: dict[str, Any] = {"name": name, "times": fault.times, "match": {"route": fault.route}}
+        if fault.kind in ("drop", "cut"):
+            rule["drop"] = True
+        elif fault.body == INGRESS_503_BODY:
+            rule["http_error"] = {"status": fault.status, "ingress": True}
+        else:
+            error: dict[str, Any] = {"status": fault.status}
+            if "retry-after" in fault.headers:
+                error["retry_after"] = float(fault.headers["retry-after"])
+            rule["http_error"] = error
+        return rule
+
+    def inject(self, *faults: Fault) -> None:
+        for fault in faults:
+            name = f"contracts-{len(self._names) + 1}"
+            url = f"{self.base_url}/_mock/scenarios"
+            self.http.post(url, json=self.scenario(fault, name)).raise_for_status()
+            self._names.append(name)
+
+    def clear(self) -> None:
+        for name in self._names:
+            self.http.delete(f"{self.base_url}/_mock/scenarios/{name}")
+        self._names.clear()

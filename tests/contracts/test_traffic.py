@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 
-from contracts.traffic import JournalTraffic, classify, mask_secret
+from contracts.traffic import Fault, JournalTraffic, ScenarioFaults, classify, mask_secret
 
 ENTRY = {
     "id": 7,
@@ -67,3 +68,43 @@ def test_classify_and_mask() -> None:
     assert mask_secret("Key abcdef0123") == "Key ****0123"
     assert mask_secret("short") == "****"
     assert json.dumps(mask_secret("Bearer tok-12345678")) == '"Bearer ****5678"'
+
+
+def test_faults_become_control_api_scenarios() -> None:
+    """The documented /_mock/scenarios forms (README "Simulate failures")."""
+    posted: list[dict] = []
+    deleted: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            posted.append(json.loads(request.content))
+        elif request.method == "DELETE":
+            deleted.append(request.url.path)
+        return httpx.Response(200, json={"scenarios": []})
+
+    faults = ScenarioFaults(
+        "http://mock", http=httpx.Client(transport=httpx.MockTransport(handler))
+    )
+    assert faults.available()
+    faults.inject(Fault.rate_limited("submit"), Fault.ingress_unavailable("submit", times=2))
+    faults.inject(Fault.dropped("status", after=0), Fault.cut_stream())
+    assert posted == [
+        {
+            "name": "contracts-1",
+            "times": 1,
+            "match": {"route": "submit"},
+            "http_error": {"status": 429, "retry_after": 1.0},
+        },
+        {
+            "name": "contracts-2",
+            "times": 2,
+            "match": {"route": "submit"},
+            "http_error": {"status": 503, "ingress": True},
+        },
+        {"name": "contracts-3", "times": 1, "match": {"route": "status"}, "drop": True},
+        {"name": "contracts-4", "times": 1, "match": {"route": "stream"}, "drop": True},
+    ]
+    faults.clear()
+    assert deleted == [f"/_mock/scenarios/contracts-{n}" for n in range(1, 5)]
+    with pytest.raises(ValueError, match="cannot skip calls"):
+        faults.inject(Fault.dropped("status", after=1))
