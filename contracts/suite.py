@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -57,7 +57,6 @@ class SuiteContext:
     settings: Settings
     http: httpx.Client
     workdir: Path | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -82,17 +81,16 @@ class Case:
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _cost_sorted(ctx: SuiteContext, endpoint: str, inputs: list[dict[str, Any]]) -> list[dict]:
+def _affordable(
+    ctx: SuiteContext, endpoint: str, inputs: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """The inputs the budget affords, cheapest first (all of them off live)."""
-    from mockserver.endpoints import ENDPOINTS as REGISTRY
-    from mockserver.endpoints import cost_units
-
-    if ctx.target.budget.limit is None:
+    budget = ctx.target.budget
+    if budget.limit is None:
         return inputs
-    priced = sorted(inputs, key=lambda a: cost_units(REGISTRY[endpoint].with_defaults(a)))
-    chosen, left = [], ctx.target.budget.limit - ctx.target.budget.spent
-    for arguments in priced:
-        units = cost_units(REGISTRY[endpoint].with_defaults(arguments))
+    chosen, left = [], budget.limit - budget.spent
+    for arguments in sorted(inputs, key=lambda a: ctx.target.cost(endpoint, a)):
+        units = ctx.target.cost(endpoint, arguments)
         if units <= left:
             chosen.append(arguments)
             left -= units
@@ -118,7 +116,7 @@ def covering(endpoint: str) -> Callable[[SuiteContext], str | None]:
 
     def run(ctx: SuiteContext) -> str | None:
         inputs = covering_inputs(endpoint)
-        chosen = _cost_sorted(ctx, endpoint, inputs)
+        chosen = _affordable(ctx, endpoint, inputs)
         if not chosen:
             raise Skip("live budget affords none of the covering inputs")
         handles = [flows.submit(ctx.target, ctx.http, endpoint, a) for a in chosen]

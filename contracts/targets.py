@@ -134,9 +134,14 @@ class Target:
     def request_url(self, request_id: str, op: str = "") -> str:
         return f"{self.queue_url}/{APP_ID}/requests/{request_id}{op}"
 
+    @staticmethod
+    def cost(endpoint_id: str, arguments: Mapping[str, Any]) -> int:
+        """Cost units of one generation (540p/5 s = 1; 720p 2x, 1080p 4x, 9 s 2x)."""
+        return cost_units(ENDPOINTS[endpoint_id].with_defaults(arguments))
+
     def charge(self, endpoint_id: str, arguments: Mapping[str, Any]) -> int:
         """Spend the generation's cost units (raises BudgetExhausted first if it won't fit)."""
-        units = cost_units(ENDPOINTS[endpoint_id].with_defaults(arguments))
+        units = self.cost(endpoint_id, arguments)
         self.budget.spend(units, f"{endpoint_id} {dict(arguments).get('resolution', '540p')}")
         return units
 
