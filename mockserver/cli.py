@@ -1,4 +1,5 @@
-"""``ray2-mock serve | env``: start the emulator, or print the exports that route clients to it."""
+"""``ray2-mock serve | env | check | record``: start the emulator, print the exports that route
+clients to it, or run the contract suite (``check``/``record`` live in ``contracts/cli.py``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from contracts import cli as contracts_cli
 from mockserver.config import DEFAULT_PORT, Config
 from mockserver.faults import ScenarioError
 from mockserver.queue import check_progression
@@ -168,7 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
     _env_parser(sub)
+    contracts_cli.add_parsers(sub)  # check, record: the contract suite (contracts/cli.py)
     args = parser.parse_args(argv)
+    if args.command in contracts_cli.COMMANDS:
+        return contracts_cli.run(args)
     if args.command == "serve":
         logging.basicConfig(
             level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"

@@ -1,0 +1,135 @@
+"""``ray2-mock check`` and ``ray2-mock record``: the contract suite from the command line.
+
+``check`` runs the server contract suite against a target, or, given ``--client`` /
+``--client-cmd``, the client checks for those clients. ``record`` saves fal's real answers
+(live only). Parsers are added to ``mockserver.cli``; heavy imports wait until a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+COMMANDS = ("check", "record")
+
+
+def add_parsers(sub: Any) -> None:
+    check = sub.add_parser(
+        "check",
+        help="run the contract suite against the mock, a URL or live fal (or check a client)",
+        description="Server contract suite by default; with --client/--client-cmd, the client "
+        "checks for those clients (against the in-process mock unless --target says otherwise).",
+    )
+    _target_options(check)
+    check.add_argument(
+        "--profile",
+        choices=["ci", "dev", "live"],
+        default=None,
+        help="Hypothesis profile (default: ci; live for --target live)",
+    )
+    check.add_argument(
+        "--case", action="append", default=[], help="run only this case (repeatable)"
+    )
+    check.add_argument(
+        "--client",
+        action="append",
+        default=[],
+        help="client to check: httpx, fal-sync, fal-async, js, js-streaming, python:mod:func",
+    )
+    check.add_argument(
+        "--client-cmd",
+        action="append",
+        default=[],
+        help='a command reading the call as JSON on stdin, printing {"output": ...}',
+    )
+    check.add_argument("--list", action="store_true", help="list the cases and client checks")
+    record = sub.add_parser(
+        "record", help="save fal's real answers (redacted) and report spec drift (live only)"
+    )
+    record.add_argument(
+        "--live-budget", type=int, default=1, help="cost units to spend (default 1)"
+    )
+    record.add_argument("--out", type=Path, default=Path("fixtures/recorded"))
+
+
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", default="mock", help="mock (default), live or an http(s) URL")
+    parser.add_argument(
+        "--run-base", default=None, help="sync-run base of a URL target (default <URL>/run)"
+    )
+    parser.add_argument(
+        "--live-budget",
+        type=int,
+        default=None,
+        help="cost units live fal may spend (540p/5s = 1; 720p 2x, 1080p 4x, 9s 2x; default 2)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    return {"check": _check, "record": _record}[args.command](args)
+
+
+def _print(result: Any) -> None:
+    print(result.line(), flush=True)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from contracts.client_checks import CLIENT_CHECK_NAMES, run_client_checks
+    from contracts.clients import CommandClient, load_client
+    from contracts.suite import CASE_NAMES, run_suite
+    from contracts.targets import DEFAULT_LIVE_BUDGET, TargetUnavailable, open_target
+
+    if args.list:
+        print("cases:", *CASE_NAMES, sep="\n  ")
+        print("client checks:", *CLIENT_CHECK_NAMES, sep="\n  ")
+        return 0
+    clients = [load_client(spec) for spec in args.client]
+    clients += [CommandClient(command) for command in args.client_cmd]
+    budget = DEFAULT_LIVE_BUDGET if args.live_budget is None else args.live_budget
+    profile = args.profile or ("live" if args.target == "live" else "ci")
+    start = time.monotonic()
+    results = []
+    try:
+        with open_target(args.target, run_base=args.run_base, live_budget=budget) as target:
+            print(f"target: {target.name}  profile: {profile}", *target.notes, flush=True)
+            if clients:
+                for client in clients:
+                    only = args.case or None
+                    results += run_client_checks(client, target, only=only, report=_print)
+            else:
+                results = run_suite(target, profile=profile, only=args.case, report=_print)
+            if target.live:
+                print(f"live budget: spent {target.budget.spent} of {target.budget.limit} units")
+    except TargetUnavailable as exc:
+        print(f"SKIPPED  {exc}")
+        return 0
+    counts = {
+        kind: sum(r.outcome == kind for r in results) for kind in ("passed", "failed", "skipped")
+    }
+    summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+    print(f"{summary} in {time.monotonic() - start:.1f} s")
+    return 1 if counts["failed"] else 0
+
+
+def _record(args: argparse.Namespace) -> int:
+    from contracts.drift import drift_report
+    from contracts.record import record
+    from contracts.targets import TargetUnavailable, open_target
+
+    try:
+        with open_target("live", live_budget=args.live_budget) as target:
+            written, problems = record(target, args.out)
+    except TargetUnavailable as exc:
+        print(f"nothing recorded: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    for problem in problems:
+        print(f"SCHEMA   {problem}")
+    drift = drift_report()
+    if drift:
+        print("SPEC DRIFT (fal's OpenAPI vs contracts/schemas):\n" + drift)
+    return 1 if problems or drift else 0

@@ -1,0 +1,296 @@
+"""Hypothesis strategies generated from the JSON Schemas: valid inputs, and inputs that break
+exactly one rule together with the 422 ``loc`` and ``type`` fal answers for that rule.
+
+Public: import these in your own tests to drive your app with every shape of Ray 2 input::
+
+    from hypothesis import given
+    from contracts.strategies import T2V, valid_inputs, invalid_inputs
+
+    @given(valid_inputs(T2V))
+    def test_my_app_accepts_every_valid_input(arguments): ...
+
+    @given(invalid_inputs(T2V))
+    def test_my_app_reports_the_field(case):  # case.body, case.loc, case.type, case.rule
+        ...
+
+Strategies are built by walking the schema's top-level properties (the inputs are flat
+objects); each property's own sub-schema goes through ``hypothesis-jsonschema``, so a new
+field or enum value in ``contracts/schemas`` shows up here without code changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis_jsonschema import from_schema
+
+from contracts.schemas import load_schema
+
+T2V = "fal-ai/luma-dream-machine/ray-2"
+I2V = "fal-ai/luma-dream-machine/ray-2/image-to-video"
+INPUT_SCHEMAS: dict[str, str] = {
+    T2V: "ray-2.input.json",
+    I2V: "ray-2-image-to-video.input.json",
+}
+IMAGE_FIELDS = ("image_url", "end_image_url")
+"""String fields that must hold a fetchable image for a generation to succeed."""
+
+# How fal (a FastAPI/pydantic model server) reports each broken rule. Kept here, apart from
+# the emulator's own tables, so the emulator is judged by the contract and not by itself.
+MISSING_TYPE = "missing"
+ENUM_TYPE = "literal_error"
+ROOT_TYPE = "model_attributes_type"
+TYPE_ERROR_TYPES: dict[str, str] = {
+    "string": "string_type",
+    "boolean": "bool_type",
+    "integer": "int_type",
+    "number": "float_type",
+    "array": "list_type",
+    "object": "dict_type",
+}
+
+# Values that break a ``type`` rule *for pydantic too*. Pydantic's lax mode coerces
+# "yes"/"true"/1/0 to a boolean and "5"/5.0 to an integer, so those are valid at fal even
+# though JSON Schema rejects them; containers are never coerced, and a string field accepts
+# no number or boolean. Only values both sides reject are generated.
+_CONTAINERS = st.one_of(
+    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers())
+)
+TYPE_BREAKERS: dict[str, st.SearchStrategy[Any]] = {
+    "string": st.one_of(
+        st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.booleans(), _CONTAINERS
+    ),
+    "boolean": _CONTAINERS,
+    "integer": _CONTAINERS,
+    "number": _CONTAINERS,
+    "array": st.one_of(st.integers(), st.text(max_size=5), st.dictionaries(st.text(), st.none())),
+    "object": st.one_of(st.integers(), st.text(max_size=5), st.lists(st.integers())),
+}
+# A JSON body that is not an object at all (``null`` is left out: FastAPI reports a null body
+# as a missing body, not as a wrong type).
+NON_OBJECT_BODIES = st.one_of(
+    st.lists(st.integers(), max_size=3), st.text(max_size=10), st.integers(), st.booleans()
+)
+
+
+@dataclass(frozen=True)
+class InvalidCase:
+    """An input that breaks exactly one rule, and how a correct server reports it."""
+
+    endpoint_id: str
+    body: Any
+    loc: tuple[str | int, ...]
+    type: str
+    rule: str
+    """Human-readable: which rule is broken, e.g. ``aspect_ratio: value outside the enum``."""
+
+
+def input_schema(endpoint_id: str) -> dict[str, Any]:
+    try:
+        return load_schema(INPUT_SCHEMAS[endpoint_id])
+    except KeyError:
+        known = sorted(INPUT_SCHEMAS)
+        raise ValueError(f"unknown endpoint {endpoint_id!r}; known: {known}") from None
+
+
+def _properties(endpoint_id: str) -> dict[str, dict[str, Any]]:
+    return input_schema(endpoint_id).get("properties", {})
+
+
+def _required(endpoint_id: str) -> list[str]:
+    return list(input_schema(endpoint_id).get("required", []))
+
+
+# -- images --------------------------------------------------------------------------------
+
+
+def png_data_uri(
+    width: int = 64, height: int = 64, color: tuple[int, int, int] = (200, 80, 40)
+) -> str:
+    """A small solid PNG as a ``data:`` URI: accepted by fal and the emulator, no upload needed."""
+    from PIL import Image  # only image-to-video strategies need Pillow
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def image_urls() -> st.SearchStrategy[str]:
+    """Default image inputs: small PNG data URIs of varied size and colour."""
+    sizes = st.sampled_from([(64, 64), (96, 54), (54, 96), (128, 96)])
+    colors = st.tuples(*[st.integers(0, 255)] * 3)
+    return st.builds(lambda size, color: png_data_uri(*size, color), sizes, colors)
+
+
+# -- valid inputs ----------------------------------------------------------------------------
+
+
+@cache
+def _field_strategy(schema_name: str, field: str) -> st.SearchStrategy[Any]:
+    sub = dict(load_schema(schema_name)["properties"][field])
+    return from_schema(sub)
+
+
+def valid_inputs(
+    endpoint_id: str,
+    *,
+    prompts: st.SearchStrategy[str] | None = None,
+    images: st.SearchStrategy[str] | None = None,
+    overrides: Mapping[str, st.SearchStrategy[Any]] | None = None,
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Inputs the schema accepts: required fields always, each optional field present or not.
+
+    ``prompts`` and ``images`` narrow the free-text and image fields (e.g. a few fixed prompts
+    against a live target, to reuse renders and stay readable); ``overrides`` replaces the
+    strategy of any field by name.
+    """
+    schema_name = INPUT_SCHEMAS[endpoint_id]
+    fields: dict[str, st.SearchStrategy[Any]] = {}
+    for name in _properties(endpoint_id):
+        fields[name] = _field_strategy(schema_name, name)
+    if prompts is not None:
+        fields["prompt"] = prompts
+    for name in IMAGE_FIELDS:
+        if name in fields:
+            fields[name] = images if images is not None else image_urls()
+    fields.update(overrides or {})
+    required = {name: fields[name] for name in _required(endpoint_id)}
+    optional = {name: s for name, s in fields.items() if name not in required}
+    return st.fixed_dictionaries(required, optional=optional)
+
+
+def covering_inputs(
+    endpoint_id: str, *, prompt: str = "contract check", image_url: str | None = None
+) -> list[dict[str, Any]]:
+    """A short fixed list in which every enum value (and both booleans) appears at least once.
+
+    As many rows as the largest enum; that enum takes one value per row. The other fields
+    keep their default (first) value except on the row each other value is assigned to, and
+    those rows are spread, so costly values (1080p, 9s) never pile onto one clip.
+    Image-to-video rows cycle through no image, start image, end image and both.
+    """
+    properties = _properties(endpoint_id)
+    choices = {
+        name: list(p["enum"]) if "enum" in p else [p.get("default", False), not p.get("default")]
+        for name, p in properties.items()
+        if "enum" in p or p.get("type") == "boolean"
+    }
+    rows = max((len(values) for values in choices.values()), default=1)
+    table: list[dict[str, Any]] = [{"prompt": prompt} for _ in range(rows)]
+    widest = max(choices, key=lambda name: len(choices[name]), default=None)
+    next_row = 1
+    for name, values in choices.items():
+        if name == widest:
+            for row, value in zip(table, values, strict=False):
+                row[name] = value
+            continue
+        for row in table:
+            row[name] = values[0]
+        for value in values[1:]:
+            table[next_row % rows][name] = value
+            next_row += 1
+    image = image_url or png_data_uri()
+    image_sets = [(), ("image_url",), ("end_image_url",), ("image_url", "end_image_url")]
+    for i, row in enumerate(table):
+        for name in image_sets[i % len(image_sets)]:
+            if name in properties:
+                row[name] = image
+    return table
+
+
+# -- invalid inputs --------------------------------------------------------------------------
+
+ENUM_CANONICAL = "not-an-option"
+CANONICAL_BREAKERS: dict[str, Any] = {
+    "string": 0,
+    "boolean": [],
+    "integer": [],
+    "number": [],
+    "array": 0,
+    "object": 0,
+}
+"""One fixed breaking value per JSON type, for the deterministic one-case-per-rule sweep."""
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One schema rule: which field it guards, the 422 ``type`` and values that break it."""
+
+    field: str | None
+    """None: the rule is about the whole body."""
+    type: str
+    description: str
+    values: st.SearchStrategy[Any] | None
+    """None: the rule is broken by leaving the field out."""
+    canonical: Any = None
+
+    def case(self, endpoint_id: str, base: Mapping[str, Any], value: Any) -> InvalidCase:
+        if self.field is None:
+            return InvalidCase(endpoint_id, value, ("body",), self.type, self.description)
+        if self.values is None:
+            body = {k: v for k, v in base.items() if k != self.field}
+        else:
+            body = {**base, self.field: value}
+        return InvalidCase(endpoint_id, body, ("body", self.field), self.type, self.description)
+
+
+def schema_rules(endpoint_id: str) -> list[_Rule]:
+    """Every rule of the input schema that a one-field change can break."""
+    rules = [_Rule(f, MISSING_TYPE, f"{f}: missing", None) for f in _required(endpoint_id)]
+    for name, prop in _properties(endpoint_id).items():
+        if "enum" in prop:
+            allowed = frozenset(prop["enum"])
+            outside = st.one_of(
+                st.text(max_size=8).filter(lambda s, allowed=allowed: s not in allowed),
+                TYPE_BREAKERS["string"],
+            )
+            rules.append(
+                _Rule(name, ENUM_TYPE, f"{name}: value outside the enum", outside, ENUM_CANONICAL)
+            )
+        elif prop.get("type") in TYPE_BREAKERS:
+            kind = prop["type"]
+            rules.append(
+                _Rule(
+                    name,
+                    TYPE_ERROR_TYPES[kind],
+                    f"{name}: not a {kind}",
+                    TYPE_BREAKERS[kind],
+                    CANONICAL_BREAKERS[kind],
+                )
+            )
+    rules.append(_Rule(None, ROOT_TYPE, "body: not an object", NON_OBJECT_BODIES, []))
+    return rules
+
+
+def invalid_inputs(endpoint_id: str) -> st.SearchStrategy[InvalidCase]:
+    """Inputs that break exactly one schema rule, each with the 422 ``loc`` and ``type``.
+
+    The other fields come from ``valid_inputs``, so a server that reports the wrong field,
+    or more than one, is caught. Image fields hold a tiny data URI (their content is never
+    reached: validation fails first).
+    """
+    base = valid_inputs(endpoint_id, images=st.just("data:image/png;base64,AA=="))
+
+    def cases(body: dict[str, Any]) -> st.SearchStrategy[InvalidCase]:
+        return st.one_of(
+            [
+                st.just(rule.case(endpoint_id, body, None))
+                if rule.values is None
+                else rule.values.map(lambda v, rule=rule: rule.case(endpoint_id, body, v))
+                for rule in schema_rules(endpoint_id)
+            ]
+        )
+
+    return base.flatmap(cases)
+
+
+def every_rule(endpoint_id: str, base: Mapping[str, Any] | None = None) -> list[InvalidCase]:
+    """One deterministic case per rule, from ``base`` (default: just a prompt)."""
+    body = dict(base or {"prompt": "contract check"})
+    return [rule.case(endpoint_id, body, rule.canonical) for rule in schema_rules(endpoint_id)]

@@ -1,0 +1,340 @@
+"""The contract suite: named cases, each judging one part of the contract on any target.
+
+``run_suite(target)`` runs every case and returns one ``CaseResult`` per case (passed,
+failed with a readable report, or skipped with the reason: budget, live-only, ...). The CLI
+(``ray2-mock check``) and the pytest module (``contracts.suite_tests``) both call it.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+from hypothesis import given
+from hypothesis import settings as Settings
+from hypothesis import strategies as st
+
+from contracts import flows
+from contracts.checks import (
+    ContractViolation,
+    check_request_error,
+    check_result,
+    check_validation_error,
+    check_video,
+    expect,
+    json_body,
+)
+from contracts.profiles import profile_settings
+from contracts.strategies import (
+    I2V,
+    T2V,
+    InvalidCase,
+    covering_inputs,
+    every_rule,
+    invalid_inputs,
+    valid_inputs,
+)
+from contracts.targets import BudgetExhausted, Target
+
+ENDPOINTS = {"t2v": T2V, "i2v": I2V}
+CHEAPEST = {"resolution": st.just("540p"), "duration": st.just("5s")}
+"""Live runs keep generated inputs at one cost unit each."""
+Outcome = Literal["passed", "failed", "skipped"]
+
+
+class Skip(Exception):
+    """The case cannot run on this target; the message says why."""
+
+
+@dataclass
+class SuiteContext:
+    target: Target
+    settings: Settings
+    http: httpx.Client
+    workdir: Path | None = None
+
+
+@dataclass
+class CaseResult:
+    name: str
+    outcome: Outcome
+    detail: str = ""
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        head = f"{self.outcome.upper():8} {self.name} ({self.seconds:.1f} s)"
+        return head if not self.detail else f"{head}\n    " + self.detail.replace("\n", "\n    ")
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    run: Callable[[SuiteContext], str | None]
+    live_only: bool = False
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _affordable(
+    ctx: SuiteContext, endpoint: str, inputs: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The inputs the budget affords, cheapest first (all of them off live)."""
+    budget = ctx.target.budget
+    if budget.limit is None:
+        return inputs
+    chosen, left = [], budget.limit - budget.spent
+    for arguments in sorted(inputs, key=lambda a: ctx.target.cost(endpoint, a)):
+        units = ctx.target.cost(endpoint, arguments)
+        if units <= left:
+            chosen.append(arguments)
+            left -= units
+    return chosen
+
+
+def _generate(ctx: SuiteContext, handle: flows.Handle, *, video: bool = True) -> None:
+    flows.wait_completed(ctx.target, ctx.http, handle)
+    output = flows.finished_output(ctx.http, handle)
+    if video:
+        check_video(output, handle.arguments, http=ctx.http, workdir=ctx.workdir)
+
+
+def _hypothesis(ctx: SuiteContext, strategy: st.SearchStrategy[Any], test: Callable) -> None:
+    Settings(ctx.settings)(given(strategy)(test))()
+
+
+# -- cases -------------------------------------------------------------------------------------
+
+
+def covering(endpoint: str) -> Callable[[SuiteContext], str | None]:
+    """Every enum value once: submitted together (concurrent requests), each video checked."""
+
+    def run(ctx: SuiteContext) -> str | None:
+        inputs = covering_inputs(endpoint)
+        chosen = _affordable(ctx, endpoint, inputs)
+        if not chosen:
+            raise Skip("live budget affords none of the covering inputs")
+        handles = [flows.submit(ctx.target, ctx.http, endpoint, a) for a in chosen]
+        flows.result(ctx.http, handles[0])  # asked early: a 4xx unless already COMPLETED
+        for handle in handles:
+            _generate(ctx, handle)
+        return f"{len(chosen)}/{len(inputs)} inputs" if len(chosen) < len(inputs) else None
+
+    return run
+
+
+def generated(endpoint: str) -> Callable[[SuiteContext], str | None]:
+    """Hypothesis-generated valid inputs: each generates a checked video."""
+
+    def run(ctx: SuiteContext) -> str | None:
+        overrides = CHEAPEST if ctx.target.live else None
+        skipped = 0
+
+        def example(arguments: dict[str, Any]) -> None:
+            nonlocal skipped
+            try:
+                handle = flows.submit(ctx.target, ctx.http, endpoint, arguments)
+            except BudgetExhausted:
+                skipped += 1
+                return
+            _generate(ctx, handle)
+
+        if not ctx.target.budget.can_spend(1):
+            raise Skip("live budget exhausted")
+        _hypothesis(ctx, valid_inputs(endpoint, overrides=overrides), example)
+        return f"{skipped} example(s) skipped for budget" if skipped else None
+
+    return run
+
+
+def invalid(endpoint: str) -> Callable[[SuiteContext], str | None]:
+    """Every rule broken alone, then generated ones: 422 with the broken field's loc, both
+    on the queue and on sync run (validation happens before anything is billed)."""
+
+    def post_both(ctx: SuiteContext, case: InvalidCase) -> None:
+        for url in (ctx.target.submit_url(endpoint), ctx.target.run_endpoint_url(endpoint)):
+            check_validation_error(ctx.http.post(url, json=case.body), case)
+
+    def run(ctx: SuiteContext) -> str | None:
+        rules = every_rule(endpoint)
+        for case in rules:
+            post_both(ctx, case)
+        _hypothesis(ctx, invalid_inputs(endpoint), lambda case: post_both(ctx, case))
+        return f"{len(rules)} rules"
+
+    return run
+
+
+def request_errors(ctx: SuiteContext) -> str | None:
+    """Refusals that never reach a model: no key, unknown request, a body that is not JSON."""
+    target, http = ctx.target, ctx.http
+    anonymous = httpx.post(target.submit_url(T2V), json={"prompt": "x"}, timeout=60)
+    check_request_error(anonymous, 401, "errors.no_key")
+    missing = http.get(target.request_url("00000000-0000-0000-0000-000000000000", "/status"))
+    check_request_error(missing, 404, "errors.unknown_request")
+    broken = http.post(
+        target.submit_url(T2V), content=b'{"prompt": ', headers={"content-type": "application/json"}
+    )
+    expect(
+        broken.status_code == 422,
+        "errors.not_json",
+        "a body that is not JSON",
+        expected=422,
+        observed=broken.status_code,
+    )
+    detail = json_body("errors.not_json", broken)["detail"]
+    observed = [(d.get("loc", [None])[0], d.get("type")) for d in detail]
+    expect(
+        observed == [("body", "json_invalid")],
+        "errors.not_json",
+        "one json_invalid entry",
+        expected=[["body", "json_invalid"]],
+        observed=observed,
+    )
+    cancel = http.put(target.request_url("00000000-0000-0000-0000-000000000000", "/cancel"))
+    expect(
+        cancel.status_code == 404,
+        "errors.cancel_unknown",
+        "cancel of an unknown request",
+        expected={"status": 404, "body": {"status": "NOT_FOUND"}},
+        observed={"status": cancel.status_code, "body": cancel.text[:200]},
+    )
+    return None
+
+
+def status_stream(ctx: SuiteContext) -> str | None:
+    """The SSE status stream of one request, read to its end, then the result."""
+    handle = flows.submit(ctx.target, ctx.http, T2V, {"prompt": "contract stream"})
+    flows.stream(ctx.http, handle)
+    flows.status(ctx.http, handle)  # polled after the stream: agrees with what it said
+    check_result(flows.result(ctx.http, handle), handle.request_id)
+    return None
+
+
+def cancel_semantics(ctx: SuiteContext) -> str | None:
+    """Cancel a fresh request, then a finished one; answers and later states must agree."""
+    fresh = flows.submit(ctx.target, ctx.http, T2V, {"prompt": "contract cancel"})
+    first = flows.cancel(ctx.http, fresh)
+    flows.wait_completed(ctx.target, ctx.http, fresh)
+    flows.result(ctx.http, fresh)
+    flows.cancel(ctx.http, fresh)  # a second cancel of a finished request
+    finished = flows.submit(ctx.target, ctx.http, T2V, {"prompt": "contract cancel late"})
+    flows.wait_completed(ctx.target, ctx.http, finished)
+    late = flows.cancel(ctx.http, finished)
+    flows.finished_output(ctx.http, finished)
+    return f"fresh: {first}, finished: {late}"
+
+
+def sync_run(ctx: SuiteContext) -> str | None:
+    """Sync run answers the output itself, with the request id header."""
+    arguments = {"prompt": "contract sync run"}
+    ctx.target.charge(T2V, arguments)
+    response = ctx.http.post(ctx.target.run_endpoint_url(T2V), json=arguments)
+    request_id = response.headers.get("x-fal-request-id")
+    expect(
+        bool(request_id),
+        "run.request_id_header",
+        "sync run must name its request",
+        expected="x-fal-request-id",
+        observed=dict(response.headers),
+    )
+    output = check_result(response, request_id)
+    check_video(output, arguments, http=ctx.http, workdir=ctx.workdir)
+    return None
+
+
+def stateful(ctx: SuiteContext) -> str | None:
+    from contracts.stateful import run_machine
+
+    if not ctx.target.budget.can_spend(1):
+        raise Skip("live budget exhausted")
+    return run_machine(ctx.target, ctx.settings)
+
+
+def spec_drift(ctx: SuiteContext) -> str | None:
+    from contracts.drift import drift_report
+
+    report = drift_report()
+    if report:
+        raise ContractViolation(
+            "spec_drift",
+            "fal's OpenAPI differs from contracts/schemas",
+            expected="no difference",
+            observed="\n" + report,
+        )
+    return None
+
+
+CASES: tuple[Case, ...] = (
+    Case("request_errors", request_errors),
+    *(Case(f"invalid_inputs[{short}]", invalid(e)) for short, e in ENDPOINTS.items()),
+    *(Case(f"enum_coverage[{short}]", covering(e)) for short, e in ENDPOINTS.items()),
+    *(Case(f"generated_inputs[{short}]", generated(e)) for short, e in ENDPOINTS.items()),
+    Case("status_stream", status_stream),
+    Case("cancel_semantics", cancel_semantics),
+    Case("sync_run", sync_run),
+    Case("stateful", stateful),
+    Case("spec_drift", spec_drift, live_only=True),
+)
+CASE_NAMES = tuple(case.name for case in CASES)
+
+
+def _failure_text(exc: BaseException) -> str:
+    text = exc.render() if isinstance(exc, ContractViolation) else f"{type(exc).__name__}: {exc}"
+    notes = getattr(exc, "__notes__", None) or []
+    if not isinstance(exc, AssertionError):
+        text += "\n" + "".join(traceback.format_exception(exc, limit=-3)).rstrip()
+    return "\n".join([text, *notes])
+
+
+def run_case(case: Case, ctx: SuiteContext) -> CaseResult:
+    start = time.monotonic()
+    try:
+        if case.live_only and not ctx.target.live:
+            raise Skip("live only (compares fal's published OpenAPI with contracts/schemas)")
+        note = case.run(ctx)
+        result = CaseResult(case.name, "passed", note or "")
+    except (Skip, BudgetExhausted) as exc:
+        result = CaseResult(case.name, "skipped", str(exc))
+    except Exception as exc:
+        result = CaseResult(case.name, "failed", _failure_text(exc))
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def select(names: Iterable[str] | None) -> list[Case]:
+    if not names:
+        return list(CASES)
+    wanted = list(names)
+    chosen = [c for c in CASES if any(c.name == n or c.name.startswith(n + "[") for n in wanted)]
+    unknown = [
+        n for n in wanted if not any(c.name == n or c.name.startswith(n + "[") for c in CASES)
+    ]
+    if unknown:
+        raise ValueError(f"unknown case(s) {unknown}; known: {list(CASE_NAMES)}")
+    return chosen
+
+
+def run_suite(
+    target: Target,
+    *,
+    profile: str = "ci",
+    only: Iterable[str] | None = None,
+    workdir: Path | None = None,
+    report: Callable[[CaseResult], None] | None = None,
+) -> list[CaseResult]:
+    """Run the chosen cases (all by default) against ``target``; ``report`` sees each result."""
+    results = []
+    with target.http() as http:
+        ctx = SuiteContext(target, profile_settings(profile), http, workdir)
+        for case in select(only):
+            result = run_case(case, ctx)
+            if report is not None:
+                report(result)
+            results.append(result)
+    return results

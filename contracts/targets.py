@@ -1,0 +1,268 @@
+"""Where the contract suite points: the in-process emulator, any URL, or live fal.
+
+``open_target("mock" | "https://..." | "live")`` yields a ``Target``: the queue and run
+bases, a key, a cost budget and, when the server offers them, a clock to move and the
+traffic it saw. A URL is read like the no-proxy routing form: the queue API at the URL's
+root and sync run under ``/run`` (``run_base`` overrides that).
+
+Live fal costs money, so every generation is charged to a ``Budget`` in cost units (one unit
+is a 540p, 5 s clip; 720p = 2, 1080p = 4, 9 s doubles) and a check that would overspend is
+skipped, not run. Without ``FAL_KEY`` the live target is unavailable and says why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+from starlette.types import ASGIApp
+
+from mockserver.endpoints import APP_ID, ENDPOINTS, cost_units
+
+LIVE_QUEUE_URL = "https://queue.fal.run"
+LIVE_RUN_URL = "https://fal.run"
+DEFAULT_LIVE_BUDGET = 2
+"""Two 540p/5 s clips (about $1 at fal's published price) unless told otherwise."""
+MOCK_KEY = "contract-suite-key"
+MOCK_SPEED = 5.0
+"""The in-process emulator runs its ``fast`` profile this many times faster than real time:
+every state is still visible (0.1 s queued, ~0.5 s running) and a check takes about a second."""
+MockClock = Literal["scaled", "manual"]
+
+
+class TargetUnavailable(Exception):
+    """The target cannot be used here (e.g. live without FAL_KEY); the message says why."""
+
+
+class BudgetExhausted(Exception):
+    """Running this would spend more cost units than the live budget has left."""
+
+
+@dataclass
+class Budget:
+    limit: int | None = None
+    """None: unlimited (the emulator and URL targets cost nothing)."""
+    spent: int = 0
+
+    def can_spend(self, units: int) -> bool:
+        return self.limit is None or self.spent + units <= self.limit
+
+    def spend(self, units: int, what: str = "a generation") -> None:
+        if not self.can_spend(units):
+            raise BudgetExhausted(
+                f"{what} costs {units} unit(s); live budget {self.limit}, spent {self.spent} "
+                f"(raise it with --live-budget)"
+            )
+        self.spent += units
+
+
+class ScaledClock:
+    """Wall time that runs ``speed`` times faster (plus what ``advance`` adds).
+
+    The emulator's timing profile then plays out in 1/speed of real time with every state
+    still visible, instead of waiting seconds per request or collapsing states (instant).
+    """
+
+    def __init__(self, speed: float = MOCK_SPEED) -> None:
+        self.speed = speed
+        self._start_wall = time.time()
+        self._start = time.monotonic()
+        self.offset = 0.0
+        self._listeners: list[Callable[[], None]] = []
+
+    def now(self) -> float:
+        return self._start_wall + (time.monotonic() - self._start) * self.speed + self.offset
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        self.offset += seconds
+        for listener in list(self._listeners):
+            listener()
+
+    def real_delay(self, seconds: float) -> float | None:
+        return max(seconds, 0.0) / self.speed
+
+    def on_advance(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+
+@dataclass
+class Target:
+    name: str
+    queue_url: str
+    run_url: str
+    key: str
+    live: bool = False
+    budget: Budget = field(default_factory=Budget)
+    poll_interval: float = 0.05
+    completion_timeout: float = 120.0
+    advance: Callable[[float], None] | None = None
+    """Moves the server's clock (emulator targets); None: time passes by itself."""
+    traffic: Any = None
+    """A ``TrafficTap`` or ``JournalTraffic`` when the server's traffic can be read."""
+    faults: Any = None
+    """Something with ``inject(*Fault)`` and ``clear()`` when faults can be injected."""
+    clock_speed: float = 1.0
+    """Emulated seconds per real second (journal timestamps are emulated time)."""
+    manual_clock: bool = False
+    """The server's time stands still until ``advance``: pollers must move it themselves."""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Key {self.key}"}
+
+    def http(self, **options: Any) -> httpx.Client:
+        """An httpx client with the key; timeouts long enough for a live sync run."""
+        options.setdefault("timeout", httpx.Timeout(600 if self.live else 60, connect=30))
+        return httpx.Client(headers=self.headers, **options)
+
+    def submit_url(self, endpoint_id: str) -> str:
+        return f"{self.queue_url}/{endpoint_id}"
+
+    def run_endpoint_url(self, endpoint_id: str) -> str:
+        return f"{self.run_url}/{endpoint_id}"
+
+    def request_url(self, request_id: str, op: str = "") -> str:
+        return f"{self.queue_url}/{APP_ID}/requests/{request_id}{op}"
+
+    @staticmethod
+    def cost(endpoint_id: str, arguments: Mapping[str, Any]) -> int:
+        """Cost units of one generation (540p/5 s = 1; 720p 2x, 1080p 4x, 9 s 2x)."""
+        return cost_units(ENDPOINTS[endpoint_id].with_defaults(arguments))
+
+    def charge(self, endpoint_id: str, arguments: Mapping[str, Any]) -> int:
+        """Spend the generation's cost units (raises BudgetExhausted first if it won't fit)."""
+        units = self.cost(endpoint_id, arguments)
+        self.budget.spend(units, f"{endpoint_id} {dict(arguments).get('resolution', '540p')}")
+        return units
+
+    def pause(self, step: float = 0.5) -> None:
+        """Between two polls: let time pass (a manual clock is moved ``step`` seconds)."""
+        if self.manual_clock and self.advance is not None:
+            self.advance(step)
+        time.sleep(self.poll_interval)
+
+
+def _mock_target(
+    *,
+    clock: MockClock,
+    state_dir: Path | None,
+    wrap_app: Callable[[ASGIApp], ASGIApp] | None,
+    capacity: int | None,
+) -> Iterator[Target]:
+    from contracts.traffic import TrafficTap
+    from mockserver.app import create_app
+    from mockserver.background import BackgroundEmulator
+    from mockserver.clock import ManualClock
+    from mockserver.config import Config
+
+    with contextlib.ExitStack() as stack:
+        if state_dir is None:
+            state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ray2-c-")))
+        config = Config(
+            port=0,
+            tls_port=0,
+            state_dir=state_dir,
+            store="memory",
+            timing="fast",
+            capacity=capacity,
+            api_key=MOCK_KEY,
+            stream_keepalive_seconds=5.0,
+        )
+        emulated = ManualClock(start=time.time()) if clock == "manual" else ScaledClock()
+        app: ASGIApp = create_app(config, clock=emulated)
+        if wrap_app is not None:
+            app = wrap_app(app)
+        tap = TrafficTap(app)
+        emulator = stack.enter_context(BackgroundEmulator(config, app=tap))  # type: ignore[arg-type]
+        yield Target(
+            name="mock",
+            queue_url=emulator.url,
+            run_url=f"{emulator.url}/run",
+            key=MOCK_KEY,
+            advance=lambda seconds: emulator.call(emulated.advance, seconds),
+            traffic=tap,
+            faults=tap,
+            poll_interval=0.02,
+            completion_timeout=60.0,
+            clock_speed=1.0 if clock == "manual" else MOCK_SPEED,
+            manual_clock=clock == "manual",
+        )
+
+
+def _url_target(url: str, run_base: str | None, key: str | None) -> Target:
+    from contracts.traffic import JournalTraffic, ScenarioFaults
+
+    base = url.rstrip("/")
+    target = Target(
+        name=base,
+        queue_url=base,
+        run_url=(run_base or f"{base}/run").rstrip("/"),
+        key=key or os.environ.get("FAL_KEY") or MOCK_KEY,
+        poll_interval=0.1,
+        completion_timeout=600.0,
+    )
+    journal = JournalTraffic(base)
+    if journal.available():
+        target.traffic = journal
+        target.notes.append("traffic read from /_mock/journal")
+        faults = ScenarioFaults(base)
+        if faults.available():
+            target.faults = faults
+            target.notes.append("faults injected through /_mock/scenarios")
+    return target
+
+
+def _live_target(run_base: str | None, budget: int) -> Target:
+    key = os.environ.get("FAL_KEY")
+    if not key:
+        raise TargetUnavailable("live target skipped: set FAL_KEY to run the suite against fal")
+    return Target(
+        name="live",
+        queue_url=LIVE_QUEUE_URL,
+        run_url=(run_base or LIVE_RUN_URL).rstrip("/"),
+        key=key,
+        live=True,
+        budget=Budget(limit=budget),
+        poll_interval=2.0,
+        completion_timeout=1800.0,
+    )
+
+
+@contextlib.contextmanager
+def open_target(
+    spec: str,
+    *,
+    run_base: str | None = None,
+    live_budget: int = DEFAULT_LIVE_BUDGET,
+    key: str | None = None,
+    clock: MockClock = "scaled",
+    state_dir: Path | None = None,
+    wrap_app: Callable[[ASGIApp], ASGIApp] | None = None,
+    capacity: int | None = None,
+) -> Iterator[Target]:
+    """``mock`` (in-process emulator), ``live`` (fal, needs FAL_KEY) or an http(s) URL.
+
+    Emulator-only options: ``clock`` (``scaled``: fast profile at 5x; ``manual``: moves only
+    through ``target.advance``), ``state_dir`` (keeps the render cache between runs),
+    ``wrap_app`` (wraps the ASGI app, e.g. a deliberately broken variant), ``capacity``.
+    """
+    if spec == "mock":
+        yield from _mock_target(
+            clock=clock, state_dir=state_dir, wrap_app=wrap_app, capacity=capacity
+        )
+    elif spec == "live":
+        yield _live_target(run_base, live_budget)
+    elif spec.startswith(("http://", "https://")):
+        yield _url_target(spec, run_base, key)
+    else:
+        raise ValueError(f"unknown target {spec!r}: use mock, live or an http(s):// URL")

@@ -1,0 +1,58 @@
+"""The live budget: paid generations are charged in cost units and skipped once it runs out."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts.profiles import profile_settings
+from contracts.strategies import T2V, covering_inputs
+from contracts.suite import CASES, SuiteContext, _affordable, run_case
+from contracts.targets import Budget, BudgetExhausted, Target
+
+
+def test_budget_counts_cost_units() -> None:
+    target = Target(
+        "live", "http://127.0.0.1:9", "http://127.0.0.1:9", "k", live=True, budget=Budget(limit=5)
+    )
+    assert target.charge(T2V, {"prompt": "x"}) == 1
+    assert target.charge(T2V, {"prompt": "x", "resolution": "1080p"}) == 4
+    with pytest.raises(BudgetExhausted, match="costs 2 unit"):
+        target.charge(T2V, {"prompt": "x", "duration": "9s"})
+    assert target.budget.spent == 5
+
+
+def test_covering_inputs_are_cut_to_what_the_budget_affords() -> None:
+    target = Target("live", "", "", "k", live=True, budget=Budget(limit=5))
+    ctx = SuiteContext(target, profile_settings("live"), http=None)  # type: ignore[arg-type]
+    rows = covering_inputs(T2V)
+    assert sorted(target.cost(T2V, a) for a in rows) == [1, 1, 1, 2, 2, 4]
+    chosen = _affordable(ctx, T2V, rows)
+    assert [target.cost(T2V, a) for a in chosen] == [1, 1, 1, 2]  # cheapest first, <= 5
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "enum_coverage[t2v]",
+        "generated_inputs[t2v]",
+        "status_stream",
+        "cancel_semantics",
+        "sync_run",
+        "stateful",
+    ],
+)
+def test_paid_cases_are_skipped_not_run_without_budget(name: str) -> None:
+    """Nothing listens at the target's address: a case that sent a request would fail."""
+    target = Target(
+        "live",
+        "http://127.0.0.1:9",
+        "http://127.0.0.1:9/run",
+        "k",
+        live=True,
+        budget=Budget(limit=0),
+    )
+    case = next(c for c in CASES if c.name == name)
+    with target.http() as http:
+        result = run_case(case, SuiteContext(target, profile_settings("live"), http))
+    assert result.outcome == "skipped", result.line()
+    assert "budget" in result.detail

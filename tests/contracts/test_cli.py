@@ -1,0 +1,79 @@
+"""``ray2-mock check`` / ``record`` end to end: the three kinds of target and client checks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mockserver.background import BackgroundEmulator
+from mockserver.cli import main
+from tests.conftest import make_config
+
+COMMAND = Path(__file__).with_name("command_client.py")
+
+
+def test_check_against_a_url_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Any server at a URL: queue at its root, sync run under /run (here a real emulator)."""
+    with BackgroundEmulator(make_config(tmp_path, timing="instant")) as emulator:
+        cases = ["request_errors", "invalid_inputs", "cancel_semantics", "sync_run"]
+        code = main(["check", "--target", emulator.url, *(f"--case={c}" for c in cases)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"target: {emulator.url}" in out
+    assert "5 passed, 0 failed, 0 skipped" in out
+
+
+def test_live_without_a_key_is_skipped_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("FAL_KEY", raising=False)
+    assert main(["check", "--target", "live"]) == 0
+    assert "SKIPPED  live target skipped: set FAL_KEY" in capsys.readouterr().out
+    assert main(["record"]) == 2
+    assert "nothing recorded: live target skipped: set FAL_KEY" in capsys.readouterr().err
+
+
+def test_check_a_command_client_on_the_mock(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "check",
+            "--client-cmd",
+            f"{sys.executable} {COMMAND}",
+            "--case",
+            "valid_call",
+            "--case",
+            "survives_dropped_connection",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 1, out  # the command never retries a dropped connection
+    assert "PASSED   command:" in out and "valid_call" in out
+    assert "FAILED   command:" in out and "survives_dropped_connection" in out
+    assert "1 passed, 1 failed, 0 skipped" in out
+
+
+def test_an_unknown_target_or_client_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown target 'ftp://x'"):
+        main(["check", "--target", "ftp://x"])
+    with pytest.raises(ValueError, match="unknown client 'curl'"):
+        main(["check", "--client", "curl"])
+
+
+def test_a_python_callable_client_is_imported_from_the_working_directory() -> None:
+    """The console script's sys.path lacks the working directory; python:mod:fn must still
+    find the user's module there (as ``python -m`` would)."""
+    script = Path(sys.executable).with_name("ray2-mock")
+    spec = "python:tests.contracts.test_client_checks:user_function"
+    done = subprocess.run(
+        [str(script), "check", "--client", spec, "--case", "valid_call"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).parents[2],
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed, 0 failed" in done.stdout
