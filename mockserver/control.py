@@ -54,6 +54,10 @@ async def clock_get(request: Request) -> Response:
     return JSONResponse({"now": request.app.state.clock.now()})
 
 
+MAX_ADVANCE_SECONDS = 10 * 365 * 86400
+"""Ten years: beyond it timestamps stop being representable (datetime, time_t)."""
+
+
 async def clock_advance(request: Request) -> Response:
     body = await _json_body(request)
     if isinstance(body, Response):
@@ -63,10 +67,12 @@ async def clock_advance(request: Request) -> Response:
         isinstance(seconds, bool)
         or not isinstance(seconds, int | float)
         or not math.isfinite(seconds)
-        or seconds < 0
+        or not 0 <= seconds <= MAX_ADVANCE_SECONDS
     ):
         return _bad_field(
-            ["body", "seconds"], "Input should be a finite number of seconds >= 0", "float_type"
+            ["body", "seconds"],
+            f"Input should be a number of seconds from 0 to {MAX_ADVANCE_SECONDS}",
+            "float_type",
         )
     state = request.app.state
     state.clock.advance(float(seconds))

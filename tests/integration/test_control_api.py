@@ -308,3 +308,19 @@ def test_unknown_control_routes_are_fal_shaped(control: httpx.Client) -> None:
     assert wrong.status_code == 405 and "DELETE, GET" in wrong.json()["detail"]
     unknown = control.get("/_mock/requests/nope")
     assert unknown.status_code == 404
+
+
+@pytest.mark.parametrize("seconds", [4.1e307, 10 * 365 * 86400 + 1])
+def test_clock_cannot_jump_past_representable_time(tmp_path: Path, seconds: float) -> None:
+    """A jump of 1e307 s once overflowed every log timestamp: the queue driver then failed on
+    each tick and no request could finish. Such a jump is now a 422 and nothing moves."""
+    with serving(tmp_path, timing="fast") as (_, client):
+        request_id = client.post("/fal-ai/luma-dream-machine/ray-2", json={"prompt": "x"}).json()[
+            "request_id"
+        ]
+        refused = client.post("/_mock/clock/advance", json={"seconds": seconds})
+        assert refused.status_code == 422
+        assert refused.json()["detail"][0]["loc"] == ["body", "seconds"]
+        assert client.post("/_mock/clock/advance", json={"seconds": 60}).status_code == 200
+        status_url = f"/fal-ai/luma-dream-machine/requests/{request_id}/status"
+        wait_for_status(client, status_url, "COMPLETED")
