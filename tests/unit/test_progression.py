@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from mockserver.clock import ManualClock
 from mockserver.queue import Production, RequestQueue, check_progression, start_timeout
 from mockserver.records import RequestPlan, RequestRecord
-from mockserver.store import MemoryStore, RequestStore, SqliteStore
+from mockserver.store import RequestStore
 from mockserver.timing import TimingProfile
+from tests.unit.conftest import settle
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
 PROFILE = TimingProfile(
@@ -21,17 +20,6 @@ MEDIA = {"key": "k", "file_name": "output.mp4", "file_size": 1, "content_type": 
 
 async def produce(record: RequestRecord) -> Production:
     return Production(media=MEDIA)
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path) -> RequestStore:
-    return MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "q.sqlite3")
-
-
-async def settle(queue: RequestQueue) -> None:
-    for _ in range(5):
-        await asyncio.sleep(0)
-    queue.advance()
 
 
 def status(queue: RequestQueue, record: RequestRecord) -> str:

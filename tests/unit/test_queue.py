@@ -9,8 +9,9 @@ import pytest
 from mockserver.clock import ManualClock
 from mockserver.queue import Production, RequestQueue
 from mockserver.records import RequestRecord
-from mockserver.store import MemoryStore, RequestStore, SqliteStore
+from mockserver.store import RequestStore, SqliteStore
 from mockserver.timing import TimingProfile
+from tests.unit.conftest import settle
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
 PROFILE = TimingProfile(
@@ -39,18 +40,6 @@ class Producer:
             },
             log_lines=("rendered",),
         )
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path) -> RequestStore:
-    return MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "q.sqlite3")
-
-
-async def settle(queue: RequestQueue) -> None:
-    """Let the producer tasks finish, then apply what is due."""
-    for _ in range(5):
-        await asyncio.sleep(0)
-    queue.advance()
 
 
 async def test_lifecycle_moves_only_with_the_clock(store: RequestStore) -> None:

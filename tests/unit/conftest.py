@@ -1,0 +1,22 @@
+"""Shared by the state-machine tests: both store backends, and a way to let producers finish."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from mockserver.queue import RequestQueue
+from mockserver.store import MemoryStore, RequestStore, SqliteStore
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path) -> RequestStore:
+    return MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "q.sqlite3")
+
+
+async def settle(queue: RequestQueue) -> None:
+    """Let the producer tasks finish, then apply what is due."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+    queue.advance()
