@@ -4,7 +4,8 @@ The key is a hash of everything that changes the bytes of the file (render param
 digests, renderer version, ffmpeg version), so a key names one file forever: a hit needs no
 re-validation, files survive restarts, and two processes sharing a media_dir agree on names.
 Writes go to a temp file in the same directory and are renamed into place, so a reader never sees
-a half-written MP4 and a crash leaves only a stray temp file (swept on start-up).
+a half-written MP4 and a crash leaves only a stray temp file (swept on a later start-up, once it is
+older than any render can run: another process sharing the directory may be writing a young one).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import os
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -24,6 +26,8 @@ KEY_LENGTH = 32  # hex chars = 128 bits: collision-free in practice, short enoug
 KEY_RE = re.compile(rf"[0-9a-f]{{{KEY_LENGTH}}}")
 SUFFIX = ".mp4"
 TEMP_PREFIX = ".tmp-"
+STALE_TEMP_S = 3600.0
+"""A temp entry this old belongs to no live render (renders time out long before)."""
 
 
 def cache_key(parts: Mapping[str, Any]) -> str:
@@ -39,10 +43,10 @@ def is_valid_key(key: str) -> bool:
 class DiskCache:
     """Files named `{key}.mp4` in one directory; nothing else is ever looked up there."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, stale_after: float = STALE_TEMP_S) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._sweep_temps()
+        self._sweep_temps(time.time() - stale_after)
 
     def path(self, key: str) -> Path:
         """Final path of `key`; refuses anything that is not a key (no traversal possible)."""
@@ -65,9 +69,11 @@ class DiskCache:
         os.replace(temp, final)
         return final
 
-    def _sweep_temps(self) -> None:
+    def _sweep_temps(self, older_than: float) -> None:
         for stray in self.directory.glob(f"{TEMP_PREFIX}*"):
             try:
+                if stray.lstat().st_mtime > older_than:
+                    continue  # may be another process's render in progress
                 if stray.is_dir():
                     for child in stray.iterdir():
                         child.unlink(missing_ok=True)

@@ -241,6 +241,9 @@ def test_stray_temp_files_are_swept(tmp_path: Path) -> None:
     (tmp_path / ".tmp-abc-123.mp4").write_bytes(b"half")
     (tmp_path / ".tmp-def").mkdir()
     (tmp_path / ".tmp-def" / "still.png").write_bytes(b"x")
+    long_ago = time.time() - 24 * 3600  # young temps may be another process's render in progress
+    for stray in tmp_path.iterdir():
+        os.utime(stray, (long_ago, long_ago))
     asyncio.run(VideoRenderer(tmp_path).aclose())
     assert list(tmp_path.iterdir()) == []
 
