@@ -94,9 +94,13 @@ def _routes() -> list[BaseRoute]:
     return [*by_host, Mount("", app=routers["local"])]
 
 
+HTTP_ERROR_TYPES = {404: "not_found", 405: "method_not_allowed"}
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return request_error(exc.status_code, str(exc.detail), "http_error")
+    kind = HTTP_ERROR_TYPES.get(exc.status_code, "http_error")
+    return request_error(exc.status_code, str(exc.detail), kind, headers=exc.headers)  # Allow
 
 
 async def _crash(request: Request, exc: Exception) -> Response:

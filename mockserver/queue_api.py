@@ -28,6 +28,8 @@ from mockserver.validation import parse_json_body, validator_for
 REQUEST_PATH = re.compile(
     r"^/(?P<target>.+?)/requests/(?P<request_id>[^/]+)(?P<op>/status/stream|/status|/cancel)?/?$"
 )
+HEADER_SAFE_ID = re.compile(r"[\x21-\x7e]+")
+"""Ids are echoed in ``x-fal-request-id``; one that could not be a header value was never issued."""
 REQUEST_TARGETS = frozenset({APP_ID, *ENDPOINTS})
 """fal addresses requests by owner/alias; hand-written clients also use the full id."""
 
@@ -40,6 +42,8 @@ RECORDED_HEADERS = (
     "x-fal-no-retry",
 )
 JSON_CONTENT_TYPES = ("application/json", "")
+OP_METHODS = {"": "GET", "/status": "GET", "/status/stream": "GET", "/cancel": "PUT"}
+"""The one method each request operation takes (a 405 lists it in ``Allow``, per RFC 9110)."""
 CANCEL_RESPONSES = {
     "OK": 200,
     "CANCELLATION_REQUESTED": 202,
@@ -223,6 +227,8 @@ class QueueApi:
     async def request_op(self, request: Request, request_id: str, op: str) -> Response:
         if (denied := self.check_auth(request)) is not None:
             return denied
+        if not HEADER_SAFE_ID.fullmatch(request_id):
+            return request_error(404, f"Request {request_id!r} not found", "request_not_found")
         handler = {
             ("GET", ""): self.result,
             ("GET", "/status"): self.status,
@@ -230,7 +236,12 @@ class QueueApi:
             ("PUT", "/cancel"): self.cancel,
         }.get((request.method, op))
         if handler is None:
-            return request_error(405, f"{request.method} is not allowed here", "method_not_allowed")
+            return request_error(
+                405,
+                f"{request.method} is not allowed here",
+                "method_not_allowed",
+                headers={"allow": OP_METHODS[op]},
+            )
         return await handler(request, request_id)
 
     async def status(self, request: Request, request_id: str) -> Response:
@@ -315,7 +326,12 @@ class QueueApi:
         endpoint_id = path.strip("/")
         if endpoint_id in ENDPOINTS:
             if request.method != "POST":
-                return request_error(405, f"Use POST to call {endpoint_id}", "method_not_allowed")
+                return request_error(
+                    405,
+                    f"Use POST to call {endpoint_id}",
+                    "method_not_allowed",
+                    headers={"allow": "POST"},
+                )
             return await (self.run if sync else self.submit)(request, endpoint_id)
         match = None if sync else REQUEST_PATH.match("/" + endpoint_id)
         if match and match["target"] in REQUEST_TARGETS:

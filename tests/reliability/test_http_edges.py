@@ -1,0 +1,58 @@
+"""Protocol edges found by fuzzing, each pinned by a test that failed before its fix."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from mockserver.background import BackgroundEmulator
+from tests.conftest import TEST_KEY
+
+AUTH = {"Authorization": f"Key {TEST_KEY}"}
+REQUESTS = "/fal-ai/luma-dream-machine/requests/some-id"
+
+# (method, path, methods the resource does allow): RFC 9110 says a 405 must list them.
+WRONG_METHODS = [
+    ("TRACE", "/fal-ai/luma-dream-machine/ray-2", None),  # rejected by Starlette's router
+    ("GET", "/fal-ai/luma-dream-machine/ray-2", {"POST"}),
+    ("DELETE", "/run/fal-ai/luma-dream-machine/ray-2", {"POST"}),
+    ("POST", f"{REQUESTS}/status", {"GET"}),
+    ("POST", f"{REQUESTS}/status/stream", {"GET"}),
+    ("GET", f"{REQUESTS}/cancel", {"PUT"}),
+    ("PATCH", REQUESTS, {"GET"}),
+    ("POST", "/_mock/health", {"GET", "HEAD"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), WRONG_METHODS)
+def test_405_lists_the_allowed_methods(
+    emulator: BackgroundEmulator, method: str, path: str, allowed: set[str] | None
+) -> None:
+    response = httpx.request(method, emulator.url + path, headers=AUTH, timeout=10)
+    assert response.status_code == 405
+    listed = {m.strip() for m in response.headers["allow"].split(",")}
+    assert listed and method not in listed
+    if allowed is not None:
+        assert listed == allowed
+    assert response.json()["error_type"] == "method_not_allowed"
+
+
+# Request ids arrive percent-decoded from the path; they used to be echoed into the
+# x-fal-request-id header, where a non-latin-1 character raised (500) and a control character
+# made uvicorn drop the connection.
+ODD_IDS = ["%F4%83%80%96%C3%A5r", "a%01b", "x%0D%0Ay", "%C3%BF", "%7F"]
+OPS = [("GET", ""), ("GET", "/status"), ("GET", "/status/stream"), ("PUT", "/cancel")]
+
+
+@pytest.mark.parametrize("raw_id", ODD_IDS)
+def test_unknown_odd_request_ids_are_a_plain_404(emulator: BackgroundEmulator, raw_id: str) -> None:
+    for method, op in OPS:
+        url = f"{emulator.url}/fal-ai/luma-dream-machine/requests/{raw_id}{op}"
+        response = httpx.request(method, url, headers=AUTH, timeout=10)
+        assert response.status_code == 404, (method, op)
+        body = response.json()
+        # a CR/LF id does not even parse as a request path: the generic not_found then
+        assert body.get("error_type") in ("request_not_found", "not_found") or body == {
+            "status": "NOT_FOUND"
+        }
+    assert httpx.get(f"{emulator.url}/_mock/health", timeout=10).status_code == 200
