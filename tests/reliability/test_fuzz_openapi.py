@@ -1,0 +1,150 @@
+"""schemathesis against the emulator's own OpenAPI document: every operation, every check.
+
+Positive and negative inputs, boundary cases and undeclared methods go to a real server over
+a socket; each response must conform to the document (status code, content type, schema) and
+no response may be a 5xx. Generation is derandomized in `make test` (the same cases every run);
+`make soak` draws fresh, larger samples.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+from starlette.routing import Mount, Route
+
+from contracts import load_schema
+from contracts.openapi import load_openapi
+from mockserver.app import ROLE_ROUTES
+from mockserver.background import BackgroundEmulator
+from tests.conftest import TEST_KEY, make_config
+from tests.reliability.budget import SOAK, scaled
+
+SCHEMA = schemathesis.openapi.from_dict(load_openapi())
+# fal ignores query parameters it does not know (clients add their own), so an unexpected one
+# is not an input error to reject.
+SCHEMA.config.generation.update(allow_extra_parameters=False)
+RUN_PATHS = r"^/run/"
+AUTH = {"Authorization": f"Key {TEST_KEY}"}
+# image_url must be downloadable, which no schema can say: a schema-valid but unreachable URL is
+# fal's 422 file_download_error, so "valid data is accepted" cannot hold on image-to-video.
+IMAGE_OPERATIONS = ("submitImageToVideo", "runImageToVideo")
+ONE_CLIP_SHAPE = {"resolution": "540p", "duration": "5s", "aspect_ratio": "16:9", "loop": False}
+MISSING = object()
+
+
+def _is_valid(field: str, value: object) -> bool:
+    rule = load_schema("ray-2.input.json")["properties"][field]
+    if "enum" in rule:
+        return value in rule["enum"]
+    return isinstance(value, bool)  # loop
+
+
+FUZZ = settings(
+    deadline=None,
+    derandomize=not SOAK,
+    suppress_health_check=list(HealthCheck),
+    database=None,
+)
+
+
+def _server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundEmulator]:
+    """SQLite store, so odd strings also make the round trip through the database."""
+    config = make_config(tmp_path_factory.mktemp("fuzz"), store="sqlite")
+    with BackgroundEmulator(config) as running:
+        yield running
+        # after everything the fuzzer sent, the server still answers, and every request it
+        # accepted completes without a server-side failure (a renderer crash on an odd prompt
+        # would surface here as a 500 outcome)
+        assert httpx.get(f"{running.url}/_mock/health", timeout=5).status_code == 200
+        store = running.app.state.store
+        deadline = time.monotonic() + 120
+        while running.call(store.unfinished) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        records = running.call(store.recent, 100_000)
+        assert not running.call(store.unfinished)
+        failed = [(r.input, r.error) for r in records if r.error and r.error["status_code"] >= 500]
+        assert failed == []
+
+
+# One server per test: queue submits render in the background, and a sync run queued behind
+# that backlog of distinct renders would measure the backlog, not the operation.
+queue_server = pytest.fixture(scope="module")(_server)
+run_server = pytest.fixture(scope="module")(_server)
+
+
+def _call(case: schemathesis.Case, server: BackgroundEmulator) -> None:
+    """Accepted inputs render a video (in the background for submits, before the answer for a
+    sync run), so every case gets one clip shape: a valid resolution/duration/aspect ratio/loop
+    is swapped for the cheapest valid one (the case stays exactly as valid or invalid as it was)
+    and renders differ only by prompt and image. Every geometry is rendered by the media tests."""
+    if isinstance(case.body, dict):
+        for field, value in ONE_CLIP_SHAPE.items():
+            if _is_valid(field, case.body.get(field, MISSING)):
+                case.body[field] = value
+    excluded = (
+        [positive_data_acceptance]
+        if case.operation.definition.raw.get("operationId") in IMAGE_OPERATIONS
+        else []
+    )
+    case.call_and_validate(base_url=server.url, headers=AUTH, timeout=30, excluded_checks=excluded)
+
+
+@SCHEMA.exclude(path_regex=RUN_PATHS).parametrize()
+@settings(FUZZ, max_examples=scaled(25, 400))
+def test_fuzz_queue_files_and_mock_operations(
+    case: schemathesis.Case, queue_server: BackgroundEmulator
+) -> None:
+    _call(case, queue_server)
+
+
+@SCHEMA.include(path_regex=RUN_PATHS).parametrize()
+@settings(FUZZ, max_examples=scaled(6, 60))
+def test_fuzz_sync_run_operations(case: schemathesis.Case, run_server: BackgroundEmulator) -> None:
+    """Each accepted input renders a video before the answer, hence fewer examples."""
+    _call(case, run_server)
+
+
+def _mock_paths(routes: list, prefix: str = "") -> set[str]:
+    paths: set[str] = set()
+    for route in routes:
+        if isinstance(route, Mount):
+            paths |= _mock_paths(route.routes, prefix + route.path)
+        elif isinstance(route, Route) and (prefix + route.path).startswith("/_mock/"):
+            paths.add(prefix + route.path)
+    return paths
+
+
+def test_every_mock_route_is_in_the_openapi_document() -> None:
+    """The fuzzer only reaches what the document declares: a new /_mock route must be added."""
+    documented = set(load_openapi()["paths"])
+    catch_alls = {p for p in _mock_paths(ROLE_ROUTES["local"]) if "{" in p}  # 404 the rest
+    assert _mock_paths(ROLE_ROUTES["local"]) - catch_alls <= documented
+
+
+def test_document_inlines_the_schema_files(tmp_path: Path) -> None:
+    document = load_openapi("http://127.0.0.1:1")
+    assert document["servers"] == [{"url": "http://127.0.0.1:1"}]
+    refs = {r for r in _refs(document) if not r.startswith("#/")}
+    assert refs == set()
+    components = document["components"]["schemas"]
+    assert components["ray-2-input"]["required"] == ["prompt"]
+    assert "image_url" in components["ray-2-image-to-video-input"]["properties"]
+    assert len(list(SCHEMA.get_all_operations())) == 11
+
+
+def _refs(node: object) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
