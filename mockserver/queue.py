@@ -18,6 +18,7 @@ passes completes with fal's 504 ``request_timeout`` (``X-Fal-Request-Timeout-Typ
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import heapq
 import logging
@@ -367,24 +368,41 @@ class RequestQueue:
         return max(due, ready[1])
 
     def advance(self) -> float | None:
-        """Apply every transition due by now, in time order; return the next due time."""
+        """Apply every transition due by now, in time order; return the next due time.
+
+        A replay of n transitions costs n log n, not n^2: finish times and start deadlines sit
+        in heaps, and the startable queue is a deque. Both only change here, so they are built
+        once per call; records that left the queue are dropped lazily when they reach the top.
+        """
         now = self.clock.now()
         records = sorted(self._active.values(), key=lambda r: r.queue_key)
         running = [r for r in records if r.status == "IN_PROGRESS"]
         queued = [r for r in records if r.status == "IN_QUEUE"]
+        startable = collections.deque(r for r in queued if self._start_time(r) is not None)
+        finishing = [
+            (t, i, r) for i, r in enumerate(running) if (t := self._completion_time(r)) is not None
+        ]
+        expiring = [
+            (r.start_deadline, i, r) for i, r in enumerate(queued) if r.start_deadline is not None
+        ]
+        heapq.heapify(finishing)
+        heapq.heapify(expiring)
+        order = len(running)
         idle_slots = max(self.timing.capacity - len(running), 0)
         freed: list[float] = []  # times at which slots freed up during this replay
         changed = False
         while True:
-            finishing = [(t, r) for r in running if (t := self._completion_time(r)) is not None]
-            next_finish = min(finishing, key=lambda item: item[0], default=None)
+            while startable and startable[0].status != "IN_QUEUE":
+                startable.popleft()
+            while expiring and expiring[0][2].status != "IN_QUEUE":
+                heapq.heappop(expiring)
             next_start: tuple[float, RequestRecord] | None = None
-            head = next((r for r in queued if self._start_time(r) is not None), None)
-            if head is not None and (idle_slots or freed):
+            if startable and (idle_slots or freed):
+                head = startable[0]
                 slot_time = float("-inf") if idle_slots else freed[0]
                 next_start = (max(self._start_time(head) or 0.0, slot_time), head)
-            expiring = [(r.start_deadline, r) for r in queued if r.start_deadline is not None]
-            next_expiry = min(expiring, key=lambda item: item[0], default=None)
+            next_finish = (finishing[0][0], finishing[0][2]) if finishing else None
+            next_expiry = (expiring[0][0], expiring[0][2]) if expiring else None
             # The earliest event wins; on a tie a finish frees its slot before a start takes
             # it, and a start beats a deadline falling at the same instant.
             events = [
@@ -399,19 +417,20 @@ class RequestQueue:
                 return None if event is None else event[0]
             at, kind, record = event
             if kind == 0:
-                running.remove(record)
+                heapq.heappop(finishing)
                 heapq.heappush(freed, at)
                 self._finish(record, at)
             elif kind == 1:
-                queued.remove(record)
+                startable.popleft()
                 if idle_slots:
                     idle_slots -= 1
                 else:
                     heapq.heappop(freed)
-                if self._begin(record, at):
-                    running.append(record)
+                if self._begin(record, at) and (done := self._completion_time(record)) is not None:
+                    heapq.heappush(finishing, (done, order, record))
+                    order += 1
             else:
-                queued.remove(record)
+                heapq.heappop(expiring)
                 self._complete(record, at, Production(error=START_TIMEOUT_ERROR), "error")
             changed = True
 
