@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -96,8 +97,21 @@ class RequestRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RequestRecord:
-        names = {f.name for f in dataclasses.fields(cls)}
+        names = _FIELD_NAMES.get(cls) or _FIELD_NAMES.setdefault(
+            cls, frozenset(f.name for f in dataclasses.fields(cls))
+        )
         return cls(**{k: v for k, v in data.items() if k in names})
+
+    def copy(self) -> RequestRecord:
+        """An independent copy for the stores, an order of magnitude cheaper than ``to_dict``.
+
+        Lists and dicts are copied one level deep: records change by assigning or appending
+        (``logs.append``), never by editing a stored log line, input or output in place."""
+        twin = copy.copy(self)
+        for name, value in vars(self).items():
+            if isinstance(value, list | dict):
+                setattr(twin, name, value.copy())
+        return twin
 
 
 @dataclass(frozen=True)
@@ -118,3 +132,4 @@ class RequestPlan:
 
 
 PLAN_SCOPE_KEY = "ray2_mock.plan"
+_FIELD_NAMES: dict[type, frozenset[str]] = {}

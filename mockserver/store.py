@@ -53,20 +53,20 @@ class MemoryStore:
     def add(self, record: RequestRecord) -> None:
         self._seq += 1
         record.seq = self._seq
-        stored = RequestRecord.from_dict(record.to_dict())  # callers keep mutating theirs
+        stored = record.copy()  # callers keep mutating theirs
         self._records[record.request_id] = stored
         self._track(None, stored)
 
     def get(self, request_id: str) -> RequestRecord | None:
         record = self._records.get(request_id)
-        return None if record is None else RequestRecord.from_dict(record.to_dict())
+        return None if record is None else record.copy()
 
     def save(self, record: RequestRecord) -> bool:
         current = self._records.get(record.request_id)
         if current is None or current.version != record.version:
             return False
         record.version += 1
-        stored = RequestRecord.from_dict(record.to_dict())
+        stored = record.copy()
         self._records[record.request_id] = stored
         self._track(current, stored)
         return True
@@ -85,14 +85,14 @@ class MemoryStore:
 
     def unfinished(self) -> list[RequestRecord]:
         ordered = sorted(self._unfinished.values(), key=lambda r: r.queue_key)
-        return [RequestRecord.from_dict(r.to_dict()) for r in ordered]
+        return [r.copy() for r in ordered]
 
     def position(self, record: RequestRecord) -> int:
         return bisect.bisect_left(self._queued, record.queue_key)
 
     def recent(self, limit: int) -> list[RequestRecord]:
         newest = sorted(self._records.values(), key=lambda r: r.seq, reverse=True)[:limit]
-        return [RequestRecord.from_dict(r.to_dict()) for r in newest]
+        return [r.copy() for r in newest]
 
     def clear(self) -> None:
         self.__init__()  # type: ignore[misc]
@@ -130,7 +130,7 @@ class SqliteStore:
 
     @staticmethod
     def _encode(record: RequestRecord) -> str:
-        return json.dumps(record.to_dict(), separators=(",", ":"))
+        return json.dumps(vars(record), separators=(",", ":"))  # the fields; no deep copy
 
     @staticmethod
     def _decode(row: tuple[int, str]) -> RequestRecord:

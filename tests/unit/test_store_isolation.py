@@ -1,0 +1,65 @@
+"""Stores hand out copies: what a caller does to its record reaches the store only via save.
+
+The memory store copies one level deep (``RequestRecord.copy``) instead of a full ``asdict``
+round trip; these pin the isolation that the cheaper copy must keep.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mockserver.records import RequestRecord
+from mockserver.store import MemoryStore, RequestStore, SqliteStore
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> RequestStore:
+    return MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "s.sqlite3")
+
+
+def _record() -> RequestRecord:
+    return RequestRecord(
+        request_id="r1",
+        endpoint_id="fal-ai/luma-dream-machine/ray-2",
+        input={"prompt": "a"},
+        submitted_at=1.0,
+        eligible_at=1.0,
+        run_seconds=1.0,
+        logs=[{"message": "m", "at": 1.0}],
+        headers={"x-fal-runner-hint": "h"},
+    )
+
+
+def test_mutating_a_copy_changes_nothing_stored(store: RequestStore) -> None:
+    mine = _record()
+    store.add(mine)
+    mine.logs.append({"message": "added after add", "at": 2.0})
+    mine.input["prompt"] = "changed"
+    got = store.get("r1")
+    assert got is not None and got is not mine
+    got.logs.append({"message": "added after get", "at": 3.0})
+    got.headers["x"] = "y"
+    got.status = "COMPLETED"
+    again = store.get("r1")
+    assert again is not None
+    assert again.logs == [{"message": "m", "at": 1.0}]
+    assert again.input == {"prompt": "a"} and again.headers == {"x-fal-runner-hint": "h"}
+    assert again.status == "IN_QUEUE"
+
+
+def test_save_writes_a_snapshot_and_refuses_stale_versions(store: RequestStore) -> None:
+    store.add(_record())
+    first, second = store.get("r1"), store.get("r1")
+    assert first is not None and second is not None
+    first.logs.append({"message": "saved", "at": 2.0})
+    assert store.save(first)
+    first.logs.append({"message": "not saved", "at": 3.0})
+    second.status = "COMPLETED"
+    assert not store.save(second)  # another writer changed it first
+    stored = store.get("r1")
+    assert stored is not None and stored.status == "IN_QUEUE"
+    assert [line["message"] for line in stored.logs] == ["m", "saved"]
+    assert [r.request_id for r in store.unfinished()] == ["r1"]
+    assert store.recent(5)[0].logs == stored.logs
