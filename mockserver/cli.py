@@ -13,9 +13,9 @@ from pathlib import Path
 
 from contracts import cli as contracts_cli
 from mockserver.config import DEFAULT_PORT, Config
-from mockserver.faults import ScenarioError
+from mockserver.faults import ScenarioError, load_file
 from mockserver.queue import check_progression
-from mockserver.server import ServerInfo, run_forever
+from mockserver.server import ServerInfo, run_forever, run_workers
 from mockserver.timing import TIMING_PROFILES
 
 FAKE_KEY = "ray2-mock-key"
@@ -93,7 +93,15 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         default=Config.journal_size,
         help="requests the journal keeps (oldest dropped first)",
     )
-    p.add_argument("--log-level", default="info")
+    p.add_argument(
+        "--log-level", default="info", help="above info, uvicorn's access log is off too"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the port and the SQLite state (needs --store sqlite)",
+    )
 
 
 def _rate(text: str) -> float:
@@ -206,7 +214,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if config.journal_size < 1:
             parser.error("--journal-size must be at least 1")
         try:
-            run_forever(config)
+            if args.workers > 1:
+                if config.scenarios_path:  # every problem listed once, before any worker starts
+                    load_file(config.scenarios_path)
+                run_workers(config, args.workers, log_level=args.log_level)
+            else:
+                run_forever(config, log_level=args.log_level)
         except ScenarioError as exc:
             print(f"ray2-mock: {exc}", file=sys.stderr)
             return 2

@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import re
+import socket
 from collections.abc import Collection
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ async def start_connect_proxy(
     allowed_hosts: Collection[str],
     head_timeout: float = HEAD_TIMEOUT,
     connect_timeout: float = UPSTREAM_CONNECT_TIMEOUT,
-) -> asyncio.base_events.Server:
+) -> ProxyServer:
     """Listen for CONNECT requests and tunnel allowed ``host:443`` targets to the upstream.
 
     ``close()`` on the returned server also cancels open tunnels (Python 3.11 has no
@@ -74,22 +75,32 @@ async def start_connect_proxy(
             handlers.discard(task)
 
     server = await asyncio.start_server(handle, listen_host, listen_port)
-    base_close, base_wait_closed = server.close, server.wait_closed
+    return ProxyServer(server, handlers)
 
-    def close() -> None:
-        base_close()
-        for task in list(handlers):
+
+class ProxyServer:
+    """The listening server plus its open tunnels: ``close()`` ends both.
+
+    A wrapper, not patched methods: uvloop's ``Server`` (what ``serve`` runs on) has read-only
+    attributes."""
+
+    def __init__(self, server: asyncio.AbstractServer, handlers: set[asyncio.Task[None]]) -> None:
+        self._server = server
+        self._handlers = handlers
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        return tuple(self._server.sockets)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self._server.close()
+        for task in list(self._handlers):
             task.cancel()
 
-    async def wait_closed() -> None:
-        await base_wait_closed()
-        if handlers:
-            await asyncio.gather(*handlers, return_exceptions=True)
-
-    # Instance overrides keep the documented return type while making close() end the tunnels.
-    server.close = close  # type: ignore[method-assign]
-    server.wait_closed = wait_closed  # type: ignore[method-assign]
-    return server
+    async def wait_closed(self) -> None:
+        await self._server.wait_closed()
+        if self._handlers:
+            await asyncio.gather(*self._handlers, return_exceptions=True)
 
 
 async def _serve_connection(

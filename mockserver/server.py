@@ -2,6 +2,13 @@
 
 One event loop serves all three so they share one app (one queue, one store). uvicorn's
 own signal capture is per server, so it is switched off here and one handler stops all.
+
+``serve --workers N`` (``run_workers``): the parent binds the plain and TLS sockets once and
+spawns N processes that accept on them (the kernel spreads connections); the CONNECT proxy
+runs in the parent. Workers share state only through the SQLite store: any worker answers
+status/result/cancel for any request, but each worker's queue drives the requests *it*
+accepted (plus, at start-up, every unfinished one; optimistic versions let only one worker
+apply a transition), so timing capacity is per worker.
 """
 
 from __future__ import annotations
@@ -10,8 +17,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import multiprocessing
 import signal
-from collections.abc import Generator
+import socket
+from collections.abc import Coroutine, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +30,7 @@ from starlette.applications import Starlette
 
 from mockserver.app import create_app
 from mockserver.config import Config
-from mockserver.connect_proxy import start_connect_proxy
+from mockserver.connect_proxy import ProxyServer, start_connect_proxy
 from mockserver.dashboard import UI_PATH
 
 if TYPE_CHECKING:
@@ -39,6 +48,22 @@ class _QuietSignals(uvicorn.Server):
 
 def _bound_port(server: uvicorn.Server) -> int:
     return int(server.servers[0].sockets[0].getsockname()[1])
+
+
+def run_on_fast_loop(main: Coroutine[Any, Any, None]) -> None:
+    """``asyncio.run`` on uvicorn's own loop choice (uvloop when installed): uvicorn only picks
+    it for loops it creates, and ours hosts several servers."""
+    factory = uvicorn.Config(app=None).get_loop_factory()
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main)
+
+
+@dataclass(frozen=True)
+class Listeners:
+    """Sockets bound once by the parent of ``serve --workers N`` and shared by every worker."""
+
+    plain: socket.socket
+    tls: socket.socket | None = None
 
 
 @dataclass(frozen=True)
@@ -74,15 +99,18 @@ class Emulator:
         *,
         log_level: str = "info",
         access_log: bool = True,
+        listeners: Listeners | None = None,
     ) -> None:
         self.config = config
         self.app = app or create_app(config)
         self.log_level = log_level
         self.access_log = access_log
+        self.listeners = listeners
+        """Set in a worker of ``serve --workers N``: serve these, no proxy, no server.json."""
         self.info: ServerInfo | None = None
         self.ready = asyncio.Event()
         self._servers: list[uvicorn.Server] = []
-        self._proxy: asyncio.base_events.Server | None = None
+        self._proxy: ProxyServer | None = None
 
     def _uvicorn(self, port: int, *, lifespan: str, **ssl: Any) -> uvicorn.Server:
         config = uvicorn.Config(
@@ -97,8 +125,10 @@ class Emulator:
         )
         return _QuietSignals(config)
 
-    async def _start(self, server: uvicorn.Server) -> asyncio.Task[None]:
-        task = asyncio.create_task(server.serve())
+    async def _start(
+        self, server: uvicorn.Server, sock: socket.socket | None = None
+    ) -> asyncio.Task[None]:
+        task = asyncio.create_task(server.serve(sockets=None if sock is None else [sock]))
         while not server.started:
             if task.done():
                 await task  # surfaces the bind or startup error
@@ -110,7 +140,9 @@ class Emulator:
     async def serve(self) -> None:
         """Start everything, publish where it listens, and run until ``stop``."""
         cfg = self.config
-        tasks = [await self._start(self._uvicorn(cfg.port, lifespan="on"))]
+        shared = self.listeners
+        plain = shared.plain if shared else None
+        tasks = [await self._start(self._uvicorn(cfg.port, lifespan="on"), plain)]
         port = _bound_port(self._servers[0])
         tls_port = proxy_port = None
         tls: TlsFiles | None = None
@@ -128,10 +160,12 @@ class Emulator:
                         lifespan="off",
                         ssl_certfile=str(tls.server_cert),
                         ssl_keyfile=str(tls.server_key),
-                    )
+                    ),
+                    shared.tls if shared else None,
                 )
             )
             tls_port = _bound_port(self._servers[1])
+        if tls is not None and tls_port is not None and shared is None:
             wanted_proxy = (
                 cfg.proxy_port if cfg.proxy_port is not None else (port + 2 if cfg.port else 0)
             )
@@ -146,7 +180,8 @@ class Emulator:
         self.info = ServerInfo(
             cfg.host, port, tls_port, proxy_port, str(tls.ca_cert.resolve()) if tls else None
         )
-        (cfg.state_dir / SERVER_INFO_FILE).write_text(self.info.to_json())
+        if shared is None:  # the parent of the workers publishes where they listen
+            (cfg.state_dir / SERVER_INFO_FILE).write_text(self.info.to_json())
         self.ready.set()
         try:
             await asyncio.gather(*tasks)
@@ -161,14 +196,30 @@ class Emulator:
             server.should_exit = True
 
 
-def run_forever(config: Config, *, banner: bool = True) -> None:
-    """Blocking entry point for ``ray2-mock serve``: Ctrl-C stops every listener cleanly."""
+def _quiet(log_level: str) -> bool:
+    return logging.getLevelName(log_level.upper()) not in (logging.DEBUG, logging.INFO, 5)
 
+
+def run_forever(config: Config, *, banner: bool = True, log_level: str = "info") -> None:
+    """Blocking entry point for ``ray2-mock serve``: Ctrl-C stops every listener cleanly.
+
+    Above ``info`` uvicorn's access log is off (one line per request costs throughput)."""
+    _serve_until_signalled(config, log_level, None, banner)
+
+
+def _serve_until_signalled(
+    config: Config, log_level: str, listeners: Listeners | None, banner: bool
+) -> None:
     async def main() -> None:
-        emulator = Emulator(config)
+        emulator = Emulator(
+            config, log_level=log_level, access_log=not _quiet(log_level), listeners=listeners
+        )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, emulator.stop)
+        parent = multiprocessing.parent_process() if listeners is not None else None
+        if parent is not None:  # a worker: stop when the parent goes, however it goes
+            loop.add_reader(parent.sentinel, emulator.stop)
         serving = asyncio.create_task(emulator.serve())
         ready = asyncio.create_task(emulator.ready.wait())
         await asyncio.wait({serving, ready}, return_when=asyncio.FIRST_COMPLETED)
@@ -176,7 +227,103 @@ def run_forever(config: Config, *, banner: bool = True) -> None:
             print(startup_banner(emulator.info, config), flush=True)
         await serving
 
-    asyncio.run(main())
+    run_on_fast_loop(main())
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.create_server((host, port), reuse_port=False, backlog=2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _worker_main(config: Config, listeners: Listeners, log_level: str) -> None:
+    """One worker process of ``serve --workers N`` (spawned: a fresh interpreter)."""
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    _serve_until_signalled(config, log_level, listeners, banner=False)
+
+
+def run_workers(
+    config: Config, workers: int, *, banner: bool = True, log_level: str = "info"
+) -> None:
+    """``ray2-mock serve --workers N``: N processes on shared sockets, one SQLite state."""
+    from mockserver.store import SqliteStore
+    from mockserver.tls import ensure_tls_files
+
+    if config.store != "sqlite":
+        raise SystemExit("--workers needs --store sqlite: the workers share state through it")
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    SqliteStore(config.database_path).close()  # schema and WAL once, before workers race for it
+    plain = _bind(config.host, config.port)
+    port = int(plain.getsockname()[1])
+    tls = ensure_tls_files(config.state_dir) if config.tls_port != 0 else None
+    tls_sock = None
+    if tls is not None:
+        wanted = (
+            config.tls_port if config.tls_port is not None else (port + 1 if config.port else 0)
+        )
+        tls_sock = _bind(config.host, wanted)
+    listeners = Listeners(plain, tls_sock)
+    spawn = multiprocessing.get_context("spawn")
+    procs = [
+        spawn.Process(
+            target=_worker_main, args=(config, listeners, log_level), name=f"ray2-mock-{i}"
+        )
+        for i in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    try:
+        run_on_fast_loop(_supervise(config, procs, listeners, tls, banner))
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+            proc.join(15)
+
+
+async def _supervise(
+    config: Config,
+    procs: list[multiprocessing.process.BaseProcess],
+    listeners: Listeners,
+    tls: TlsFiles | None,
+    banner: bool,
+) -> None:
+    """Run the CONNECT proxy, publish server.json, and stop every worker when one ends."""
+    from mockserver.tls import FAL_HOSTS
+
+    port = int(listeners.plain.getsockname()[1])
+    tls_port = int(listeners.tls.getsockname()[1]) if listeners.tls else None
+    proxy = proxy_port = None
+    if tls is not None and tls_port is not None:
+        default_proxy = port + 2 if config.port else 0
+        proxy = await start_connect_proxy(
+            config.host,
+            config.proxy_port if config.proxy_port is not None else default_proxy,
+            upstream_host=config.host,
+            upstream_port=tls_port,
+            allowed_hosts=FAL_HOSTS,
+        )
+        proxy_port = int(proxy.sockets[0].getsockname()[1])
+    ca = str(tls.ca_cert.resolve()) if tls else None
+    info = ServerInfo(config.host, port, tls_port, proxy_port, ca)
+    (config.state_dir / SERVER_INFO_FILE).write_text(info.to_json())
+    if banner:
+        print(f"{startup_banner(info, config)}\n  {len(procs)} worker processes", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    watchers = [loop.run_in_executor(None, proc.join) for proc in procs]
+    await asyncio.wait(
+        [asyncio.ensure_future(stop.wait()), *watchers], return_when=asyncio.FIRST_COMPLETED
+    )
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()  # SIGTERM: each worker shuts down gracefully
+    await asyncio.gather(*watchers)
+    if proxy is not None:
+        proxy.close()
+        await proxy.wait_closed()
 
 
 def startup_banner(info: ServerInfo, config: Config) -> str:
