@@ -7,7 +7,6 @@ fal's paths). Errors keep fal's shapes so one client-side error parser reads bot
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -22,6 +21,7 @@ from mockserver.faults import ScenarioError, parse_document, parse_scenario
 from mockserver.journal import JournalFilter, entries_json
 from mockserver.metrics import prometheus_text
 from mockserver.records import RequestRecord
+from mockserver.validation import parse_json_body
 
 UNIT_PRICE_USD = 0.50
 """fal's price of one unit (a 540p, 5 s clip); 720p = 2 units, 1080p = 4, 9 s doubles."""
@@ -37,10 +37,8 @@ async def _json_body(request: Request) -> Any | Response:
     raw = await request.body()
     if not raw.strip():
         return {}
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        return _bad_field(["body"], f"Invalid JSON: {exc}", "json_invalid")
+    value, not_json = parse_json_body(raw)
+    return validation_error(not_json) if not_json else value
 
 
 # -- health, clock, reset ---------------------------------------------------------------------

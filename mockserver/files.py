@@ -119,7 +119,7 @@ def lifecycle_seconds(request: Request) -> float | None | Response:
         loc = ["header", name]
         try:
             value = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             return validation_error([_entry(loc, "Invalid JSON", "json_invalid", raw)])
         if not isinstance(value, dict):
             return validation_error(
@@ -187,7 +187,7 @@ async def read_json_body(request: Request) -> dict[str, Any] | Response:
         return request_error(400, "Client disconnected before sending the body", "bad_request")
     try:
         value = json.loads(bytes(raw) or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # also: nested too deep, a 10,000-digit number
         return validation_error([_entry(["body"], "Invalid JSON", "json_invalid")])
     if not isinstance(value, dict):
         return validation_error(

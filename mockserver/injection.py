@@ -47,7 +47,7 @@ async def _buffer_body(receive: Receive, limit: int) -> tuple[Receive, Any]:
         raw = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
         try:
             payload = json.loads(raw or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             payload = None
     pending = deque(messages)
 

@@ -44,7 +44,7 @@ def _decode(raw: bytes, content_type: str, truncated: bool) -> Any:
     if not truncated and "json" in content_type:
         try:
             return json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     return text
 

@@ -132,7 +132,7 @@ def parse_json_body(raw: bytes) -> tuple[Any, list[Detail]]:
     JSON, and echoing them back in a 422 would make the error itself invalid JSON."""
     try:
         return json.loads(raw or b"{}", parse_constant=_reject_constant), []
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+    except (ValueError, RecursionError) as exc:  # also: nested too deep, a 10,000-digit number
         position = getattr(exc, "pos", getattr(exc, "start", 0))
         reason = getattr(exc, "msg", None) or str(exc)
         return None, json_invalid_detail(reason, position)
