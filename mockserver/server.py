@@ -111,6 +111,7 @@ class Emulator:
         self.ready = asyncio.Event()
         self._servers: list[uvicorn.Server] = []
         self._proxy: ProxyServer | None = None
+        self._stopping = False
 
     def _uvicorn(self, port: int, *, lifespan: str, **ssl: Any) -> uvicorn.Server:
         config = uvicorn.Config(
@@ -183,6 +184,8 @@ class Emulator:
         if shared is None:  # the parent of the workers publishes where they listen
             (cfg.state_dir / SERVER_INFO_FILE).write_text(self.info.to_json())
         self.ready.set()
+        if self._stopping:  # stop() came while starting up: only now does it reach every server
+            self.stop()
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -191,6 +194,7 @@ class Emulator:
                 await self._proxy.wait_closed()
 
     def stop(self) -> None:
+        self._stopping = True
         # The TLS listener shares the app, so it goes first; the lifespan owner last.
         for server in reversed(self._servers):
             server.should_exit = True
@@ -320,6 +324,10 @@ async def _supervise(
     for proc in procs:
         if proc.is_alive():
             proc.terminate()  # SIGTERM: each worker shuts down gracefully
+    _, late = await asyncio.wait(watchers, timeout=15)
+    for proc in procs:
+        if late and proc.is_alive():
+            proc.kill()
     await asyncio.gather(*watchers)
     if proxy is not None:
         proxy.close()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from pathlib import Path
 
+from mockserver.server import Emulator
+from tests.conftest import make_config
 from tests.reliability.serveproc import start_serve
 
 
@@ -19,3 +22,11 @@ def test_serve_with_tls_and_proxy_starts_answers_and_stops(tmp_path: Path) -> No
             assert sock.recv(1024).startswith(b"HTTP/1.1 200")
     finally:
         assert served.stop() == 0, served.log_text()
+
+
+async def test_a_stop_that_arrives_during_start_up_is_not_lost(tmp_path: Path) -> None:
+    """SIGTERM between installing the handler and binding used to be dropped (stop() only told
+    servers that already existed), so `serve --workers` could hang on shutdown."""
+    emulator = Emulator(make_config(tmp_path), log_level="warning", access_log=False)
+    emulator.stop()
+    await asyncio.wait_for(emulator.serve(), 30)
