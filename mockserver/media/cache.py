@@ -58,7 +58,7 @@ class DiskCache:
         if not is_valid_key(key):
             return None
         path = self.directory / f"{key}{SUFFIX}"
-        return path if path.is_file() else None
+        return path if path.is_file() and not path.is_symlink() else None  # renders are files
 
     def temp_path(self, key: str) -> Path:
         """A unique sibling of the final path, so the rename is atomic (same filesystem)."""

@@ -8,6 +8,8 @@ the ETag is the key itself and responses may be cached forever.
 
 from __future__ import annotations
 
+import stat
+
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
@@ -35,8 +37,10 @@ async def serve_video(request: Request) -> Response:
     if path is None:
         return _not_found()
     try:
-        stat_result = path.stat()
+        stat_result = path.lstat()  # the link itself: a symlink could point out of the cache
     except FileNotFoundError:
+        return _not_found()
+    if not stat.S_ISREG(stat_result.st_mode):
         return _not_found()
     etag = f'"{key}"'
     headers = {
