@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 JS_DIR := tests/js
 JS_STAMP := $(JS_DIR)/node_modules/.installed
 
-.PHONY: serve test lint bench clean
+.PHONY: serve test soak lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,9 +27,13 @@ test: $(STAMP) $(JS_STAMP)
 	@sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Longer reliability runs: 10x the load, fresh random fuzzing, longer stalls (not part of test).
+soak: $(STAMP)
+	RAY2_SOAK=1 $(BIN)/python -m pytest tests/reliability $(PYTEST_ARGS)
+
 lint: $(STAMP)
-	$(BIN)/ruff check mockserver contracts tests
-	$(BIN)/ruff format --check mockserver contracts tests
+	$(BIN)/ruff check mockserver contracts tests bench
+	$(BIN)/ruff format --check mockserver contracts tests bench
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)

@@ -81,3 +81,23 @@ def start_serve(state_dir: Path, *args: str, timeout: float = 60.0) -> ServeProc
         time.sleep(0.05)
     proc.kill()
     raise RuntimeError(f"serve did not answer within {timeout} s:\n{log.read_text()}")
+
+
+def listening_addresses(pids: list[int]) -> set[str]:
+    """Local addresses of the LISTEN sockets these processes hold (read from /proc, no traffic)."""
+    inodes = set()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    found = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                found.add(fields[1].split(":")[0])
+    return found
