@@ -48,7 +48,7 @@ def is_loopback(host: str) -> bool:
 
 def base_url(request: Request) -> str:
     host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
-    return f"{request.url.scheme}://{host}"
+    return f"{request.scope['scheme']}://{host}"  # what request.url.scheme reads, unparsed
 
 
 def request_urls(request: Request, request_id: str) -> dict[str, str]:
