@@ -374,6 +374,10 @@ class RequestQueue:
         in heaps, and the startable queue is a deque. Both only change here, so they are built
         once per call; records that left the queue are dropped lazily when they reach the top.
         """
+        with self.store.batch():  # one commit for the whole replay, not one per transition
+            return self._replay()
+
+    def _replay(self) -> float | None:
         now = self.clock.now()
         records = sorted(self._active.values(), key=lambda r: r.queue_key)
         running = [r for r in records if r.status == "IN_PROGRESS"]

@@ -8,9 +8,11 @@ stop two workers from applying the same transition twice).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -41,6 +43,10 @@ class RequestStore(Protocol):
     def clear(self) -> None: ...
 
     def close(self) -> None: ...
+
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """Group the writes inside into one durable step (one commit for a whole replay)."""
+        ...
 
 
 class MemoryStore:
@@ -100,6 +106,9 @@ class MemoryStore:
     def close(self) -> None:
         pass
 
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -114,8 +123,15 @@ CREATE INDEX IF NOT EXISTS requests_queue ON requests (status, priority_rank, se
 """
 
 
+DECODED_CACHE_SIZE = 4096
+
+
 class SqliteStore:
-    """One connection guarded by a lock: the event loop thread does all the writing."""
+    """One connection guarded by a lock: the event loop thread does all the writing.
+
+    Records this process decoded or wrote are kept by ``(request_id, version)``: a status poll
+    still reads the row (another worker may have written it), but skips the JSON decode when
+    the version is the one it already holds (every save bumps it)."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,6 +143,13 @@ class SqliteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._decoded: dict[str, RequestRecord] = {}
+        self._batching = False
+
+    def _remember(self, record: RequestRecord) -> None:
+        if len(self._decoded) >= DECODED_CACHE_SIZE and record.request_id not in self._decoded:
+            del self._decoded[next(iter(self._decoded))]  # the oldest entry
+        self._decoded[record.request_id] = record.copy()
 
     @staticmethod
     def _encode(record: RequestRecord) -> str:
@@ -152,13 +175,21 @@ class SqliteStore:
                 ),
             )
             record.seq = int(cursor.lastrowid or 0)
+            self._remember(record)
 
     def get(self, request_id: str) -> RequestRecord | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT seq, data FROM requests WHERE request_id = ?", (request_id,)
+                "SELECT seq, version, data FROM requests WHERE request_id = ?", (request_id,)
             ).fetchone()
-        return None if row is None else self._decode(row)
+            if row is None:
+                return None
+            known = self._decoded.get(request_id)
+            if known is not None and known.version == row[1]:
+                return known.copy()
+            record = self._decode((row[0], row[2]))
+            self._remember(record)
+            return record
 
     def save(self, record: RequestRecord) -> bool:
         expected = record.version
@@ -176,6 +207,8 @@ class SqliteStore:
                     expected,
                 ),
             )
+            if cursor.rowcount == 1:
+                self._remember(record)
         if cursor.rowcount != 1:
             record.version = expected
             return False
@@ -208,7 +241,27 @@ class SqliteStore:
     def clear(self) -> None:
         with self._lock:
             self._db.execute("DELETE FROM requests")
+            self._decoded.clear()
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """One IMMEDIATE transaction: a replay's transitions cost one commit, not one each.
+
+        Committed whatever happens inside: the queue's in-memory view already holds every write
+        that succeeded. Writes made alone (a submit's INSERT) still commit before they return."""
+        if self._batching:
+            yield
+            return
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+        self._batching = True
+        try:
+            yield
+        finally:
+            self._batching = False
+            with self._lock:
+                self._db.execute("COMMIT")

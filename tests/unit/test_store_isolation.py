@@ -63,3 +63,25 @@ def test_save_writes_a_snapshot_and_refuses_stale_versions(store: RequestStore) 
     assert [line["message"] for line in stored.logs] == ["m", "saved"]
     assert [r.request_id for r in store.unfinished()] == ["r1"]
     assert store.recent(5)[0].logs == stored.logs
+
+
+def test_sqlite_reads_what_another_worker_wrote(tmp_path: Path) -> None:
+    """The decoded-record cache is keyed by version: a write from another connection (worker)
+    is seen on the next read, never the cached copy."""
+    path = tmp_path / "shared.sqlite3"
+    mine, theirs = SqliteStore(path), SqliteStore(path)
+    mine.add(_record())
+    assert mine.get("r1") is not None  # cached here now
+    other = theirs.get("r1")
+    assert other is not None
+    other.status = "IN_PROGRESS"
+    other.logs.append({"message": "from the other worker", "at": 2.0})
+    assert theirs.save(other)
+    seen = mine.get("r1")
+    assert seen is not None and seen.status == "IN_PROGRESS" and seen.version == other.version
+    assert seen.logs[-1]["message"] == "from the other worker"
+    stale = mine.get("r1")
+    assert stale is not None
+    assert theirs.save(theirs.get("r1"))  # type: ignore[arg-type]
+    stale.status = "COMPLETED"
+    assert not mine.save(stale)  # the optimistic check still holds
