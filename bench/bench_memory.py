@@ -1,0 +1,67 @@
+"""Resident memory of `ray2-mock serve` after 10k and 100k requests, per store.
+
+The load is submits (the only requests that add state), through wrk in 2 s slices until at
+least the checkpoint count is reached (the exact count is recorded), against a fresh server per
+store. RSS is read from /proc after the driver has finished
+every request. What grows by design: the memory store keeps every record (that is its job); the
+SQLite store keeps records on disk and only a bounded cache of decoded ones in memory. There is
+no request journal on this branch yet; when one lands, its bound shows up here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import loadgen, servers
+from bench.loadgen import Load
+
+CHECKPOINTS = tuple(int(n) for n in os.environ.get("BENCH_MEMORY_STEPS", "10000,100000").split(","))
+TARGET_MB = 150
+SUBMIT = Load("POST", "/fal-ai/luma-dream-machine/ray-2", {"prompt": "memory"})
+
+
+def _settle(server: servers.Server) -> None:
+    """Give the queue driver time to finish what was accepted, so RSS is not mid-burst."""
+    time.sleep(1.0)
+
+
+def run() -> dict[str, Any]:
+    loadgen.ensure_wrk()
+    work = Path(tempfile.mkdtemp(prefix="bench-memory-"))
+    results: dict[str, Any] = {}
+    try:
+        for store in ("memory", "sqlite"):
+            with servers.emulator(f"emulator-{store}", work / store, store=store) as server:
+                _settle(server)
+                row: dict[str, Any] = {"start_mb": round(server.rss_mb(), 1)}
+                sent = 0
+                for checkpoint in CHECKPOINTS:
+                    started, errors = time.perf_counter(), 0
+                    while sent < checkpoint:  # wrk runs by time: 2 s slices, counted
+                        measured = loadgen.run(server.url, SUBMIT, connections=32, seconds=2)
+                        sent += measured.requests
+                        errors += measured.errors
+                    took = time.perf_counter() - started
+                    _settle(server)
+                    row[f"after_{checkpoint}_mb"] = round(server.rss_mb(), 1)
+                    row[f"requests_at_{checkpoint}"] = sent
+                    row[f"seconds_to_{checkpoint}"] = round(took, 1)
+                    row[f"errors_to_{checkpoint}"] = errors
+                row["requests"] = sent
+                first, last = CHECKPOINTS[0], CHECKPOINTS[-1]
+                growth = row[f"after_{last}_mb"] - row[f"after_{first}_mb"]
+                counted = row[f"requests_at_{last}"] - row[f"requests_at_{first}"]
+                row["kb_per_request_after_first_checkpoint"] = round(
+                    growth * 1024 / max(1, counted), 3
+                )
+                row["meets_target"] = row[f"after_{last}_mb"] < TARGET_MB
+                results[store] = row
+                print(f"memory {store}: {row}", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"target_mb": TARGET_MB, "load": "submits, wrk 32 connections", "stores": results}

@@ -1,0 +1,185 @@
+"""Queue path throughput and latency: the emulator beside its ceiling and beside Prism.
+
+Targets, each a real process on loopback, measured in the same run, interleaved per cell so
+drifting machine load hits all of them alike:
+- ceiling: a bare Starlette app on the same uvicorn/uvloop/httptools stack (bench/ceiling.py);
+- emulator (memory store) and emulator (SQLite store): `ray2-mock serve --timing instant
+  --log-level warning`, so every submit runs the whole lifecycle (render is a cache hit);
+- Prism: `prism mock` of the emulator's own OpenAPI document (the tool one would otherwise pick).
+Operations: submit, status and result of a completed request, and the 422 path (invalid body),
+each at 1, 8, 32 and 128 connections, with wrk (bench/loadgen.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import loadgen, servers
+from bench.loadgen import Load
+
+CONNECTIONS = tuple(int(c) for c in os.environ.get("BENCH_CONNECTIONS", "1,8,32,128").split(","))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "2"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))  # interleaved; the median round is kept
+OPS = os.environ.get("BENCH_OPS")  # e.g. "submit,status" to run only those
+WARMUP_SECONDS = 1
+APP = "/fal-ai/luma-dream-machine"
+TARGETS = ("ceiling", "emulator-memory", "emulator-sqlite", "prism")
+TARGET_P99_MS = 10.0  # at 32 connections
+TARGET_CEILING_SHARE = 0.6
+TARGET_PRISM_MULTIPLE = 3.0
+
+
+def _operations(request_id: str) -> dict[str, Load]:
+    return {
+        "submit": Load("POST", f"{APP}/ray-2", {"prompt": "bench"}),
+        "status": Load("GET", f"{APP}/requests/{request_id}/status"),
+        "result": Load("GET", f"{APP}/requests/{request_id}"),
+        "invalid (422)": Load("POST", f"{APP}/ray-2", {"prompt": 7}, expect=422),
+    }
+
+
+def _completed_request(url: str) -> str:
+    """A finished request to read status and result of (the ceiling and Prism take any id)."""
+    auth = {"Authorization": "Key bench"}
+    request_id = httpx.post(f"{url}{APP}/ray-2", json={"prompt": "bench"}, headers=auth).json()[
+        "request_id"
+    ]
+    deadline = time.monotonic() + 120
+    while httpx.get(f"{url}{APP}/requests/{request_id}/status", headers=auth).status_code != 200:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the emulator never completed its first request")
+        time.sleep(0.1)
+    return request_id
+
+
+def _probe(url: str, load: Load) -> None:
+    """One request first: a benchmark of the wrong answer would measure nothing."""
+    response = httpx.request(
+        load.method, url + load.path, json=load.body, headers={"Authorization": "Key bench"}
+    )
+    if response.status_code != load.expect:
+        raise RuntimeError(
+            f"{load.method} {url}{load.path}: {response.status_code}, expected {load.expect}"
+        )
+
+
+def run() -> dict[str, Any]:
+    loadgen.ensure_wrk()
+    work = Path(tempfile.mkdtemp(prefix="bench-queue-"))
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    try:
+        with contextlib.ExitStack() as stack:
+            running = {
+                "ceiling": stack.enter_context(servers.ceiling()),
+                "emulator-memory": stack.enter_context(
+                    servers.emulator("emulator-memory", work / "memory", store="memory")
+                ),
+                "emulator-sqlite": stack.enter_context(
+                    servers.emulator("emulator-sqlite", work / "sqlite", store="sqlite")
+                ),
+            }
+            prism = servers.prism(work)
+            if prism is not None:
+                running["prism"] = stack.enter_context(prism)
+            ids = {
+                name: _completed_request(server.url) if name.startswith("emulator") else "any-id"
+                for name, server in running.items()
+            }
+            for op_name in _operations("x"):
+                if OPS and op_name not in OPS.split(","):
+                    continue
+                results[op_name] = {}
+                for name, server in running.items():
+                    load = _operations(ids[name])[op_name]
+                    _probe(server.url, load)
+                    loadgen.run(server.url, load, connections=8, seconds=WARMUP_SECONDS)
+                for connections in CONNECTIONS:
+                    rounds: dict[str, list[loadgen.Result]] = {name: [] for name in running}
+                    for _ in range(ROUNDS):
+                        for name, server in running.items():
+                            load = _operations(ids[name])[op_name]
+                            rounds[name].append(
+                                loadgen.run(
+                                    server.url, load, connections=connections, seconds=SECONDS
+                                )
+                            )
+                    cell: dict[str, Any] = {}
+                    for name, measured in rounds.items():
+                        median = sorted(measured, key=lambda r: r.rps)[(len(measured) - 1) // 2]
+                        cell[name] = {
+                            **median.to_dict(),
+                            "rps_rounds": [round(r.rps) for r in measured],
+                        }
+                    results[op_name][str(connections)] = cell
+                    _print_cell(op_name, connections, cell)
+            rss = {name: round(server.rss_mb(), 1) for name, server in running.items()}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    summary = _summary(results)
+    _print_summary(summary)
+    return {
+        "load_generator": "wrk 1 thread (Debian package), keep-alive connections",
+        "seconds_per_round": SECONDS,
+        "rounds": ROUNDS,
+        "timing_profile": "instant",
+        "results": results,
+        "rss_mb_after": rss,
+        "summary": summary,
+    }
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 3) if b else None
+
+
+def _summary(results: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Ratios at every cell, and the targets checked at 32 connections."""
+    out: dict[str, Any] = {}
+    for op_name, by_conns in results.items():
+        for connections, cell in by_conns.items():
+            for store in ("emulator-memory", "emulator-sqlite"):
+                row = {
+                    "rps": cell[store]["rps"],
+                    "p99_ms": cell[store]["p99_ms"],
+                    "of_ceiling": _ratio(cell[store]["rps"], cell["ceiling"]["rps"]),
+                }
+                if "prism" in cell:
+                    row["x_prism"] = _ratio(cell[store]["rps"], cell["prism"]["rps"])
+                if connections == "32":
+                    row["meets"] = {
+                        "ceiling_share": (row["of_ceiling"] or 0) >= TARGET_CEILING_SHARE,
+                        "prism_multiple": (row.get("x_prism") or 0) >= TARGET_PRISM_MULTIPLE,
+                        "p99": row["p99_ms"] < TARGET_P99_MS,
+                    }
+                out.setdefault(op_name, {}).setdefault(connections, {})[store] = row
+    return out
+
+
+def _print_cell(op_name: str, connections: int, cell: dict[str, Any]) -> None:
+    parts = [f"{op_name:14} c={connections:<3}"]
+    for name in TARGETS:
+        if name in cell:
+            r = cell[name]
+            parts.append(f"{name} {r['rps']:8.0f}/s p50 {r['p50_ms']:6.2f} p99 {r['p99_ms']:7.2f}")
+            if r["errors"]:
+                parts.append(f"({r['errors']} errors)")
+    print(" | ".join(parts), flush=True)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    print("emulator vs ceiling (share of req/s) and vs Prism (multiple), p99 at 32 connections:")
+    for op_name, by_conns in summary.items():
+        for store, row in by_conns["32"].items():
+            prism = f"{row['x_prism']:.2f}x Prism" if row.get("x_prism") is not None else "no Prism"
+            print(
+                f"  {op_name:14} {store:16} {row['rps']:8.0f}/s = {row['of_ceiling']:.0%} of"
+                f" ceiling, {prism}, p99 {row['p99_ms']:.2f} ms  meets {row['meets']}"
+            )

@@ -1,0 +1,165 @@
+"""The servers the benchmarks compare, each a real process on a free loopback port."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from contracts.openapi import write_openapi
+
+HERE = Path(__file__).resolve().parent
+PRISM_DIR = HERE / ".prism"  # git-ignored; the bench installs Prism here from npm
+PRISM_PACKAGE = "@stoplight/prism-cli@5"
+PRISM_BIN = PRISM_DIR / "node_modules" / ".bin" / "prism"
+
+
+@dataclass
+class Server:
+    name: str
+    proc: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def rss_mb(self) -> float:
+        """Resident memory of the process and its children (workers, ffmpeg)."""
+        return sum(_rss_kb(pid) for pid in [self.pid, *_descendants(self.pid)]) / 1024
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _descendants(pid: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, p in parents.items() if p == parent]
+        found += children
+        frontier += children
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running(name: str, command: list[str], port: int, ready_path: str) -> Iterator[Server]:
+    """Start `command`, wait until GET ready_path answers, stop it (SIGTERM, then SIGKILL)."""
+    log = Path(tempfile.mkstemp(prefix=f"bench-{name}-", suffix=".log")[1])
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    server = Server(name, proc, url, log)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited:\n{log.read_text()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(url + ready_path, headers={"Authorization": "Key bench"}, timeout=2)
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        log.unlink(missing_ok=True)
+
+
+def emulator(
+    name: str, state_dir: Path, *, store: str, workers: int = 1, timing: str = "instant"
+) -> contextlib.AbstractContextManager[Server]:
+    """`ray2-mock serve` in its production shape: uvicorn on uvloop + httptools, access log off."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "mockserver.cli", "serve", "--port", str(port), "--tls-port", "0",
+        "--state-dir", str(state_dir), "--store", store, "--timing", timing,
+        "--log-level", "warning", "--workers", str(workers),
+    ]  # fmt: skip
+    return running(name, command, port, "/_mock/health")
+
+
+def ceiling() -> contextlib.AbstractContextManager[Server]:
+    port = free_port()
+    return running(
+        "ceiling",
+        [sys.executable, "-m", "bench.ceiling", "--port", str(port)],
+        port,
+        "/_mock/health",
+    )
+
+
+def ensure_prism() -> Path | None:
+    """Prism's launcher, installed from npm into bench/.prism on first use; None without npm."""
+    if PRISM_BIN.exists():
+        return PRISM_BIN
+    npm = "npm"
+    if subprocess.run(["which", npm], capture_output=True).returncode != 0:
+        return None
+    PRISM_DIR.mkdir(exist_ok=True)
+    print(f"installing {PRISM_PACKAGE} into {PRISM_DIR} (npm)", flush=True)
+    subprocess.run(
+        [npm, "install", "--prefix", str(PRISM_DIR), "--no-audit", "--no-fund",
+         "--loglevel=error", PRISM_PACKAGE],
+        check=True,
+        env={**os.environ, "npm_config_update_notifier": "false"},
+    )  # fmt: skip
+    return PRISM_BIN if PRISM_BIN.exists() else None
+
+
+def prism(work_dir: Path) -> contextlib.AbstractContextManager[Server] | None:
+    """Prism mocking the emulator's own OpenAPI document (static examples, log level warn)."""
+    launcher = ensure_prism()
+    if launcher is None:
+        return None
+    port = free_port()
+    document = write_openapi(work_dir / "openapi.json")
+    command = [
+        str(launcher),
+        "mock",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-v",
+        "warn",
+        str(document),
+    ]
+    return running("prism", command, port, "/_mock/health")
