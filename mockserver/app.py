@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from mockserver.clock import Clock, SystemClock
 from mockserver.config import Config
-from mockserver.control import control_routes
+from mockserver.control import catch_all_routes, control_routes
 from mockserver.dashboard import dashboard_routes
 from mockserver.errors import request_error
 from mockserver.fal_proxy import CORS_MIDDLEWARE, PROXY_ROUTE
@@ -36,6 +36,7 @@ from mockserver.output import VideoProducer
 from mockserver.producer import ScenarioProducer
 from mockserver.queue import RequestQueue
 from mockserver.queue_api import QueueApi
+from mockserver.routing import ANY_METHOD, MethodNotAllowedRoute
 from mockserver.store import MemoryStore, RequestStore, SqliteStore
 from mockserver.urls import MEDIA_PATH, host_role
 from mockserver.webhook_keys import WebhookSigner
@@ -44,7 +45,6 @@ from mockserver.webhooks import REST_ROUTES as WEBHOOK_REST_ROUTES
 from mockserver.webhooks import RetryPolicy, WebhookDispatcher
 
 log = logging.getLogger(__name__)
-ANY_METHOD = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
 
 
 def _api(request: Request) -> QueueApi:
@@ -67,6 +67,13 @@ async def _unknown_rest(request: Request) -> Response:
 
 MEDIA_ROUTE = Route(MEDIA_PATH.replace("{key}", "{key:str}"), serve_video, methods=["GET", "HEAD"])
 
+LOCAL_ONLY_ROUTES: list[BaseRoute] = [
+    *dashboard_routes(),
+    MEDIA_ROUTE,
+    *LOCAL_ROUTES,
+    *WEBHOOK_LOCAL_ROUTES,
+    *control_routes(),
+]
 ROLE_ROUTES: dict[str, list[BaseRoute]] = {
     "run": [Route("/{path:path}", _run_path, methods=ANY_METHOD)],
     "queue": [Route("/{path:path}", _queue_path, methods=ANY_METHOD)],
@@ -74,15 +81,14 @@ ROLE_ROUTES: dict[str, list[BaseRoute]] = {
     "rest": [
         *REST_ROUTES,
         *WEBHOOK_REST_ROUTES,
+        MethodNotAllowedRoute(WEBHOOK_REST_ROUTES),
         Route("/{path:path}", _unknown_rest, methods=ANY_METHOD),
     ],
     "local": [
         PROXY_ROUTE,
-        *dashboard_routes(),
-        MEDIA_ROUTE,
-        *LOCAL_ROUTES,
-        *WEBHOOK_LOCAL_ROUTES,
-        *control_routes(),  # ends with a 404 for any other /_mock path: keep it last of those
+        *LOCAL_ONLY_ROUTES,
+        MethodNotAllowedRoute(LOCAL_ONLY_ROUTES),
+        *catch_all_routes(),  # a 404 for any other /_mock path
         Route("/run/{path:path}", _run_path, methods=ANY_METHOD),
         Route("/{path:path}", _queue_path, methods=ANY_METHOD),
     ],
@@ -103,9 +109,8 @@ class _RoleDispatch:
         await self.routers[host_role(host.decode("latin-1"))](scope, receive, send)
 
 
-def _routes() -> list[BaseRoute]:
-    routers = {role: Router(routes) for role, routes in ROLE_ROUTES.items()}
-    return [Mount("", app=_RoleDispatch(routers))]
+ROLE_ROUTERS = {role: Router(routes) for role, routes in ROLE_ROUTES.items()}
+"""One router per host role; the browser proxy (``fal_proxy``) forwards straight into them."""
 
 
 HTTP_ERROR_TYPES = {404: "not_found", 405: "method_not_allowed"}
@@ -163,6 +168,7 @@ def create_app(
         app.state.store = request_store
         app.state.renderer = renderer
         app.state.queue = queue
+        app.state.role_routers = ROLE_ROUTERS
         app.state.api = QueueApi(queue, config)
         app.state.files = files
         webhooks = WebhookDispatcher(
@@ -196,7 +202,7 @@ def create_app(
                 request_store.close()
 
     return Starlette(
-        routes=_routes(),
+        routes=[Mount("", app=_RoleDispatch(ROLE_ROUTERS))],
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _crash},
         middleware=[

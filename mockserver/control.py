@@ -16,11 +16,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from mockserver.errors import request_error, validation_error
+from mockserver.errors import method_not_allowed, request_error, validation_error
 from mockserver.faults import ScenarioError, parse_document, parse_scenario
 from mockserver.journal import JournalFilter, entries_json
 from mockserver.metrics import prometheus_text
 from mockserver.records import RequestRecord
+from mockserver.routing import ANY_METHOD
 from mockserver.validation import parse_json_body
 
 UNIT_PRICE_USD = 0.50
@@ -263,14 +264,22 @@ def _metrics_snapshot(request: Request) -> dict[str, Any]:
     return state.metrics.snapshot(state.renderer.renders_started, {"gauges": gauges})
 
 
+METRICS_FORMATS = ("json", "prometheus", "text")
+
+
 def _wants_prometheus(request: Request) -> bool:
-    if request.query_params.get("format") in ("prometheus", "text"):
-        return True
+    chosen = request.query_params.get("format")
+    if chosen is not None:
+        return chosen != "json"
     accept = request.headers.get("accept", "")
     return ("text/plain" in accept or "openmetrics" in accept) and "json" not in accept
 
 
 async def metrics(request: Request) -> Response:
+    chosen = request.query_params.get("format")
+    if chosen is not None and chosen not in METRICS_FORMATS:
+        expected = ", ".join(repr(f) for f in METRICS_FORMATS)
+        return _bad_field(["query", "format"], f"Input should be {expected}", "literal_error")
     snapshot = _metrics_snapshot(request)
     if _wants_prometheus(request):
         return PlainTextResponse(
@@ -308,10 +317,6 @@ async def ledger(request: Request) -> Response:
     return JSONResponse(ledger_of(request.app.state.store.recent(LEDGER_SCAN_LIMIT)))
 
 
-async def not_found(request: Request) -> Response:
-    return request_error(404, f"No control route {request.method} {request.url.path}", "not_found")
-
-
 Handler = Callable[[Request], Awaitable[Response]]
 CONTROL_TABLE: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/_mock/health", health),
@@ -333,24 +338,35 @@ CONTROL_TABLE: tuple[tuple[str, str, Handler], ...] = (
 
 
 def control_routes() -> list[Route]:
-    """Routes by path (several methods per path), then a fal-shaped 404 for the rest."""
+    """One route per path, any method: a method the table lacks is a 405 that says which
+    methods the path has (``Allow``), never a fall-through to the queue API's 404."""
     by_path: dict[str, dict[str, Handler]] = defaultdict(dict)
     for method, path, handler in CONTROL_TABLE:
         by_path[path][method] = handler
+        if method == "GET":
+            by_path[path]["HEAD"] = handler  # the server drops the body
+    return [
+        Route(path, _dispatcher(handlers), methods=ANY_METHOD) for path, handlers in by_path.items()
+    ]
 
-    def dispatcher(handlers: dict[str, Handler]) -> Handler:
-        async def dispatch(request: Request) -> Response:
-            handler = handlers.get(request.method)
-            if handler is None:
-                allowed = ", ".join(sorted(handlers))
-                message = f"{request.method} is not allowed here (use {allowed})"
-                return request_error(405, message, "method_not_allowed")
-            return await handler(request)
 
-        return dispatch
+def _dispatcher(handlers: dict[str, Handler]) -> Handler:
+    async def dispatch(request: Request) -> Response:
+        handler = handlers.get(request.method)
+        if handler is None:
+            return method_not_allowed(request.method, handlers)
+        return await handler(request)
 
-    any_method = ["GET", "POST", "PUT", "DELETE", "PATCH"]
-    routes = [Route(path, dispatcher(h), methods=any_method) for path, h in by_path.items()]
-    routes.append(Route("/_mock/{rest:path}", not_found, methods=any_method))
-    routes.append(Route("/_mock", not_found, methods=any_method))
-    return routes
+    return dispatch
+
+
+async def not_found(request: Request) -> Response:
+    return request_error(404, f"No control route {request.method} {request.url.path}", "not_found")
+
+
+def catch_all_routes() -> list[Route]:
+    """A fal-shaped 404 for any other ``/_mock`` path (never the queue API's answer)."""
+    return [
+        Route("/_mock/{rest:path}", not_found, methods=ANY_METHOD),
+        Route("/_mock", not_found, methods=ANY_METHOD),
+    ]

@@ -7,7 +7,7 @@ Two shapes exist at fal: model/validation errors carry a ``detail`` *list* of
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from starlette.responses import JSONResponse
@@ -30,4 +30,15 @@ def validation_error(
 ) -> JSONResponse:
     return JSONResponse(
         {"detail": detail}, status_code, headers={"x-fal-retryable": "false", **(headers or {})}
+    )
+
+
+def method_not_allowed(method: str, allowed: Collection[str]) -> JSONResponse:
+    """405 with ``Allow`` (RFC 9110 requires it), in fal's request-error shape."""
+    listed = ", ".join(sorted(allowed))
+    return request_error(
+        405,
+        f"{method} is not allowed here (use {listed})",
+        "method_not_allowed",
+        headers={"allow": listed},
     )

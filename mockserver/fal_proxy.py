@@ -21,7 +21,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Host, Route
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver.errors import request_error
@@ -87,11 +87,9 @@ def _target(request: Request) -> SplitResult | Response:
 
 
 def _host_app(request: Request, hostname: str) -> ASGIApp | None:
-    """The routes this app serves for ``hostname`` (its ``Host`` entry in the routing table)."""
-    for route in request.app.routes:
-        if isinstance(route, Host) and route.host == hostname:
-            return route.app
-    return None
+    """The router of ``hostname``'s role (queue, run, rest or cdn), or None if not fal's."""
+    role = HOST_ROLES.get(hostname.lower())
+    return None if role is None else request.app.state.role_routers[role]
 
 
 def _forwarded_scope(scope: Scope, target: SplitResult, authorization: bytes) -> Scope:

@@ -37,8 +37,9 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mockserver.config import Config
-from mockserver.errors import request_error, validation_error
+from mockserver.errors import method_not_allowed, request_error, validation_error
 from mockserver.filestore import FileStore, Part, StoredObject, quoted_etag, same_etag
+from mockserver.routing import ANY_METHOD
 from mockserver.urls import CDN_BASE, HOST_ROLES, base_url, host_role, is_loopback
 
 FILES_PREFIX = "/files/uploads"
@@ -536,22 +537,13 @@ def _concatenate(paths: list[Path], dest: Path) -> tuple[int, str]:
     return size, md5.hexdigest()
 
 
-ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
-
-
 def _route(path: str, name: str, *methods: str) -> Route:
     """Claim the path for every method, so a wrong one gets a 405 rather than falling through
     to the host's catch-all (the queue API's 404 on loopback)."""
 
     async def call(request: Request) -> Response:
         if request.method not in methods:
-            allowed = ", ".join(methods)
-            return request_error(
-                405,
-                f"{request.method} is not allowed here (use {allowed})",
-                "method_not_allowed",
-                headers={"allow": allowed},
-            )
+            return method_not_allowed(request.method, methods)
         return await getattr(request.app.state.files, name)(request)
 
     call.__name__ = name

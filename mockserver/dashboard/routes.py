@@ -19,11 +19,12 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 
 from contracts import load_schema
 from contracts.schemas import SCHEMA_DIR
 from mockserver.endpoints import ENDPOINTS
-from mockserver.errors import request_error, validation_error
+from mockserver.errors import method_not_allowed, request_error, validation_error
 from mockserver.media import MediaInputError, video_spec
 from mockserver.media.images import frame_image, load_image_input
 from mockserver.output import output_body
@@ -224,12 +225,22 @@ def _schema_names() -> frozenset[str]:
     return frozenset(path.name for path in SCHEMA_DIR.glob("*.json"))
 
 
+class _StaticAssets(StaticFiles):
+    """StaticFiles, with the fal-shaped 405 and its ``Allow`` header for other methods."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD"):
+            await method_not_allowed(scope["method"], ("GET", "HEAD"))(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def dashboard_routes() -> list[BaseRoute]:
     """Register before any catch-all on the local listener."""
     return [
         Route(UI_PATH, page, methods=["GET", "HEAD"]),
         Route(UI_PATH + "/", page_slash, methods=["GET", "HEAD"]),
-        Mount(UI_PATH + "/static", app=StaticFiles(directory=STATIC_DIR), name="dashboard"),
+        Mount(UI_PATH + "/static", app=_StaticAssets(directory=STATIC_DIR), name="dashboard"),
         Route(UI_PATH + "/requests", requests_list),
         Route(UI_PATH + "/events", feed),
         Route(UI_PATH + "/requests/{request_id}", request_detail),

@@ -206,7 +206,9 @@ def test_refusals_are_fal_shaped(http: httpx.Client) -> None:
         assert response.status_code == 422
         assert response.json()["detail"][0]["loc"] == ["query", "limit"]
     wrong_method = http.post("/_mock/ui/requests")
-    assert wrong_method.status_code == 404 and wrong_method.json()["error_type"] == "not_found"
+    assert wrong_method.status_code == 405, "the path exists: a wrong method is not a 404"
+    assert wrong_method.json()["error_type"] == "method_not_allowed"
+    assert wrong_method.headers["allow"] == "GET, HEAD"
 
 
 def test_queue_position_cost_and_elapsed_follow_the_emulated_clock(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ import pytest
 
 from mockserver.background import BackgroundEmulator
 from mockserver.fal_proxy import PROXY_PATH
-from tests.app_routes import needs_route
 from tests.conftest import make_config
 from tests.mp4probe import probe
 from tests.node_client import drive, ensure_js_client, needs_node, ok
@@ -78,7 +77,6 @@ def test_request_middleware_rewriting_is_the_alternative(emulator: BackgroundEmu
     assert ok(outcomes, "run")["video"]["url"].startswith(emulator.url)
 
 
-@needs_route("/storage/upload/initiate", "storage, issue 7")
 def test_storage_upload_then_image_to_video(emulator: BackgroundEmulator) -> None:
     seen = ok(drive(emulator.url + PROXY_PATH, "upload"), "upload")
     assert seen["sameBytes"], "the uploaded file did not come back byte for byte"

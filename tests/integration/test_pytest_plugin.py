@@ -16,7 +16,6 @@ import httpx
 import pytest
 
 from contracts.fal_routing import CACHED_PROPERTIES, SHARED_CLIENTS, URL_TEMPLATES
-from tests.app_routes import needs_route
 
 pytest_plugins = ["pytester"]
 T2V = "fal-ai/luma-dream-machine/ray-2"
@@ -25,8 +24,6 @@ INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
 
 
 # The control API and scenarios are built in another branch; these tests run once merged.
-needs_journal = needs_route("/_mock/journal", "control API, issue 8")
-needs_scenarios = needs_route("/_mock/scenarios", "scenarios, issue 8")
 
 USER_TESTS = '''
 import json, os
@@ -267,7 +264,6 @@ def test_xdist_gives_each_worker_its_own_emulator(user_project: pytest.Pytester)
     assert urls["gw0"] != urls["gw1"]
 
 
-@needs_journal
 def test_journal_shows_what_the_client_sent(ray2_mock: Any) -> None:
     handle = fal_client.submit(T2V, arguments={"prompt": "journaled"})
     handle.get()
@@ -279,7 +275,6 @@ def test_journal_shows_what_the_client_sent(ray2_mock: Any) -> None:
     assert [e for e in ray2_mock.journal if not e["path"].startswith("/_mock")] == []
 
 
-@needs_scenarios
 def test_fail_next_fails_exactly_the_next_request(ray2_mock: Any) -> None:
     ray2_mock.fail_next("internal_server_error")
     with pytest.raises(fal_client.FalClientHTTPError) as info:
@@ -288,7 +283,6 @@ def test_fail_next_fails_exactly_the_next_request(ray2_mock: Any) -> None:
     assert fal_client.run(T2V, arguments={"prompt": "works"})["video"]
 
 
-@needs_route("/storage/auth/token", "storage, issue 7")
 def test_uploads_are_routed_too(ray2_mock: Any, tmp_path: Path) -> None:
     """fal_client's storage (REST token + CDN upload) reaches the fixture's emulator."""
     from PIL import Image

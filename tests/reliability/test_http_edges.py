@@ -21,6 +21,18 @@ WRONG_METHODS = [
     ("GET", f"{REQUESTS}/cancel", {"PUT"}),
     ("PATCH", REQUESTS, {"GET"}),
     ("POST", "/_mock/health", {"GET", "HEAD"}),
+    ("OPTIONS", "/_mock/health", {"GET", "HEAD"}),
+    ("PUT", "/_mock/journal", {"GET", "HEAD", "DELETE"}),
+    ("GET", "/_mock/reset", {"POST"}),
+    ("PATCH", "/_mock/scenarios/some-name", {"DELETE"}),
+    # read-only routes ahead of the catch-alls used to fall through to a 404
+    ("POST", "/_mock/ui/requests", {"GET", "HEAD"}),
+    ("DELETE", "/_mock/schemas", {"GET", "HEAD"}),
+    ("POST", "/_mock/webhooks/deliveries", {"GET", "HEAD"}),
+    ("PUT", "/_mock/webhooks/jwks.json", {"GET", "HEAD"}),
+    ("POST", "/_mock/ui/static/dashboard.js", {"GET", "HEAD"}),
+    ("DELETE", "/files/mock/0123456789abcdef0123456789abcdef.mp4", {"GET", "HEAD"}),
+    ("GET", "/storage/upload/initiate", {"POST"}),
 ]
 
 
@@ -57,3 +69,33 @@ def test_unknown_odd_request_ids_are_a_plain_404(emulator: BackgroundEmulator, r
         )
         assert "x-fal-request-id" not in response.headers
     assert httpx.get(f"{emulator.url}/_mock/health", timeout=10).status_code == 200
+
+
+def test_head_of_a_control_route_is_its_get_without_a_body(emulator: BackgroundEmulator) -> None:
+    response = httpx.head(f"{emulator.url}/_mock/health", timeout=10)
+    assert response.status_code == 200 and response.content == b""
+    assert response.headers["content-type"] == "application/json"
+
+
+def test_unknown_control_paths_stay_a_fal_shaped_404(emulator: BackgroundEmulator) -> None:
+    for method in ("GET", "POST", "OPTIONS"):
+        response = httpx.request(method, f"{emulator.url}/_mock/nothing-here", timeout=10)
+        assert response.status_code == 404, method
+        assert response.json()["error_type"] == "not_found"
+
+
+@pytest.mark.parametrize("chosen", ["", "xml", "JSON", "prometheus2"])
+def test_metrics_format_is_one_of_the_documented_values(
+    emulator: BackgroundEmulator, chosen: str
+) -> None:
+    response = httpx.get(f"{emulator.url}/_mock/metrics", params={"format": chosen}, timeout=10)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "format"]
+
+
+def test_metrics_formats(emulator: BackgroundEmulator) -> None:
+    url = f"{emulator.url}/_mock/metrics"
+    text = httpx.get(url, params={"format": "prometheus"}, timeout=10)
+    assert text.headers["content-type"].startswith("text/plain") and "# TYPE" in text.text
+    as_json = httpx.get(url, params={"format": "json"}, headers={"accept": "text/plain"})
+    assert as_json.headers["content-type"] == "application/json" and as_json.json()
