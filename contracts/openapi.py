@@ -1,7 +1,8 @@
 """The emulator's own OpenAPI document, with the input/output schemas inlined.
 
 ``schemas/openapi.json`` is hand-written data that names the JSON Schema files by file name
-(``{"$ref": "ray-2.input.json"}``), so the inputs stay declared once. Tools that want one
+(``{"$ref": "ray-2.input.json"}``), so the inputs stay declared once; the scenario schemas
+come from ``mockserver.faults``, which validates scenarios with them. Tools that want one
 self-contained document (schemathesis, Prism) get ``load_openapi()``: each referenced file
 becomes ``#/components/schemas/<stem>`` and every reference points there.
 """
@@ -36,6 +37,15 @@ def _inline(node: Any, found: dict[str, str]) -> Any:
     return node
 
 
+def _scenario_schemas() -> dict[str, Any]:
+    """The scenario schemas the control API validates with, declared once in ``faults.py``."""
+    from mockserver.faults import DOCUMENT_SCHEMA, SCENARIO_SCHEMA
+
+    document = copy.deepcopy(DOCUMENT_SCHEMA)
+    document["properties"]["scenarios"]["items"] = {"$ref": "#/components/schemas/Scenario"}
+    return {"Scenario": copy.deepcopy(SCENARIO_SCHEMA), "ScenarioDocument": document}
+
+
 def load_openapi(server_url: str | None = None) -> dict[str, Any]:
     """A self-contained copy of the document, optionally pointed at a running emulator."""
     found: dict[str, str] = {}
@@ -44,6 +54,7 @@ def load_openapi(server_url: str | None = None) -> dict[str, Any]:
     for file_name, name in sorted(found.items()):
         schema = {k: v for k, v in load_schema(file_name).items() if k not in DROPPED_KEYWORDS}
         schemas[name] = schema
+    schemas.update(_scenario_schemas())
     if server_url is not None:
         document["servers"] = [{"url": server_url}]
     return document

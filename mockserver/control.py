@@ -9,19 +9,18 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from mockserver.errors import method_not_allowed, request_error, validation_error
+from mockserver.errors import request_error, validation_error
 from mockserver.faults import ScenarioError, parse_document, parse_scenario
 from mockserver.journal import JournalFilter, entries_json
 from mockserver.metrics import prometheus_text
 from mockserver.records import RequestRecord
-from mockserver.routing import ANY_METHOD
+from mockserver.routing import ANY_METHOD, Handler, MethodTableRoute
 from mockserver.validation import parse_json_body
 
 UNIT_PRICE_USD = 0.50
@@ -208,6 +207,9 @@ async def scenarios_post(request: Request) -> Response:
     body = await _json_body(request)
     if isinstance(body, Response):
         return body
+    if not isinstance(body, dict | list):
+        expected = "Input should be a scenario, a list or a document"
+        return _bad_field(["body"], expected, "model_type")
     state = request.app.state
     engine = state.faults
     single = isinstance(body, dict) and "scenarios" not in body
@@ -317,7 +319,6 @@ async def ledger(request: Request) -> Response:
     return JSONResponse(ledger_of(request.app.state.store.recent(LEDGER_SCAN_LIMIT)))
 
 
-Handler = Callable[[Request], Awaitable[Response]]
 CONTROL_TABLE: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/_mock/health", health),
     ("GET", "/_mock/clock", clock_get),
@@ -338,26 +339,11 @@ CONTROL_TABLE: tuple[tuple[str, str, Handler], ...] = (
 
 
 def control_routes() -> list[Route]:
-    """One route per path, any method: a method the table lacks is a 405 that says which
-    methods the path has (``Allow``), never a fall-through to the queue API's 404."""
+    """One route per path of the table; a method the table lacks there is a 405."""
     by_path: dict[str, dict[str, Handler]] = defaultdict(dict)
     for method, path, handler in CONTROL_TABLE:
         by_path[path][method] = handler
-        if method == "GET":
-            by_path[path]["HEAD"] = handler  # the server drops the body
-    return [
-        Route(path, _dispatcher(handlers), methods=ANY_METHOD) for path, handlers in by_path.items()
-    ]
-
-
-def _dispatcher(handlers: dict[str, Handler]) -> Handler:
-    async def dispatch(request: Request) -> Response:
-        handler = handlers.get(request.method)
-        if handler is None:
-            return method_not_allowed(request.method, handlers)
-        return await handler(request)
-
-    return dispatch
+    return [MethodTableRoute(path, handlers) for path, handlers in by_path.items()]
 
 
 async def not_found(request: Request) -> Response:

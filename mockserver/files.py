@@ -37,9 +37,9 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mockserver.config import Config
-from mockserver.errors import method_not_allowed, request_error, validation_error
+from mockserver.errors import request_error, validation_error
 from mockserver.filestore import FileStore, Part, StoredObject, quoted_etag, same_etag
-from mockserver.routing import ANY_METHOD
+from mockserver.routing import MethodTableRoute
 from mockserver.urls import CDN_BASE, HOST_ROLES, base_url, host_role, is_loopback
 
 FILES_PREFIX = "/files/uploads"
@@ -538,16 +538,13 @@ def _concatenate(paths: list[Path], dest: Path) -> tuple[int, str]:
 
 
 def _route(path: str, name: str, *methods: str) -> Route:
-    """Claim the path for every method, so a wrong one gets a 405 rather than falling through
-    to the host's catch-all (the queue API's 404 on loopback)."""
+    """``name`` of ``app.state.files`` for ``methods``; any other method is a 405, never a
+    fall-through to the host's catch-all (the queue API's 404 on loopback)."""
 
     async def call(request: Request) -> Response:
-        if request.method not in methods:
-            return method_not_allowed(request.method, methods)
         return await getattr(request.app.state.files, name)(request)
 
-    call.__name__ = name
-    return Route(path, call, methods=ANY_METHOD)
+    return MethodTableRoute(path, dict.fromkeys(methods, call))
 
 
 OBJECT_ROUTE = FILES_PREFIX + "/{object_id}/{name}"
@@ -561,7 +558,7 @@ REST_ROUTES: list[BaseRoute] = [
 CDN_ROUTES: list[BaseRoute] = [
     _route("/files/upload", "cdn_upload", "POST"),
     _route("/files/upload/multipart", "cdn_multipart_start", "POST"),
-    _route(OBJECT_ROUTE, "object_route", "GET", "HEAD", "PUT"),
+    _route(OBJECT_ROUTE, "object_route", "GET", "PUT"),
     _route(MULTIPART_ROUTE + "/complete", "complete", "POST"),
     _route(MULTIPART_ROUTE + "/{part}", "put_part", "PUT"),
 ]

@@ -488,6 +488,7 @@ class VideoRenderer:
         self._procs_lock = threading.Lock()
         self._closed = False
         self.renders_started = 0  # how many ffmpeg encodes ran; tests assert single-flight with it
+        self._waiting: set[asyncio.Future[RenderedVideo]] = set()  # renders callers await
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -502,7 +503,10 @@ class VideoRenderer:
         future, new = self._flights.run(
             job.key, lambda: self._pool.submit(self._render_blocking, job)
         )
-        video: RenderedVideo = await asyncio.shield(asyncio.wrap_future(future))
+        waiting = asyncio.wrap_future(future)
+        self._waiting.add(waiting)
+        waiting.add_done_callback(self._settled)
+        video: RenderedVideo = await asyncio.shield(waiting)
         joined = () if new else (f"joined an identical render already in progress ({job.key})",)
         return replace(video, log_lines=(*job.log_lines, *joined, *video.log_lines))
 
@@ -521,6 +525,17 @@ class VideoRenderer:
         for proc in procs:
             proc.kill()
         await asyncio.to_thread(self._pool.shutdown, wait=True, cancel_futures=True)
+        # Wait for the renders killed above to settle: the loop may close right after this.
+        loop = asyncio.get_running_loop()
+        mine = [f for f in self._waiting if f.get_loop() is loop]
+        await asyncio.gather(*mine, return_exceptions=True)
+
+    def _settled(self, waiting: asyncio.Future[RenderedVideo]) -> None:
+        """A caller cancelled while its render ran (shutdown) no longer awaits it, and
+        ``asyncio.shield`` stops watching the render then: its failure is retrieved here."""
+        self._waiting.discard(waiting)
+        if not waiting.cancelled():
+            waiting.exception()
 
     # -- steps ----------------------------------------------------------------------------------
 

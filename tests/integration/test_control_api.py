@@ -324,3 +324,14 @@ def test_clock_cannot_jump_past_representable_time(tmp_path: Path, seconds: floa
         assert client.post("/_mock/clock/advance", json={"seconds": 60}).status_code == 200
         status_url = f"/fal-ai/luma-dream-machine/requests/{request_id}/status"
         wait_for_status(client, status_url, "COMPLETED")
+
+
+@pytest.mark.parametrize("body", ["null", "7", '"a scenario"', "true"])
+def test_a_scenario_body_must_be_an_object_or_a_list(control: httpx.Client, body: str) -> None:
+    """`null` used to be read as an empty document and answered 200 (found by fuzzing)."""
+    response = control.post(
+        "/_mock/scenarios", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body"]
+    assert control.get("/_mock/scenarios").json()["scenarios"] == []
