@@ -7,7 +7,7 @@ drifting machine load hits all of them alike:
   --log-level warning`, so every submit runs the whole lifecycle (render is a cache hit);
 - Prism: `prism mock` of the emulator's own OpenAPI document (the tool one would otherwise pick).
 Operations: submit, status and result of a completed request, and the 422 path (invalid body),
-each at 1, 8, 32 and 128 connections, with wrk (bench/loadgen.py).
+each at 1, 8, 32 and 128 connections, with autocannon (bench/loadgen.py).
 """
 
 from __future__ import annotations
@@ -72,7 +72,6 @@ def _probe(url: str, load: Load) -> None:
 
 
 def run() -> dict[str, Any]:
-    loadgen.ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="bench-queue-"))
     results: dict[str, dict[str, dict[str, Any]]] = {}
     try:
@@ -86,9 +85,7 @@ def run() -> dict[str, Any]:
                     servers.emulator("emulator-sqlite", work / "sqlite", store="sqlite")
                 ),
             }
-            prism = servers.prism(work)
-            if prism is not None:
-                running["prism"] = stack.enter_context(prism)
+            running["prism"] = stack.enter_context(servers.prism(work))
             ids = {
                 name: _completed_request(server.url) if name.startswith("emulator") else "any-id"
                 for name, server in running.items()
@@ -126,7 +123,8 @@ def run() -> dict[str, Any]:
     summary = _summary(results)
     _print_summary(summary)
     return {
-        "load_generator": "wrk 1 thread (Debian package), keep-alive connections",
+        "load_generator": "autocannon (npm, bench/node), one process, keep-alive connections",
+        "latency_resolution_ms": loadgen.LATENCY_RESOLUTION_MS,
         "seconds_per_round": SECONDS,
         "rounds": ROUNDS,
         "timing_profile": "instant",

@@ -60,7 +60,6 @@ def _shared_state(url: str) -> dict[str, int]:
 
 
 def run() -> dict[str, Any]:
-    loadgen.ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="bench-workers-"))
     results: dict[str, Any] = {}
     try:
