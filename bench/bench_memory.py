@@ -1,8 +1,8 @@
 """Resident memory of `ray2-mock serve` after 10k and 100k requests, per store.
 
-The load is submits (the only requests that add state), through autocannon in 2 s slices until
-at least the checkpoint count is reached (the exact count is recorded), against a fresh server
-per store. RSS is read from /proc after the driver has finished every request. What grows by
+The load is submits (the only requests that add state), through autocannon run by count up to
+each checkpoint (again for any that failed; the exact count is recorded), against a fresh
+server per store. RSS is read from /proc after the driver has finished every request. What grows by
 design: the memory store keeps every record (that is its job); the SQLite store keeps records on
 disk and only a bounded cache of decoded ones in memory. There is no request journal on this
 branch yet; when one lands, its bound shows up here.
@@ -41,8 +41,16 @@ def run() -> dict[str, Any]:
                 sent = 0
                 for checkpoint in CHECKPOINTS:
                     started, errors = time.perf_counter(), 0
-                    while sent < checkpoint:  # runs by time: 2 s slices, counted
-                        measured = loadgen.run(server.url, SUBMIT, connections=32, seconds=2)
+                    while sent < checkpoint:  # by count (-a), so seconds is unused
+                        measured = loadgen.run(
+                            server.url,
+                            SUBMIT,
+                            connections=32,
+                            seconds=0,
+                            max_requests=checkpoint - sent,
+                        )
+                        if not measured.requests:
+                            raise RuntimeError(f"emulator-{store} answered no submits")
                         sent += measured.requests
                         errors += measured.errors
                     took = time.perf_counter() - started
