@@ -72,3 +72,17 @@ def run() -> dict[str, Any]:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {"target_mb": TARGET_MB, "load": "submits, autocannon 32 connections", "stores": results}
+
+
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    """One line per store: RSS at start and at each checkpoint, against the target."""
+    lines = []
+    for store, row in result["stores"].items():
+        steps = [f"{row[f'after_{n}_mb']} MB after {row[f'requests_at_{n}']}" for n in CHECKPOINTS]
+        errors = sum(v for k, v in row.items() if k.startswith("errors_to_"))
+        verdict = "meets" if row["meets_target"] else "misses"
+        lines.append(
+            f"memory {store:6}: {row['start_mb']} MB at start, {', '.join(steps)} submits"
+            f" ({verdict} < {result['target_mb']} MB{f', {errors} errors' if errors else ''})"
+        )
+    return lines

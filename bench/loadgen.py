@@ -34,6 +34,11 @@ def node_bin(name: str) -> Path:
     return found
 
 
+def fmt_ms(value: float) -> str:
+    """A latency for display, at autocannon's resolution: whole ms, 0 shown as "<1"."""
+    return "<1" if value < LATENCY_RESOLUTION_MS else f"{value:g}"
+
+
 @dataclass(frozen=True)
 class Load:
     """One HTTP request shape to repeat."""
