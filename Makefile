@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JS_DIR := tests/js
 JS_STAMP := $(JS_DIR)/node_modules/.installed
+BENCH_NODE_DIR := bench/node
+BENCH_NODE_STAMP := $(BENCH_NODE_DIR)/node_modules/.installed
 
 .PHONY: serve test soak lint bench clean
 
@@ -19,6 +21,12 @@ $(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
 	@if command -v npm >/dev/null; then \
 		cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
 	else echo "npm not found: the @fal-ai/client tests will be skipped"; fi
+
+# The pinned load generator (autocannon) and Prism for the benchmarks (git-ignored; reinstalled
+# when the pins move).
+$(BENCH_NODE_STAMP): $(BENCH_NODE_DIR)/package.json $(BENCH_NODE_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "make bench needs npm (Node.js) for autocannon and Prism"; exit 1; }
+	cd $(BENCH_NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed
 
 serve: $(STAMP)
 	$(BIN)/ray2-mock serve $(ARGS)
@@ -35,8 +43,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check mockserver contracts tests bench
 	$(BIN)/ruff format --check mockserver contracts tests bench
 
-bench: $(STAMP)
+bench: $(STAMP) $(BENCH_NODE_STAMP)
 	$(BIN)/python -m bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) .ray2-mock .pytest_cache .hypothesis bench/results.json $(JS_DIR)/node_modules
+	rm -rf $(VENV) .ray2-mock .pytest_cache .hypothesis bench/results.json $(JS_DIR)/node_modules \
+		$(BENCH_NODE_DIR)/node_modules

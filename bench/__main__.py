@@ -1,5 +1,7 @@
 """Run every `bench/bench_*.py` module's `run()` and write their results to bench/results.json.
 
+Ends with a compact summary: the lines of each module that defines `summary_lines(result)`.
+
 Usage: python -m bench [--only NAME ...] [--out PATH]
 """
 
@@ -37,14 +39,21 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_before": list(os.getloadavg()),
         "benchmarks": {},
     }
+    summaries: list[str] = []
     for name in names:
         print(f"== {name}", flush=True)
         started = time.perf_counter()
         module = importlib.import_module(f"bench.{name}")
         results["benchmarks"][name] = module.run()
         print(f"== {name} done in {time.perf_counter() - started:.1f} s", flush=True)
+        if hasattr(module, "summary_lines"):
+            summaries += module.summary_lines(results["benchmarks"][name])
     results["load_average_after"] = list(os.getloadavg())
     args.out.write_text(json.dumps(results, indent=2) + "\n")
+    if summaries:
+        load = ", ".join(f"{x:.1f}" for x in results["load_average_after"])
+        print(f"== summary ({results['cpus']} cores, load average after {load})")
+        print("\n".join(summaries))
     print(f"wrote {args.out}")
     return 0
 

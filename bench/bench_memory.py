@@ -1,11 +1,11 @@
 """Resident memory of `ray2-mock serve` after 10k and 100k requests, per store.
 
-The load is submits (the only requests that add state), through wrk in 2 s slices until at
-least the checkpoint count is reached (the exact count is recorded), against a fresh server per
-store. RSS is read from /proc after the driver has finished
-every request. What grows by design: the memory store keeps every record (that is its job); the
-SQLite store keeps records on disk and only a bounded cache of decoded ones in memory. There is
-no request journal on this branch yet; when one lands, its bound shows up here.
+The load is submits (the only requests that add state), through autocannon run by count up to
+each checkpoint (again for any that failed; the exact count is recorded), against a fresh
+server per store. RSS is read from /proc after the driver has finished every request. What grows by
+design: the memory store keeps every record (that is its job); the SQLite store keeps records on
+disk and only a bounded cache of decoded ones in memory. There is no request journal on this
+branch yet; when one lands, its bound shows up here.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ def _settle(server: servers.Server) -> None:
 
 
 def run() -> dict[str, Any]:
-    loadgen.ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="bench-memory-"))
     results: dict[str, Any] = {}
     try:
@@ -42,8 +41,16 @@ def run() -> dict[str, Any]:
                 sent = 0
                 for checkpoint in CHECKPOINTS:
                     started, errors = time.perf_counter(), 0
-                    while sent < checkpoint:  # wrk runs by time: 2 s slices, counted
-                        measured = loadgen.run(server.url, SUBMIT, connections=32, seconds=2)
+                    while sent < checkpoint:  # by count (-a), so seconds is unused
+                        measured = loadgen.run(
+                            server.url,
+                            SUBMIT,
+                            connections=32,
+                            seconds=0,
+                            max_requests=checkpoint - sent,
+                        )
+                        if not measured.requests:
+                            raise RuntimeError(f"emulator-{store} answered no submits")
                         sent += measured.requests
                         errors += measured.errors
                     took = time.perf_counter() - started
@@ -64,4 +71,18 @@ def run() -> dict[str, Any]:
                 print(f"memory {store}: {row}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return {"target_mb": TARGET_MB, "load": "submits, wrk 32 connections", "stores": results}
+    return {"target_mb": TARGET_MB, "load": "submits, autocannon 32 connections", "stores": results}
+
+
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    """One line per store: RSS at start and at each checkpoint, against the target."""
+    lines = []
+    for store, row in result["stores"].items():
+        steps = [f"{row[f'after_{n}_mb']} MB after {row[f'requests_at_{n}']}" for n in CHECKPOINTS]
+        errors = sum(v for k, v in row.items() if k.startswith("errors_to_"))
+        verdict = "meets" if row["meets_target"] else "misses"
+        lines.append(
+            f"memory {store:6}: {row['start_mb']} MB at start, {', '.join(steps)} submits"
+            f" ({verdict} < {result['target_mb']} MB{f', {errors} errors' if errors else ''})"
+        )
+    return lines

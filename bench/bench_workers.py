@@ -60,7 +60,6 @@ def _shared_state(url: str) -> dict[str, int]:
 
 
 def run() -> dict[str, Any]:
-    loadgen.ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="bench-workers-"))
     results: dict[str, Any] = {}
     try:
@@ -99,3 +98,20 @@ def run() -> dict[str, Any]:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {"shared_state": shared, "cpus": os.cpu_count(), "results": results}
+
+
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    """One line per operation and connection count, then the shared-state check."""
+    lines = []
+    for cell, row in result["results"].items():
+        one, two = (
+            f"{row[f'{n} rps']}/s p99 {loadgen.fmt_ms(row[f'{n} p99_ms'])} ms"
+            for n in ("1 worker", "2 workers")
+        )
+        lines.append(f"workers {cell:12}: 1 worker {one}, 2 workers {two} (x{row['ratio']})")
+    shared = result["shared_state"]
+    lines.append(
+        f"workers shared state: {shared['completed_and_found']} of {shared['submitted']}"
+        " submits on 2 workers found completed"
+    )
+    return lines

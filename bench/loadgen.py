@@ -1,45 +1,42 @@
-"""Load generation with wrk (Debian's package), driven by generated Lua scripts.
+"""Load generation with autocannon (npm; pinned in bench/node, installed by `make bench`).
 
-Why wrk: a compiled, event-driven generator costs far less CPU per request than any Python
+Why autocannon: one event-driven Node process costs less CPU per request than any Python
 client, and on a 2-core machine every cycle the generator burns is taken from the server under
-test. One wrk thread is used everywhere, so all targets face the same generator. wrk is bounded
-by time (-d); `max_requests` additionally stops it after that many responses.
+test. It installs with npm from a lock file like the rest of the Node tooling, so a fresh machine
+needs nothing beyond Python and Node. It runs as a CLI subprocess with `--json`, one process
+(no worker threads) everywhere, so all targets face the same generator, only on 127.0.0.1.
+
+Bounded by time (-d); `max_requests` runs by count instead (-a: autocannon then ignores -d).
+autocannon notices the end only at its next sample tick, so ticks are 10 ms (-L 10), not 1 s:
+otherwise a run by count would be timed to the next whole second.
+Its latency histogram records whole milliseconds (fractions are truncated), so a p50 of 0 means
+"under 1 ms"; throughput and error counts are exact.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-LUA = """
-wrk.method = "{method}"
-wrk.path = [==[{path}]==]
-{body}
-wrk.headers["Authorization"] = "Key bench"
-wrk.headers["Content-Type"] = "application/json"
-{limit}
-done = function(summary, latency, requests)
-  io.write(string.format(
-    'WRKJSON {{"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,' ..
-    '"status":%d,"timeout":%d,"p50_us":%d,"p99_us":%d,"max_us":%d}}\\n',
-    summary.requests, summary.duration, summary.errors.connect, summary.errors.read,
-    summary.errors.write, summary.errors.status, summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99), latency.max))
-end
-"""
-LIMIT = """
-local seen = 0
-response = function(status, headers, body)
-  seen = seen + 1
-  if seen >= {n} then wrk.thread:stop() end
-end
-"""
+NODE_DIR = Path(__file__).resolve().parent / "node"  # package.json + lock; node_modules ignored
+LATENCY_RESOLUTION_MS = 1
+
+
+def node_bin(name: str) -> Path:
+    """A launcher from bench/node/node_modules/.bin, or exit saying how to install it."""
+    found = NODE_DIR / "node_modules" / ".bin" / name
+    if not found.exists():
+        raise SystemExit(f"{found} is missing: run make bench (npm ci in {NODE_DIR})")
+    return found
+
+
+def fmt_ms(value: float) -> str:
+    """A latency for display, at autocannon's resolution: whole ms, 0 shown as "<1"."""
+    return "<1" if value < LATENCY_RESOLUTION_MS else f"{value:g}"
 
 
 @dataclass(frozen=True)
@@ -56,7 +53,7 @@ class Load:
 class Result:
     requests: int
     seconds: float
-    errors: int  # connect/read/write/timeout errors, plus statuses other than expected
+    errors: int  # connection errors and timeouts, plus responses whose status is not expected
     p50_ms: float
     p99_ms: float
     max_ms: float
@@ -77,20 +74,27 @@ class Result:
         }
 
 
-def ensure_wrk() -> str:
-    """wrk's path; installs Debian's package when missing and running as root."""
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        print("installing wrk (apt-get install wrk)", flush=True)
-        quiet = {"stdout": subprocess.DEVNULL}
-        subprocess.run(["apt-get", "update", "-qq"], check=False, **quiet)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, **quiet)
-        found = shutil.which("wrk")
-    if not found:
-        raise SystemExit("the benchmarks need wrk: apt-get install wrk (or brew install wrk)")
-    return found
+def command(
+    base_url: str,
+    load: Load,
+    *,
+    connections: int,
+    seconds: float,
+    max_requests: int | None = None,
+    timeout_s: int = 10,
+) -> list[str]:
+    """autocannon's argument list for one run (JSON result on stdout)."""
+    if urlsplit(base_url).hostname != "127.0.0.1":
+        raise ValueError(f"the benchmarks only load 127.0.0.1, not {base_url}")
+    args = [str(node_bin("autocannon")), "--json", "-t", str(timeout_s), "-L", "10"]
+    args += ["-m", load.method, "-H", "Authorization=Key bench"]
+    if load.body is not None:
+        args += ["-H", "Content-Type=application/json", "-b", json.dumps(load.body)]
+    if max_requests:  # autocannon refuses more connections than requests
+        args += ["-c", str(min(connections, max_requests)), "-a", str(max_requests)]
+    else:
+        args += ["-c", str(connections), "-d", str(seconds)]
+    return [*args, base_url + load.path]
 
 
 def run(
@@ -102,29 +106,27 @@ def run(
     max_requests: int | None = None,
     timeout_s: int = 10,
 ) -> Result:
-    body = "" if load.body is None else f"wrk.body = [==[{json.dumps(load.body)}]==]"
-    limit = LIMIT.format(n=max_requests) if max_requests else ""
-    script = LUA.format(method=load.method, path=load.path, body=body, limit=limit)
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(script)
-    try:
-        command = [
-            ensure_wrk(), "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-            f"--timeout={timeout_s}s", "-s", handle.name, base_url,
-        ]  # fmt: skip
-        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    finally:
-        Path(handle.name).unlink(missing_ok=True)
-    line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
-    data = json.loads(line.removeprefix("WRKJSON "))
-    # wrk counts every non-2xx/3xx as a status error: expected for the 422 path
-    status_errors = data["requests"] - data["status"] if load.expect >= 400 else data["status"]
-    transport = sum(data[k] for k in ("connect", "read", "write", "timeout"))
+    argv = command(
+        base_url,
+        load,
+        connections=connections,
+        seconds=seconds,
+        max_requests=max_requests,
+        timeout_s=timeout_s,
+    )
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("{")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"autocannon failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    data = json.loads(line)
+    counts = {int(code): stats["count"] for code, stats in data["statusCodeStats"].items()}
+    unexpected = sum(n for code, n in counts.items() if code != load.expect)
+    latency = data["latency"]
     return Result(
-        requests=data["requests"],
-        seconds=data["duration_us"] / 1e6,
-        errors=transport + status_errors,
-        p50_ms=data["p50_us"] / 1000,
-        p99_ms=data["p99_us"] / 1000,
-        max_ms=data["max_us"] / 1000,
+        requests=data["requests"]["total"],
+        seconds=data["duration"],
+        errors=data["errors"] + unexpected,  # autocannon's errors already include timeouts
+        p50_ms=latency["p50"],
+        p99_ms=latency["p99"],
+        max_ms=latency["max"],
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import socket
 import subprocess
@@ -16,12 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.loadgen import node_bin
 from contracts.openapi import write_openapi
-
-HERE = Path(__file__).resolve().parent
-PRISM_DIR = HERE / ".prism"  # git-ignored; the bench installs Prism here from npm
-PRISM_PACKAGE = "@stoplight/prism-cli@5"
-PRISM_BIN = PRISM_DIR / "node_modules" / ".bin" / "prism"
 
 
 @dataclass
@@ -126,29 +121,10 @@ def ceiling() -> contextlib.AbstractContextManager[Server]:
     )
 
 
-def ensure_prism() -> Path | None:
-    """Prism's launcher, installed from npm into bench/.prism on first use; None without npm."""
-    if PRISM_BIN.exists():
-        return PRISM_BIN
-    npm = "npm"
-    if subprocess.run(["which", npm], capture_output=True).returncode != 0:
-        return None
-    PRISM_DIR.mkdir(exist_ok=True)
-    print(f"installing {PRISM_PACKAGE} into {PRISM_DIR} (npm)", flush=True)
-    subprocess.run(
-        [npm, "install", "--prefix", str(PRISM_DIR), "--no-audit", "--no-fund",
-         "--loglevel=error", PRISM_PACKAGE],
-        check=True,
-        env={**os.environ, "npm_config_update_notifier": "false"},
-    )  # fmt: skip
-    return PRISM_BIN if PRISM_BIN.exists() else None
-
-
-def prism(work_dir: Path) -> contextlib.AbstractContextManager[Server] | None:
-    """Prism mocking the emulator's own OpenAPI document (static examples, log level warn)."""
-    launcher = ensure_prism()
-    if launcher is None:
-        return None
+def prism(work_dir: Path) -> contextlib.AbstractContextManager[Server]:
+    """Prism (pinned in bench/node) mocking the emulator's own OpenAPI document (static
+    examples, log level warn)."""
+    launcher = node_bin("prism")
     port = free_port()
     document = write_openapi(work_dir / "openapi.json")
     command = [
