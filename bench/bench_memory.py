@@ -4,8 +4,8 @@ The load is submits (the only requests that add state), through autocannon run b
 each checkpoint (again for any that failed; the exact count is recorded), against a fresh
 server per store. RSS is read from /proc after the driver has finished every request. What grows by
 design: the memory store keeps every record (that is its job); the SQLite store keeps records on
-disk and only a bounded cache of decoded ones in memory. There is no request journal on this
-branch yet; when one lands, its bound shows up here.
+disk and only a bounded cache of decoded ones in memory; the request journal is a ring of
+`--journal-size` entries (1,000 by default), so it stops growing once full.
 """
 
 from __future__ import annotations

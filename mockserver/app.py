@@ -55,6 +55,11 @@ async def _queue_path(request: Request) -> Response:
     return await _api(request).dispatch(request, request.path_params["path"], sync=False)
 
 
+async def _fal_ai_queue_path(request: Request) -> Response:
+    path = "fal-ai/" + request.path_params["path"]
+    return await _api(request).dispatch(request, path, sync=False)
+
+
 async def _run_path(request: Request) -> Response:
     return await _api(request).dispatch(request, request.path_params["path"], sync=True)
 
@@ -85,6 +90,9 @@ ROLE_ROUTES: dict[str, list[BaseRoute]] = {
         Route("/{path:path}", _unknown_rest, methods=ANY_METHOD),
     ],
     "local": [
+        # The hot path first: every queue call of a fal-ai app skips ~45 route matches (a
+        # tenth of a status request's time). Nothing else on loopback lives under /fal-ai/.
+        Route("/fal-ai/{path:path}", _fal_ai_queue_path, methods=ANY_METHOD),
         PROXY_ROUTE,
         *LOCAL_ONLY_ROUTES,
         MethodNotAllowedRoute(LOCAL_ONLY_ROUTES),

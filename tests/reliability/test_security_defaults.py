@@ -184,11 +184,15 @@ def test_keys_are_not_written_to_logs_state_or_mock_routes(tmp_path: Path) -> No
                 client.post(T2V, json={"prompt": "k"}, headers=auth)
                 client.get(f"{REQUESTS}/{request_id}/status?logs=1", headers=auth)
                 client.get(f"{REQUESTS}/{request_id}", headers=auth)
-            mock_reads = [
+            mock_reads = [  # every JSON read of the control API (not the endless event feed)
                 path
                 for path, ops in load_openapi()["paths"].items()
-                if path.startswith("/_mock/") and "get" in ops and "{" not in path
+                if path.startswith("/_mock/")
+                and "{" not in path
+                and "application/json"
+                in ops.get("get", {}).get("responses", {}).get("200", {}).get("content", {})
             ]
+            assert "/_mock/journal" in mock_reads and "/_mock/requests" in mock_reads
             for path in mock_reads:
                 body = client.get(path, headers={"Authorization": f"Key {secret}"}).text
                 assert secret not in body and wrong not in body and bearer not in body, path
