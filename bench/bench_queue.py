@@ -16,7 +16,6 @@ import contextlib
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -46,20 +45,6 @@ def _operations(request_id: str) -> dict[str, Load]:
     }
 
 
-def _completed_request(url: str) -> str:
-    """A finished request to read status and result of (the ceiling and Prism take any id)."""
-    auth = {"Authorization": "Key bench"}
-    request_id = httpx.post(f"{url}{APP}/ray-2", json={"prompt": "bench"}, headers=auth).json()[
-        "request_id"
-    ]
-    deadline = time.monotonic() + 120
-    while httpx.get(f"{url}{APP}/requests/{request_id}/status", headers=auth).status_code != 200:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the emulator never completed its first request")
-        time.sleep(0.1)
-    return request_id
-
-
 def _probe(url: str, load: Load) -> None:
     """One request first: a benchmark of the wrong answer would measure nothing."""
     response = httpx.request(
@@ -87,7 +72,9 @@ def run() -> dict[str, Any]:
             }
             running["prism"] = stack.enter_context(servers.prism(work))
             ids = {
-                name: _completed_request(server.url) if name.startswith("emulator") else "any-id"
+                name: servers.completed_request(server.url)
+                if name.startswith("emulator")
+                else "any-id"
                 for name, server in running.items()
             }
             for op_name in _operations("x"):

@@ -29,18 +29,6 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 SHARED_CHECK = 200
 
 
-def _completed(url: str) -> str:
-    request_id = httpx.post(f"{url}{APP}/ray-2", json={"prompt": "w"}, headers=AUTH).json()[
-        "request_id"
-    ]
-    deadline = time.monotonic() + 120
-    while httpx.get(f"{url}{APP}/requests/{request_id}/status", headers=AUTH).status_code != 200:
-        if time.monotonic() > deadline:
-            raise RuntimeError("first request never completed")
-        time.sleep(0.1)
-    return request_id
-
-
 def _shared_state(url: str) -> dict[str, int]:
     """Submit on fresh connections, then read every one back on fresh connections."""
     ids = []
@@ -68,7 +56,7 @@ def run() -> dict[str, Any]:
             servers.emulator("two", work / "two", store="sqlite", workers=2) as two,
         ):
             targets = {"1 worker": one, "2 workers": two}
-            ids = {name: _completed(server.url) for name, server in targets.items()}
+            ids = {name: servers.completed_request(server.url) for name, server in targets.items()}
             shared = _shared_state(two.url)
             for op, make in (
                 ("submit", lambda _id: Load("POST", f"{APP}/ray-2", {"prompt": "w"})),

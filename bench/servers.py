@@ -139,3 +139,16 @@ def prism(work_dir: Path) -> contextlib.AbstractContextManager[Server]:
         str(document),
     ]
     return running("prism", command, port, "/_mock/health")
+
+
+def completed_request(url: str) -> str:
+    """A finished request to read status and result of (the ceiling and Prism take any id)."""
+    app, auth = "/fal-ai/luma-dream-machine", {"Authorization": "Key bench"}
+    submitted = httpx.post(f"{url}{app}/ray-2", json={"prompt": "bench"}, headers=auth)
+    request_id = str(submitted.raise_for_status().json()["request_id"])
+    deadline = time.monotonic() + 120
+    while httpx.get(f"{url}{app}/requests/{request_id}/status", headers=auth).status_code != 200:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} never completed its first request")
+        time.sleep(0.1)
+    return request_id
