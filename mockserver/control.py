@@ -27,6 +27,8 @@ UNIT_PRICE_USD = 0.50
 """fal's price of one unit (a 540p, 5 s clip); 720p = 2 units, 1080p = 4, 9 s doubles."""
 LEDGER_SCAN_LIMIT = 1_000_000
 ADVANCE_WAIT_SECONDS = 10.0
+MAX_LIST = 2**62
+"""Any larger ``limit`` means everything too (and would overflow SQLite's integers)."""
 
 
 def _bad_field(loc: list[Any], msg: str, kind: str = "value_error") -> Response:
@@ -144,7 +146,7 @@ async def requests_list(request: Request) -> Response:
         limit = int(request.query_params.get("limit", "100"))
     except ValueError:
         return _bad_field(["query", "limit"], "Input should be a valid integer", "int_parsing")
-    records = request.app.state.store.recent(max(limit, 0))
+    records = request.app.state.store.recent(min(max(limit, 0), MAX_LIST))
     return JSONResponse({"requests": [record_json(r) for r in records]})
 
 

@@ -346,6 +346,18 @@ def _compile(pattern: str, where: DocPath, problems: list[tuple[DocPath, str]]) 
         return re.compile("(?!)")
 
 
+def _existing_file(name: str, base_dir: Path | None) -> Path | None:
+    """The resolved path of an existing file, or None (also for names no filesystem takes:
+    a NUL byte, an unknown ``~user``, a name too long)."""
+    try:
+        path = Path(name).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        return path.resolve() if path.is_file() else None
+    except (OSError, ValueError, RuntimeError):
+        return None
+
+
 def parse_scenario(
     raw: Any, at: DocPath = (), *, base_dir: Path | None = None, default_name: str = "scenario"
 ) -> Scenario:
@@ -387,12 +399,11 @@ def parse_scenario(
     ]
     output = spec.get("output")
     if output is not None:
-        video = Path(output["video"]).expanduser()
-        if not video.is_absolute() and base_dir is not None:
-            video = base_dir / video
-        if not video.is_file():
-            problems.append((at + ("output", "video"), f"no such file: {video}"))
-        output = {**output, "video": str(video.resolve())}
+        video = _existing_file(output["video"], base_dir)
+        if video is None:
+            problems.append((at + ("output", "video"), f"no such file: {output['video']!r}"))
+        else:
+            output = {**output, "video": str(video)}
     if problems:
         raise ScenarioError(problems)
     http = spec.get("http_error")

@@ -335,3 +335,24 @@ def test_a_scenario_body_must_be_an_object_or_a_list(control: httpx.Client, body
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body"]
     assert control.get("/_mock/scenarios").json()["scenarios"] == []
+
+
+def test_a_huge_requests_limit_is_read_as_everything(tmp_path: Path) -> None:
+    """2**68 overflowed SQLite's integer and answered 500 (found by make soak)."""
+    with BackgroundEmulator(make_config(tmp_path, store="sqlite")) as emulator:
+        url = f"{emulator.url}/_mock/requests"
+        response = httpx.get(url, params={"limit": str(2**68)}, timeout=10)
+        assert response.status_code == 200 and response.json() == {"requests": []}
+
+
+@pytest.mark.parametrize("video", ["a\x00b.mp4", "\x00"])
+def test_an_output_video_path_with_a_nul_is_a_422(control: httpx.Client, video: str) -> None:
+    """A NUL in output.video made the existence check raise (500, found by make soak)."""
+    response = control.post("/_mock/scenarios", json={"output": {"video": video}})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "output", "video"]
+
+
+def test_an_output_video_under_an_unknown_home_is_a_422(control: httpx.Client) -> None:
+    response = control.post("/_mock/scenarios", json={"output": {"video": "~nobody-here/v.mp4"}})
+    assert response.status_code == 422
