@@ -317,23 +317,15 @@ class Storage:
 
     async def cdn_upload(self, request: Request) -> Response:
         """Python's single-request upload: bytes in, ``access_url`` out."""
-        if (refused := self._bearer_auth(request)) is not None:
-            return refused
         obj = self._new_cdn_object(request)
         if isinstance(obj, Response):
             return obj
-        incoming = self.store.incoming_path()
-        received = await receive_body(request, incoming, self.limit)
-        if isinstance(received, Response):
-            return received
-        size, md5_hex = received
-        self.store.finish(obj, incoming, size, quoted_etag(md5_hex))
-        self.store.sweep()
+        stored = await self._store_body(request, obj)
+        if isinstance(stored, Response):
+            return stored
         return JSONResponse({"access_url": object_url(public_base(request), obj)})
 
     async def cdn_multipart_start(self, request: Request) -> Response:
-        if (refused := self._bearer_auth(request)) is not None:
-            return refused
         obj = self._new_cdn_object(request)
         if isinstance(obj, Response):
             return obj
@@ -343,6 +335,9 @@ class Storage:
         )
 
     def _new_cdn_object(self, request: Request) -> StoredObject | Response:
+        """A new object for a CDN-token upload, or the refusal (token, media type, lifecycle)."""
+        if (refused := self._bearer_auth(request)) is not None:
+            return refused
         content_type = request.headers.get("content-type")
         media_type = _media_type(content_type)
         if media_type is None:
@@ -372,14 +367,22 @@ class Storage:
                 "initiate",
                 "unsupported_media_type",
             )
+        stored = await self._store_body(request, obj)
+        if isinstance(stored, Response):
+            return stored
+        return Response(status_code=200, headers={"etag": stored})
+
+    async def _store_body(self, request: Request, obj: StoredObject) -> str | Response:
+        """The request body becomes ``obj``'s file: its quoted ETag, or the refusal (size)."""
         incoming = self.store.incoming_path()
         received = await receive_body(request, incoming, self.limit)
         if isinstance(received, Response):
             return received
         size, md5_hex = received
-        self.store.finish(obj, incoming, size, quoted_etag(md5_hex))
+        etag = quoted_etag(md5_hex)
+        self.store.finish(obj, incoming, size, etag)
         self.store.sweep()
-        return Response(status_code=200, headers={"etag": quoted_etag(md5_hex)})
+        return etag
 
     def _multipart_object(self, request: Request) -> tuple[StoredObject, str] | Response:
         obj = self._object_for_path(request)
