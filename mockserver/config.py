@@ -52,6 +52,14 @@ class Config:
     seed: int | None = None
     """Seed of the random faults: same seed, same requests -> same faults."""
 
+    def tls_port_after(self, port: int) -> int:
+        """The TLS listener's port once the plain one is bound at ``port`` (0: any free one)."""
+        return self.tls_port if self.tls_port is not None else (port + 1 if self.port else 0)
+
+    def proxy_port_after(self, port: int) -> int:
+        """The CONNECT proxy's port once the plain listener is bound at ``port``."""
+        return self.proxy_port if self.proxy_port is not None else (port + 2 if self.port else 0)
+
     @property
     def timing_profile(self) -> TimingProfile:
         profile = TIMING_PROFILES[self.timing]

@@ -271,8 +271,7 @@ def _metrics_snapshot(request: Request) -> dict[str, Any]:
 METRICS_FORMATS = ("json", "prometheus", "text")
 
 
-def _wants_prometheus(request: Request) -> bool:
-    chosen = request.query_params.get("format")
+def _wants_prometheus(request: Request, chosen: str | None) -> bool:
     if chosen is not None:
         return chosen != "json"
     accept = request.headers.get("accept", "")
@@ -285,7 +284,7 @@ async def metrics(request: Request) -> Response:
         expected = ", ".join(repr(f) for f in METRICS_FORMATS)
         return _bad_field(["query", "format"], f"Input should be {expected}", "literal_error")
     snapshot = _metrics_snapshot(request)
-    if _wants_prometheus(request):
+    if _wants_prometheus(request, chosen):
         return PlainTextResponse(
             prometheus_text(snapshot), media_type="text/plain; version=0.0.4; charset=utf-8"
         )

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from mockserver.config import Config
 from mockserver.endpoints import APP_ID, ENDPOINTS
-from mockserver.errors import request_error, validation_error
+from mockserver.errors import method_not_allowed, request_error, validation_error
 from mockserver.masking import mask_secret
 from mockserver.output import output_body
 from mockserver.queue import RequestQueue, start_timeout
@@ -232,12 +232,7 @@ class QueueApi:
             ("PUT", "/cancel"): self.cancel,
         }.get((request.method, op))
         if handler is None:
-            return request_error(
-                405,
-                f"{request.method} is not allowed here",
-                "method_not_allowed",
-                headers={"allow": OP_METHODS[op]},
-            )
+            return method_not_allowed(request.method, [OP_METHODS[op]])
         return await handler(request, request_id)
 
     async def status(self, request: Request, request_id: str) -> Response:
@@ -322,12 +317,7 @@ class QueueApi:
         endpoint_id = path.strip("/")
         if endpoint_id in ENDPOINTS:
             if request.method != "POST":
-                return request_error(
-                    405,
-                    f"Use POST to call {endpoint_id}",
-                    "method_not_allowed",
-                    headers={"allow": "POST"},
-                )
+                return method_not_allowed(request.method, ["POST"])
             return await (self.run if sync else self.submit)(request, endpoint_id)
         match = None if sync else REQUEST_PATH.match("/" + endpoint_id)
         if match and match["target"] in REQUEST_TARGETS:

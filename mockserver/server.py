@@ -153,7 +153,7 @@ class Emulator:
             from mockserver.tls import FAL_HOSTS, ensure_tls_files
 
             tls = ensure_tls_files(cfg.state_dir)
-            wanted = cfg.tls_port if cfg.tls_port is not None else (port + 1 if cfg.port else 0)
+            wanted = cfg.tls_port_after(port)
             tasks.append(
                 await self._start(
                     self._uvicorn(
@@ -167,9 +167,7 @@ class Emulator:
             )
             tls_port = _bound_port(self._servers[1])
         if tls is not None and tls_port is not None and shared is None:
-            wanted_proxy = (
-                cfg.proxy_port if cfg.proxy_port is not None else (port + 2 if cfg.port else 0)
-            )
+            wanted_proxy = cfg.proxy_port_after(port)
             self._proxy = await start_connect_proxy(
                 cfg.host,
                 wanted_proxy,
@@ -262,10 +260,7 @@ def run_workers(
     tls = ensure_tls_files(config.state_dir) if config.tls_port != 0 else None
     tls_sock = None
     if tls is not None:
-        wanted = (
-            config.tls_port if config.tls_port is not None else (port + 1 if config.port else 0)
-        )
-        tls_sock = _bind(config.host, wanted)
+        tls_sock = _bind(config.host, config.tls_port_after(port))
     listeners = Listeners(plain, tls_sock)
     spawn = multiprocessing.get_context("spawn")
     procs = [
@@ -299,10 +294,9 @@ async def _supervise(
     tls_port = int(listeners.tls.getsockname()[1]) if listeners.tls else None
     proxy = proxy_port = None
     if tls is not None and tls_port is not None:
-        default_proxy = port + 2 if config.port else 0
         proxy = await start_connect_proxy(
             config.host,
-            config.proxy_port if config.proxy_port is not None else default_proxy,
+            config.proxy_port_after(port),
             upstream_host=config.host,
             upstream_port=tls_port,
             allowed_hosts=FAL_HOSTS,
