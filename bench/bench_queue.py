@@ -48,7 +48,7 @@ def _operations(request_id: str) -> dict[str, Load]:
 def _probe(url: str, load: Load) -> None:
     """One request first: a benchmark of the wrong answer would measure nothing."""
     response = httpx.request(
-        load.method, url + load.path, json=load.body, headers={"Authorization": "Key bench"}
+        load.method, url + load.path, json=load.body, headers={"Authorization": "Key bench:key"}
     )
     if response.status_code != load.expect:
         raise RuntimeError(

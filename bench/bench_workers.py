@@ -22,7 +22,7 @@ from bench import loadgen, servers
 from bench.loadgen import Load
 
 APP = "/fal-ai/luma-dream-machine"
-AUTH = {"Authorization": "Key bench"}
+AUTH = {"Authorization": "Key bench:key"}
 CONNECTIONS = (32, 128)
 SECONDS = float(os.environ.get("BENCH_SECONDS", "2"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
@@ -34,9 +34,8 @@ def _shared_state(url: str) -> dict[str, int]:
     ids = []
     for i in range(SHARED_CHECK):
         with httpx.Client(headers=AUTH) as client:  # a new connection each time
-            ids.append(
-                client.post(f"{url}{APP}/ray-2", json={"prompt": f"s{i % 2}"}).json()["request_id"]
-            )
+            submitted = client.post(f"{url}{APP}/ray-2", json={"prompt": f"shared {i % 2}"})
+            ids.append(submitted.json()["request_id"])
     deadline = time.monotonic() + 60
     pending = set(ids)
     while pending and time.monotonic() < deadline:
@@ -59,7 +58,7 @@ def run() -> dict[str, Any]:
             ids = {name: servers.completed_request(server.url) for name, server in targets.items()}
             shared = _shared_state(two.url)
             for op, make in (
-                ("submit", lambda _id: Load("POST", f"{APP}/ray-2", {"prompt": "w"})),
+                ("submit", lambda _id: Load("POST", f"{APP}/ray-2", {"prompt": "w prompt"})),
                 ("status", lambda rid: Load("GET", f"{APP}/requests/{rid}/status")),
             ):
                 for connections in CONNECTIONS:

@@ -87,7 +87,7 @@ def command(
     if urlsplit(base_url).hostname != "127.0.0.1":
         raise ValueError(f"the benchmarks only load 127.0.0.1, not {base_url}")
     args = [str(node_bin("autocannon")), "--json", "-t", str(timeout_s), "-L", "10"]
-    args += ["-m", load.method, "-H", "Authorization=Key bench"]
+    args += ["-m", load.method, "-H", "Authorization=Key bench:key"]
     if load.body is not None:
         args += ["-H", "Content-Type=application/json", "-b", json.dumps(load.body)]
     if max_requests:  # autocannon refuses more connections than requests

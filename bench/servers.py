@@ -81,7 +81,7 @@ def running(name: str, command: list[str], port: int, ready_path: str) -> Iterat
             if proc.poll() is not None:
                 raise RuntimeError(f"{name} exited:\n{log.read_text()[-3000:]}")
             with contextlib.suppress(httpx.HTTPError):
-                httpx.get(url + ready_path, headers={"Authorization": "Key bench"}, timeout=2)
+                httpx.get(url + ready_path, headers={"Authorization": "Key bench:key"}, timeout=2)
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{name} did not start:\n{log.read_text()[-3000:]}")
@@ -143,7 +143,7 @@ def prism(work_dir: Path) -> contextlib.AbstractContextManager[Server]:
 
 def completed_request(url: str) -> str:
     """A finished request to read status and result of (the ceiling and Prism take any id)."""
-    app, auth = "/fal-ai/luma-dream-machine", {"Authorization": "Key bench"}
+    app, auth = "/fal-ai/luma-dream-machine", {"Authorization": "Key bench:key"}
     submitted = httpx.post(f"{url}{app}/ray-2", json={"prompt": "bench"}, headers=auth)
     request_id = str(submitted.raise_for_status().json()["request_id"])
     deadline = time.monotonic() + 120

@@ -34,7 +34,7 @@ STREAM_TIMEOUT = httpx.Timeout(60.0, connect=30.0)
 @dataclass
 class Handle:
     endpoint_id: str
-    arguments: dict[str, Any]
+    arguments: Any
     request_id: str
     response_url: str
     status_url: str
@@ -43,16 +43,15 @@ class Handle:
     submit_body: dict[str, Any] = field(default_factory=dict)
 
 
-def submit(
-    target: Target, http: httpx.Client, endpoint_id: str, arguments: Mapping[str, Any]
-) -> Handle:
-    """Charge the budget, submit, check the answer."""
+def submit(target: Target, http: httpx.Client, endpoint_id: str, arguments: Any) -> Handle:
+    """Charge the budget, submit, check the answer (the queue accepts any JSON body)."""
     target.charge(endpoint_id, arguments)
-    response = http.post(target.submit_url(endpoint_id), json=dict(arguments))
+    body_sent = dict(arguments) if isinstance(arguments, Mapping) else arguments
+    response = http.post(target.submit_url(endpoint_id), json=body_sent)
     body = check_submit(response)
     return Handle(
         endpoint_id=endpoint_id,
-        arguments=dict(arguments),
+        arguments=body_sent,
         request_id=body["request_id"],
         response_url=body["response_url"],
         status_url=body["status_url"],

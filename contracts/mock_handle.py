@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from contracts.fal_routing import FalClientRoute
+from mockserver.auth import LOCAL_KEY
 
 if TYPE_CHECKING:
     import httpx
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from mockserver.background import BackgroundEmulator
     from mockserver.config import Config
 
-FAKE_KEY = "ray2-mock-key"
+FAKE_KEY = LOCAL_KEY
 CONTROL_TIMEOUT = 10.0
 
 

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from contracts import flows
 from contracts.checks import (
     ContractViolation,
+    check_exact,
     check_request_error,
     check_result,
     check_validation_error,
@@ -153,19 +154,27 @@ def generated(endpoint: str) -> Callable[[SuiteContext], str | None]:
 
 
 def invalid(endpoint: str) -> Callable[[SuiteContext], str | None]:
-    """Every rule broken alone, then generated ones: 422 with the broken field's loc, both
-    on the queue and on sync run (validation happens before anything is billed)."""
+    """Every rule broken alone, then generated ones: sync run answers the 422 with the broken
+    field's loc at once; the queue accepts the request, it completes, and its result is the
+    same 422 (fal validates when the request runs; nothing is billed either way)."""
 
-    def post_both(ctx: SuiteContext, case: InvalidCase) -> None:
-        for url in (ctx.target.submit_url(endpoint), ctx.target.run_endpoint_url(endpoint)):
-            check_validation_error(ctx.http.post(url, json=case.body), case)
+    def sync_run(ctx: SuiteContext, case: InvalidCase) -> None:
+        check_validation_error(
+            ctx.http.post(ctx.target.run_endpoint_url(endpoint), json=case.body), case
+        )
+
+    def queued(ctx: SuiteContext, case: InvalidCase) -> None:
+        handle = flows.submit(ctx.target, ctx.http, endpoint, case.body)
+        flows.wait_completed(ctx.target, ctx.http, handle, with_logs=False)
+        check_validation_error(flows.result(ctx.http, handle), case)
 
     def run(ctx: SuiteContext) -> str | None:
         rules = every_rule(endpoint)
         for case in rules:
-            post_both(ctx, case)
-        _hypothesis(ctx, invalid_inputs(endpoint), lambda case: post_both(ctx, case))
-        return f"{len(rules)} rules"
+            sync_run(ctx, case)
+            queued(ctx, case)
+        _hypothesis(ctx, invalid_inputs(endpoint), lambda case: sync_run(ctx, case))
+        return f"{len(rules)} rules on both paths, generated ones on sync run"
 
     return run
 
@@ -173,10 +182,13 @@ def invalid(endpoint: str) -> Callable[[SuiteContext], str | None]:
 def request_errors(ctx: SuiteContext) -> str | None:
     """Refusals that never reach a model: no key, unknown request, a body that is not JSON."""
     target, http = ctx.target, ctx.http
-    anonymous = httpx.post(target.submit_url(T2V), json={"prompt": "x"}, timeout=60)
+    anonymous = httpx.post(target.submit_url(T2V), json={"prompt": "x prompt"}, timeout=60)
     check_request_error(anonymous, 401, "errors.no_key")
-    missing = http.get(target.request_url("00000000-0000-0000-0000-000000000000", "/status"))
-    check_request_error(missing, 404, "errors.unknown_request")
+    missing = "00000000-0000-0000-0000-000000000000"
+    unknown_status = http.get(target.request_url(missing, "/status"))
+    check_exact(unknown_status, 404, {"status": "NOT_FOUND"}, "errors.unknown_request")
+    unknown_result = http.get(target.request_url(missing))
+    check_exact(unknown_result, 404, {"detail": "Request not found"}, "errors.unknown_result")
     broken = http.post(
         target.submit_url(T2V), content=b'{"prompt": ', headers={"content-type": "application/json"}
     )
@@ -196,7 +208,7 @@ def request_errors(ctx: SuiteContext) -> str | None:
         expected=[["body", "json_invalid"]],
         observed=observed,
     )
-    cancel = http.put(target.request_url("00000000-0000-0000-0000-000000000000", "/cancel"))
+    cancel = http.put(target.request_url(missing, "/cancel"))
     expect(
         cancel.status_code == 404,
         "errors.cancel_unknown",

@@ -30,7 +30,7 @@ LIVE_QUEUE_URL = "https://queue.fal.run"
 LIVE_RUN_URL = "https://fal.run"
 DEFAULT_LIVE_BUDGET = 2
 """Two 540p/5 s clips (about $1 at fal's published price) unless told otherwise."""
-MOCK_KEY = "contract-suite-key"
+MOCK_KEY = "contract-suite:suite-key"
 MOCK_SPEED = 5.0
 """The in-process emulator runs its ``fast`` profile this many times faster than real time:
 every state is still visible (0.1 s queued, ~0.5 s running) and a check takes about a second."""
@@ -135,14 +135,17 @@ class Target:
         return f"{self.queue_url}/{APP_ID}/requests/{request_id}{op}"
 
     @staticmethod
-    def cost(endpoint_id: str, arguments: Mapping[str, Any]) -> int:
-        """Cost units of one generation (540p/5 s = 1; 720p 2x, 1080p 4x, 9 s 2x)."""
-        return cost_units(ENDPOINTS[endpoint_id].with_defaults(arguments))
+    def cost(endpoint_id: str, arguments: Any) -> int:
+        """Cost units of one generation (540p/5 s = 1; 720p 2x, 1080p 4x, 9 s 2x); input the
+        app rejects costs nothing (fal answers its 422 with ``x-fal-billable-units: 0``)."""
+        validation = ENDPOINTS[endpoint_id].validate(arguments)
+        return 0 if validation.arguments is None else cost_units(validation.arguments)
 
-    def charge(self, endpoint_id: str, arguments: Mapping[str, Any]) -> int:
+    def charge(self, endpoint_id: str, arguments: Any) -> int:
         """Spend the generation's cost units (raises BudgetExhausted first if it won't fit)."""
         units = self.cost(endpoint_id, arguments)
-        self.budget.spend(units, f"{endpoint_id} {dict(arguments).get('resolution', '540p')}")
+        resolution = arguments.get("resolution", "540p") if isinstance(arguments, Mapping) else ""
+        self.budget.spend(units, f"{endpoint_id} {resolution}")
         return units
 
     def pause(self, step: float = 0.5) -> None:

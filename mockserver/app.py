@@ -32,7 +32,7 @@ from mockserver.injection import FaultMiddleware
 from mockserver.journal import Journal, JournalMiddleware
 from mockserver.media import VideoRenderer, serve_video
 from mockserver.metrics import Metrics
-from mockserver.output import VideoProducer
+from mockserver.output import OutputPublisher, VideoProducer, serve_output
 from mockserver.producer import ScenarioProducer
 from mockserver.queue import RequestQueue
 from mockserver.queue_api import QueueApi
@@ -71,10 +71,12 @@ async def _unknown_rest(request: Request) -> Response:
 
 
 MEDIA_ROUTE = Route(MEDIA_PATH.replace("{key}", "{key:str}"), serve_video, methods=["GET", "HEAD"])
+OUTPUT_ROUTE = Route("/files/b/{shard:str}/{name:str}", serve_output, methods=["GET", "HEAD"])
 
 LOCAL_ONLY_ROUTES: list[BaseRoute] = [
     *dashboard_routes(),
     MEDIA_ROUTE,
+    OUTPUT_ROUTE,
     *LOCAL_ROUTES,
     *WEBHOOK_LOCAL_ROUTES,
     *control_routes(),
@@ -82,7 +84,7 @@ LOCAL_ONLY_ROUTES: list[BaseRoute] = [
 ROLE_ROUTES: dict[str, list[BaseRoute]] = {
     "run": [Route("/{path:path}", _run_path, methods=ANY_METHOD)],
     "queue": [Route("/{path:path}", _queue_path, methods=ANY_METHOD)],
-    "cdn": [MEDIA_ROUTE, *CDN_ROUTES],
+    "cdn": [MEDIA_ROUTE, OUTPUT_ROUTE, *CDN_ROUTES],
     "rest": [
         *REST_ROUTES,
         *WEBHOOK_REST_ROUTES,
@@ -161,14 +163,16 @@ def create_app(
         renderer = VideoRenderer(
             config.media_dir,
             max_workers=config.render_workers,
-            allow_remote_fetch=config.allow_remote_fetch,
+            remote_images=config.remote_images,
             resolve_local_url=files.resolve_local_url,
         )
         queue = RequestQueue(
             request_store,
             clock,
             config.timing_profile,
-            ScenarioProducer(VideoProducer(renderer), config.media_dir, metrics),
+            OutputPublisher(
+                ScenarioProducer(VideoProducer(renderer), config.media_dir, metrics), file_store
+            ),
             progression=progression,
         )
         app.state.config = config
@@ -186,6 +190,11 @@ def create_app(
             config.webhook_allow,
         )
         queue.completion_listeners.append(webhooks.on_completed)
+        queue.completion_listeners.append(
+            lambda record: (
+                journal.annotate(record.request_id, record.notes) if record.notes else None
+            )
+        )
         app.state.api.webhook_guard = webhooks.guard
         app.state.webhooks = webhooks
         await webhooks.start()

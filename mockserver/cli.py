@@ -12,13 +12,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from contracts import cli as contracts_cli
-from mockserver.config import DEFAULT_PORT, Config
+from mockserver.auth import LOCAL_KEY as FAKE_KEY
+from mockserver.config import DEFAULT_PORT, REMOTE_IMAGE_POLICIES, Config
 from mockserver.faults import ScenarioError, load_file
 from mockserver.queue import check_progression
 from mockserver.server import ServerInfo, run_forever, run_workers
 from mockserver.timing import TIMING_PROFILES
-
-FAKE_KEY = "ray2-mock-key"
 
 
 def _serve_parser(sub: argparse._SubParsersAction) -> None:
@@ -42,9 +41,24 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-body-bytes", type=int, default=Config.max_body_bytes)
     p.add_argument("--render-workers", type=int, default=Config.render_workers)
     p.add_argument(
+        "--remote-images",
+        choices=REMOTE_IMAGE_POLICIES,
+        default=Config.remote_images,
+        help="image URLs on other hosts: a deterministic placeholder (offline, the default), "
+        "fetch them for real, or fail with fal's file_download_error",
+    )
+    p.add_argument(
         "--allow-remote-fetch",
+        dest="remote_images",
+        action="store_const",
+        const="fetch",
+        help="the same as --remote-images fetch",
+    )
+    p.add_argument(
+        "--validate-at-submit",
         action="store_true",
-        help="let image_url fetch http(s) URLs off this machine",
+        help="opt-in fast failure: a queue submit with invalid input answers its 422 at once "
+        "(live fal accepts it and the 422 comes from the result)",
     )
     p.add_argument(
         "--max-upload-bytes",
@@ -198,7 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             api_key=args.api_key,
             max_body_bytes=args.max_body_bytes,
             render_workers=args.render_workers,
-            allow_remote_fetch=args.allow_remote_fetch,
+            remote_images=args.remote_images,
+            validate_at_submit=args.validate_at_submit,
             max_upload_bytes=args.max_upload_bytes,
             webhook_allow=tuple(args.webhook_allow),
             webhook_max_retries=args.webhook_retries,

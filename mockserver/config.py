@@ -6,9 +6,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from mockserver.auth import is_well_formed_key
 from mockserver.timing import TIMING_PROFILES, TimingProfile
 
 DEFAULT_PORT = 8765
+RemoteImages = Literal["placeholder", "fetch", "fail"]
+REMOTE_IMAGE_POLICIES: tuple[RemoteImages, ...] = ("placeholder", "fetch", "fail")
+"""What an image URL on another host gets (``media/images.py`` explains each)."""
 
 
 @dataclass
@@ -27,7 +31,8 @@ class Config:
     """When set, only ``Authorization: Key <api_key>`` is accepted."""
     max_body_bytes: int = 10 * 1024 * 1024
     render_workers: int = 2
-    allow_remote_fetch: bool = False
+    remote_images: RemoteImages = "placeholder"
+    """Image URLs on other hosts: placeholder (offline, the default), fetch, or fail."""
     stream_keepalive_seconds: float = 15.0
     media_cache_dir: Path | None = None
     """Rendered videos are content-addressed, so several emulators may share one cache."""
@@ -51,6 +56,15 @@ class Config:
     """Probability of each random fault kind per request (None: the file's, else none)."""
     seed: int | None = None
     """Seed of the random faults: same seed, same requests -> same faults."""
+    validate_at_submit: bool = False
+    """Opt-in fast failure: a queue submit with invalid input answers its 422 at once. Live
+    fal accepts it and the 422 comes from the result, which is the default here too."""
+
+    def __post_init__(self) -> None:
+        if self.api_key is not None and not is_well_formed_key(self.api_key):
+            raise ValueError(
+                f"api_key {self.api_key!r} is not a fal key: fal keys are <key_id>:<key_secret>"
+            )
 
     def tls_port_after(self, port: int) -> int:
         """The TLS listener's port once the plain one is bound at ``port`` (0: any free one)."""

@@ -21,7 +21,7 @@ from mockserver.journal import JournalFilter, entries_json
 from mockserver.metrics import prometheus_text
 from mockserver.records import RequestRecord
 from mockserver.routing import ANY_METHOD, Handler, MethodTableRoute
-from mockserver.validation import parse_json_body
+from mockserver.validation import BodyParseError, json_invalid_detail, parse_json
 
 UNIT_PRICE_USD = 0.50
 """fal's price of one unit (a 540p, 5 s clip); 720p = 2 units, 1080p = 4, 9 s doubles."""
@@ -39,7 +39,10 @@ async def _json_body(request: Request) -> Any | Response:
     raw = await request.body()
     if not raw.strip():
         return {}
-    value, not_json = parse_json_body(raw)
+    try:
+        value, not_json = parse_json(raw)
+    except BodyParseError as exc:
+        not_json = json_invalid_detail(exc.detail, 0)
     return validation_error(not_json) if not_json else value
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts import load_schema
+from mockserver.validation import Validation, validator_for
 
 APP_ID = "fal-ai/luma-dream-machine"
 """fal addresses status/result/cancel by ``owner/alias`` only (both endpoints share it)."""
@@ -23,21 +24,26 @@ class Endpoint:
     output_schema: str
     kind: str
 
-    @property
-    def app_id(self) -> str:
-        return APP_ID
-
     def input_schema_doc(self) -> dict[str, Any]:
         return load_schema(self.input_schema)
 
-    def output_schema_doc(self) -> dict[str, Any]:
-        return load_schema(self.output_schema)
+    def validate(self, body: Any) -> Validation:
+        """The input as the app behind fal's queue judges it (pydantic, FastAPI's rules)."""
+        return validator_for(self.input_schema).validate(body)
 
-    def with_defaults(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        """The input as the model sees it: schema defaults filled in for absent fields."""
+    def with_defaults(self, body: Any) -> dict[str, Any]:
+        """The input as the model sees it: validated and coerced, defaults filled in.
+
+        An invalid input (the queue accepts those; they fail when they run) still gets the
+        schema's defaults under whatever fields it sent, so views and fault rules can read it.
+        """
+        validation = self.validate(body)
+        if validation.arguments is not None:
+            return validation.arguments
         properties = self.input_schema_doc()["properties"]
         filled = {k: v["default"] for k, v in properties.items() if "default" in v}
-        filled.update(arguments)
+        if isinstance(body, Mapping):
+            filled.update(body)
         return filled
 
 
@@ -61,5 +67,11 @@ ENDPOINTS: dict[str, Endpoint] = {
 
 
 def cost_units(arguments: Mapping[str, Any]) -> int:
-    """Cost of one generation in 540p/5 s units, from inputs with defaults applied."""
-    return RESOLUTION_UNITS[arguments["resolution"]] * DURATION_UNITS[arguments["duration"]]
+    """Cost of one generation in 540p/5 s units, from validated inputs (defaults applied).
+
+    An input the app rejects costs nothing: fal marks its 422 ``x-fal-billable-units: 0``."""
+    resolution = RESOLUTION_UNITS.get(arguments.get("resolution"))  # type: ignore[arg-type]
+    duration = DURATION_UNITS.get(arguments.get("duration"))  # type: ignore[arg-type]
+    if resolution is None or duration is None:
+        return 0
+    return resolution * duration

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 DocPath = tuple[str | int, ...]
+ERRORS_DOC_URL = "https://docs.fal.ai/errors/"
+"""Each model error entry links ``<this page>#<type>`` (fal's "Model Errors" docs)."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,13 @@ def fal_error(
     if kind.model:
         where = list(loc if loc is not None else kind.loc)
         given = payload.get(where[1]) if isinstance(payload, dict) and len(where) > 1 else None
-        entry = {"loc": where, "msg": text, "type": kind_name, "input": given, "ctx": {}}
+        entry = {
+            "loc": where,
+            "msg": text,
+            "type": kind_name,
+            "url": f"{ERRORS_DOC_URL}#{kind_name}",  # [REQUIRED] in fal's Model Errors docs
+            "input": given,
+        }
         body: dict[str, Any] = {"detail": [entry]}
         if code >= 500:
             headers["x-fal-billable-units"] = "0"  # fal does not bill 5xx

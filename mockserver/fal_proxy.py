@@ -32,7 +32,7 @@ TARGET_URL_HEADER = "x-fal-target-url"
 PROXY_METHODS = ["GET", "POST", "PUT"]
 # Sent when the caller has no credentials (a browser): like fal's server-proxy, which adds the
 # server's own key. An emulator started with --api-key uses that key instead.
-PROXY_KEY = "ray2-mock-proxy"
+PROXY_KEY = "ray2-mock-proxy:browser-key"
 # Response headers a cross-origin page may read (the JS client reads x-fal-request-id).
 EXPOSED_HEADERS = [
     "x-fal-request-id",

@@ -34,7 +34,6 @@ from mockserver.fal_errors import ERROR_KINDS, GATEWAY_ERRORS, REASONS, DocPath,
 from mockserver.queue import PROGRESSIONS
 from mockserver.records import RequestPlan, RequestRecord
 
-LOG_LEVELS = ("STDERR", "STDOUT", "ERROR", "INFO", "WARN", "DEBUG")
 CREATING_ROUTES = frozenset({"submit", "run"})
 """Routes that create a request: the only ones where effects on its life make sense."""
 
@@ -253,8 +252,11 @@ SCENARIO_SCHEMA: dict[str, Any] = {
                 "additionalProperties": False,
                 "required": ["message"],
                 "properties": {
-                    "message": {"type": "string"},
-                    "level": {"enum": list(LOG_LEVELS)},
+                    "message": {
+                        "type": "string",
+                        "description": "printed as is: fal's log entries carry no level, so an "
+                        "app writes it into the message (e.g. 'WARNING:luma:slow upstream')",
+                    },
                     "at": {"type": "number", "minimum": 0, "maximum": 1},
                 },
             },
@@ -428,10 +430,7 @@ def parse_scenario(
         progression=spec.get("progression"),
         hold_seconds=float(slow.get("seconds", 0.0)),
         hold_position=slow.get("position"),
-        logs=tuple(
-            {"message": x["message"], "level": x.get("level", "INFO"), "at": x.get("at", 0.5)}
-            for x in spec.get("logs", ())
-        ),
+        logs=tuple({"message": x["message"], "at": x.get("at", 0.5)} for x in spec.get("logs", ())),
         output=output,
     )
     match = Match(

@@ -36,11 +36,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from mockserver.auth import check_key
 from mockserver.config import Config
 from mockserver.errors import request_error, validation_error
 from mockserver.filestore import FileStore, Part, StoredObject, quoted_etag, same_etag
 from mockserver.routing import MethodTableRoute
-from mockserver.urls import CDN_BASE, HOST_ROLES, base_url, host_role, is_loopback
+from mockserver.urls import HOST_ROLES, is_loopback, public_base
 
 FILES_PREFIX = "/files/uploads"
 STORAGE_TYPES = ("fal-cdn-v3", "fal-cdn", "gcs")
@@ -100,11 +101,6 @@ def safe_name(raw: str | None, media_type: str) -> str:
     if name in ("", ".", ".."):
         name = "upload" + (mimetypes.guess_extension(media_type) or ".bin")
     return name
-
-
-def public_base(request: Request) -> str:
-    """fal's CDN origin for requests through fal's host names, else this server's own origin."""
-    return CDN_BASE if host_role(request.headers.get("host", "")) != "local" else base_url(request)
 
 
 def object_url(base: str, obj: StoredObject) -> str:
@@ -211,7 +207,7 @@ class Storage:
     # -- shared checks --------------------------------------------------------------------------
 
     def _key_auth(self, request: Request) -> Response | None:
-        return request.app.state.api.check_auth(request)
+        return check_key(request.headers.get("authorization", ""), self.config.api_key)
 
     def _bearer_auth(self, request: Request) -> Response | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")

@@ -9,6 +9,7 @@ Layout::
 
     files/files.sqlite3          objects, multipart uploads and their parts, CDN tokens
     files/objects/<object_id>    the bytes of a finished object
+    (outputs)                    generated files: an id per generation, bytes in the media cache
     files/parts/<upload_id>/<n>  multipart parts until the upload completes
 """
 
@@ -18,6 +19,7 @@ import hmac
 import secrets
 import shutil
 import sqlite3
+import string
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -55,6 +57,13 @@ CREATE TABLE IF NOT EXISTS parts (
     etag TEXT NOT NULL,
     PRIMARY KEY (upload_id, part_number)
 );
+CREATE TABLE IF NOT EXISTS outputs (
+    file_id TEXT PRIMARY KEY,
+    shard TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    media_key TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS tokens (
     token TEXT PRIMARY KEY,
     issued_at REAL NOT NULL,
@@ -83,6 +92,25 @@ class StoredObject:
 
     def expired(self, now: float) -> bool:
         return self.state == "expired" or (self.expires_at is not None and now >= self.expires_at)
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """One generation's file on the CDN: its own id, the cached render it serves."""
+
+    file_id: str
+    shard: str
+    file_name: str
+    media_key: str
+
+
+FILE_ID_ALPHABET = string.ascii_letters + string.digits + "_-"
+FILE_ID_LENGTH = 21
+"""fal's file ids are 21-character nanoids (``9rVJtQ2ukp9cid8lheutF_output.mp4``)."""
+
+
+def new_file_id() -> str:
+    return "".join(secrets.choice(FILE_ID_ALPHABET) for _ in range(FILE_ID_LENGTH))
 
 
 @dataclass(frozen=True)
@@ -118,6 +146,7 @@ class FileStore:
             self.root / "files.sqlite3", isolation_level=None, check_same_thread=False
         )
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across a crash of ours
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
 
@@ -240,6 +269,24 @@ class FileStore:
         for row in rows:
             self.expire(StoredObject(*row))
         return len(rows)
+
+    # -- generated files -----------------------------------------------------------------------
+
+    def add_output(self, media_key: str, file_name: str) -> OutputFile:
+        """A new CDN file for one generation; the bytes stay in the content-addressed cache."""
+        output = OutputFile(new_file_id(), secrets.token_hex(4), file_name, media_key)
+        self._run(
+            "INSERT INTO outputs VALUES (?, ?, ?, ?, ?)",
+            (output.file_id, output.shard, file_name, media_key, self.clock.now()),
+        )
+        return output
+
+    def output(self, file_id: str) -> OutputFile | None:
+        rows = self._run(
+            "SELECT file_id, shard, file_name, media_key FROM outputs WHERE file_id = ?",
+            (file_id,),
+        )
+        return OutputFile(*rows[0]) if rows else None
 
     # -- multipart -----------------------------------------------------------------------------
 

@@ -74,6 +74,8 @@ class JournalEntry:
     dropped: bool = False
     error: str | None = None
     faults: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """The emulator's remarks on this request's output (a placeholder image, a cache hit)."""
     request_raw: bytearray = field(default_factory=bytearray, repr=False)
     request_bytes: int = 0
     response_raw: bytearray = field(default_factory=bytearray, repr=False)
@@ -119,6 +121,7 @@ class JournalEntry:
             "dropped": self.dropped,
             "error": self.error,
             "faults": list(self.faults),
+            "emulator_notes": list(self.notes),
         }
 
 
@@ -192,6 +195,12 @@ class Journal:
         self._endpoints[request_id] = endpoint_id
         while len(self._endpoints) > 4 * self.size:
             self._endpoints.popitem(last=False)
+
+    def annotate(self, request_id: str, notes: list[str]) -> None:
+        """Attach the emulator's notes to every kept entry of one request."""
+        for entry in self._entries:
+            if entry.request_id == request_id:
+                entry.notes = list(notes)
 
     def entries(
         self, where: JournalFilter | None = None, limit: int | None = None

@@ -1,16 +1,25 @@
-"""What a finished request returns: the rendered video as fal's ``{"video": File}``."""
+"""What a finished request returns: the rendered video as fal's ``{"video": File}``.
+
+Rendering is content-addressed (identical inputs share one cached MP4), but fal uploads each
+result under a new id, so every generation gets its own CDN file (``OutputPublisher``) that
+serves the cached bytes: a client that caches or de-duplicates by URL sees what it sees live.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from mockserver.endpoints import ENDPOINTS
+from mockserver.filestore import FILE_ID_LENGTH, FileStore
 from mockserver.media import MediaInputError, RenderRequest, VideoRenderer
-from mockserver.queue import Production
+from mockserver.media.serving import serve_cached
+from mockserver.queue import Producer, Production
 from mockserver.records import RequestRecord
-from mockserver.urls import media_url
+from mockserver.urls import media_url, output_url
 
 
 class VideoProducer:
@@ -40,14 +49,56 @@ class VideoProducer:
             "file_size": video.file_size,
             "content_type": video.content_type,
         }
-        return Production(media=media, log_lines=tuple(video.log_lines))
+        return Production(media=media, notes=tuple(video.log_lines))
+
+
+class OutputPublisher:
+    """Gives every generation its own file on the emulated CDN (``files/b/<shard>/<id>_...``)."""
+
+    def __init__(self, inner: Producer, files: FileStore) -> None:
+        self.inner = inner
+        self.files = files
+
+    async def __call__(self, record: RequestRecord) -> Production:
+        production = await self.inner(record)
+        if production.media is None:
+            return production
+        media = production.media
+        published = self.files.add_output(media["key"], media["file_name"])
+        return replace(
+            production, media={**media, "file_id": published.file_id, "shard": published.shard}
+        )
+
+
+def video_url(request: Request, media: dict[str, Any]) -> str:
+    """The URL a client was given for this output (its own CDN file)."""
+    if "file_id" in media:
+        return output_url(request, media["shard"], media["file_id"], media["file_name"])
+    return media_url(request, media["key"])  # a record written before outputs had their own
+
+
+async def serve_output(request: Request) -> Response:
+    """GET/HEAD one generation's file: ``/files/b/{shard}/{file_id}_{file_name}``."""
+    name = str(request.path_params["name"])
+    file_id, separator, file_name = (
+        name[:FILE_ID_LENGTH],
+        name[FILE_ID_LENGTH : FILE_ID_LENGTH + 1],
+        name[FILE_ID_LENGTH + 1 :],
+    )
+    output = request.app.state.files.store.output(file_id) if separator == "_" else None
+    if output is None or (output.shard, output.file_name) != (
+        request.path_params["shard"],
+        file_name,
+    ):
+        return JSONResponse({"detail": "File not found"}, status_code=404)
+    return serve_cached(request, output.media_key, output.file_name)
 
 
 def output_body(request: Request, record: RequestRecord) -> dict[str, Any]:
     media = record.media or {}
     return {
         "video": {
-            "url": media_url(request, media["key"]),
+            "url": video_url(request, media),
             "content_type": media["content_type"],
             "file_name": media["file_name"],
             "file_size": media["file_size"],

@@ -64,6 +64,6 @@ class ScenarioProducer:
                 "file_size": source.stat().st_size,
                 "content_type": output.get("content_type") or "video/mp4",
             }
-            return Production(media=media, log_lines=(f"custom output {source.name}",))
+            return Production(media=media, notes=(f"custom output {source.name}",))
         self.metrics.productions += 1
         return await self.inner(record)

@@ -35,24 +35,49 @@ from mockserver.endpoints import ENDPOINTS, cost_units
 from mockserver.records import RequestPlan, RequestRecord
 from mockserver.store import RequestStore
 from mockserver.timing import TimingProfile
+from mockserver.validation import Validation
 
 log = logging.getLogger(__name__)
 
-CancelOutcome = Literal["OK", "CANCELLATION_REQUESTED", "ALREADY_COMPLETED", "NOT_FOUND"]
+CancelOutcome = Literal["CANCELLATION_REQUESTED", "ALREADY_COMPLETED", "NOT_FOUND"]
 
-# What the emulated runner prints while it works: (fraction of run time, level, message).
-LOG_PLAN: tuple[tuple[float, str, str], ...] = (
-    (0.0, "INFO", "Starting Ray 2 {kind}: {resolution}, {aspect_ratio}, {duration}, loop={loop}"),
-    (0.25, "INFO", "Generating video... 25%"),
-    (0.5, "INFO", "Generating video... 50%"),
-    (0.75, "INFO", "Generating video... 75%"),
+# What the emulated model prints while it works: (fraction of run time, message). [inferred:
+# no captured Ray 2 log line exists; these read like a video model's progress, nothing more.]
+LOG_PLAN: tuple[tuple[float, str], ...] = (
+    (0.0, "Starting generation: {resolution}, {aspect_ratio}, {duration}"),
+    (0.25, "Generating video: 25%"),
+    (0.5, "Generating video: 50%"),
+    (0.75, "Generating video: 75%"),
 )
+FINISHED_LOG = "Video generated"
 START_TIMEOUT_ERROR = {
     "status_code": 504,
     "error_type": "request_timeout",
     "body": {"detail": "Request timed out", "error_type": "request_timeout"},
     "headers": {"x-fal-request-timeout-type": "user"},
 }
+CANCEL_MESSAGE = "Request cancelled by the client."
+"""fal's ``RequestCancelledException`` text (``fal/exceptions/_base.py``)."""
+REMOVED_FROM_QUEUE = {
+    "status_code": 499,
+    "error_type": "client_cancelled",
+    "body": {"detail": CANCEL_MESSAGE, "error_type": "client_cancelled"},
+}
+"""A queued request cancelled before it ran: the gateway's request error (fal's docs list
+``client_cancelled`` as 499). [inferred: no capture of the result after such a cancel]"""
+CANCELLED_WHILE_RUNNING = {"status_code": 499, "body": {"detail": CANCEL_MESSAGE}}
+"""A running request cancelled: the app answers 499 (fal's e2e ``test_app_cancellation``)."""
+
+
+def rejected(detail: list[dict[str, Any]]) -> dict[str, Any]:
+    """The app's 422 for input it rejects: FastAPI's body, fal's ``x-fal-billable-units: 0``."""
+    return {
+        "status_code": 422,
+        "body": {"detail": detail},
+        "headers": {"x-fal-billable-units": "0"},
+    }
+
+
 PROGRESSIONS = re.compile(r"^(timed|immediate|manual|polls:[1-9][0-9]*)$")
 START_TIMEOUT_HEADERS = ("x-fal-request-start-timeout", "x-fal-request-timeout")
 """The newer name wins when a client sends both (fal's docs)."""
@@ -86,30 +111,27 @@ def start_timeout(headers: Mapping[str, str]) -> float | None:
     return None
 
 
-CANCELLED_ERROR = {
-    "status_code": 400,
-    "error_type": "request_cancelled",
-    "body": {"detail": "Request was cancelled", "error_type": "request_cancelled"},
-}
-
-
 @dataclass(frozen=True)
 class Production:
     """What the model produced for a request: media on success, an error otherwise."""
 
     media: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
-    log_lines: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    """The emulator's own remarks (cache hit, placeholder image): server log, journal and
+    dashboard only, never the model's logs a client reads."""
 
 
 class Producer(Protocol):
     def __call__(self, record: RequestRecord) -> Awaitable[Production]: ...
 
 
-def log_line(at: float, message: str, level: str = "INFO") -> dict[str, Any]:
-    """One fal log entry; ``at`` (emulated epoch seconds) decides when it becomes visible."""
-    stamp = datetime.fromtimestamp(at, UTC).isoformat()
-    return {"message": message, "level": level, "source": "USER", "timestamp": stamp, "at": at}
+def log_line(at: float, message: str) -> dict[str, Any]:
+    """One log entry as fal's gateway returns it: ``timestamp`` (naive UTC, microseconds),
+    ``message`` and ``labels``; ``at`` (emulated epoch seconds, never sent) decides when it
+    becomes visible."""
+    stamp = datetime.fromtimestamp(at, UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+    return {"timestamp": stamp, "message": message, "labels": {}, "at": at}
 
 
 class RequestQueue:
@@ -196,8 +218,9 @@ class RequestQueue:
     def submit(
         self,
         endpoint_id: str,
-        payload: Mapping[str, Any],
+        payload: Any,
         *,
+        validation: Validation | None = None,
         mode: Literal["queue", "sync"] = "queue",
         priority: str = "normal",
         webhook_url: str | None = None,
@@ -205,8 +228,8 @@ class RequestQueue:
         origin: str | None = None,
         plan: RequestPlan | None = None,
     ) -> RequestRecord:
-        endpoint = ENDPOINTS[endpoint_id]
-        units = cost_units(endpoint.with_defaults(payload))
+        validation = validation or ENDPOINTS[endpoint_id].validate(payload)
+        units = cost_units(validation.arguments) if validation.arguments is not None else 0
         now = self.clock.now()
         plan = plan or RequestPlan()
         progression = check_progression(plan.progression or self.progression)
@@ -214,10 +237,10 @@ class RequestQueue:
         record = RequestRecord(
             request_id=str(uuid.uuid4()),
             endpoint_id=endpoint_id,
-            input=dict(payload),
+            input=payload,
             submitted_at=now,
             eligible_at=now + self.timing.queue_seconds,
-            run_seconds=self.timing.run_seconds(units),
+            run_seconds=self.timing.run_seconds(units) if units else self.timing.reject_seconds,
             mode=mode,
             priority=priority if priority in ("normal", "low") else "normal",
             webhook_url=webhook_url,
@@ -229,6 +252,7 @@ class RequestQueue:
             held_position=plan.hold_position,
             extra_logs=[dict(line) for line in plan.logs],
             scenario=_scenario_of(plan),
+            rejection=validation.errors or None,
         )
         if progression == "immediate":
             record.eligible_at, record.run_seconds = now, 0.0
@@ -283,21 +307,23 @@ class RequestQueue:
             self.step(current.request_id)
 
     def cancel(self, request_id: str) -> CancelOutcome:
-        record = self.store.get(request_id)
-        if record is None:
-            return "NOT_FOUND"
-        if record.status == "COMPLETED":
-            return "ALREADY_COMPLETED"
-        now = self.clock.now()
-        record.cancel_requested_at = now
-        if record.status == "IN_QUEUE":
-            if self._complete(record, now, Production(error=CANCELLED_ERROR), "cancelled"):
-                return "OK"
-            return self.cancel(request_id)  # another writer moved it first: judge it afresh
-        if not self._save(record):
-            return self.cancel(request_id)
-        self.kick()
-        return "CANCELLATION_REQUESTED"
+        """Remove a queued request, or signal a running one (it ends at its next transition).
+
+        Both answer CANCELLATION_REQUESTED (fal's docs; clients only check for a 2xx)."""
+        while True:  # another writer may move the record between our read and our write
+            record = self.store.get(request_id)
+            if record is None:
+                return "NOT_FOUND"
+            if record.status == "COMPLETED":
+                return "ALREADY_COMPLETED"
+            now = self.clock.now()
+            record.cancel_requested_at = now
+            if record.status == "IN_QUEUE":
+                if self._complete(record, now, Production(error=REMOVED_FROM_QUEUE), "cancelled"):
+                    return "CANCELLATION_REQUESTED"
+            elif self._save(record):
+                self.kick()
+                return "CANCELLATION_REQUESTED"
 
     def _save(self, record: RequestRecord) -> bool:
         """Write through to the store and keep the in-memory view of active records true."""
@@ -318,6 +344,11 @@ class RequestQueue:
         self._producing[record.request_id] = task
 
     async def _run_producer(self, record: RequestRecord) -> None:
+        if record.rejection is not None:  # the app validates before the model runs
+            self._ready[record.request_id] = (Production(error=rejected(record.rejection)), 0.0)
+            self._producing.pop(record.request_id, None)
+            self.kick()
+            return
         try:
             production = await self._producer(record)
         except asyncio.CancelledError:
@@ -439,25 +470,19 @@ class RequestQueue:
             changed = True
 
     def _begin(self, record: RequestRecord, at: float) -> bool:
-        endpoint = ENDPOINTS[record.endpoint_id]
-        arguments = endpoint.with_defaults(record.input)
         record.status = "IN_PROGRESS"
         record.started_at = at
         record.due_at = at + record.run_seconds
-        record.logs = [
-            log_line(
-                at + fraction * record.run_seconds,
-                message.format(kind=endpoint.kind, **arguments),
-                level,
-            )
-            for fraction, level, message in LOG_PLAN
-        ]
-        ready = self._ready.get(record.request_id)
-        if ready is not None:
-            record.logs[1:1] = [log_line(at, line) for line in ready[0].log_lines]
+        record.logs = []
+        if record.rejection is None:  # a rejected input never reaches the model: no logs
+            arguments = ENDPOINTS[record.endpoint_id].with_defaults(record.input)
+            record.logs = [
+                log_line(at + fraction * record.run_seconds, message.format(**arguments))
+                for fraction, message in LOG_PLAN
+            ]
         if record.extra_logs:
             record.logs += [
-                log_line(at + line["at"] * record.run_seconds, line["message"], line["level"])
+                log_line(at + line["at"] * record.run_seconds, line["message"])
                 for line in record.extra_logs
             ]
             record.logs.sort(key=lambda line: line["at"])
@@ -465,7 +490,7 @@ class RequestQueue:
 
     def _finish(self, record: RequestRecord, at: float) -> None:
         if record.cancel_requested_at is not None:
-            self._complete(record, at, Production(error=CANCELLED_ERROR), "cancelled")
+            self._complete(record, at, Production(error=CANCELLED_WHILE_RUNNING), "cancelled")
             return
         production, _ = self._ready[record.request_id]
         self._complete(record, at, production, "error" if production.error else "ok")
@@ -482,8 +507,11 @@ class RequestQueue:
         record.outcome = outcome
         record.media = production.media
         record.error = production.error
-        closing = {"ok": "Video ready", "error": "Generation failed", "cancelled": "Cancelled"}
-        record.logs.append(log_line(at, closing[outcome], "ERROR" if production.error else "INFO"))
+        record.notes = list(production.notes)
+        for note in production.notes:
+            log.info("%s: %s", record.request_id, note)
+        if outcome == "ok":
+            record.logs.append(log_line(at, FINISHED_LOG))
         if not self._save(record):
             return False
         self._ready.pop(record.request_id, None)

@@ -15,21 +15,24 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from mockserver.auth import check_key
 from mockserver.config import Config
 from mockserver.endpoints import APP_ID, ENDPOINTS
-from mockserver.errors import method_not_allowed, request_error, validation_error
+from mockserver.errors import method_not_allowed, request_error
 from mockserver.masking import mask_secret
 from mockserver.output import output_body
 from mockserver.queue import RequestQueue, start_timeout
 from mockserver.records import PLAN_SCOPE_KEY, RequestRecord
 from mockserver.urls import base_url, request_urls
-from mockserver.validation import parse_json_body, validator_for
+from mockserver.validation import NO_BODY, BodyParseError, body_from_request
+from mockserver.wire import gateway_json
 
 REQUEST_PATH = re.compile(
     r"^/(?P<target>.+?)/requests/(?P<request_id>[^/]+)(?P<op>/status/stream|/status|/cancel)?/?$"
 )
-REQUEST_TARGETS = frozenset({APP_ID, *ENDPOINTS})
-"""fal addresses requests by owner/alias; hand-written clients also use the full id."""
+REQUEST_TARGETS = frozenset({APP_ID})
+"""fal addresses requests by owner/alias only; under a full endpoint id the same paths are
+POST-only submit paths, so a GET there answers 405 (docs/fidelity.md, "Request paths")."""
 
 RECORDED_HEADERS = (
     "x-fal-runner-hint",
@@ -39,15 +42,17 @@ RECORDED_HEADERS = (
     "x-fal-queue-priority",
     "x-fal-no-retry",
 )
-JSON_CONTENT_TYPES = ("application/json", "")
 OP_METHODS = {"": "GET", "/status": "GET", "/status/stream": "GET", "/cancel": "PUT"}
 """The one method each request operation takes (a 405 lists it in ``Allow``, per RFC 9110)."""
 CANCEL_RESPONSES = {
-    "OK": 200,
     "CANCELLATION_REQUESTED": 202,
     "ALREADY_COMPLETED": 400,
     "NOT_FOUND": 404,
 }
+NOT_FOUND_STATUS = {"status": "NOT_FOUND"}
+"""What fal's status (and cancel) routes answer for an unknown request id."""
+NOT_FOUND_RESULT = {"detail": "Request not found"}
+"""What fal's result route answers for an unknown request id."""
 
 
 def _flag(value: str | None) -> bool:
@@ -74,6 +79,11 @@ def _public_logs(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in line.items() if k != "at"} for line in lines]
 
 
+def _validation_failure(detail: list[dict[str, Any]]) -> Response:
+    """The app's own 422, as FastAPI writes it; fal's framework adds billable units 0."""
+    return JSONResponse({"detail": detail}, 422, headers={"x-fal-billable-units": "0"})
+
+
 class QueueApi:
     def __init__(self, queue: RequestQueue, config: Config) -> None:
         self.queue = queue
@@ -84,29 +94,11 @@ class QueueApi:
     # -- shared steps -------------------------------------------------------------------------
 
     def check_auth(self, request: Request) -> Response | None:
-        header = request.headers.get("authorization", "")
-        scheme, _, credentials = header.partition(" ")
-        if scheme.lower() not in ("key", "bearer") or not credentials.strip():
-            return request_error(
-                401,
-                "Missing or malformed Authorization header: expected 'Key <FAL_KEY>'",
-                "unauthorized",
-            )
-        if self.config.api_key is not None and (
-            scheme.lower() != "key" or credentials.strip() != self.config.api_key
-        ):
-            return request_error(401, "No user found for the given key", "unauthorized")
-        return None
+        return check_key(request.headers.get("authorization", ""), self.config.api_key)
 
-    async def read_input(self, request: Request, endpoint_id: str) -> dict[str, Any] | Response:
-        """The validated input, or the fal-shaped error explaining why there is none."""
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type not in JSON_CONTENT_TYPES and not media_type.endswith("+json"):
-            return request_error(
-                415,
-                f"Unsupported Content-Type {media_type!r}: send the input as application/json",
-                "unsupported_media_type",
-            )
+    async def read_body(self, request: Request) -> Any:
+        """The body as the app will be handed it (FastAPI's rules), or the refusal at the
+        door: 413 over the size limit, 422 ``json_invalid``, 400 for an undecodable body."""
         limit = self.config.max_body_bytes
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -123,71 +115,75 @@ class QueueApi:
                 chunks.append(chunk)
         except ClientDisconnect:
             return request_error(400, "Client disconnected before sending the body", "bad_request")
-        raw = b"".join(chunks)
-        payload, not_json = parse_json_body(raw)
+        try:
+            body, not_json = body_from_request(
+                request.headers.get("content-type"), b"".join(chunks)
+            )
+        except BodyParseError as exc:
+            return JSONResponse({"detail": exc.detail}, 400)
         if not_json:
-            return validation_error(not_json)
-        problems = validator_for(ENDPOINTS[endpoint_id].input_schema).errors(payload)
-        if problems:
-            return validation_error(problems)
-        return payload
+            return _validation_failure(not_json)
+        return body
 
-    def _record_or_404(self, request_id: str) -> RequestRecord | Response:
+    def _record_or_404(
+        self, request_id: str, not_found: dict[str, Any]
+    ) -> RequestRecord | Response:
         record = self.queue.get(request_id)
         if record is None:
-            return request_error(404, f"Request {request_id!r} not found", "request_not_found")
+            return gateway_json(not_found, 404)
         return record
 
     def status_body(
         self, request: Request, record: RequestRecord, logs: list[dict[str, Any]] | None
     ) -> dict[str, Any]:
+        """fal's status object, keys in the order live captures show them."""
         body: dict[str, Any] = {
             "status": record.status,
             "request_id": record.request_id,
             **request_urls(request, record.request_id),
             "logs": None if logs is None else _public_logs(logs),
+            "metrics": {},
         }
         if record.status == "IN_QUEUE":
             body["queue_position"] = self.queue.position(record)
         elif record.status == "COMPLETED":
-            inference_time = record.inference_time
-            body["metrics"] = {} if inference_time is None else {"inference_time": inference_time}
-            if record.error is not None:
+            if (inference_time := record.inference_time) is not None:
+                body["metrics"] = {"inference_time": inference_time}
+            if record.gateway_error:  # the app's own errors show only in the result
                 body["error"] = record.error_message
-                body["error_type"] = record.error.get("error_type")
+                body["error_type"] = record.error_type
         return body
 
     def finished_response(self, request: Request, record: RequestRecord) -> Response:
-        """A completed request's answer: the output, or the error the model returned."""
+        """A completed request's answer: the output, or the error as its author wrote it."""
         headers = {"x-fal-request-id": record.request_id}
-        if record.error is not None:
-            error_headers = {
-                **headers,
-                "x-fal-retryable": "false",
-                **record.error.get("headers", {}),
-            }
-            if isinstance(record.error["body"].get("detail"), str) and record.error.get(
-                "error_type"
-            ):  # request-error shape: fal repeats the type in a header
-                error_headers["x-fal-error-type"] = record.error["error_type"]
-            return JSONResponse(
-                record.error["body"], record.error["status_code"], headers=error_headers
-            )
-        return JSONResponse(output_body(request, record), headers=headers)
+        if record.error is None:
+            return JSONResponse(output_body(request, record), headers=headers)
+        headers.update(record.error.get("headers", {}))
+        if record.gateway_error:  # request-error shape: fal repeats the type in a header
+            headers["x-fal-error-type"] = record.error_type or ""
+            return gateway_json(record.error["body"], record.error["status_code"], headers)
+        return JSONResponse(record.error["body"], record.error["status_code"], headers=headers)
 
     # -- queue --------------------------------------------------------------------------------
 
     async def _accept(
-        self, request: Request, endpoint_id: str, **options: Any
+        self, request: Request, endpoint_id: str, *, validate_now: bool, **options: Any
     ) -> RequestRecord | Response:
-        """The common start of submit and run: every check, then a new record."""
+        """The common start of submit and run: the gateway's checks, then a new record.
+
+        The queue accepts input the app will reject (it fails when it runs, as at fal);
+        ``validate_now`` answers the app's 422 at once instead, as sync run does."""
         if (denied := self.check_auth(request)) is not None:
             return denied
         if (refused := _bad_timeout(request)) is not None:
             return refused
-        payload = await self.read_input(request, endpoint_id)
-        if isinstance(payload, Response):
-            return payload
+        body = await self.read_body(request)
+        if isinstance(body, Response):
+            return body
+        validation = ENDPOINTS[endpoint_id].validate(body)
+        if validate_now and not validation.ok:
+            return _validation_failure(validation.errors)
         webhook_url = options.get("webhook_url")
         if (
             webhook_url is not None
@@ -197,7 +193,8 @@ class QueueApi:
             return refused
         return self.queue.submit(
             endpoint_id,
-            payload,
+            None if body is NO_BODY else body,
+            validation=validation,
             headers=_recorded_headers(request),
             origin=base_url(request),
             plan=request.scope.get(PLAN_SCOPE_KEY),
@@ -208,6 +205,7 @@ class QueueApi:
         record = await self._accept(
             request,
             endpoint_id,
+            validate_now=self.config.validate_at_submit,
             priority=request.headers.get("x-fal-queue-priority", "normal"),
             webhook_url=request.query_params.get("fal_webhook"),
         )
@@ -218,9 +216,11 @@ class QueueApi:
             "request_id": record.request_id,
             "gateway_request_id": record.request_id,
             **request_urls(request, record.request_id),
+            "logs": None,
+            "metrics": {},
             "queue_position": self.queue.position(record),
         }
-        return JSONResponse(body, headers={"x-fal-request-id": record.request_id})
+        return gateway_json(body, headers={"x-fal-request-id": record.request_id})
 
     async def request_op(self, request: Request, request_id: str, op: str) -> Response:
         if (denied := self.check_auth(request)) is not None:
@@ -236,21 +236,21 @@ class QueueApi:
         return await handler(request, request_id)
 
     async def status(self, request: Request, request_id: str) -> Response:
-        record = self._record_or_404(request_id)
+        record = self._record_or_404(request_id, NOT_FOUND_STATUS)
         if isinstance(record, Response):
             return record
         with_logs = _flag(request.query_params.get("logs"))
         logs = record.visible_logs(self.queue.clock.now()) if with_logs else None
         body = self.status_body(request, record, logs)
         self.queue.note_poll(record)
-        return JSONResponse(
+        return gateway_json(
             body,
             200 if record.status == "COMPLETED" else 202,
             headers={"x-fal-request-id": record.request_id},
         )
 
     async def stream(self, request: Request, request_id: str) -> Response:
-        record = self._record_or_404(request_id)
+        record = self._record_or_404(request_id, NOT_FOUND_STATUS)
         if isinstance(record, Response):
             return record
         with_logs = _flag(request.query_params.get("logs"))
@@ -281,7 +281,7 @@ class QueueApi:
         )
 
     async def result(self, request: Request, request_id: str) -> Response:
-        record = self._record_or_404(request_id)
+        record = self._record_or_404(request_id, NOT_FOUND_RESULT)
         if isinstance(record, Response):
             return record
         if record.status != "COMPLETED":
@@ -302,7 +302,7 @@ class QueueApi:
     # -- sync run -----------------------------------------------------------------------------
 
     async def run(self, request: Request, endpoint_id: str) -> Response:
-        record = await self._accept(request, endpoint_id, mode="sync")
+        record = await self._accept(request, endpoint_id, validate_now=True, mode="sync")
         if isinstance(record, Response):
             return record
         while record.status != "COMPLETED":
@@ -322,6 +322,9 @@ class QueueApi:
         match = None if sync else REQUEST_PATH.match("/" + endpoint_id)
         if match and match["target"] in REQUEST_TARGETS:
             return await self.request_op(request, match["request_id"], match["op"] or "")
+        if match and match["target"] in ENDPOINTS and request.method != "POST":
+            # fal's router: under the full endpoint id this is a submit path (POST only)
+            return method_not_allowed(request.method, ["POST"])
         known = ", ".join(sorted(ENDPOINTS))
         return request_error(
             404,

@@ -16,7 +16,9 @@ PRIORITY_RANK = {"normal": 0, "low": 1}
 class RequestRecord:
     request_id: str
     endpoint_id: str
-    input: dict[str, Any]
+    input: Any
+    """The body as the app received it: usually a JSON object, but the queue also accepts
+    what the app will reject (any JSON, the text of a non-JSON body, None for no body)."""
     submitted_at: float
     eligible_at: float
     run_seconds: float
@@ -54,6 +56,10 @@ class RequestRecord:
     """Scenario log lines: ``{message, level, at}`` with ``at`` a fraction of the run."""
     scenario: dict[str, Any] | None = None
     """The matching scenario's name and what the model must produce (error or output)."""
+    notes: list[str] = field(default_factory=list)
+    """The emulator's remarks on how it produced the output (cache hit, placeholder image)."""
+    rejection: list[dict[str, Any]] | None = None
+    """The 422 ``detail`` the app answers when this request runs (its input is invalid)."""
 
     @property
     def priority_rank(self) -> int:
@@ -71,16 +77,29 @@ class RequestRecord:
         return round(self.completed_at - self.started_at, 3)
 
     @property
+    def error_type(self) -> str | None:
+        return None if self.error is None else self.error.get("error_type")
+
+    @property
+    def gateway_error(self) -> bool:
+        """Failed in fal's gateway (timeout, runner, cancelled in the queue), not in the app.
+
+        Only these show on the status as ``error``/``error_type`` and come as the request-error
+        shape ``{"detail": "...", "error_type": ...}``; the app's own errors (a 422, a model
+        error) show only in the result, as the app wrote them."""
+        if self.error is None:
+            return False
+        return isinstance(self.error["body"].get("detail"), str) and bool(self.error_type)
+
+    @property
     def error_message(self) -> str | None:
-        """fal's ``error`` on a failed status: a request error's text, else the status code."""
+        """fal's ``error`` text: a gateway error's own, else the app's status code."""
         if self.error is None:
             return None
         detail = self.error["body"].get("detail")
-        return (
-            detail
-            if isinstance(detail, str)
-            else f"Invalid status code: {self.error['status_code']}"
-        )
+        if self.gateway_error:
+            return str(detail)
+        return f"Unexpected status code: {self.error['status_code']}"
 
     @property
     def gated(self) -> bool:

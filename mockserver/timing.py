@@ -17,6 +17,9 @@ class TimingProfile:
     run_seconds_base: float
     run_seconds_per_unit: float
     capacity: int
+    reject_seconds: float = 0.0
+    """How long a request whose input the app rejects runs before its 422 (validation is
+    quick, but the request still goes IN_QUEUE -> IN_PROGRESS -> COMPLETED)."""
     log_points: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75)
 
     def run_seconds(self, cost_units: int) -> float:
@@ -36,7 +39,12 @@ TIMING_PROFILES: dict[str, TimingProfile] = {
         ),
         # Default for `serve`: every state is visible for a moment, a clip takes ~3 s.
         TimingProfile(
-            "fast", queue_seconds=0.5, run_seconds_base=2.5, run_seconds_per_unit=0.5, capacity=8
+            "fast",
+            queue_seconds=0.5,
+            run_seconds_base=2.5,
+            run_seconds_per_unit=0.5,
+            capacity=8,
+            reject_seconds=0.2,
         ),
         # Live-like: minutes per clip (Ray 2's times are unpublished; see protocol notes).
         TimingProfile(
@@ -45,6 +53,7 @@ TIMING_PROFILES: dict[str, TimingProfile] = {
             run_seconds_base=90.0,
             run_seconds_per_unit=30.0,
             capacity=2,
+            reject_seconds=1.0,
         ),
     )
 }

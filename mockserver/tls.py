@@ -26,23 +26,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from mockserver.urls import HOST_ROLES
+
 try:  # POSIX only; without it concurrent first starts could race (atomic renames still hold).
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 # Every host the official clients talk to (run, queue, storage, CDN, backup domains, JWKS).
-FAL_HOSTS: tuple[str, ...] = (
-    "fal.run",
-    "queue.fal.run",
-    "rest.fal.ai",
-    "v3.fal.media",
-    "fal.media",
-    "v2.fal.media",
-    "falrun.com",
-    "queue.falrun.com",
-    "rest.alpha.fal.ai",
-)
+FAL_HOSTS: tuple[str, ...] = tuple(HOST_ROLES)
 # Extra names so the TLS listener can also be reached directly on loopback.
 LOCAL_DNS_NAMES: tuple[str, ...] = ("localhost",)
 LOCAL_IPS: tuple[str, ...] = ("127.0.0.1", "::1")

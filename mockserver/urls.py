@@ -25,11 +25,18 @@ HOST_ROLES: dict[str, HostRole] = {
     "rest.fal.ai": "rest",
     "rest.alpha.fal.ai": "rest",
     "v3.fal.media": "cdn",
+    "v3b.fal.media": "cdn",
     "fal.media": "cdn",
     "v2.fal.media": "cdn",
 }
 CDN_BASE = "https://v3.fal.media"
+"""Where uploads live (fal_client uploads to this host; it is hard-coded there)."""
+OUTPUT_CDN_BASE = "https://v3b.fal.media"
+"""Where generated files live now: fal's docs and 2026 live results use ``v3b``."""
 MEDIA_PATH = "/files/mock/{key}.mp4"
+"""A rendered file by its cache key: the dashboard's previews (results get ``OUTPUT_PATH``)."""
+OUTPUT_PATH = "/files/b/{shard}/{file_id}_{file_name}"
+"""One generation's file, fal's current CDN shape: ``files/b/<8 hex>/<21-char id>_output.mp4``."""
 
 
 def host_role(host_header: str) -> HostRole:
@@ -61,7 +68,17 @@ def request_urls(request: Request, request_id: str) -> dict[str, str]:
     }
 
 
+def public_base(request: Request, cdn: str = CDN_BASE) -> str:
+    """fal's CDN origin for requests through fal's host names, else this server's own origin."""
+    return cdn if host_role(request.headers.get("host", "")) != "local" else base_url(request)
+
+
 def media_url(request: Request, key: str) -> str:
-    """Video URL: on fal's hosts it looks like fal's CDN, locally it is this server."""
-    base = CDN_BASE if host_role(request.headers.get("host", "")) != "local" else base_url(request)
-    return base + MEDIA_PATH.format(key=key)
+    """A rendered file by cache key (dashboard previews): fal's CDN host or this server."""
+    return public_base(request) + MEDIA_PATH.format(key=key)
+
+
+def output_url(request: Request, shard: str, file_id: str, file_name: str) -> str:
+    """One generation's own URL: never shared with another request, even for the same bytes."""
+    path = OUTPUT_PATH.format(shard=shard, file_id=file_id, file_name=file_name)
+    return public_base(request, OUTPUT_CDN_BASE) + path

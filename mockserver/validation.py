@@ -1,121 +1,111 @@
-"""JSON Schema validation turned into fal's (pydantic-style) 422 ``detail`` lists.
+"""Input validation exactly as the FastAPI/pydantic app behind fal's queue does it.
 
-fal's model servers are FastAPI/pydantic apps, so a rejected input comes back as
-``{"detail": [{"loc": ["body", field], "msg": ..., "type": ..., "input": ...}]}`` with one
-entry per offending field. The schemas in ``contracts/schemas`` decide *what* is invalid;
-the tables below only decide how each JSON Schema keyword is *reported*.
+fal's model servers are FastAPI apps whose input is a pydantic v2 model. The model is built
+here from ``contracts/schemas/*.input.json`` (the schemas stay the single declaration) and
+pydantic itself validates, so each error's ``type``, ``loc``, ``msg``, ``input`` and ``ctx``,
+their order, and pydantic's lax coercions (``"true"``, ``1`` and ``"yes"`` are booleans; ``1``
+is not a string) are pydantic's by construction. FastAPI's request-body rules decide what
+reaches the model (``body_from_request``) and how errors are serialised (``fastapi_errors``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.message import Message
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 
 from contracts import load_schema
 
 Detail = dict[str, Any]
 
-# JSON Schema "type" -> pydantic error type and message for a value of the wrong type.
-TYPE_ERRORS: dict[str, tuple[str, str]] = {
-    "string": ("string_type", "Input should be a valid string"),
-    "boolean": ("bool_type", "Input should be a valid boolean"),
-    "integer": ("int_type", "Input should be a valid integer"),
-    "number": ("float_type", "Input should be a valid number"),
-    "array": ("list_type", "Input should be a valid list"),
-    "object": ("dict_type", "Input should be a valid dictionary"),
+JSON_TYPES: dict[str, type] = {"string": str, "boolean": bool, "integer": int, "number": float}
+CONSTRAINTS = {
+    "minLength": "min_length",
+    "maxLength": "max_length",
+    "pattern": "pattern",
+    "minimum": "ge",
+    "maximum": "le",
+    "exclusiveMinimum": "gt",
+    "exclusiveMaximum": "lt",
 }
-ROOT_OBJECT_ERROR = (
-    "model_attributes_type",
-    "Input should be a valid dictionary or object to extract fields from",
-)
-
-# When one field breaks several keywords (e.g. aspect_ratio=5 is neither a string nor an
-# allowed value) pydantic reports it once; the lower number wins.
-KEYWORD_PRIORITY = {"required": 0, "enum": 1, "type": 2}
+"""JSON Schema keyword -> pydantic ``Field`` argument (what pydantic itself emits, reversed)."""
+FORM_AS_JSON = "application/x-www-form-urlencoded"
+"""What ``curl -d`` sends when no type is given: fal's curl examples do so and succeed, so a
+JSON body under this type is read as JSON (FastAPI alone would hand the model raw bytes)."""
+NO_BODY: Any = object()
+"""An empty request body: FastAPI reports the whole body ``missing``."""
 
 
-def _quoted_choices(values: Sequence[Any]) -> str:
-    quoted = [f"'{v}'" for v in values]
-    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+def _annotation(prop: Mapping[str, Any]) -> Any:
+    if "enum" in prop:
+        return Literal[tuple(prop["enum"])]  # pydantic: literal_error, "Input should be 'a' or 'b'"
+    if "anyOf" in prop:
+        options = [_annotation(option) for option in prop["anyOf"]]
+        union = options[0]
+        for option in options[1:]:
+            union = union | option
+        return union
+    if prop.get("type") == "null":
+        return type(None)
+    return JSON_TYPES[prop["type"]]
 
 
-def _enum_detail(error: ValidationError) -> tuple[str, str, dict[str, Any]]:
-    expected = _quoted_choices(error.validator_value)
-    return "literal_error", f"Input should be {expected}", {"expected": expected}
+def input_model(schema: Mapping[str, Any]) -> type[BaseModel]:
+    """The pydantic model a fal app declares for this input schema (fields in fal's order)."""
+    properties: Mapping[str, Any] = schema["properties"]
+    required = set(schema.get("required", ()))
+    order = [*schema.get("x-fal-order-properties", ()), *properties]
+    fields: dict[str, Any] = {}
+    for name in dict.fromkeys(order):
+        prop = properties[name]
+        annotation = _annotation(prop)
+        constraints = {arg: prop[key] for key, arg in CONSTRAINTS.items() if key in prop}
+        if name in required:
+            default: Any = ...
+        elif "default" in prop:
+            default = prop["default"]
+        else:  # optional without a default: pydantic's Optional[...] = None
+            annotation, default = annotation | None, None
+        fields[name] = (annotation, Field(default, **constraints))
+    return create_model(schema.get("title", "Input"), **fields)
 
 
-def _type_detail(error: ValidationError) -> tuple[str, str, dict[str, Any]]:
-    if not error.absolute_path:
-        kind, msg = ROOT_OBJECT_ERROR
-    else:
-        kind, msg = TYPE_ERRORS.get(str(error.validator_value), ("type_error", error.message))
-    return kind, msg, {}
+@dataclass(frozen=True)
+class Validation:
+    """The input as the model sees it (defaults filled, coerced), or why there is none."""
 
+    arguments: dict[str, Any] | None
+    errors: list[Detail]
 
-KEYWORD_DETAILS: dict[str, Callable[[ValidationError], tuple[str, str, dict[str, Any]]]] = {
-    "enum": _enum_detail,
-    "type": _type_detail,
-}
-
-
-def _details_for(error: ValidationError) -> list[tuple[int, Detail]]:
-    """One pydantic-style entry per offending field, tagged with its keyword priority."""
-    path = ["body", *error.absolute_path]
-    priority = KEYWORD_PRIORITY.get(str(error.validator), 9)
-    if error.validator == "required":
-        present = error.instance if isinstance(error.instance, Mapping) else {}
-        return [
-            (
-                priority,
-                {
-                    "loc": [*path, name],
-                    "msg": "Field required",
-                    "type": "missing",
-                    "input": error.instance,
-                },
-            )
-            for name in error.validator_value
-            if name not in present
-        ]
-    describe = KEYWORD_DETAILS.get(str(error.validator))
-    if describe is None:
-        kind, msg, ctx = str(error.validator), error.message, {}
-    else:
-        kind, msg, ctx = describe(error)
-    detail: Detail = {"loc": path, "msg": msg, "type": kind, "input": error.instance}
-    if ctx:
-        detail["ctx"] = ctx
-    return [(priority, detail)]
+    @property
+    def ok(self) -> bool:
+        return not self.errors
 
 
 class InputValidator:
-    """Validates one endpoint's input; built once per schema (compiling is the slow part)."""
+    """Validates one endpoint's input; built once per schema (building the model is slow)."""
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
-        Draft202012Validator.check_schema(schema)
-        self._validator = Draft202012Validator(schema)
-        order = schema.get("x-fal-order-properties") or list(schema.get("properties", {}))
-        self._field_rank = {name: i for i, name in enumerate(order)}
+        self.model = input_model(schema)
+        self._adapter: TypeAdapter[Any] = TypeAdapter(self.model)
+
+    def validate(self, body: Any) -> Validation:
+        if body is NO_BODY:
+            return Validation(None, [missing_body_detail()])
+        try:
+            # FastAPI validates a body parameter with from_attributes=True (``ModelField.validate``)
+            model = self._adapter.validate_python(body, from_attributes=True)
+        except ValidationError as exc:
+            return Validation(None, fastapi_errors(exc))
+        return Validation(model.model_dump(), [])
 
     def errors(self, body: Any) -> list[Detail]:
-        """Every violation, one per field, in the schema's field order (empty if valid)."""
-        best: dict[tuple[Any, ...], tuple[int, Detail]] = {}
-        for error in self._validator.iter_errors(body):
-            for priority, detail in _details_for(error):
-                loc = tuple(detail["loc"])
-                if loc not in best or priority < best[loc][0]:
-                    best[loc] = (priority, detail)
-
-        def rank(loc: tuple[Any, ...]) -> tuple[int, str]:
-            field = loc[1] if len(loc) > 1 else ""
-            return (self._field_rank.get(str(field), len(self._field_rank)), str(loc))
-
-        return [best[loc][1] for loc in sorted(best, key=rank)]
+        return self.validate(body).errors
 
 
 @cache
@@ -123,29 +113,100 @@ def validator_for(schema_name: str) -> InputValidator:
     return InputValidator(load_schema(schema_name))
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"Out of range float values are not JSON compliant: {name}")
+def _jsonable(value: Any) -> Any:
+    """FastAPI's ``jsonable_encoder`` for what pydantic puts in ``ctx``: exceptions and other
+    objects become their text."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return str(value)
 
 
-def parse_json_body(raw: bytes) -> tuple[Any, list[Detail]]:
-    """The body as JSON, or the ``json_invalid`` detail. Strict: NaN and Infinity are not
-    JSON, and echoing them back in a 422 would make the error itself invalid JSON."""
-    try:
-        return json.loads(raw or b"{}", parse_constant=_reject_constant), []
-    except (ValueError, RecursionError) as exc:  # also: nested too deep, a 10,000-digit number
-        position = getattr(exc, "pos", getattr(exc, "start", 0))
-        reason = getattr(exc, "msg", None) or str(exc)
-        return None, json_invalid_detail(reason, position)
+def fastapi_errors(exc: ValidationError) -> list[Detail]:
+    """``{"detail": ...}`` entries as FastAPI serialises them: no ``url``, loc under ``body``.
+
+    ``input`` is the body (or part of it) as received, so it is JSON already (or the text of a
+    non-JSON body) and is passed through untouched: it may be nested hundreds deep."""
+    details = []
+    for error in exc.errors(include_url=False):
+        detail: Detail = {**error, "loc": ["body", *error["loc"]]}
+        if "ctx" in detail:
+            detail["ctx"] = _jsonable(detail["ctx"])
+        details.append(detail)
+    return details
+
+
+def missing_body_detail() -> Detail:
+    """FastAPI's ``get_missing_field_error(("body",))``: what an empty body gets."""
+    return {"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}
 
 
 def json_invalid_detail(error: str, position: int) -> list[Detail]:
-    """What FastAPI answers for a body that is not JSON at all."""
+    """What FastAPI answers for a JSON body that does not parse (``loc`` ends at the offset)."""
     return [
         {
+            "type": "json_invalid",
             "loc": ["body", position],
             "msg": "JSON decode error",
-            "type": "json_invalid",
             "input": {},
             "ctx": {"error": error},
         }
     ]
+
+
+class BodyParseError(Exception):
+    """A body FastAPI cannot decode at all (bad UTF-8, nesting too deep, a 10,000-digit
+    number): it answers a plain 400 for these, not a 422."""
+
+    detail = "There was an error parsing the body"
+
+
+class _NotJsonConstant(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NotJsonConstant(f"Out of range float values are not JSON compliant: {name}")
+
+
+def parse_json(raw: bytes) -> tuple[Any, list[Detail]]:
+    """The body as JSON, or FastAPI's ``json_invalid`` detail; ``BodyParseError`` if undecodable.
+
+    Stricter than FastAPI in one way: NaN and Infinity are not JSON, and echoing them back in
+    a 422 would make the error itself invalid JSON, so they are ``json_invalid`` here."""
+    try:
+        return json.loads(raw, parse_constant=_reject_constant), []
+    except json.JSONDecodeError as exc:
+        return None, json_invalid_detail(exc.msg, exc.pos)
+    except _NotJsonConstant as exc:
+        return None, json_invalid_detail(str(exc), 0)
+    except (ValueError, RecursionError) as exc:  # bad UTF-8, huge numbers, deep nesting
+        raise BodyParseError() from exc
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    """FastAPI reads JSON for no type, ``application/json`` and ``application/*+json``."""
+    if not content_type:
+        return True
+    message = Message()
+    message["content-type"] = content_type
+    if message.get_content_maintype() != "application":
+        return False
+    subtype = message.get_content_subtype()
+    return (
+        subtype == "json" or subtype.endswith("+json") or f"application/{subtype}" == FORM_AS_JSON
+    )
+
+
+def body_from_request(content_type: str | None, raw: bytes) -> tuple[Any, list[Detail]]:
+    """What the app's model is handed: JSON, the raw text for other types, or ``NO_BODY``.
+
+    Returns the body and, for JSON that does not parse, FastAPI's ``json_invalid`` detail."""
+    if not raw:
+        return NO_BODY, []
+    if is_json_media_type(content_type):
+        return parse_json(raw)
+    return raw.decode("utf-8", "replace"), []  # the model sees bytes; FastAPI echoes them decoded

@@ -3,8 +3,8 @@
 When a queued request with a webhook completes (ok, failed or cancelled), the emulator POSTs
 fal's payload to it (protocol notes §11)::
 
-    {"request_id", "gateway_request_id", "status": "OK", "payload": {"video": {...}}}
-    {"request_id", "gateway_request_id", "status": "ERROR", "error": "...", "payload": {...}}
+    {"error": null, "gateway_request_id", "payload": {"video": {...}}, "request_id", "status": "OK"}
+    {"error": "...", "gateway_request_id", "payload": {...}, "request_id", "status": "ERROR"}
 
 (``payload: null`` + ``payload_error`` if the payload cannot be serialised), with
 ``X-Fal-Webhook-Request-Id``, ``-User-Id``, ``-Timestamp`` (Unix seconds, wall clock: receivers
@@ -136,33 +136,31 @@ def _origin_request(origin: str | None) -> Request:
 
 
 def webhook_payload(record: RequestRecord) -> dict[str, Any]:
-    """fal's webhook body for a completed record."""
+    """fal's webhook body for a completed record (``error`` is null on success, as live)."""
     base = {"request_id": record.request_id, "gateway_request_id": record.request_id}
     if record.error is None:
-        return {
-            **base,
-            "status": "OK",
-            "payload": output_body(_origin_request(record.origin), record),
-        }
-    body = record.error["body"]
-    detail = body.get("detail") if isinstance(body, dict) else None
-    message = (
-        detail if isinstance(detail, str) else f"Invalid status code: {record.error['status_code']}"
-    )
-    return {**base, "status": "ERROR", "error": message, "payload": body}
+        payload = output_body(_origin_request(record.origin), record)
+        return {**base, "status": "OK", "error": None, "payload": payload}
+    return {
+        **base,
+        "status": "ERROR",
+        "error": record.error_message,
+        "payload": record.error["body"],
+    }
 
 
 def encode_payload(payload: dict[str, Any]) -> bytes:
-    """The delivery body; a payload that is not strict JSON becomes fal's ``payload_error``."""
+    """The delivery body as fal writes it: ``json.dumps`` with sorted keys (a live, signed
+    capture); a payload that is not strict JSON becomes fal's ``payload_error``."""
     try:
-        return json.dumps(payload, allow_nan=False).encode()
+        return json.dumps(payload, allow_nan=False, sort_keys=True).encode()
     except (TypeError, ValueError) as exc:
         fallback = {
             **payload,
             "payload": None,
             "payload_error": f"Response payload is not JSON serializable: {exc}",
         }
-        return json.dumps(fallback, default=str).encode()
+        return json.dumps(fallback, default=str, sort_keys=True).encode()
 
 
 class WebhookDispatcher:

@@ -13,7 +13,7 @@ import pytest
 from mockserver.background import BackgroundEmulator
 from mockserver.config import Config
 
-TEST_KEY = "test-key"
+TEST_KEY = "test-key-id:test-key-secret"
 
 
 SHARED_MEDIA: list[Path] = []

@@ -27,9 +27,8 @@ from mockserver.endpoints import ENDPOINTS
 from mockserver.errors import method_not_allowed, request_error, validation_error
 from mockserver.media import MediaInputError, video_spec
 from mockserver.media.images import frame_image, load_image_input
-from mockserver.output import output_body
+from mockserver.output import output_body, video_url
 from mockserver.records import RequestRecord
-from mockserver.urls import media_url
 
 from . import views
 
@@ -75,7 +74,7 @@ def _summaries(request: Request, limit: int) -> list[dict[str, Any]]:
             record,
             now=now,
             position=_position(request, record),
-            video_url=lambda key: media_url(request, key),
+            video_url=lambda media: video_url(request, media),
         )
         for record in state.store.recent(limit)
     ]
@@ -128,7 +127,7 @@ async def request_detail(request: Request) -> Response:
         record,
         now=request.app.state.clock.now(),
         position=_position(request, record),
-        video_url=lambda key: media_url(request, key),
+        video_url=lambda media: video_url(request, media),
         output=_output(request, record),
     )
     return JSONResponse(body, headers=NO_STORE)
@@ -152,7 +151,8 @@ async def input_image(request: Request) -> Response:
     if isinstance(record, Response):
         return record
     field = request.path_params["field"]
-    url = record.input.get(field) if field in views.IMAGE_FIELDS else None
+    sent = record.input if isinstance(record.input, dict) else {}
+    url = sent.get(field) if field in views.IMAGE_FIELDS else None
     if not isinstance(url, str) or not url:
         return request_error(404, f"Request has no input image {field!r}", "not_found")
     renderer = request.app.state.renderer
@@ -162,7 +162,7 @@ async def input_image(request: Request) -> Response:
         source = await load_image_input(
             field,
             url,
-            allow_remote_fetch=renderer.allow_remote_fetch,
+            remote=renderer.remote_images,
             resolve_local_url=renderer.resolve_local_url,
         )
         png = await asyncio.to_thread(_preview_png, source, spec.width, spec.height)

@@ -71,17 +71,18 @@ def summary(
     *,
     now: float,
     position: int | None,
-    video_url: Callable[[str], str],
+    video_url: Callable[[dict[str, Any]], str],
 ) -> dict[str, Any]:
     """One row of the live list; ``position`` is the queue position of an IN_QUEUE record."""
     endpoint = ENDPOINTS.get(record.endpoint_id)
-    arguments = endpoint.with_defaults(record.input) if endpoint else dict(record.input)
+    sent = record.input if isinstance(record.input, dict) else {}  # the queue accepts any body
+    arguments = endpoint.with_defaults(record.input) if endpoint else dict(sent)
     try:
         spec = video_spec(arguments)
         size: dict[str, int] | None = {"width": spec.width, "height": spec.height}
     except ValueError:  # only reachable for records written by something other than the API
         size = None
-    prompt = record.input.get("prompt")
+    prompt = sent.get("prompt")
     end = record.completed_at if record.completed_at is not None else now
     images = {
         field: {
@@ -89,7 +90,7 @@ def summary(
             "preview": image_preview_path(record.request_id, field),
         }
         for field in IMAGE_FIELDS
-        if isinstance(url := record.input.get(field), str) and url
+        if isinstance(url := sent.get(field), str) and url
     }
     return {
         "request_id": record.request_id,
@@ -110,7 +111,7 @@ def summary(
         "elapsed": round(max(end - record.submitted_at, 0.0), 3),
         "inference_time": record.inference_time,
         "log_count": len(record.visible_logs(now)),
-        "video_url": video_url(record.media["key"]) if record.media else None,
+        "video_url": video_url(record.media) if record.media else None,
         "input_images": images,
         "error": _error_view(record),
     }
@@ -121,7 +122,7 @@ def detail(
     *,
     now: float,
     position: int | None,
-    video_url: Callable[[str], str],
+    video_url: Callable[[dict[str, Any]], str],
     output: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """Everything about one request: the summary plus input, logs so far and the output."""
@@ -131,5 +132,6 @@ def detail(
         "headers": masked_headers(record.headers),
         "webhook_url": record.webhook_url,
         "logs": [{k: v for k, v in line.items() if k != "at"} for line in record.visible_logs(now)],
+        "notes": list(record.notes),
         "output": output,
     }

@@ -2,13 +2,19 @@
 
 Sources, tried in this order:
 - `data:` URIs (what `fal_client.encode*` produce): decoded in memory.
-- URLs of the mock's own storage: `resolve_local_url(url)` (from the app) maps them to a file.
-- fal's media hosts (`fal.media`, `*.fal.media`, `storage.googleapis.com/falserverless`): fetched
-  only with `allow_remote_fetch`; when they cannot be reached (offline, or fetching off) the image
-  is a deterministic placeholder drawn from the URL, with a log line, so the examples on fal's pages
-  work offline. A fal host that answers with an error status is a real error, as on fal.
-- Any other http(s) URL: fetched only with `allow_remote_fetch` (timeout, size cap, content-type
-  check); otherwise refused.
+- URLs of the mock's own storage and outputs: `resolve_local_url(url)` (from the app) maps them
+  to a file.
+- Any other http(s) URL, by the `remote` policy (`--remote-images`):
+  - `placeholder` (the default: offline and deterministic): not fetched; the image is a
+    placeholder drawn from the URL, and the emulator says so in its log, the journal and the
+    dashboard (never in the model's logs). Users' tests point at their own buckets and CDNs;
+    this lets them run offline exactly as they are written.
+  - `fetch`: fetched for real (timeout, size cap, content-type check). fal's own media hosts
+    (`fal.media`, `*.fal.media`, `storage.googleapis.com/falserverless`) fall back to the
+    placeholder when unreachable, so fal's page examples still work offline; an error status
+    from any host is a real error, as on fal.
+  - `fail`: fal's own media hosts get the placeholder, any other host is refused with fal's
+    `file_download_error`, as a machine without network access would see it.
 
 Errors (all 422, loc ["body", field], fal's detail shape):
 - `file_download_error`: the bytes could not be obtained: fetching is off for that host, the host is
@@ -39,7 +45,8 @@ from typing import Any
 import httpx
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
-ERRORS_DOC_URL = "https://docs.fal.ai/errors"
+from mockserver.config import RemoteImages
+from mockserver.fal_errors import ERRORS_DOC_URL
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024  # not published by fal for Ray 2; generous for real stills
 MAX_IMAGE_SIDE = 8192  # pixels per side, well under Pillow's decompression-bomb limit
@@ -78,10 +85,10 @@ class MediaInputError(Exception):
             "type": error_type,
             "url": f"{ERRORS_DOC_URL}#{error_type}",
         }
-        if input_value is not None:
-            entry["input"] = input_value
         if ctx:
             entry["ctx"] = ctx
+        if input_value is not None:
+            entry["input"] = input_value
         self.detail: list[dict[str, Any]] = [entry]
 
 
@@ -196,7 +203,7 @@ async def load_image_input(
     field: str,
     url: str,
     *,
-    allow_remote_fetch: bool,
+    remote: RemoteImages,
     resolve_local_url: Callable[[str], Path | None] | None,
 ) -> ImageInput:
     """Resolve one image argument to bytes or a placeholder; raise MediaInputError if impossible."""
@@ -211,14 +218,16 @@ async def load_image_input(
     if scheme not in ("http", "https"):
         raise _download_error(field, url, f"unsupported URL scheme {scheme or 'none'!r}")
     fal_host = is_fal_media_url(url)
-    if not allow_remote_fetch:
+    if remote == "placeholder":
+        return _placeholder(field, url, "not fetched (--remote-images placeholder)")
+    if remote == "fail":
         if fal_host:
-            return _placeholder(field, url, "not fetched (remote fetching is off)")
+            return _placeholder(field, url, "not fetched (fal media offline)")
         raise _download_error(
             field,
             url,
-            "remote fetching is off in the mock (start it with --allow-remote-fetch, "
-            "upload the file to the mock's storage, or pass a data: URI)",
+            "remote fetching is off in the mock (--remote-images fail; use fetch or "
+            "placeholder, upload the file to the mock's storage, or pass a data: URI)",
         )
     try:
         data = await fetch_url(field, url)

@@ -48,6 +48,8 @@ from typing import Any
 import imageio_ffmpeg
 from PIL import Image, ImageDraw, ImageFont
 
+from mockserver.config import RemoteImages
+
 from .cache import DiskCache, SingleFlight, cache_key, is_valid_key
 from .geometry import DEFAULTS, FPS, VideoSpec, video_spec
 from .images import ImageInput, frame_image, load_image_input
@@ -467,13 +469,13 @@ class VideoRenderer:
         media_dir: Path,
         *,
         max_workers: int = 2,
-        allow_remote_fetch: bool = False,
+        remote_images: RemoteImages = "placeholder",
         resolve_local_url: Callable[[str], Path | None] | None = None,
         ffmpeg_exe: str | None = None,
         render_timeout: float = RENDER_TIMEOUT_S,
     ) -> None:
         self.media_dir = Path(media_dir)
-        self.allow_remote_fetch = allow_remote_fetch
+        self.remote_images = remote_images
         self.resolve_local_url = resolve_local_url
         self.render_timeout = render_timeout
         self._ffmpeg = ffmpeg_exe or imageio_ffmpeg.get_ffmpeg_exe()
@@ -548,7 +550,7 @@ class VideoRenderer:
                 load_image_input(
                     f,
                     str(args[f]),
-                    allow_remote_fetch=self.allow_remote_fetch,
+                    remote=self.remote_images,
                     resolve_local_url=self.resolve_local_url,
                 )
                 for f in fields

@@ -31,8 +31,13 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 
 async def serve_video(request: Request) -> Response:
     """GET/HEAD `{key}` or `{key}.mp4` from `request.app.state.renderer`'s cache."""
-    renderer = request.app.state.renderer
     key = str(request.path_params.get("key", "")).removesuffix(SUFFIX)
+    return serve_cached(request, key, "output.mp4")
+
+
+def serve_cached(request: Request, key: str, filename: str) -> Response:
+    """The cached render ``key`` with Range, a strong ETag and conditional GET."""
+    renderer = request.app.state.renderer
     path = renderer.path_for_key(key)  # validates the key: no separators, no traversal
     if path is None:
         return _not_found()
@@ -56,6 +61,6 @@ async def serve_video(request: Request) -> Response:
         media_type="video/mp4",
         headers=headers,
         stat_result=stat_result,
-        filename="output.mp4",
+        filename=filename,
         content_disposition_type="inline",
     )

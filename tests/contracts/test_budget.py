@@ -14,10 +14,10 @@ def test_budget_counts_cost_units() -> None:
     target = Target(
         "live", "http://127.0.0.1:9", "http://127.0.0.1:9", "k", live=True, budget=Budget(limit=5)
     )
-    assert target.charge(T2V, {"prompt": "x"}) == 1
-    assert target.charge(T2V, {"prompt": "x", "resolution": "1080p"}) == 4
+    assert target.charge(T2V, {"prompt": "x prompt"}) == 1
+    assert target.charge(T2V, {"prompt": "x prompt", "resolution": "1080p"}) == 4
     with pytest.raises(BudgetExhausted, match="costs 2 unit"):
-        target.charge(T2V, {"prompt": "x", "duration": "9s"})
+        target.charge(T2V, {"prompt": "x prompt", "duration": "9s"})
     assert target.budget.spent == 5
 
 

@@ -100,8 +100,20 @@ def test_result_before_completion_must_be_followed_by_completed() -> None:
     life.on_status(queued(0), with_logs=False)
     life.on_result(answer(200, {"video": {"url": "u"}}))
     violation("lifecycle.completion", lambda: life.on_status(running(), with_logs=False))
+    life = Lifecycle("r1")  # a model error in the result: the request must have completed
+    life.on_result(answer(500, {"detail": [{"loc": ["body"], "msg": "boom", "type": "x"}]}))
+    violation("lifecycle.completion", lambda: life.on_status(running(), with_logs=False))
     life = Lifecycle("r1")
-    violation("lifecycle.result", lambda: life.on_result(answer(500, {"detail": "boom"})))
+    violation("lifecycle.result", lambda: life.on_result(answer(302, {})))
+
+
+def test_an_app_error_after_a_clean_completed_status_is_fine() -> None:
+    """fal's app errors (a 422) show only in the result, never on the status."""
+    life = Lifecycle("r1")
+    life.on_status(DONE, with_logs=False)
+    life.on_result(
+        answer(422, {"detail": [{"loc": ["body", "prompt"], "msg": "m", "type": "missing"}]})
+    )
 
 
 def test_cancel_semantics() -> None:

@@ -246,7 +246,7 @@ def test_upstream_down_gives_502(loop_thread: _LoopThread, tls_files: TlsFiles) 
 _FAL_CLIENT_SCRIPT = """
 import json
 import fal_client
-print(json.dumps(fal_client.run("fal-ai/luma-dream-machine/ray-2", arguments={"prompt": "x"})))
+print(json.dumps(fal_client.run("fal-ai/luma-dream-machine/ray-2", arguments={"prompt": "xyz"})))
 """
 
 

@@ -77,7 +77,7 @@ def test_journal_records_what_the_real_client_did(
 
 
 def test_keys_are_masked_everywhere(tmp_path: Path) -> None:
-    secret = "sk-live-0123456789abcdef"
+    secret = "sk-live:0123456789abcdef"
     with serving(tmp_path) as (_, client):
         auth = {"Authorization": f"Key {secret}"}
         submitted = client.post(f"/{T2V}", json={"prompt": "masked"}, headers=auth).json()
@@ -121,10 +121,14 @@ def test_journal_filters(fal: fal_client.SyncClient, control: httpx.Client) -> N
 def test_journal_is_a_bounded_ring(tmp_path: Path) -> None:
     with serving(tmp_path, journal_size=3) as (_, c):
         for n in range(5):
-            c.post(f"/{T2V}", json={"prompt": f"p{n}"})
+            c.post(f"/{T2V}", json={"prompt": f"p prompt {n}"})
         body = c.get("/_mock/journal").json()
         assert body["size"] == 3 and body["evicted"] == 2
-        assert [e["request_body"]["prompt"] for e in body["entries"]] == ["p2", "p3", "p4"]
+        assert [e["request_body"]["prompt"] for e in body["entries"]] == [
+            "p prompt 2",
+            "p prompt 3",
+            "p prompt 4",
+        ]
         assert c.delete("/_mock/journal").json() == {"cleared": 3}
         assert journal(c) == []
 
@@ -234,9 +238,9 @@ def test_priority_low_waits_behind_normal(tmp_path: Path, monkeypatch: pytest.Mo
     with serving(tmp_path, progression="manual", capacity=1) as (emulator, c):
         route_fal_client(monkeypatch, emulator.url)
         fal = fal_client.SyncClient(key=TEST_KEY)
-        first = fal.submit(T2V, arguments={"prompt": "a"})
-        low = fal.submit(T2V, arguments={"prompt": "b"}, priority="low")
-        normal = fal.submit(T2V, arguments={"prompt": "c"})
+        first = fal.submit(T2V, arguments={"prompt": "a prompt"})
+        low = fal.submit(T2V, arguments={"prompt": "b prompt"}, priority="low")
+        normal = fal.submit(T2V, arguments={"prompt": "c prompt"})
         positions = {h.request_id: h.status().position for h in (first, low, normal)}
         assert positions == {first.request_id: 0, normal.request_id: 1, low.request_id: 2}
         assert c.post(f"/_mock/requests/{first.request_id}/advance").json()["status"] == (
@@ -282,13 +286,17 @@ def test_ledger_bills_completed_generations_per_key(tmp_path: Path) -> None:
                 "error": "internal_server_error",
             },
         )
-        key_a = {"Authorization": "Key aaaaaaaa-1111"}
-        key_b = {"Authorization": "Key bbbbbbbb-2222"}
+        key_a = {"Authorization": "Key aaaaaaaa:1111"}
+        key_b = {"Authorization": "Key bbbbbbbb:2222"}
         runs = [
-            (key_a, {"prompt": "a"}, 200),  # 1 unit
-            (key_a, {"prompt": "a", "resolution": "1080p", "duration": "9s"}, 200),  # 8 units
-            (key_b, {"prompt": "b", "resolution": "720p"}, 200),  # 2 units
-            (key_b, {"prompt": "x", "resolution": "720p"}, 500),  # failed: not billed
+            (key_a, {"prompt": "a prompt"}, 200),  # 1 unit
+            (
+                key_a,
+                {"prompt": "a prompt", "resolution": "1080p", "duration": "9s"},
+                200,
+            ),  # 8 units
+            (key_b, {"prompt": "b prompt", "resolution": "720p"}, 200),  # 2 units
+            (key_b, {"prompt": "x prompt", "resolution": "720p"}, 500),  # failed: not billed
         ]
         for headers, arguments, status in runs:
             assert c.post(f"/run/{T2V}", json=arguments, headers=headers).status_code == status
@@ -315,9 +323,9 @@ def test_clock_cannot_jump_past_representable_time(tmp_path: Path, seconds: floa
     """A jump of 1e307 s once overflowed every log timestamp: the queue driver then failed on
     each tick and no request could finish. Such a jump is now a 422 and nothing moves."""
     with serving(tmp_path, timing="fast") as (_, client):
-        request_id = client.post("/fal-ai/luma-dream-machine/ray-2", json={"prompt": "x"}).json()[
-            "request_id"
-        ]
+        request_id = client.post(
+            "/fal-ai/luma-dream-machine/ray-2", json={"prompt": "x prompt"}
+        ).json()["request_id"]
         refused = client.post("/_mock/clock/advance", json={"seconds": seconds})
         assert refused.status_code == 422
         assert refused.json()["detail"][0]["loc"] == ["body", "seconds"]

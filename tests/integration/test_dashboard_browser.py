@@ -128,7 +128,7 @@ def test_playground_submission_completes_and_its_video_plays(
     expect(page.locator("#detail-status")).to_have_text("COMPLETED")
     expect(row.locator(".badge")).to_have_text("COMPLETED")
     expect(row.locator(".params")).to_have_text("9:16 · 540p · 5s")
-    expect(page.locator("#detail-logs")).to_contain_text("Video ready")
+    expect(page.locator("#detail-logs")).to_contain_text("Video generated")
 
     page.wait_for_function(
         "document.getElementById('detail-video').readyState >= 2", timeout=SETTLE_MS
@@ -174,8 +174,9 @@ def test_invalid_form_shows_the_422_as_the_api_returns_it(
     page.click("#play-submit")
     errors = page.locator("#play-errors")
     expect(errors).to_be_visible()
+    # The queue accepts it (as fal's does); the 422 is the result's, which sync run answers now.
     api = httpx.post(
-        f"{emulator.url}/{T2V}",
+        f"{emulator.url}/run/{T2V}",
         json={"aspect_ratio": "16:9", "loop": False, "resolution": "540p", "duration": "5s"},
         headers=AUTH,
         timeout=10,
@@ -196,7 +197,7 @@ def test_invalid_form_shows_the_422_as_the_api_returns_it(
     )
     page.click("#play-submit")
     api = httpx.post(
-        f"{emulator.url}/{T2V}",
+        f"{emulator.url}/run/{T2V}",
         json={"prompt": "tampered", "aspect_ratio": "5:4"},
         headers=AUTH,
         timeout=10,
@@ -209,13 +210,16 @@ def test_invalid_form_shows_the_422_as_the_api_returns_it(
     screenshot(page, "invalid-form")
 
     # No key: the 401 is shown and the key field, folded under "Request options", opens.
+    expect(page.locator("#request-rows tr")).to_have_count(rows_before + 2)  # both accepted
+    rows_before += 2
     page.evaluate("document.getElementById('field-aspect_ratio').value = '16:9'")
     options = page.locator("details.options")
     options.locator("summary").click()
     page.fill("#play-key", "")
     options.locator("summary").click()  # folded again before submitting
     page.click("#play-submit")
-    expect(errors).to_contain_text("HTTP 401 (unauthorized)")
+    expect(errors).to_contain_text("HTTP 401")
+    expect(errors).to_contain_text("Missing Authorization header")
     expect(options).to_have_attribute("open", "")
     expect(page.locator("#play-key")).to_be_focused()
     assert page.locator("#request-rows tr").count() == rows_before  # nothing was queued

@@ -86,7 +86,7 @@ def test_unmodified_client_through_env_exports(served: tuple[ServerInfo, Path], 
     video = seen["result"]["video"]
     assert seen["video_type"] == "video/mp4" and seen["video_bytes"] == video["file_size"]
     if mode == "proxy":
-        assert video["url"].startswith("https://v3.fal.media/files/")
+        assert video["url"].startswith("https://v3b.fal.media/files/b/")  # fal's current CDN
     else:
         assert video["url"].startswith(f"https://127.0.0.1:{info.tls_port}/files/")
     assert seen["updates"] and seen["updates"][-1] == "Completed"

@@ -33,7 +33,7 @@ def proxy(emulator: BackgroundEmulator) -> Iterator[httpx.Client]:
 
 
 def via(target: str, **headers: str) -> dict[str, str]:
-    return {"x-fal-target-url": target, "authorization": "Key k", **headers}
+    return {"x-fal-target-url": target, "authorization": "Key k:s", **headers}
 
 
 def test_queue_round_trip_through_the_proxy(
@@ -108,7 +108,7 @@ def test_the_target_host_decides_the_routes(proxy: httpx.Client) -> None:
 def test_bad_targets_are_refused_fal_shaped(
     proxy: httpx.Client, headers: dict[str, str], status: int, error_type: str, says: str
 ) -> None:
-    response = proxy.post(PROXY_PATH, json={"prompt": "x"}, headers=headers)
+    response = proxy.post(PROXY_PATH, json={"prompt": "x prompt"}, headers=headers)
     assert response.status_code == status
     assert response.headers["x-fal-error-type"] == error_type
     assert response.json()["error_type"] == error_type and says in response.json()["detail"]
@@ -149,7 +149,7 @@ def test_a_page_on_another_origin_may_use_it(proxy: httpx.Client) -> None:
 
 
 def test_an_api_key_emulator_keeps_the_callers_key(tmp_path: Path) -> None:
-    with BackgroundEmulator(make_config(tmp_path, api_key="secret")) as running:
+    with BackgroundEmulator(make_config(tmp_path, api_key="right:secret")) as running:
         client = httpx.Client(base_url=running.url)
         keyless = client.post(
             PROXY_PATH, json={"prompt": "proxied"}, headers={"x-fal-target-url": T2V}
@@ -158,7 +158,7 @@ def test_an_api_key_emulator_keeps_the_callers_key(tmp_path: Path) -> None:
         wrong = client.post(
             PROXY_PATH,
             json={"prompt": "proxied"},
-            headers={"x-fal-target-url": T2V, "authorization": "Key wrong"},
+            headers={"x-fal-target-url": T2V, "authorization": "Key wrong:key"},
         )
         assert wrong.status_code == 401  # a caller's own key is passed on, not replaced
         client.close()

@@ -23,7 +23,7 @@ def test_a_proxy_in_the_environment_does_not_capture_loopback(
     monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
     monkeypatch.setenv("NO_PROXY", "corp.example")
     monkeypatch.delenv("no_proxy", raising=False)
-    with FalClientRoute(emulator.url, default_key="k"):
+    with FalClientRoute(emulator.url, default_key="k:s"):
         assert os.environ["NO_PROXY"] == os.environ["no_proxy"] == "corp.example,127.0.0.1"
         assert fal_client.run(T2V, arguments={"prompt": "through no proxy"})["video"]
     assert os.environ["NO_PROXY"] == "corp.example"
@@ -35,7 +35,7 @@ def test_leaving_twice_is_harmless(emulator: BackgroundEmulator) -> None:
         return fal_client.client.QUEUE_URL_FORMAT
 
     before = queue_url()
-    route = FalClientRoute(emulator.url, default_key="k")
+    route = FalClientRoute(emulator.url, default_key="k:s")
     with route:
         assert queue_url() == emulator.url + "/"
     route.__exit__(None, None, None)
@@ -44,7 +44,7 @@ def test_leaving_twice_is_harmless(emulator: BackgroundEmulator) -> None:
 
 def test_only_the_emulators_plain_http_url_is_accepted() -> None:
     with pytest.raises(ValueError, match="plain http URL"):
-        FalClientRoute("https://queue.fal.run", default_key="k")
+        FalClientRoute("https://queue.fal.run", default_key="k:s")
 
 
 def test_without_fal_client_the_message_says_what_to_install(

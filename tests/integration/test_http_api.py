@@ -15,6 +15,7 @@ from tests.conftest import TEST_KEY, make_config
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
 I2V = "fal-ai/luma-dream-machine/ray-2/image-to-video"
+APP = "fal-ai/luma-dream-machine"
 AUTH = {"Authorization": f"Key {TEST_KEY}"}
 
 
@@ -24,46 +25,101 @@ def http(emulator: BackgroundEmulator) -> httpx.Client:
         yield client
 
 
-# One case per schema rule: (endpoint, body, expected loc, expected type).
+# One case per schema rule: (endpoint, body, expected loc, expected pydantic type).
 SCHEMA_RULES = [
     (T2V, {}, ["body", "prompt"], "missing"),
     (T2V, {"prompt": 7}, ["body", "prompt"], "string_type"),
-    (T2V, {"prompt": "x", "aspect_ratio": "1:1"}, ["body", "aspect_ratio"], "literal_error"),
-    (T2V, {"prompt": "x", "resolution": "4k"}, ["body", "resolution"], "literal_error"),
-    (T2V, {"prompt": "x", "duration": "10s"}, ["body", "duration"], "literal_error"),
-    (T2V, {"prompt": "x", "loop": "yes"}, ["body", "loop"], "bool_type"),
-    (I2V, {"prompt": "x", "image_url": 5}, ["body", "image_url"], "string_type"),
-    (I2V, {"prompt": "x", "end_image_url": []}, ["body", "end_image_url"], "string_type"),
+    (T2V, {"prompt": "ab"}, ["body", "prompt"], "string_too_short"),
+    (T2V, {"prompt": "a fox", "aspect_ratio": "1:1"}, ["body", "aspect_ratio"], "literal_error"),
+    (T2V, {"prompt": "a fox", "resolution": "4k"}, ["body", "resolution"], "literal_error"),
+    (T2V, {"prompt": "a fox", "duration": "10s"}, ["body", "duration"], "literal_error"),
+    (T2V, {"prompt": "a fox", "loop": "maybe"}, ["body", "loop"], "bool_parsing"),
+    (I2V, {"prompt": "a fox", "image_url": 5}, ["body", "image_url"], "string_type"),
+    (I2V, {"prompt": "a fox", "end_image_url": []}, ["body", "end_image_url"], "string_type"),
     (I2V, {"image_url": "data:,"}, ["body", "prompt"], "missing"),
     (T2V, ["not", "an", "object"], ["body"], "model_attributes_type"),
 ]
 
 
+def finish(http: httpx.Client, submitted: dict, timeout: float = 30) -> dict:
+    """Poll a queued request's status URL until COMPLETED; the final status body."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = http.get(submitted["status_url"])
+        body = status.json()
+        if body["status"] == "COMPLETED":
+            assert status.status_code == 200
+            return body
+        assert status.status_code == 202 and time.monotonic() < deadline
+        time.sleep(0.02)
+
+
 @pytest.mark.parametrize(("endpoint", "body", "loc", "kind"), SCHEMA_RULES)
-def test_each_schema_rule_is_a_422_with_its_loc(
+def test_sync_run_answers_each_schema_rule_with_its_422(
     http: httpx.Client, endpoint: str, body: object, loc: list[str], kind: str
 ) -> None:
-    for path in (f"/{endpoint}", f"/run/{endpoint}"):
-        response = http.post(path, json=body)
-        assert response.status_code == 422, path
-        detail = response.json()["detail"]
-        assert [(d["loc"], d["type"]) for d in detail] == [(loc, kind)]
-        assert detail[0]["msg"]
+    response = http.post(f"/run/{endpoint}", json=body)
+    assert response.status_code == 422
+    assert response.headers["x-fal-billable-units"] == "0"
+    detail = response.json()["detail"]
+    assert [(d["loc"], d["type"]) for d in detail] == [(loc, kind)]
+    assert detail[0]["msg"] and "url" not in detail[0]  # FastAPI drops pydantic's url
 
 
-@pytest.mark.parametrize(("endpoint", "body", "loc", "kind"), SCHEMA_RULES[:6])
-def test_fal_client_surfaces_the_422_detail(
+@pytest.mark.parametrize(("endpoint", "body", "loc", "kind"), SCHEMA_RULES)
+def test_queue_accepts_invalid_input_and_the_result_is_the_422(
+    http: httpx.Client, endpoint: str, body: object, loc: list[str], kind: str
+) -> None:
+    submitted = http.post(f"/{endpoint}", json=body)
+    assert submitted.status_code == 200, submitted.text
+    final = finish(http, submitted.json())
+    assert "error" not in final and "error_type" not in final  # the app's error: result only
+    result = http.get(submitted.json()["response_url"])
+    assert result.status_code == 422
+    assert result.headers["x-fal-billable-units"] == "0"
+    assert result.headers["x-fal-request-id"] == submitted.json()["request_id"]
+    detail = result.json()["detail"]
+    assert [(d["loc"], d["type"]) for d in detail] == [(loc, kind)]
+    # the same bytes a sync run answers at once
+    assert result.content == http.post(f"/run/{endpoint}", json=body).content
+
+
+def test_validate_at_submit_is_an_opt_in_fast_failure(tmp_path: Path) -> None:
+    config = make_config(tmp_path, validate_at_submit=True)
+    with BackgroundEmulator(config) as running, httpx.Client(base_url=running.url) as http:
+        response = http.post(f"/{T2V}", json={"prompt": "a fox", "loop": "maybe"}, headers=AUTH)
+        assert response.status_code == 422
+        assert [d["type"] for d in response.json()["detail"]] == ["bool_parsing"]
+
+
+@pytest.mark.parametrize(("endpoint", "body", "loc", "kind"), SCHEMA_RULES[:7])
+def test_fal_client_gets_a_handle_and_the_422_from_its_result(
     fal: fal_client.SyncClient, endpoint: str, body: object, loc: list[str], kind: str
 ) -> None:
+    handle = fal.submit(endpoint, arguments=body)  # accepted, as at fal: a request id to log
+    assert handle.request_id
     with pytest.raises(fal_client.client.FalClientHTTPError) as info:
-        fal.submit(endpoint, arguments=body)
+        handle.get()
     assert info.value.status_code == 422
     assert [(d["loc"], d["type"]) for d in info.value.message] == [(loc, kind)]
+    with pytest.raises(fal_client.client.FalClientHTTPError) as at_once:
+        fal.run(endpoint, arguments=body)  # sync run answers the 422 directly
+    assert at_once.value.status_code == 422
+    assert at_once.value.message == info.value.message
 
 
-def test_every_violation_is_listed(http: httpx.Client) -> None:
-    body = {"aspect_ratio": "2:1", "loop": 1, "resolution": "8k", "duration": 5}
-    detail = http.post(f"/{T2V}", json=body).json()["detail"]
+def test_pydantic_lax_coercions_are_accepted(http: httpx.Client) -> None:
+    """pydantic's lax mode: "true", 1 and "yes" are booleans; the model sees the coerced value."""
+    for loop in ("true", 1, "yes", "on", True):
+        response = http.post(f"/run/{T2V}", json={"prompt": "a fox", "loop": loop})
+        assert response.status_code == 200, (loop, response.text)
+    refused = http.post(f"/run/{T2V}", json={"prompt": 1})
+    assert refused.json()["detail"][0]["type"] == "string_type"  # no int -> str coercion
+
+
+def test_every_violation_is_listed_in_field_order(http: httpx.Client) -> None:
+    body = {"aspect_ratio": "2:1", "loop": 2, "resolution": "8k", "duration": 5}
+    detail = http.post(f"/run/{T2V}", json=body).json()["detail"]
     assert [d["loc"][1] for d in detail] == [
         "prompt",
         "aspect_ratio",
@@ -71,56 +127,111 @@ def test_every_violation_is_listed(http: httpx.Client) -> None:
         "resolution",
         "duration",
     ]
-    assert detail[1]["msg"] == "Input should be '16:9', '9:16', '4:3', '3:4', '21:9' or '9:21'"
+    assert detail[1] == {
+        "type": "literal_error",
+        "loc": ["body", "aspect_ratio"],
+        "msg": "Input should be '16:9', '9:16', '4:3', '3:4', '21:9' or '9:21'",
+        "input": "2:1",
+        "ctx": {"expected": "'16:9', '9:16', '4:3', '3:4', '21:9' or '9:21'"},
+    }
 
 
-def test_malformed_json_is_a_fal_shaped_422(http: httpx.Client) -> None:
-    response = http.post(
-        f"/{T2V}", content=b'{"prompt": ', headers={"content-type": "application/json"}
-    )
-    assert response.status_code == 422
-    (detail,) = response.json()["detail"]
-    assert detail["type"] == "json_invalid" and detail["loc"][0] == "body"
-    bad_utf8 = http.post(
-        f"/{T2V}", content=b'{"prompt": "\xff"}', headers={"content-type": "application/json"}
-    )
-    assert bad_utf8.status_code == 422 and bad_utf8.json()["detail"][0]["type"] == "json_invalid"
+def test_malformed_json_is_refused_at_the_door(http: httpx.Client) -> None:
+    for path in (f"/{T2V}", f"/run/{T2V}"):
+        response = http.post(
+            path, content=b'{"prompt": ', headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 422
+        assert response.json()["detail"] == [
+            {
+                "type": "json_invalid",
+                "loc": ["body", 11],
+                "msg": "JSON decode error",
+                "input": {},
+                "ctx": {"error": "Expecting value"},
+            }
+        ]
+        bad_utf8 = http.post(
+            path, content=b'{"prompt": "\xff"}', headers={"content-type": "application/json"}
+        )  # FastAPI cannot decode it at all: its plain 400
+        assert bad_utf8.status_code == 400
+        assert bad_utf8.json() == {"detail": "There was an error parsing the body"}
+
+
+def test_body_content_types_follow_fastapi(http: httpx.Client) -> None:
+    """curl -d (form type) and no type at all are read as JSON; other types reach the model
+    as raw bytes and fail there; an empty body is a missing body."""
+    raw = b'{"prompt": "a fox"}'
+    for content_type in ("application/x-www-form-urlencoded", None, "application/vnd.x+json"):
+        headers = {"content-type": content_type} if content_type else {}
+        request = http.build_request("POST", f"/run/{T2V}", content=raw, headers=headers)
+        assert request.headers.get("content-type") == content_type  # none set for bytes
+        assert http.send(request).status_code == 200, content_type
+    text = http.post(f"/run/{T2V}", content=raw, headers={"content-type": "text/plain"})
+    assert text.status_code == 422
+    assert text.json()["detail"][0]["type"] == "model_attributes_type"
+    assert text.json()["detail"][0]["input"] == raw.decode()
+    empty = http.post(f"/run/{T2V}", content=b"", headers={"content-type": "application/json"})
+    assert empty.json() == {
+        "detail": [{"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}]
+    }
+    queued = http.post(f"/{T2V}", content=raw, headers={"content-type": "text/plain"})
+    assert queued.status_code == 200  # accepted: the app rejects it when it runs
+    assert http.get(finish(http, queued.json())["response_url"]).status_code == 422
 
 
 def test_request_refusals_have_fal_shapes(tmp_path: Path) -> None:
-    config = make_config(tmp_path, max_body_bytes=1024, api_key="the-key")
+    config = make_config(tmp_path, max_body_bytes=1024, api_key="the:key")
     with BackgroundEmulator(config) as running, httpx.Client(base_url=running.url) as http:
-        good = {"Authorization": "Key the-key"}
-        cases = [
-            (http.post(f"/{T2V}", json={"prompt": "x"}), 401),
+        good = {"Authorization": "Key the:key"}
+        no_user = {"detail": "No user found for Key ID and Secret"}
+        bad_format = {
+            "detail": "Invalid Key Authorization header format. Expected '<key_id>:<key_secret>'."
+        }
+        gateway = [  # (response, status, exact body): the gateway's own answers
             (
-                http.post(f"/{T2V}", json={"prompt": "x"}, headers={"Authorization": "Key other"}),
+                http.post(f"/{T2V}", json={"prompt": "x"}, headers={"Authorization": "Key a:b"}),
                 401,
+                no_user,
             ),
-            (http.post(f"/{T2V}", json={"prompt": "x"}, headers={"Authorization": "Basic x"}), 401),
             (
-                http.post(
-                    f"/{T2V}",
-                    content=b"prompt=x",
-                    headers={**good, "content-type": "application/x-www-form-urlencoded"},
-                ),
-                415,
+                http.post(f"/{T2V}", json={"prompt": "x"}, headers={"Authorization": "Key ab"}),
+                401,
+                bad_format,
             ),
+            (
+                http.get("/fal-ai/luma-dream-machine/requests/nope/status", headers=good),
+                404,
+                {"status": "NOT_FOUND"},
+            ),
+            (
+                http.get("/fal-ai/luma-dream-machine/requests/nope", headers=good),
+                404,
+                {"detail": "Request not found"},
+            ),
+            (
+                http.put("/fal-ai/luma-dream-machine/requests/nope/cancel", headers=good),
+                404,
+                {"status": "NOT_FOUND"},
+            ),
+        ]
+        for response, status, body in gateway:
+            assert (response.status_code, response.json()) == (status, body), response.text
+            assert "x-fal-error-type" not in response.headers
+        assert b'{"detail": "No user found' in gateway[0][0].content  # json.dumps spacing
+        cases = [  # the emulator's own refusals where fal's body is not known: request errors
+            (http.post(f"/{T2V}", json={"prompt": "x"}), 401),
+            (http.post(f"/{T2V}", json={"prompt": "x"}, headers={"Authorization": "Basic x"}), 401),
             (http.post(f"/{T2V}", json={"prompt": "x" * 2000}, headers=good), 413),
             (http.post("/fal-ai/flux/dev", json={"prompt": "x"}, headers=good), 404),
             (http.get(f"/{T2V}", headers=good), 405),
-            (http.get("/fal-ai/luma-dream-machine/requests/nope/status", headers=good), 404),
-            (http.get("/fal-ai/luma-dream-machine/requests/nope", headers=good), 404),
             (http.delete("/fal-ai/luma-dream-machine/requests/nope/cancel", headers=good), 405),
         ]
         for response, status in cases:
             assert response.status_code == status, response.text
             body = response.json()
             assert isinstance(body["detail"], str) and body["detail"]
-            assert body["error_type"] == response.headers["x-fal-error-type"]
             assert "Traceback" not in response.text
-        unknown = http.put("/fal-ai/luma-dream-machine/requests/nope/cancel", headers=good)
-        assert (unknown.status_code, unknown.json()) == (404, {"status": "NOT_FOUND"})
         assert http.get("/_mock/health").json() == {"status": "ok"}
         ok = http.post(f"/{T2V}", json={"prompt": "still serving"}, headers=good)
         assert ok.status_code == 200
@@ -147,10 +258,34 @@ def test_submit_and_status_shapes(http: httpx.Client, emulator: BackgroundEmulat
     assert status.status_code == 200
     final = status.json()
     assert final["metrics"]["inference_time"] >= 0
-    assert final["logs"] and {"message", "level", "source", "timestamp"} <= set(final["logs"][0])
-    # The full-id form works too, for hand-written clients.
-    assert http.get(f"/{T2V}/requests/{request_id}/status").status_code == 200
-    assert http.get(f"/{T2V}/requests/{request_id}").json()["video"]["url"]
+    # fal's key order and log entry shape (live captures), json.dumps spacing
+    assert list(final)[:7] == [
+        "status",
+        "request_id",
+        "response_url",
+        "status_url",
+        "cancel_url",
+        "logs",
+        "metrics",
+    ]
+    assert final["logs"] and set(final["logs"][0]) == {"timestamp", "message", "labels"}
+    assert not final["logs"][0]["timestamp"].endswith(("Z", "+00:00"))
+    assert status.content.startswith(b'{"status": "COMPLETED", "request_id": ')
+    assert list(body) == [
+        "status",
+        "request_id",
+        "gateway_request_id",
+        "response_url",
+        "status_url",
+        "cancel_url",
+        "logs",
+        "metrics",
+        "queue_position",
+    ]
+    # Under the full endpoint id these are POST-only submit paths at fal: 405, not a status.
+    for path in (f"/{T2V}/requests/{request_id}/status", f"/{T2V}/requests/{request_id}"):
+        refused = http.get(path)
+        assert refused.status_code == 405 and refused.headers["allow"] == "POST"
 
 
 def test_status_stream_ends_at_completed_with_new_logs_only(tmp_path: Path) -> None:
@@ -177,7 +312,7 @@ def test_status_stream_ends_at_completed_with_new_logs_only(tmp_path: Path) -> N
         assert [order[s] for s in statuses] == sorted(order[s] for s in statuses)
         messages = [line["message"] for e in events for line in (e["logs"] or [])]
         assert len(messages) == len(set(messages)), "a log line was sent twice"
-        assert messages[0].startswith("Starting Ray 2") and messages[-1] == "Video ready"
+        assert messages[0].startswith("Starting generation") and messages[-1] == "Video generated"
 
 
 def test_requests_survive_a_restart_with_sqlite(tmp_path: Path) -> None:
@@ -188,24 +323,24 @@ def test_requests_survive_a_restart_with_sqlite(tmp_path: Path) -> None:
     ):
         done = http.post(f"/{T2V}", json={"prompt": "finished before"}).json()["request_id"]
         deadline = time.monotonic() + 30
-        while http.get(f"/{T2V}/requests/{done}/status").json()["status"] != "COMPLETED":
+        while http.get(f"/{APP}/requests/{done}/status").json()["status"] != "COMPLETED":
             assert time.monotonic() < deadline
             time.sleep(0.05)
         pending = http.post(f"/{T2V}", json={"prompt": "in flight"}).json()["request_id"]
-        before = http.get(f"/{T2V}/requests/{done}").json()
+        before = http.get(f"/{APP}/requests/{done}").json()
     with (
         BackgroundEmulator(config) as second,
         httpx.Client(base_url=second.url, headers=AUTH, timeout=30) as http,
     ):
-        after = http.get(f"/{T2V}/requests/{done}").json()
+        after = http.get(f"/{APP}/requests/{done}").json()
         assert after["video"]["file_size"] == before["video"]["file_size"]
         video = http.get(after["video"]["url"])
         assert video.status_code == 200 and len(video.content) == after["video"]["file_size"]
         deadline = time.monotonic() + 30
-        while http.get(f"/{T2V}/requests/{pending}/status").json()["status"] != "COMPLETED":
+        while http.get(f"/{APP}/requests/{pending}/status").json()["status"] != "COMPLETED":
             assert time.monotonic() < deadline, "the in-flight request never finished"
             time.sleep(0.05)
-        assert http.get(f"/{T2V}/requests/{pending}").json()["video"]["url"]
+        assert http.get(f"/{APP}/requests/{pending}").json()["video"]["url"]
 
 
 @pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])

@@ -38,7 +38,7 @@ def test_subscribe_with_logs(
     seen = ok(outcomes, "subscribe")
     assert seen["requestId"]  # read from x-fal-request-id, through the proxy
     assert seen["statuses"][-1] == "COMPLETED" and "IN_PROGRESS" in seen["statuses"]
-    assert any(m.startswith("Starting Ray 2 text-to-video") for m in seen["messages"])
+    assert any(m.startswith("Starting generation") for m in seen["messages"])
     video = seen["video"]
     assert video["url"].startswith(emulator.url + "/files/")  # fetchable without the proxy
     assert seen["fetched"] == {"status": 200, "type": "video/mp4", "bytes": video["file_size"]}
@@ -66,8 +66,13 @@ def test_run(outcomes: dict[str, Any]) -> None:
 
 def test_validation_errors_reach_the_client_as_fal_sends_them(outcomes: dict[str, Any]) -> None:
     seen = ok(outcomes, "invalid")
-    assert seen["raised"] and seen["name"] == "ValidationError" and seen["status"] == 422
-    assert seen["body"]["detail"][0]["loc"] == ["body", "duration"]
+    assert seen["requestId"] and seen["finalStatus"] == "COMPLETED"  # accepted, as live
+    for way in ("result", "subscribe", "run"):  # queue.result, subscribe, sync run
+        raised = seen[way]
+        assert raised["raised"] and raised["name"] == "ValidationError", (way, raised)
+        assert raised["status"] == 422
+        assert raised["body"]["detail"][0]["loc"] == ["body", "duration"]
+        assert raised["body"]["detail"][0]["type"] == "literal_error"
 
 
 def test_request_middleware_rewriting_is_the_alternative(emulator: BackgroundEmulator) -> None:

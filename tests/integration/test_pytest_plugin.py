@@ -37,7 +37,7 @@ FOX = {"prompt": "a fox"}  # one parameter set: the session's render cache makes
 
 @pytest.fixture
 def users_key(monkeypatch):
-    monkeypatch.setenv("FAL_KEY", "users-key")
+    monkeypatch.setenv("FAL_KEY", "users:key")
 
 
 def note(ray2_mock, name):
@@ -96,13 +96,13 @@ def test_reset_forgets_requests(ray2_mock):
     assert info.value.status_code == 404
 
 
-@pytest.mark.ray2(api_key="the-only-key")
+@pytest.mark.ray2(api_key="the-only:key")
 def test_key_set_by_the_fixture_when_unset(ray2_mock):
     assert fal_client.run(T2V, arguments=FOX)["video"]
     note(ray2_mock, "keyed")
 
 
-@pytest.mark.ray2(api_key="users-key")
+@pytest.mark.ray2(api_key="users:key")
 def test_a_users_own_key_is_kept(users_key, ray2_mock):
     assert fal_client.run(T2V, arguments=FOX)["video"]
     note(ray2_mock, "users")
@@ -148,7 +148,7 @@ def test_user_test_file_passes_and_leaves_nothing_behind(user_project: pytest.Py
     user_project.makepyfile(test_user=USER_TESTS)
     # A client the user's own code already used (another key, another httpx client) must come
     # back untouched, not closed and not replaced.
-    os.environ["FAL_KEY"] = "outer-key"
+    os.environ["FAL_KEY"] = "outer:key"
     pre_existing = fal_client.sync_client._client
     del os.environ["FAL_KEY"]
     before = Snapshot()
@@ -158,14 +158,14 @@ def test_user_test_file_passes_and_leaves_nothing_behind(user_project: pytest.Py
     result.assert_outcomes(passed=8)
     before.assert_restored()
     assert fal_client.sync_client._client is pre_existing and not pre_existing.is_closed
-    assert pre_existing.headers["authorization"] == "Key outer-key"
+    assert pre_existing.headers["authorization"] == "Key outer:key"
     seen = {
         n: json.loads((user_project.path / f"{n}.json").read_text())
         for n in ("subscribe", "keyed", "users")
     }
-    assert seen["subscribe"]["key"] == "ray2-mock-key"
-    assert seen["keyed"]["key"] == "the-only-key"
-    assert seen["users"]["key"] == "users-key"
+    assert seen["subscribe"]["key"] == "ray2-mock-id:ray2-mock-secret"
+    assert seen["keyed"]["key"] == "the-only:key"
+    assert seen["users"]["key"] == "users:key"
     assert seen["subscribe"]["url"] != seen["keyed"]["url"]  # one emulator per test
     for entry in seen.values():
         assert_closed(entry["url"])
@@ -183,11 +183,11 @@ def test_session_fixture_is_shared_and_async_safe(user_project: pytest.Pytester)
         @pytest.mark.parametrize("n", range(3))
         async def test_async(ray2_mock_session, n):
             URLS.append(ray2_mock_session.url)
-            assert (await fal_client.run_async(T2V, arguments={"prompt": "s"}))["video"]
+            assert (await fal_client.run_async(T2V, arguments={"prompt": "s prompt"}))["video"]
 
         def test_sync(ray2_mock_session):
             URLS.append(ray2_mock_session.url)
-            assert fal_client.subscribe(T2V, arguments={"prompt": "s"})["video"]
+            assert fal_client.subscribe(T2V, arguments={"prompt": "s prompt"})["video"]
             assert len(set(URLS)) == 1 and len(URLS) == 4
             with open("session-url", "w") as fh:
                 fh.write(URLS[0])
@@ -230,7 +230,7 @@ def test_bad_options_fail_the_test_with_a_message_naming_the_fix(
     output = result.stdout.str()
     for message in (
         "::test_timing: timing='glacial' is not one of ['fast', 'instant', 'realistic']",
-        "::test_owned_option: unknown ray2_mock option(s) ['port']; allowed: ['allow_remote_fetch'",
+        "::test_owned_option: unknown ray2_mock option(s) ['port']; allowed: ['api_key'",
         "::test_positional: @pytest.mark.ray2 takes keyword options only, got ('instant',)",
         "::test_marker_on_session: @pytest.mark.ray2 configures the per-test ray2_mock fixture; "
         "ray2_mock_session is shared, configure it by overriding ray2_mock_options",
@@ -247,7 +247,8 @@ def test_xdist_gives_each_worker_its_own_emulator(user_project: pytest.Pytester)
         @pytest.mark.parametrize("n", range(4))
         def test_it(ray2_mock_session, n):
             worker = os.environ["PYTEST_XDIST_WORKER"]
-            handle = fal_client.submit("fal-ai/luma-dream-machine/ray-2", arguments={"prompt": "x"})
+            endpoint = "fal-ai/luma-dream-machine/ray-2"
+            handle = fal_client.submit(endpoint, arguments={"prompt": "xyz"})
             assert handle.status()  # answered by this worker's emulator
             with open(f"{worker}-{n}.json", "w") as fh:
                 json.dump([worker, ray2_mock_session.url], fh)

@@ -208,7 +208,7 @@ def test_expired_upload_as_image_url_is_a_download_error(
     url = client.upload(buffer.getvalue(), "image/png", "gone.png", lifecycle=settings)
     emulator.call(emulator.app.state.clock.advance, 61)
     with pytest.raises(fal_client.client.FalClientHTTPError) as failed:
-        client.subscribe(I2V, arguments={"prompt": "x", "image_url": url})
+        client.subscribe(I2V, arguments={"prompt": "x prompt", "image_url": url})
     assert failed.value.status_code == 422
     [entry] = failed.value.response.json()["detail"]
     assert (entry["loc"], entry["type"]) == (["body", "image_url"], "file_download_error")

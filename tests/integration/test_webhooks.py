@@ -161,8 +161,10 @@ def test_signed_delivery_verifies_with_the_published_jwks(
         "request_id": handle.request_id,
         "gateway_request_id": handle.request_id,
         "status": "OK",
+        "error": None,
         "payload": result,  # the same video URL polling returned
     }
+    assert delivery.body.startswith(b'{"error": null, "gateway_request_id": ')  # sorted, spaced
     local_keys = fetch_keys(f"{emulator.url}/_mock/webhooks/jwks.json")
     fal_keys = fetch_keys(f"{emulator.url}/.well-known/jwks.json", host="rest.alpha.fal.ai")
     assert [k.public_bytes_raw() for k in local_keys] == [k.public_bytes_raw() for k in fal_keys]
@@ -244,6 +246,23 @@ def test_retry_waits_run_on_the_emulator_clock(
         assert [d.answered for d in receiver.at("/later")] == [500, 200]
 
 
+def test_invalid_input_is_accepted_and_its_webhook_carries_the_422(
+    fal: fal_client.SyncClient, receiver: Receiver
+) -> None:
+    """Live fal validates when the request runs: the webhook brings the app's 422 detail."""
+    handle = fal.submit(
+        T2V,
+        arguments={"prompt": "a fox", "aspect_ratio": "1:1"},
+        webhook_url=f"{receiver.url}/invalid",
+    )
+    [delivery] = receiver.wait_for("/invalid", 1)
+    body = json.loads(delivery.body)
+    assert (body["status"], body["error"]) == ("ERROR", "Unexpected status code: 422")
+    assert body["request_id"] == handle.request_id
+    [entry] = body["payload"]["detail"]
+    assert (entry["type"], entry["loc"]) == ("literal_error", ["body", "aspect_ratio"])
+
+
 def test_cancelled_request_delivers_an_error_payload(
     tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -256,8 +275,11 @@ def test_cancelled_request_delivers_an_error_payload(
             "request_id": handle.request_id,
             "gateway_request_id": handle.request_id,
             "status": "ERROR",
-            "error": "Request was cancelled",
-            "payload": {"detail": "Request was cancelled", "error_type": "request_cancelled"},
+            "error": "Request cancelled by the client.",
+            "payload": {
+                "detail": "Request cancelled by the client.",
+                "error_type": "client_cancelled",
+            },
         }
         assert verified(delivery, fetch_keys(f"{emulator.url}/_mock/webhooks/jwks.json"))
 

@@ -18,7 +18,7 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 from starlette.routing import BaseRoute, Mount, Route
 
 from contracts import load_schema
@@ -47,6 +47,11 @@ IMAGE_OPERATIONS = ("submitImageToVideo", "runImageToVideo")
 # A scenario has rules beyond its schema (at least one effect, effects that exclude each other,
 # output.video an existing file): schema-valid is not always accepted there either.
 SEMANTIC_OPERATIONS = (*IMAGE_OPERATIONS, "scenariosAdd")
+# fal's queue accepts any well-formed JSON: input the app rejects fails at its result, not at
+# submit (docs/fidelity.md), so a schema-violating submit is rightly accepted. Sync run judges
+# with pydantic, whose lax mode accepts what JSON Schema calls invalid (0, "yes" for a boolean);
+# test_http_api and the contract suite check its 422s rule by rule instead.
+LAX_OPERATIONS = ("submitTextToVideo", "submitImageToVideo", "runTextToVideo", "runImageToVideo")
 # The browser proxy passes its target's answer through: what it accepts is the target's call.
 PROXY_OPERATIONS = ("falProxyGet", "falProxyPost", "falProxyPut")
 ONE_CLIP_SHAPE = {"resolution": "540p", "duration": "5s", "aspect_ratio": "16:9", "loop": False}
@@ -125,6 +130,8 @@ def _call(case: schemathesis.Case, server: BackgroundEmulator, cdn_token: str = 
     raw = case.operation.definition.raw
     lenient = (*SEMANTIC_OPERATIONS, *PROXY_OPERATIONS)
     excluded = [positive_data_acceptance] if raw.get("operationId") in lenient else []
+    if raw.get("operationId") in LAX_OPERATIONS:
+        excluded.append(negative_data_rejection)
     bearer = any("cdnToken" in option for option in raw.get("security", []))
     headers = {"Authorization": f"Bearer {cdn_token}"} if bearer else AUTH
     case.call_and_validate(

@@ -33,7 +33,7 @@ async def test_advance_over_a_backlog_is_linear(
     profile = TimingProfile("t", 0.0, 1.0, 0.0, capacity=capacity)
     clock = ManualClock()
     queue = RequestQueue(MemoryStore(), clock, profile, _instant)
-    records = [queue.submit(T2V, {"prompt": f"p{i}"}) for i in range(BACKLOG)]
+    records = [queue.submit(T2V, {"prompt": f"p prompt {i}"}) for i in range(BACKLOG)]
     for _ in range(3):
         await asyncio.sleep(0)  # every producer has finished
     calls = 0

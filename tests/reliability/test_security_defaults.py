@@ -122,16 +122,18 @@ def _result_of(url: str, body: dict[str, object]) -> httpx.Response:
         return client.get(f"{REQUESTS}/{request_id}")
 
 
-@pytest.mark.parametrize("allow", [False, True])
-def test_remote_image_fetch_is_refused_unless_allowed(
-    tmp_path: Path, image_host: tuple[str, list[str]], allow: bool
+@pytest.mark.parametrize("remote", ["placeholder", "fail", "fetch"])
+def test_remote_image_fetch_happens_only_when_asked_for(
+    tmp_path: Path, image_host: tuple[str, list[str]], remote: str
 ) -> None:
     url, hits = image_host
-    config = make_config(tmp_path, allow_remote_fetch=allow)
+    config = make_config(tmp_path, remote_images=remote)
     with BackgroundEmulator(config) as emulator:
         result = _result_of(emulator.url, {"prompt": "ssrf", "image_url": url})
-    if allow:  # proves the probe would see a fetch
+    if remote == "fetch":  # proves the probe would see a fetch
         assert result.status_code == 200 and hits == ["/start.png"]
+    elif remote == "placeholder":  # the default: a placeholder frame, nothing leaves the host
+        assert result.status_code == 200 and hits == []
     else:
         assert result.status_code == 422 and hits == []
         (detail,) = result.json()["detail"]
@@ -169,19 +171,21 @@ def test_body_cap_applies_to_every_body(tmp_path: Path) -> None:
 
 def test_keys_are_not_written_to_logs_state_or_mock_routes(tmp_path: Path) -> None:
     """The right key and wrong ones, as Key and Bearer, at debug logging: none is written down."""
-    secret, wrong, bearer = "sk-right-0123456789", "sk-wrong-9876543210", "bearer-secret-token"
+    secret, wrong, bearer = "sk-right:0123456789", "sk-wrong:9876543210", "bearer-secret-token"
     state = tmp_path / "state"
     served = start_serve(
         state, "--api-key", secret, "--log-level", "debug", "--timing", "instant", "--tls-port", "0"
     )
     try:
         with httpx.Client(base_url=served.url, timeout=30) as client:
-            ok = client.post(T2V, json={"prompt": "k"}, headers={"Authorization": f"Key {secret}"})
+            ok = client.post(
+                T2V, json={"prompt": "k prompt"}, headers={"Authorization": f"Key {secret}"}
+            )
             assert ok.status_code == 200
             request_id = ok.json()["request_id"]
             for header in (f"Key {wrong}", f"Bearer {bearer}", f"Key {secret}"):
                 auth = {"Authorization": header}
-                client.post(T2V, json={"prompt": "k"}, headers=auth)
+                client.post(T2V, json={"prompt": "k prompt"}, headers=auth)
                 client.get(f"{REQUESTS}/{request_id}/status?logs=1", headers=auth)
                 client.get(f"{REQUESTS}/{request_id}", headers=auth)
             mock_reads = [  # every JSON read of the control API (not the endless event feed)

@@ -47,7 +47,7 @@ def test_frame_counts_at_24_fps() -> None:
 
 
 def test_defaults_apply_when_arguments_omit_them() -> None:
-    spec = video_spec({"prompt": "x"})
+    spec = video_spec({"prompt": "x prompt"})
     assert (spec.width, spec.height, spec.frame_count) == (960, 540, 120)
 
 

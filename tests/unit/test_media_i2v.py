@@ -131,12 +131,21 @@ async def test_same_bytes_same_key_whatever_the_url(renderer: VideoRenderer) -> 
     assert renderer.renders_started == 2
 
 
-async def test_refused_remote_is_a_422_and_nothing_renders(renderer: VideoRenderer) -> None:
+async def test_refused_remote_is_a_422_and_nothing_renders(tmp_path: Path) -> None:
+    renderer = VideoRenderer(tmp_path / "media", remote_images="fail")
     with pytest.raises(MediaInputError) as info:
         await renderer.render(request(image_url="https://example.com/cat.png"))
     assert info.value.detail[0]["type"] == "file_download_error"
     assert info.value.detail[0]["loc"] == ["body", "image_url"]
     assert renderer.renders_started == 0
+    await renderer.aclose()
+
+
+async def test_foreign_url_offline_renders_a_placeholder(renderer: VideoRenderer) -> None:
+    url = "https://cdn.example.com/users/42/start.png"
+    video = await renderer.render(request(image_url=url))
+    assert any("placeholder" in line for line in video.log_lines)
+    assert mad(frames(video.path, {0})[0], placeholder_image(url, 960, 540)) < SAME_PICTURE
 
 
 async def test_broken_image_fails_every_waiter_and_is_not_cached(renderer: VideoRenderer) -> None:

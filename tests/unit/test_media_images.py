@@ -37,8 +37,8 @@ def mean_abs_diff(a: Image.Image, b: Image.Image) -> float:
     return sum(ImageStat.Stat(ImageChops.difference(a, b)).mean) / 3
 
 
-async def load(url: str, *, remote: bool = False, local=None, field: str = "image_url"):
-    return await load_image_input(field, url, allow_remote_fetch=remote, resolve_local_url=local)
+async def load(url: str, *, remote: str = "placeholder", local=None, field: str = "image_url"):
+    return await load_image_input(field, url, remote=remote, resolve_local_url=local)
 
 
 async def expect_error(url: str, error_type: str, field: str = "image_url", **kw) -> dict:
@@ -149,19 +149,29 @@ async def test_unreachable_fal_host_with_fetching_on_is_a_placeholder(monkeypatc
         raise images_mod._Unreachable("ConnectError: offline")
 
     monkeypatch.setattr(images_mod, "fetch_url", unreachable)
-    source = await load("https://fal.media/files/koala/x.jpg", remote=True)
+    source = await load("https://fal.media/files/koala/x.jpg", remote="fetch")
     assert source.data is None and "unreachable offline" in source.log_lines[0]
 
 
-async def test_other_hosts_are_refused_when_fetching_is_off() -> None:
-    entry = await expect_error("https://example.com/cat.png", "file_download_error")
-    assert "--allow-remote-fetch" in entry["msg"]
+async def test_other_hosts_get_a_placeholder_offline_by_default() -> None:
+    url = "https://my-bucket.s3.amazonaws.com/users/cat.png"
+    source = await load(url)
+    assert source.data is None and "placeholder" in source.log_lines[0]
+    assert (await load(url)).digest == source.digest  # deterministic: same URL, same picture
+
+
+async def test_other_hosts_are_refused_when_strict() -> None:
+    entry = await expect_error("https://example.com/cat.png", "file_download_error", remote="fail")
+    assert "--remote-images" in entry["msg"]
     assert entry["input"] == "https://example.com/cat.png"
+    assert entry["url"] == "https://docs.fal.ai/errors/#file_download_error"
+    fal_media = await load("https://v3.fal.media/files/rabbit/x.png", remote="fail")
+    assert fal_media.data is None  # fal's own page examples keep working offline
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/x.png", "file:///etc/passwd", "/etc/passwd"])
 async def test_unsupported_schemes_are_download_errors(url: str) -> None:
-    await expect_error(url, "file_download_error", remote=True)
+    await expect_error(url, "file_download_error", remote="fetch")
 
 
 @pytest.mark.parametrize(
@@ -231,17 +241,17 @@ def http_base() -> Iterator[str]:
 
 @pytest.mark.parametrize("path", ["/start.png", "/octet.png"])
 async def test_remote_fetch_when_allowed(http_base: str, path: str) -> None:
-    source = await load(http_base + path, remote=True)
+    source = await load(http_base + path, remote="fetch")
     assert source.data == (FIXTURES / "start.png").read_bytes()
     assert source.log_lines == ("image_url fetched from 127.0.0.1",)
 
 
 async def test_remote_fetch_checks_status_type_and_size(http_base: str, monkeypatch) -> None:
-    await expect_error(http_base + "/missing.png", "file_download_error", remote=True)
-    entry = await expect_error(http_base + "/page.html", "file_download_error", remote=True)
+    await expect_error(http_base + "/missing.png", "file_download_error", remote="fetch")
+    entry = await expect_error(http_base + "/page.html", "file_download_error", remote="fetch")
     assert "text/html" in entry["msg"]
     monkeypatch.setattr(images_mod, "MAX_IMAGE_BYTES", 1000)
-    entry = await expect_error(http_base + "/big.jpg", "file_download_error", remote=True)
+    entry = await expect_error(http_base + "/big.jpg", "file_download_error", remote="fetch")
     assert entry["ctx"] == {"max_size": 1000}
 
 
@@ -249,5 +259,7 @@ async def test_refused_connection_is_a_download_error() -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    entry = await expect_error(f"http://127.0.0.1:{port}/x.png", "file_download_error", remote=True)
+    entry = await expect_error(
+        f"http://127.0.0.1:{port}/x.png", "file_download_error", remote="fetch"
+    )
     assert "unreachable" in entry["msg"]

@@ -38,7 +38,7 @@ class Producer:
                 "file_size": 1,
                 "content_type": "video/mp4",
             },
-            log_lines=("rendered",),
+            notes=("rendered",),
         )
 
 
@@ -53,10 +53,11 @@ async def test_lifecycle_moves_only_with_the_clock(store: RequestStore) -> None:
     running = queue.get(record.request_id)
     assert running.status == "IN_PROGRESS"
     assert running.started_at == clock.now()
-    assert [line["message"] for line in running.visible_logs(clock.now())][:2] == [
-        "Starting Ray 2 text-to-video: 540p, 16:9, 5s, loop=False",
-        "rendered",
-    ]
+    visible = running.visible_logs(clock.now())
+    assert [line["message"] for line in visible] == ["Starting generation: 540p, 16:9, 5s"]
+    # fal's log entry shape (live captures): no level or source, a naive timestamp
+    assert set(visible[0]) - {"at"} == {"timestamp", "message", "labels"}
+    assert "rendered" not in str(running.logs)  # the emulator's notes are not model logs
     clock.advance(9.99)
     queue.advance()
     assert queue.get(record.request_id).status == "IN_PROGRESS"
@@ -66,11 +67,13 @@ async def test_lifecycle_moves_only_with_the_clock(store: RequestStore) -> None:
     assert done.status == "COMPLETED" and done.outcome == "ok"
     assert done.completed_at - done.started_at == pytest.approx(10.0)
     assert done.media["key"] == "k"
+    assert done.notes == ["rendered"]
+    assert done.logs[-1]["message"] == "Video generated"
 
 
 async def test_run_time_grows_with_cost_units(store: RequestStore) -> None:
     queue = RequestQueue(store, ManualClock(), PROFILE, Producer())
-    big = queue.submit(T2V, {"prompt": "x", "resolution": "1080p", "duration": "9s"})
+    big = queue.submit(T2V, {"prompt": "x prompt", "resolution": "1080p", "duration": "9s"})
     assert big.cost_units == 8
     assert big.run_seconds == 10.0 + 5.0 * 7
 
@@ -78,7 +81,7 @@ async def test_run_time_grows_with_cost_units(store: RequestStore) -> None:
 async def test_capacity_queues_with_real_positions(store: RequestStore) -> None:
     clock = ManualClock()
     queue = RequestQueue(store, clock, PROFILE, Producer())
-    ids = [queue.submit(T2V, {"prompt": f"p{i}"}).request_id for i in range(5)]
+    ids = [queue.submit(T2V, {"prompt": f"p prompt {i}"}).request_id for i in range(5)]
     await settle(queue)
     assert [queue.position(queue.get(i)) for i in ids] == [0, 1, 2, 3, 4]
     clock.advance(1.0)
@@ -122,27 +125,37 @@ async def test_completion_waits_for_the_output(store: RequestStore) -> None:
 async def test_cancel_semantics(store: RequestStore) -> None:
     clock = ManualClock()
     queue = RequestQueue(store, clock, PROFILE, Producer())
-    queued = queue.submit(T2V, {"prompt": "q"})
-    assert queue.cancel(queued.request_id) == "OK"
+    queued = queue.submit(T2V, {"prompt": "q prompt"})
+    assert queue.cancel(queued.request_id) == "CANCELLATION_REQUESTED"
     cancelled = queue.get(queued.request_id)
     assert cancelled.status == "COMPLETED" and cancelled.outcome == "cancelled"
+    # removed from the queue by the gateway: fal's client_cancelled request error (499)
+    assert cancelled.error["status_code"] == 499 and cancelled.gateway_error
+    assert cancelled.error_type == "client_cancelled"
     assert queue.cancel(queued.request_id) == "ALREADY_COMPLETED"
     assert queue.cancel("nope") == "NOT_FOUND"
 
-    running = queue.submit(T2V, {"prompt": "r"})
+    running = queue.submit(T2V, {"prompt": "r prompt"})
     clock.advance(1.0)
     await settle(queue)
     assert queue.get(running.request_id).status == "IN_PROGRESS"
     assert queue.cancel(running.request_id) == "CANCELLATION_REQUESTED"
     queue.advance()
-    assert queue.get(running.request_id).outcome == "cancelled"
+    stopped = queue.get(running.request_id)
+    assert stopped.outcome == "cancelled"
+    # the app answers 499 itself: its body, no status error (fal's e2e test_app_cancellation)
+    assert stopped.error == {
+        "status_code": 499,
+        "body": {"detail": "Request cancelled by the client."},
+    }
+    assert not stopped.gateway_error
 
 
 async def test_sqlite_restart_resumes_unfinished(tmp_path) -> None:
     clock = ManualClock()
     path = tmp_path / "q.sqlite3"
     first = RequestQueue(SqliteStore(path), clock, PROFILE, Producer(instant=False))
-    accepted = [first.submit(T2V, {"prompt": f"p{i}"}).request_id for i in range(3)]
+    accepted = [first.submit(T2V, {"prompt": f"p prompt {i}"}).request_id for i in range(3)]
     clock.advance(1.0)
     first.advance()
     await first.stop()

@@ -23,7 +23,7 @@ def _record() -> RequestRecord:
     return RequestRecord(
         request_id="r1",
         endpoint_id="fal-ai/luma-dream-machine/ray-2",
-        input={"prompt": "a"},
+        input={"prompt": "a prompt"},
         submitted_at=1.0,
         eligible_at=1.0,
         run_seconds=1.0,
@@ -45,7 +45,7 @@ def test_mutating_a_copy_changes_nothing_stored(store: RequestStore) -> None:
     again = store.get("r1")
     assert again is not None
     assert again.logs == [{"message": "m", "at": 1.0}]
-    assert again.input == {"prompt": "a"} and again.headers == {"x-fal-runner-hint": "h"}
+    assert again.input == {"prompt": "a prompt"} and again.headers == {"x-fal-runner-hint": "h"}
     assert again.status == "IN_QUEUE"
 
 

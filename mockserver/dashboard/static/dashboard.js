@@ -317,7 +317,6 @@ function renderDetail(detail) {
       h(
         "li",
         {},
-        h("span", { className: `level level-${line.level}` }, line.level),
         h("time", { datetime: line.timestamp, className: "hint" }, line.timestamp.slice(11, 23)),
         " ",
         line.message,
@@ -325,6 +324,9 @@ function renderDetail(detail) {
     ),
   );
   if (!detail.logs.length) logs.replaceChildren(h("li", { className: "hint" }, "No log lines yet."));
+  const notes = $("detail-notes");
+  notes.replaceChildren(...detail.notes.map((note) => h("li", {}, note)));
+  $("notes-section").hidden = !detail.notes.length;
   $("detail-input").textContent = json(detail.input);
   $("detail-output").textContent =
     detail.output === null ? "(not finished yet)" : `HTTP ${detail.output.status_code}\n${json(detail.output.body)}`;
@@ -538,7 +540,7 @@ async function submitPlayground(event) {
       body: JSON.stringify(formPayload()),
     });
     if (!response.ok || !response.body || !response.body.request_id) {
-      renderApiError(errors, response, "The queue API refused the request");
+      renderApiError(errors, response, "The queue refused the request");
       showFieldErrors(response.body && response.body.detail);
       const first = document.querySelector("#play-fields [aria-invalid='true']");
       if (response.status === 401) {
@@ -593,9 +595,30 @@ async function followRequest(submitted, key) {
         if (data) showFollowStatus(JSON.parse(data));
       }
     }
+    await showResult(submitted, key);
   } catch (error) {
     if (error.name !== "AbortError") showFollowStatus({ status: "stream interrupted" });
   }
+}
+
+/** Fetch the result as a client does once COMPLETED: fal's queue accepts invalid input and
+ * answers its 422 here, so the form shows the field errors only now. */
+async function showResult(submitted, key) {
+  const response = await fetchJson(submitted.response_url, {
+    headers: { Accept: "application/json", Authorization: `Key ${key}` },
+  });
+  if (response.ok) return;
+  const body = response.body || {};
+  const kinds = Array.isArray(body.detail)
+    ? [...new Set(body.detail.map((item) => item.type))].join(", ")
+    : body.error_type || response.headers.get("x-fal-error-type") || "";
+  const node = $("play-status");
+  node.textContent = `COMPLETED (result: HTTP ${response.status}${kinds ? ` ${kinds}` : ""})`;
+  node.dataset.outcome = "error";
+  renderApiError($("play-errors"), response, "The request completed with an error");
+  showFieldErrors(response.body && response.body.detail);
+  const first = document.querySelector("#play-fields [aria-invalid='true']");
+  if (first) first.focus();
 }
 
 function showFollowStatus(body) {
