@@ -45,6 +45,7 @@ IMAGE_FIELDS = ("image_url", "end_image_url")
 # the emulator's own tables, so the emulator is judged by the contract and not by itself.
 MISSING_TYPE = "missing"
 ENUM_TYPE = "literal_error"
+LENGTH_TYPES = {"minLength": "string_too_short", "maxLength": "string_too_long"}
 ROOT_TYPE = "model_attributes_type"
 TYPE_ERROR_TYPES: dict[str, str] = {
     "string": "string_type",
@@ -255,6 +256,28 @@ def schema_rules(endpoint_id: str) -> list[_Rule]:
             )
         elif prop.get("type") in TYPE_BREAKERS:
             kind = prop["type"]
+            if "minLength" in prop and prop["minLength"] > 0:
+                shortest = prop["minLength"]
+                rules.append(
+                    _Rule(
+                        name,
+                        LENGTH_TYPES["minLength"],
+                        f"{name}: shorter than {shortest}",
+                        st.text(max_size=shortest - 1),
+                        "ab"[: shortest - 1],
+                    )
+                )
+            if "maxLength" in prop:
+                longest = prop["maxLength"]
+                rules.append(
+                    _Rule(
+                        name,
+                        LENGTH_TYPES["maxLength"],
+                        f"{name}: longer than {longest}",
+                        st.text(min_size=longest + 1, max_size=longest + 20),
+                        "x" * (longest + 1),
+                    )
+                )
             rules.append(
                 _Rule(
                     name,

@@ -95,7 +95,7 @@ class InputValidator:
         self._adapter: TypeAdapter[Any] = TypeAdapter(self.model)
 
     def validate(self, body: Any) -> Validation:
-        if body is NO_BODY:
+        if body is NO_BODY or body is None:  # FastAPI: a JSON null body is a missing body too
             return Validation(None, [missing_body_detail()])
         try:
             # FastAPI validates a body parameter with from_attributes=True (``ModelField.validate``)

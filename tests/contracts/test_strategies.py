@@ -55,8 +55,13 @@ def test_each_invalid_input_breaks_exactly_its_rule(endpoint: str) -> None:
 def test_every_rule_has_one_deterministic_case(endpoint: str) -> None:
     cases = every_rule(endpoint)
     properties = load_schema(INPUT_SCHEMAS[endpoint])["properties"]
-    # missing prompt, one per property, the non-object body
-    assert len(cases) == 1 + len(properties) + 1
+    # missing prompt, one per property, each length bound, the non-object body
+    bounds = sum(("minLength" in p) + ("maxLength" in p) for p in properties.values())
+    assert len(cases) == 1 + len(properties) + bounds + 1
+    assert {c.type for c in cases if c.loc == ("body", "prompt")} >= {
+        "string_too_short",
+        "string_too_long",
+    }
     assert {c.loc for c in cases} == {("body",), *(("body", p) for p in properties)}
     assert cases == every_rule(endpoint)
 
