@@ -1,0 +1,132 @@
+"""contracts/schemas against the endpoint types fal ships in the pinned @fal-ai/client.
+
+Runs on every ``make test``: the JS client tests install the pinned package, so spec drift
+(a field, enum value, default, required-ness or description fal changed) fails here offline,
+before the live drift check ever runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from contracts import load_schema
+from contracts.strategies import INPUT_SCHEMAS
+from contracts.typedrift import ShippedTypes, compare, load_types, parse_types
+
+NODE_MODULES = Path(__file__).resolve().parents[1] / "js" / "node_modules"
+OUTPUT_SCHEMA = "ray-2.output.json"
+
+
+@pytest.fixture(scope="module")
+def shipped() -> ShippedTypes:
+    if not (NODE_MODULES / "@fal-ai" / "client").is_dir():
+        pytest.skip("@fal-ai/client is not installed (make test installs it with npm)")
+    return load_types(NODE_MODULES)
+
+
+@pytest.mark.parametrize("endpoint", sorted(INPUT_SCHEMAS))
+def test_input_schema_is_the_shipped_type(shipped: ShippedTypes, endpoint: str) -> None:
+    schema = load_schema(INPUT_SCHEMAS[endpoint])
+    input_type, _ = shipped.endpoints[endpoint]
+    assert shipped.resolve(input_type) == schema["title"]
+    assert compare(schema, shipped, schema["title"]) == []
+
+
+@pytest.mark.parametrize("endpoint", sorted(INPUT_SCHEMAS))
+def test_output_schema_is_the_shipped_type(shipped: ShippedTypes, endpoint: str) -> None:
+    schema = load_schema(OUTPUT_SCHEMA)
+    _, output_type = shipped.endpoints[endpoint]
+    assert shipped.resolve(output_type) == schema["title"] == "I2VOutput"
+    assert compare(schema, shipped, schema["title"]) == []  # video: File, field by field
+
+
+def test_a_changed_schema_is_reported(shipped: ShippedTypes) -> None:
+    schema = copy.deepcopy(load_schema(INPUT_SCHEMAS["fal-ai/luma-dream-machine/ray-2"]))
+    schema["properties"]["aspect_ratio"]["enum"].append("1:1")
+    schema["properties"]["resolution"]["default"] = "720p"
+    schema["properties"]["duration"]["description"] = "How long"
+    schema["properties"]["seed"] = {"type": "integer"}
+    schema["required"] = []
+    problems = compare(schema, shipped, schema["title"])
+    assert any(p.startswith("LumaDreamMachineRay2Input.aspect_ratio: enum") for p in problems)
+    assert any(p.startswith("LumaDreamMachineRay2Input.resolution: default") for p in problems)
+    assert any(p.startswith("LumaDreamMachineRay2Input.duration: description") for p in problems)
+    assert "LumaDreamMachineRay2Input.seed: not in fal's types" in problems
+    assert "LumaDreamMachineRay2Input.prompt: required True in fal's types" in problems
+
+
+SAMPLE = """export type ThingInput = {
+    /**
+     * How big. Default value: `"large"`
+     */
+    size?: "small" | "large";
+    /**
+     * Whether to shine
+     */
+    shiny?: boolean;
+    /**
+     *
+     */
+    photo: string | Blob | File;
+};
+export type ThingOutput = {
+    /**
+     * The file
+     */
+    file: File;
+};
+export type File = {
+    /**
+     * Where it is.
+     */
+    url: string;
+};
+export type OtherOutput = ThingOutput;
+export type EndpointTypeMap = {
+    "acme/thing": {
+        input: ThingInput;
+        output: OtherOutput;
+    };
+};
+"""
+
+
+def test_the_parser_reads_members_defaults_aliases_and_the_endpoint_map() -> None:
+    shipped = parse_types(SAMPLE)
+    assert shipped.endpoints == {"acme/thing": ("ThingInput", "OtherOutput")}
+    assert shipped.resolve("OtherOutput") == "ThingOutput"
+    size = shipped.members("ThingInput")["size"]
+    assert (size.description, size.default, size.required) == ("How big.", "large", False)
+    schema = {
+        "properties": {
+            "size": {"type": "string", "enum": ["small", "large"], "default": "large",
+                     "description": "How big."},
+            "shiny": {"type": "boolean", "default": False, "description": "Whether to shine"},
+            "photo": {"type": "string"},
+        },
+        "required": ["photo"],
+    }  # fmt: skip
+    assert compare(schema, shipped, "ThingInput") == []  # a false default is left out there
+    schema["properties"]["shiny"]["default"] = True
+    assert compare(schema, shipped, "ThingInput") == [
+        "ThingInput.shiny: default True, none in fal's types"
+    ]
+    output = {
+        "properties": {
+            "file": {
+                "type": "object",
+                "description": "The file",
+                "properties": {"url": {"type": "string", "description": "Where"}},
+                "required": ["url"],
+            }
+        },
+        "required": ["file"],
+    }
+    assert compare(output, shipped, "OtherOutput") == [
+        "File.url: description 'Where it is.' in fal's types, 'Where'"
+    ]
+    assert json.loads(json.dumps(shipped.members("File")["url"].description)) == "Where it is."
