@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from tests.mp4probe import probe
 from tests.node_client import drive, ensure_js_client, needs_node, ok
 
 pytestmark = needs_node
-SCENARIOS = ("subscribe", "queue", "stream", "run", "invalid")
+SCENARIOS = ("subscribe", "queue", "stream", "run", "invalid", "foreign")
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +87,16 @@ def test_storage_upload_then_image_to_video(emulator: BackgroundEmulator) -> Non
     seen = ok(drive(emulator.url + PROXY_PATH, "upload"), "upload")
     assert seen["sameBytes"], "the uploaded file did not come back byte for byte"
     assert seen["video"]["url"].startswith(emulator.url)
+
+
+def test_identical_requests_get_their_own_video_urls(outcomes: dict[str, Any]) -> None:
+    """subscribe and queue send the same input: one render, two generations, two URLs."""
+    first, second = ok(outcomes, "subscribe")["video"], ok(outcomes, "queue")["video"]
+    assert first["url"] != second["url"]
+    assert first["file_size"] == second["file_size"]
+    assert re.search(r"/files/b/[0-9a-f]{8}/[A-Za-z0-9_-]{21}_output\.mp4$", first["url"])
+
+
+def test_a_foreign_image_url_completes_offline(outcomes: dict[str, Any]) -> None:
+    seen = ok(outcomes, "foreign")
+    assert seen["fetched"]["status"] == 200 and seen["fetched"]["type"] == "video/mp4"

@@ -93,6 +93,14 @@ const scenarios = {
     return { requestId: result.requestId, video: result.data.video };
   },
 
+  // An image on the user's own bucket, offline: fal would fetch it; the emulator draws its
+  // deterministic placeholder frame and the request completes.
+  async foreign() {
+    const input = { ...INPUT, image_url: "https://my-bucket.example.com/users/7/start.png" };
+    const result = await fal.subscribe(I2V, { input, pollInterval: 50 });
+    return { video: result.data.video, fetched: await fetchVideo(result.data.video.url) };
+  },
+
   // Invalid input, as live fal treats it: the queue accepts it (a request id to log), the
   // request completes, and the 422 comes from the result; sync run answers it at once.
   async invalid() {
