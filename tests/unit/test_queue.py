@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 
 from mockserver.clock import ManualClock
-from mockserver.queue import Production, RequestQueue
+from mockserver.queue import Production, RequestQueue, new_request_id
 from mockserver.records import RequestRecord
 from mockserver.store import RequestStore, SqliteStore
 from mockserver.timing import TimingProfile
@@ -172,3 +173,13 @@ async def test_sqlite_restart_resumes_unfinished(tmp_path) -> None:
         assert all(second.get(i).status == "COMPLETED" for i in accepted)
     finally:
         await second.stop()
+
+
+def test_request_ids_are_uuid7_in_submission_order() -> None:
+    """fal's 2026 request ids are UUIDv7 (a live run shows 019fd06e-1bb1-71d1-...)."""
+    ids = [new_request_id() for _ in range(50)]
+    parsed = [uuid.UUID(i) for i in ids]
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert len(set(ids)) == 50
+    stamps = [u.int >> 80 for u in parsed]
+    assert stamps == sorted(stamps)
