@@ -1,6 +1,11 @@
 """Hypothesis strategies generated from the JSON Schemas: valid inputs, and inputs that break
 exactly one rule together with the 422 ``loc`` and ``type`` fal answers for that rule.
 
+Where fal answers it: sync run (``fal.run``) answers the 422 at once; a queue submit is
+accepted, the request completes, and its result is the 422 (Python's ``handle.get()`` raises
+``FalClientHTTPError``, JS ``queue.result`` throws ``ValidationError``). A test of your app
+should expect the failure there, not at submit.
+
 Public: import these in your own tests to drive your app with every shape of Ray 2 input::
 
     from hypothesis import given
