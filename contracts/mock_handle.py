@@ -12,13 +12,13 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from contracts.fal_routing import FalClientRoute
-from mockserver.auth import LOCAL_KEY
+from mockserver.fal.auth import LOCAL_KEY
 
 if TYPE_CHECKING:
     import httpx
 
-    from mockserver.background import BackgroundEmulator
     from mockserver.config import Config
+    from mockserver.serving.background import BackgroundEmulator
 
 FAKE_KEY = LOCAL_KEY
 CONTROL_TIMEOUT = 10.0
@@ -117,7 +117,7 @@ class Ray2Mock:
 @contextlib.contextmanager
 def running_mock(config: Config) -> Iterator[Ray2Mock]:
     """Start an emulator in a background thread, route ``fal_client`` to it, undo both after."""
-    from mockserver.background import BackgroundEmulator
+    from mockserver.serving.background import BackgroundEmulator
 
     with (
         BackgroundEmulator(config) as emulator,

@@ -2,7 +2,7 @@
 
 ``schemas/openapi.json`` is hand-written data that names the JSON Schema files by file name
 (``{"$ref": "ray-2.input.json"}``), so the inputs stay declared once; the scenario schemas
-come from ``mockserver.faults``, which validates scenarios with them. Tools that want one
+come from ``mockserver.chaos.scenarios``, which validates scenarios with them. Tools that want one
 self-contained document (schemathesis, Prism) get ``load_openapi()``: each referenced file
 becomes ``#/components/schemas/<stem>`` and every reference points there.
 """
@@ -39,7 +39,7 @@ def _inline(node: Any, found: dict[str, str]) -> Any:
 
 def _scenario_schemas() -> dict[str, Any]:
     """The scenario schemas the control API validates with, declared once in ``faults.py``."""
-    from mockserver.faults import DOCUMENT_SCHEMA, SCENARIO_SCHEMA
+    from mockserver.chaos.scenarios import DOCUMENT_SCHEMA, SCENARIO_SCHEMA
 
     document = copy.deepcopy(DOCUMENT_SCHEMA)
     document["properties"]["scenarios"]["items"] = {"$ref": "#/components/schemas/Scenario"}

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import httpx
 from starlette.types import ASGIApp
 
-from mockserver.endpoints import APP_ID, ENDPOINTS, cost_units
+from mockserver.fal.endpoints import APP_ID, ENDPOINTS, cost_units
 
 LIVE_QUEUE_URL = "https://queue.fal.run"
 LIVE_RUN_URL = "https://fal.run"
@@ -164,9 +164,9 @@ def _mock_target(
 ) -> Iterator[Target]:
     from contracts.traffic import TrafficTap
     from mockserver.app import create_app
-    from mockserver.background import BackgroundEmulator
     from mockserver.clock import ManualClock
     from mockserver.config import Config
+    from mockserver.serving.background import BackgroundEmulator
 
     with contextlib.ExitStack() as stack:
         if state_dir is None:

@@ -19,30 +19,30 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
+from mockserver.chaos.middleware import FaultMiddleware
+from mockserver.chaos.scenarios import FaultDocument, FaultEngine, load_file
 from mockserver.clock import Clock, SystemClock
 from mockserver.config import Config
-from mockserver.control import catch_all_routes, control_routes
-from mockserver.dashboard import dashboard_routes
-from mockserver.errors import request_error
-from mockserver.fal_proxy import CORS_MIDDLEWARE, PROXY_ROUTE
-from mockserver.faults import FaultDocument, FaultEngine, load_file
-from mockserver.files import CDN_ROUTES, LOCAL_ROUTES, REST_ROUTES, Storage
-from mockserver.filestore import FileStore
-from mockserver.injection import FaultMiddleware
-from mockserver.journal import Journal, JournalMiddleware
+from mockserver.control.api import catch_all_routes, control_routes
+from mockserver.control.dashboard import dashboard_routes
+from mockserver.fal.api import QueueApi
+from mockserver.fal.errors import request_error
+from mockserver.fal.hosts import MEDIA_PATH, host_role
 from mockserver.media import VideoRenderer, serve_video
-from mockserver.metrics import Metrics
-from mockserver.output import OutputPublisher, VideoProducer, serve_output
-from mockserver.producer import ScenarioProducer
+from mockserver.observation.journal import Journal, JournalMiddleware
+from mockserver.observation.metrics import Metrics
+from mockserver.production.scenario import ScenarioProducer
+from mockserver.production.video import OutputPublisher, VideoProducer, serve_output
 from mockserver.queue import RequestQueue
-from mockserver.queue_api import QueueApi
-from mockserver.routing import ANY_METHOD, MethodNotAllowedRoute
-from mockserver.store import MemoryStore, RequestStore, SqliteStore
-from mockserver.urls import MEDIA_PATH, host_role
-from mockserver.webhook_keys import WebhookSigner
-from mockserver.webhooks import LOCAL_ROUTES as WEBHOOK_LOCAL_ROUTES
-from mockserver.webhooks import REST_ROUTES as WEBHOOK_REST_ROUTES
-from mockserver.webhooks import RetryPolicy, WebhookDispatcher
+from mockserver.serving.browser_proxy import CORS_MIDDLEWARE, PROXY_ROUTE
+from mockserver.serving.routing import ANY_METHOD, MethodNotAllowedRoute
+from mockserver.storage.api import CDN_ROUTES, LOCAL_ROUTES, REST_ROUTES, Storage
+from mockserver.storage.files import FileStore
+from mockserver.stores import MemoryStore, RequestStore, SqliteStore
+from mockserver.webhooks.dispatch import LOCAL_ROUTES as WEBHOOK_LOCAL_ROUTES
+from mockserver.webhooks.dispatch import REST_ROUTES as WEBHOOK_REST_ROUTES
+from mockserver.webhooks.dispatch import RetryPolicy, WebhookDispatcher
+from mockserver.webhooks.keys import WebhookSigner
 
 log = logging.getLogger(__name__)
 

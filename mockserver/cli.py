@@ -12,11 +12,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from contracts import cli as contracts_cli
-from mockserver.auth import LOCAL_KEY as FAKE_KEY
+from mockserver.chaos.scenarios import ScenarioError, load_file
 from mockserver.config import DEFAULT_PORT, REMOTE_IMAGE_POLICIES, Config
-from mockserver.faults import ScenarioError, load_file
+from mockserver.fal.auth import LOCAL_KEY as FAKE_KEY
 from mockserver.queue import check_progression
-from mockserver.server import ServerInfo, run_forever, run_workers
+from mockserver.serving.server import ServerInfo, run_forever, run_workers
 from mockserver.timing import TIMING_PROFILES
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from mockserver.auth import is_well_formed_key
+from mockserver.fal.auth import is_well_formed_key
 from mockserver.timing import TIMING_PROFILES, TimingProfile
 
 DEFAULT_PORT = 8765

@@ -33,11 +33,11 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from mockserver.clock import Clock
-from mockserver.endpoints import ENDPOINTS, cost_units
+from mockserver.fal.endpoints import ENDPOINTS, cost_units
+from mockserver.fal.validation import Validation
 from mockserver.records import RequestPlan, RequestRecord
-from mockserver.store import RequestStore
+from mockserver.stores import RequestStore
 from mockserver.timing import TimingProfile
-from mockserver.validation import Validation
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ import httpx
 from PIL import Image
 from playwright.sync_api import sync_playwright
 
-from mockserver.background import BackgroundEmulator
 from mockserver.config import Config
+from mockserver.serving.background import BackgroundEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = [

@@ -10,8 +10,8 @@ import fal_client
 import fal_client.client as fal_client_module
 import pytest
 
-from mockserver.background import BackgroundEmulator
 from mockserver.config import Config
+from mockserver.serving.background import BackgroundEmulator
 
 TEST_KEY = "test-key-id:test-key-secret"
 

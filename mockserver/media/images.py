@@ -46,7 +46,7 @@ import httpx
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from mockserver.config import RemoteImages
-from mockserver.fal_errors import ERRORS_DOC_URL
+from mockserver.fal.catalogue import ERRORS_DOC_URL
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024  # not published by fal for Ray 2; generous for real stills
 MAX_IMAGE_SIDE = 8192  # pixels per side, well under Pillow's decompression-bomb limit

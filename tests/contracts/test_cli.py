@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.background import BackgroundEmulator
 from mockserver.cli import main
+from mockserver.serving.background import BackgroundEmulator
 from tests.conftest import make_config
 
 COMMAND = Path(__file__).with_name("command_client.py")

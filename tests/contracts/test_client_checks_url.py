@@ -10,7 +10,7 @@ import pytest
 from contracts.client_checks import CLIENT_CHECK_NAMES, run_client_checks
 from contracts.clients import FalClient
 from contracts.targets import open_target
-from mockserver.background import BackgroundEmulator
+from mockserver.serving.background import BackgroundEmulator
 from tests.conftest import make_config
 
 

@@ -19,8 +19,8 @@ from contracts.strategies import (
     invalid_inputs,
     valid_inputs,
 )
-from mockserver.endpoints import ENDPOINTS, cost_units
-from mockserver.validation import validator_for
+from mockserver.fal.endpoints import ENDPOINTS, cost_units
+from mockserver.fal.validation import validator_for
 
 FAST = settings(max_examples=40, deadline=None, derandomize=True, database=None)
 

@@ -23,9 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mockserver import connect_proxy
-from mockserver.connect_proxy import start_connect_proxy
-from mockserver.tls import FAL_HOSTS, TlsFiles, ensure_tls_files
+from mockserver.serving import connect_proxy
+from mockserver.serving.connect_proxy import start_connect_proxy
+from mockserver.serving.tls import FAL_HOSTS, TlsFiles, ensure_tls_files
 
 T = TypeVar("T")
 

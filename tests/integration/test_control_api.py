@@ -13,7 +13,7 @@ import fal_client
 import httpx
 import pytest
 
-from mockserver.background import BackgroundEmulator
+from mockserver.serving.background import BackgroundEmulator
 from tests.conftest import TEST_KEY, make_config, route_fal_client
 
 T2V = "fal-ai/luma-dream-machine/ray-2"

@@ -20,12 +20,12 @@ from PIL import Image
 
 from contracts import load_schema
 from mockserver.app import create_app
-from mockserver.background import BackgroundEmulator
 from mockserver.clock import ManualClock
-from mockserver.dashboard import views
-from mockserver.dashboard.routes import STATIC_DIR
+from mockserver.control.dashboard import views
+from mockserver.control.dashboard.routes import STATIC_DIR
 from mockserver.media.geometry import FRAME_SIZES
-from mockserver.server import ServerInfo, startup_banner
+from mockserver.serving.background import BackgroundEmulator
+from mockserver.serving.server import ServerInfo, startup_banner
 from tests.conftest import TEST_KEY, make_config
 
 T2V = "fal-ai/luma-dream-machine/ray-2"

@@ -17,8 +17,8 @@ import fal_client
 import httpx
 import pytest
 
-from mockserver.background import BackgroundEmulator
 from mockserver.media.geometry import FRAME_SIZES
+from mockserver.serving.background import BackgroundEmulator
 from tests.conftest import TEST_KEY, make_config, route_fal_client
 
 playwright_api = pytest.importorskip(

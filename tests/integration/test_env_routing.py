@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mockserver.fal_proxy import PROXY_PATH
-from mockserver.server import ServerInfo
+from mockserver.serving.browser_proxy import PROXY_PATH
+from mockserver.serving.server import ServerInfo
 from tests.node_client import NODE, SCRIPT, clean_env, ensure_js_client, needs_node, ok
 
 CLIENT_SCRIPT = """

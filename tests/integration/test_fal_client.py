@@ -10,7 +10,7 @@ import fal_client
 import httpx
 import pytest
 
-from mockserver.background import BackgroundEmulator
+from mockserver.serving.background import BackgroundEmulator
 from tests.conftest import make_config
 from tests.mp4probe import probe
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mockserver.background import BackgroundEmulator
-from mockserver.fal_proxy import PROXY_PATH
-from mockserver.urls import HOST_ROLES
+from mockserver.fal.hosts import HOST_ROLES
+from mockserver.serving.background import BackgroundEmulator
+from mockserver.serving.browser_proxy import PROXY_PATH
 from tests.conftest import make_config
 
 QUEUE = "https://queue.fal.run/fal-ai/luma-dream-machine"

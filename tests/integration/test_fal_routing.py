@@ -9,7 +9,7 @@ import fal_client
 import pytest
 
 from contracts.fal_routing import FalClientRoute, import_fal_client
-from mockserver.background import BackgroundEmulator
+from mockserver.serving.background import BackgroundEmulator
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
 

@@ -7,7 +7,7 @@ import re
 import fal_client
 import httpx
 
-from mockserver.background import BackgroundEmulator
+from mockserver.serving.background import BackgroundEmulator
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
 I2V = "fal-ai/luma-dream-machine/ray-2/image-to-video"

@@ -10,7 +10,7 @@ import fal_client
 import httpx
 import pytest
 
-from mockserver.background import BackgroundEmulator
+from mockserver.serving.background import BackgroundEmulator
 from tests.conftest import TEST_KEY, make_config
 
 T2V = "fal-ai/luma-dream-machine/ray-2"

@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from mockserver import cli
-from mockserver.background import BackgroundEmulator
-from mockserver.faults import ScenarioError
+from mockserver.chaos.scenarios import ScenarioError
+from mockserver.serving.background import BackgroundEmulator
 from tests.conftest import TEST_KEY, make_config, route_fal_client
 
 T2V = "fal-ai/luma-dream-machine/ray-2"

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
-from mockserver.background import BackgroundEmulator
+from mockserver.serving.background import BackgroundEmulator
 from tests.conftest import TEST_KEY, make_config, route_fal_client
 
 I2V = "fal-ai/luma-dream-machine/ray-2/image-to-video"

@@ -25,9 +25,9 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from mockserver.background import BackgroundEmulator
-from mockserver.webhook_keys import KEY_FILE, WebhookSigner
-from mockserver.webhooks import target_problem
+from mockserver.serving.background import BackgroundEmulator
+from mockserver.webhooks.dispatch import target_problem
+from mockserver.webhooks.keys import KEY_FILE, WebhookSigner
 from tests.conftest import TEST_KEY, make_config, route_fal_client
 
 T2V = "fal-ai/luma-dream-machine/ray-2"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from mockserver.server import SERVER_INFO_FILE, ServerInfo
+from mockserver.serving.server import SERVER_INFO_FILE, ServerInfo
 
 
 @dataclass

@@ -20,7 +20,7 @@ import fal_client
 import httpx
 import pytest
 
-from mockserver.background import BackgroundEmulator
+from mockserver.serving.background import BackgroundEmulator
 from tests.conftest import TEST_KEY, make_config, route_fal_client
 from tests.reliability import rawhttp
 from tests.reliability.budget import scaled

@@ -24,10 +24,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from contracts import load_schema
 from contracts.openapi import load_openapi
 from mockserver.app import ROLE_ROUTES
-from mockserver.background import BackgroundEmulator
-from mockserver.control import catch_all_routes
-from mockserver.fal_proxy import PROXY_METHODS, PROXY_PATH
-from mockserver.routing import MethodTableRoute
+from mockserver.control.api import catch_all_routes
+from mockserver.serving.background import BackgroundEmulator
+from mockserver.serving.browser_proxy import PROXY_METHODS, PROXY_PATH
+from mockserver.serving.routing import MethodTableRoute
 from tests.conftest import TEST_KEY, make_config
 from tests.reliability.budget import SOAK, scaled
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from mockserver.background import BackgroundEmulator
+from mockserver.serving.background import BackgroundEmulator
 from tests.conftest import TEST_KEY
 
 AUTH = {"Authorization": f"Key {TEST_KEY}"}

@@ -15,7 +15,7 @@ import pytest
 from mockserver.clock import ManualClock
 from mockserver.queue import Production, RequestQueue
 from mockserver.records import RequestRecord
-from mockserver.store import MemoryStore
+from mockserver.stores import MemoryStore
 from mockserver.timing import TimingProfile
 
 T2V = "fal-ai/luma-dream-machine/ray-2"

@@ -16,7 +16,7 @@ import time
 import httpx
 import pytest
 
-from mockserver.background import BackgroundEmulator
+from mockserver.serving.background import BackgroundEmulator
 from tests.reliability.budget import scaled
 
 T2V = b"/fal-ai/luma-dream-machine/ray-2"

@@ -17,8 +17,8 @@ import pytest
 
 from contracts.openapi import load_openapi
 from mockserver import cli
-from mockserver.background import BackgroundEmulator
 from mockserver.config import Config
+from mockserver.serving.background import BackgroundEmulator
 from tests.conftest import TEST_KEY, make_config
 from tests.reliability.serveproc import listening_addresses, start_serve
 

@@ -6,7 +6,7 @@ import asyncio
 import socket
 from pathlib import Path
 
-from mockserver.server import Emulator
+from mockserver.serving.server import Emulator
 from tests.conftest import make_config
 from tests.reliability.serveproc import start_serve
 

@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from mockserver.endpoints import ENDPOINTS
+from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.media import RenderRequest, VideoRenderer
 from mockserver.media.cache import DiskCache
 

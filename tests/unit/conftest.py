@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from mockserver.queue import RequestQueue
-from mockserver.store import MemoryStore, RequestStore, SqliteStore
+from mockserver.stores import MemoryStore, RequestStore, SqliteStore
 
 
 @pytest.fixture(params=["memory", "sqlite"])

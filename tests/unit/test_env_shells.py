@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mockserver.cli import FAKE_KEY, env_exports, main, render_exports
-from mockserver.server import ServerInfo
+from mockserver.serving.server import ServerInfo
 
 AWKWARD_CA = "/tmp/it's a dir/\\\\unc\\share/$HOME `x`/ca.pem"
 INFO = ServerInfo("127.0.0.1", 8765, 8766, 8767, AWKWARD_CA)

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.classify import FalCall, classify
-from mockserver.fal_errors import fal_error
-from mockserver.faults import (
+from mockserver.chaos.scenarios import (
     RANDOM_FAULTS,
     FaultDocument,
     FaultEngine,
@@ -21,6 +19,8 @@ from mockserver.faults import (
     parse_scenario,
     render_path,
 )
+from mockserver.fal.catalogue import fal_error
+from mockserver.fal.operations import FalCall, classify
 from mockserver.records import RequestRecord
 
 T2V = "fal-ai/luma-dream-machine/ray-2"

@@ -7,7 +7,7 @@ import pytest
 from mockserver.clock import ManualClock
 from mockserver.queue import Production, RequestQueue, check_progression, start_timeout
 from mockserver.records import RequestPlan, RequestRecord
-from mockserver.store import RequestStore
+from mockserver.stores import RequestStore
 from mockserver.timing import TimingProfile
 from tests.unit.conftest import settle
 

@@ -10,7 +10,7 @@ import pytest
 from mockserver.clock import ManualClock
 from mockserver.queue import Production, RequestQueue, new_request_id
 from mockserver.records import RequestRecord
-from mockserver.store import RequestStore, SqliteStore
+from mockserver.stores import RequestStore, SqliteStore
 from mockserver.timing import TimingProfile
 from tests.unit.conftest import settle
 

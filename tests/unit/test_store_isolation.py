@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mockserver.records import RequestRecord
-from mockserver.store import MemoryStore, RequestStore, SqliteStore
+from mockserver.stores import MemoryStore, RequestStore, SqliteStore
 
 
 @pytest.fixture(params=["memory", "sqlite"])

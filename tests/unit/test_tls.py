@@ -18,8 +18,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from mockserver import tls
-from mockserver.tls import FAL_HOSTS, TlsFiles, ensure_tls_files
+from mockserver.serving import tls
+from mockserver.serving.tls import FAL_HOSTS, TlsFiles, ensure_tls_files
 
 
 def _client_context(files: TlsFiles) -> ssl.SSLContext:
@@ -176,7 +176,7 @@ def test_lost_ca_key_means_new_ca_and_leaf(tmp_path: Path) -> None:
 _CHILD = """
 import hashlib, sys, time
 from pathlib import Path
-from mockserver.tls import ensure_tls_files
+from mockserver.serving.tls import ensure_tls_files
 state, go = Path(sys.argv[1]), Path(sys.argv[2])
 print("ready", flush=True)
 while not go.exists():  # start line: without it, interpreter start-up skew hides the race

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from contracts import load_schema
 from contracts.strategies import I2V, INPUT_SCHEMAS, T2V, invalid_inputs, valid_inputs
-from mockserver.validation import BodyParseError, body_from_request, validator_for
+from mockserver.fal.validation import BodyParseError, body_from_request, validator_for
 
 ENDPOINTS = [T2V, I2V]
 

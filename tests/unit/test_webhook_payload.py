@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from mockserver.records import RequestRecord
-from mockserver.webhooks import encode_payload, webhook_payload
+from mockserver.webhooks.dispatch import encode_payload, webhook_payload
 
 
 def record(**fields: object) -> RequestRecord:

@@ -28,9 +28,9 @@ from typing import Any
 import yaml  # PyYAML: scenario files are meant to be written by hand
 from jsonschema import Draft202012Validator
 
-from mockserver.classify import FAL_ROUTES, FalCall
-from mockserver.endpoints import ENDPOINTS
-from mockserver.fal_errors import ERROR_KINDS, GATEWAY_ERRORS, REASONS, DocPath, fal_error
+from mockserver.fal.catalogue import ERROR_KINDS, GATEWAY_ERRORS, REASONS, DocPath, fal_error
+from mockserver.fal.endpoints import ENDPOINTS
+from mockserver.fal.operations import FAL_ROUTES, FalCall
 from mockserver.queue import PROGRESSIONS
 from mockserver.records import RequestPlan, RequestRecord
 

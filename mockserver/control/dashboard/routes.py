@@ -23,11 +23,11 @@ from starlette.types import Receive, Scope, Send
 
 from contracts import load_schema
 from contracts.schemas import SCHEMA_DIR
-from mockserver.endpoints import ENDPOINTS
-from mockserver.errors import method_not_allowed, request_error, validation_error
+from mockserver.fal.endpoints import ENDPOINTS
+from mockserver.fal.errors import method_not_allowed, request_error, validation_error
 from mockserver.media import MediaInputError, video_spec
 from mockserver.media.images import frame_image, load_image_input
-from mockserver.output import output_body, video_url
+from mockserver.production.video import output_body, video_url
 from mockserver.records import RequestRecord
 
 from . import views

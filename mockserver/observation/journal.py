@@ -21,8 +21,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockserver.classify import FalCall, classify
-from mockserver.masking import mask_secret
+from mockserver.fal.operations import FalCall, classify
+from mockserver.observation.masking import mask_secret
 
 DEFAULT_JOURNAL_SIZE = 1000
 BODY_PREFIX_BYTES = 16 * 1024

@@ -13,7 +13,7 @@ from typing import Any
 from starlette.applications import Starlette
 
 from mockserver.config import Config
-from mockserver.server import Emulator, ServerInfo
+from mockserver.serving.server import Emulator, ServerInfo
 
 
 class BackgroundEmulator:

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
-from mockserver.errors import method_not_allowed
+from mockserver.fal.errors import method_not_allowed
 
 ALLOWED_SCOPE_KEY = "ray2_mock.allowed_methods"
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]

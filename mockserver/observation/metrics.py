@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mockserver.journal import JournalEntry
+from mockserver.observation.journal import JournalEntry
 
 LATENCY_BUCKETS: tuple[float, ...] = (
     0.001,

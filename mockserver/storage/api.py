@@ -36,12 +36,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from mockserver.auth import check_key
 from mockserver.config import Config
-from mockserver.errors import request_error, validation_error
-from mockserver.filestore import FileStore, Part, StoredObject, quoted_etag, same_etag
-from mockserver.routing import MethodTableRoute
-from mockserver.urls import HOST_ROLES, is_loopback, public_base
+from mockserver.fal.auth import check_key
+from mockserver.fal.errors import request_error, validation_error
+from mockserver.fal.hosts import HOST_ROLES, is_loopback, public_base
+from mockserver.serving.routing import MethodTableRoute
+from mockserver.storage.files import FileStore, Part, StoredObject, quoted_etag, same_etag
 
 FILES_PREFIX = "/files/uploads"
 STORAGE_TYPES = ("fal-cdn-v3", "fal-cdn", "gcs")

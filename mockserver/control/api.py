@@ -15,13 +15,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from mockserver.errors import request_error, validation_error
-from mockserver.faults import ScenarioError, parse_document, parse_scenario
-from mockserver.journal import JournalFilter, entries_json
-from mockserver.metrics import prometheus_text
+from mockserver.chaos.scenarios import ScenarioError, parse_document, parse_scenario
+from mockserver.fal.errors import request_error, validation_error
+from mockserver.fal.validation import BodyParseError, json_invalid_detail, parse_json
+from mockserver.observation.journal import JournalFilter, entries_json
+from mockserver.observation.metrics import prometheus_text
 from mockserver.records import RequestRecord
-from mockserver.routing import ANY_METHOD, Handler, MethodTableRoute
-from mockserver.validation import BodyParseError, json_invalid_detail, parse_json
+from mockserver.serving.routing import ANY_METHOD, Handler, MethodTableRoute
 
 UNIT_PRICE_USD = 0.50
 """fal's price of one unit (a 540p, 5 s clip); 720p = 2 units, 1080p = 4, 9 s doubles."""

@@ -30,11 +30,11 @@ from starlette.applications import Starlette
 
 from mockserver.app import create_app
 from mockserver.config import Config
-from mockserver.connect_proxy import ProxyServer, start_connect_proxy
-from mockserver.dashboard import UI_PATH
+from mockserver.control.dashboard import UI_PATH
+from mockserver.serving.connect_proxy import ProxyServer, start_connect_proxy
 
 if TYPE_CHECKING:
-    from mockserver.tls import TlsFiles
+    from mockserver.serving.tls import TlsFiles
 
 log = logging.getLogger(__name__)
 SERVER_INFO_FILE = "server.json"
@@ -150,7 +150,7 @@ class Emulator:
         if cfg.tls_port != 0:
             # Imported here: cryptography is a fifth of the import time of an emulator without
             # TLS, which is what the pytest fixture starts.
-            from mockserver.tls import FAL_HOSTS, ensure_tls_files
+            from mockserver.serving.tls import FAL_HOSTS, ensure_tls_files
 
             tls = ensure_tls_files(cfg.state_dir)
             wanted = cfg.tls_port_after(port)
@@ -248,8 +248,8 @@ def run_workers(
     config: Config, workers: int, *, banner: bool = True, log_level: str = "info"
 ) -> None:
     """``ray2-mock serve --workers N``: N processes on shared sockets, one SQLite state."""
-    from mockserver.store import SqliteStore
-    from mockserver.tls import ensure_tls_files
+    from mockserver.serving.tls import ensure_tls_files
+    from mockserver.stores import SqliteStore
 
     if config.store != "sqlite":
         raise SystemExit("--workers needs --store sqlite: the workers share state through it")
@@ -288,7 +288,7 @@ async def _supervise(
     banner: bool,
 ) -> None:
     """Run the CONNECT proxy, publish server.json, and stop every worker when one ends."""
-    from mockserver.tls import FAL_HOSTS
+    from mockserver.serving.tls import FAL_HOSTS
 
     port = int(listeners.plain.getsockname()[1])
     tls_port = int(listeners.tls.getsockname()[1]) if listeners.tls else None

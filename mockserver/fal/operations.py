@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from mockserver.endpoints import ENDPOINTS
-from mockserver.queue_api import REQUEST_PATH, REQUEST_TARGETS
-from mockserver.urls import HostRole, host_role
+from mockserver.fal.api import REQUEST_PATH, REQUEST_TARGETS
+from mockserver.fal.endpoints import ENDPOINTS
+from mockserver.fal.hosts import HostRole, host_role
 
 Route = Literal[
     "submit", "run", "status", "stream", "result", "cancel", "media", "rest", "control", "other"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mockserver.media.cache import cache_key
-from mockserver.metrics import Metrics
+from mockserver.observation.metrics import Metrics
 from mockserver.queue import Producer, Production
 from mockserver.records import RequestRecord
 

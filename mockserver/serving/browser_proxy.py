@@ -24,8 +24,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mockserver.errors import request_error
-from mockserver.urls import HOST_ROLES
+from mockserver.fal.errors import request_error
+from mockserver.fal.hosts import HOST_ROLES
 
 PROXY_PATH = "/api/fal/proxy"
 TARGET_URL_HEADER = "x-fal-target-url"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts import load_schema
-from mockserver.validation import Validation, validator_for
+from mockserver.fal.validation import Validation, validator_for
 
 APP_ID = "fal-ai/luma-dream-machine"
 """fal addresses status/result/cancel by ``owner/alias`` only (both endpoints share it)."""

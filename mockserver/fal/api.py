@@ -15,17 +15,17 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
-from mockserver.auth import check_key
 from mockserver.config import Config
-from mockserver.endpoints import APP_ID, ENDPOINTS
-from mockserver.errors import method_not_allowed, request_error
-from mockserver.masking import mask_secret
-from mockserver.output import output_body
+from mockserver.fal.auth import check_key
+from mockserver.fal.endpoints import APP_ID, ENDPOINTS
+from mockserver.fal.errors import method_not_allowed, request_error
+from mockserver.fal.hosts import base_url, request_urls
+from mockserver.fal.validation import NO_BODY, BodyParseError, body_from_request
+from mockserver.fal.wire import gateway_json
+from mockserver.observation.masking import mask_secret
+from mockserver.production.video import output_body
 from mockserver.queue import RequestQueue, start_timeout
 from mockserver.records import PLAN_SCOPE_KEY, RequestRecord
-from mockserver.urls import base_url, request_urls
-from mockserver.validation import NO_BODY, BodyParseError, body_from_request
-from mockserver.wire import gateway_json
 
 REQUEST_PATH = re.compile(
     r"^/(?P<target>.+?)/requests/(?P<request_id>[^/]+)(?P<op>/status/stream|/status|/cancel)?/?$"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from mockserver.wire import gateway_json
+from mockserver.fal.wire import gateway_json
 
 LOCAL_KEY = "ray2-mock-id:ray2-mock-secret"
 """The key ``ray2-mock env`` and the pytest fixture set when ``FAL_KEY`` is unset: well formed,

@@ -13,13 +13,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from mockserver.endpoints import ENDPOINTS
-from mockserver.filestore import FILE_ID_LENGTH, FileStore
+from mockserver.fal.endpoints import ENDPOINTS
+from mockserver.fal.hosts import media_url, output_url
 from mockserver.media import MediaInputError, RenderRequest, VideoRenderer
 from mockserver.media.serving import serve_cached
 from mockserver.queue import Producer, Production
 from mockserver.records import RequestRecord
-from mockserver.urls import media_url, output_url
+from mockserver.storage.files import FILE_ID_LENGTH, FileStore
 
 
 class VideoProducer:

@@ -4,6 +4,6 @@ A static page (no build step, no CDN) that reads the JSON in ``routes.py`` and d
 emulator only through its public APIs: the queue API for submissions, ``/_mock`` for control.
 """
 
-from mockserver.dashboard.routes import UI_PATH, dashboard_routes
+from mockserver.control.dashboard.routes import UI_PATH, dashboard_routes
 
 __all__ = ["UI_PATH", "dashboard_routes"]

@@ -41,11 +41,11 @@ from starlette.routing import BaseRoute, Route
 
 from mockserver.clock import Clock
 from mockserver.config import Config
-from mockserver.errors import validation_error
-from mockserver.output import output_body
+from mockserver.fal.errors import validation_error
+from mockserver.fal.hosts import is_loopback
+from mockserver.production.video import output_body
 from mockserver.records import RequestRecord
-from mockserver.urls import is_loopback
-from mockserver.webhook_keys import WebhookSigner
+from mockserver.webhooks.keys import WebhookSigner
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mockserver.endpoints import ENDPOINTS
+from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.media import video_spec
 from mockserver.records import RequestRecord
 

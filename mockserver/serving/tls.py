@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from mockserver.urls import HOST_ROLES
+from mockserver.fal.hosts import HOST_ROLES
 
 try:  # POSIX only; without it concurrent first starts could race (atomic renames still hold).
     import fcntl

@@ -1,0 +1,1 @@
+"""Chaos: scenarios (what to break, when), the engine that decides, the middleware that acts."""

@@ -1,0 +1,1 @@
+"""fal's storage: the upload API the clients call and the file store behind it."""

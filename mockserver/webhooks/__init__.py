@@ -1,0 +1,1 @@
+"""fal_webhook delivery: payloads, signing keys, retries."""
