@@ -42,6 +42,7 @@ soak: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check mockserver contracts tests bench
 	$(BIN)/ruff format --check mockserver contracts tests bench
+	$(BIN)/lint-imports
 
 bench: $(STAMP) $(BENCH_NODE_STAMP)
 	$(BIN)/python -m bench $(ARGS)

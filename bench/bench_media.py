@@ -30,9 +30,9 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from contracts.schemas.geometry import VideoSpec
 from mockserver.media import RenderRequest, VideoRenderer, video_spec
 from mockserver.media import render as R
-from mockserver.media.geometry import VideoSpec
 
 T2V = R.T2V_ENDPOINT
 I2V = R.I2V_ENDPOINT

@@ -510,7 +510,7 @@ def check_video(
 ) -> None:
     """The video URL downloads and is an MP4 of the promised geometry and duration."""
     from contracts.mp4probe import probe  # PyAV: only output checks need it
-    from mockserver.media.geometry import video_spec
+    from contracts.schemas.geometry import video_spec
 
     video = output["video"]
     response = http.get(video["url"], timeout=120, follow_redirects=True)

@@ -38,12 +38,14 @@ def _inline(node: Any, found: dict[str, str]) -> Any:
 
 
 def _scenario_schemas() -> dict[str, Any]:
-    """The scenario schemas the control API validates with, declared once in ``faults.py``."""
-    from mockserver.chaos.scenarios import DOCUMENT_SCHEMA, SCENARIO_SCHEMA
-
-    document = copy.deepcopy(DOCUMENT_SCHEMA)
+    """The scenario schemas the control API validates with (``scenarios.json``)."""
+    document = copy.deepcopy(load_schema("scenarios.json"))
+    scenario = document.pop("$defs")["scenario"]
     document["properties"]["scenarios"]["items"] = {"$ref": "#/components/schemas/Scenario"}
-    return {"Scenario": copy.deepcopy(SCENARIO_SCHEMA), "ScenarioDocument": document}
+    return {
+        "Scenario": scenario,
+        "ScenarioDocument": {k: v for k, v in document.items() if k not in DROPPED_KEYWORDS},
+    }
 
 
 def load_openapi(server_url: str | None = None) -> dict[str, Any]:

@@ -36,13 +36,10 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from contracts.schemas import load_schema
+from contracts.schemas.endpoints import INPUT_SCHEMAS
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
 I2V = "fal-ai/luma-dream-machine/ray-2/image-to-video"
-INPUT_SCHEMAS: dict[str, str] = {
-    T2V: "ray-2.input.json",
-    I2V: "ray-2-image-to-video.input.json",
-}
 IMAGE_FIELDS = ("image_url", "end_image_url")
 """String fields that must hold a fetchable image for a generation to succeed."""
 

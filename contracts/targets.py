@@ -24,7 +24,7 @@ from typing import Any, Literal
 import httpx
 from starlette.types import ASGIApp
 
-from mockserver.fal.endpoints import APP_ID, ENDPOINTS, cost_units
+from contracts.schemas.endpoints import APP_ID, billed_units
 
 LIVE_QUEUE_URL = "https://queue.fal.run"
 LIVE_RUN_URL = "https://fal.run"
@@ -138,8 +138,7 @@ class Target:
     def cost(endpoint_id: str, arguments: Any) -> int:
         """Cost units of one generation (540p/5 s = 1; 720p 2x, 1080p 4x, 9 s 2x); input the
         app rejects costs nothing (fal answers its 422 with ``x-fal-billable-units: 0``)."""
-        validation = ENDPOINTS[endpoint_id].validate(arguments)
-        return 0 if validation.arguments is None else cost_units(validation.arguments)
+        return billed_units(endpoint_id, arguments)
 
     def charge(self, endpoint_id: str, arguments: Any) -> int:
         """Spend the generation's cost units (raises BudgetExhausted first if it won't fit)."""

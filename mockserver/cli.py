@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from contracts import cli as contracts_cli
+from contracts import cli as contracts_cli  # the suite's check/record subcommands
 from mockserver.chaos.scenarios import ScenarioError, load_file
 from mockserver.config import DEFAULT_PORT, REMOTE_IMAGE_POLICIES, Config
 from mockserver.fal.auth import LOCAL_KEY as FAKE_KEY

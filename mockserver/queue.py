@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from mockserver.clock import Clock
-from mockserver.fal.endpoints import ENDPOINTS, cost_units
+from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.fal.validation import Validation
 from mockserver.records import RequestPlan, RequestRecord
 from mockserver.stores import RequestStore
@@ -240,8 +240,9 @@ class RequestQueue:
         origin: str | None = None,
         plan: RequestPlan | None = None,
     ) -> RequestRecord:
-        validation = validation or ENDPOINTS[endpoint_id].validate(payload)
-        units = cost_units(validation.arguments) if validation.arguments is not None else 0
+        endpoint = ENDPOINTS[endpoint_id]
+        validation = validation or endpoint.validate(payload)
+        units = endpoint.cost_units(validation)
         now = self.clock.now()
         plan = plan or RequestPlan()
         progression = check_progression(plan.progression or self.progression)

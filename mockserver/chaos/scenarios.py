@@ -28,10 +28,10 @@ from typing import Any
 import yaml  # PyYAML: scenario files are meant to be written by hand
 from jsonschema import Draft202012Validator
 
-from mockserver.fal.catalogue import ERROR_KINDS, GATEWAY_ERRORS, REASONS, DocPath, fal_error
+from contracts.schemas import load_schema
+from mockserver.fal.catalogue import GATEWAY_ERRORS, REASONS, DocPath, fal_error
 from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.fal.operations import FAL_ROUTES, FalCall
-from mockserver.queue import PROGRESSIONS
 from mockserver.records import RequestPlan, RequestRecord
 
 CREATING_ROUTES = frozenset({"submit", "run"})
@@ -175,105 +175,9 @@ class Scenario:
 
 # -- loading and validation -------------------------------------------------------------------
 
-SECONDS: dict[str, Any] = {"type": "number", "minimum": 0}
-RATE: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 1}
-SCENARIO_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-        "description": {"type": "string"},
-        "match": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "route": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {"enum": [*FAL_ROUTES, "*"]},
-                },
-                "endpoint": {"type": "array", "minItems": 1, "items": {"enum": sorted(ENDPOINTS)}},
-                "input": {
-                    "type": "object",
-                    "additionalProperties": {"type": ["string", "number", "boolean"]},
-                },
-                "headers": {"type": "object", "additionalProperties": {"type": "string"}},
-            },
-        },
-        "times": {"type": "integer", "minimum": 1},
-        "http_error": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["status"],
-            "properties": {
-                "status": {"type": "integer", "minimum": 400, "maximum": 599},
-                "request_id": {"type": "boolean"},
-                "ingress": {"type": "boolean"},
-                "retry_after": SECONDS,
-                "error_type": {"type": "string", "minLength": 1},
-                "message": {"type": "string"},
-                "headers": {"type": "object", "additionalProperties": {"type": "string"}},
-            },
-        },
-        "drop": {"type": "boolean"},
-        "latency": SECONDS,
-        "error": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["type"],
-            "properties": {
-                "type": {"enum": sorted(ERROR_KINDS)},
-                "status": {"type": "integer", "minimum": 400, "maximum": 599},
-                "message": {"type": "string", "minLength": 1},
-                "retryable": {"type": "boolean"},
-                "loc": {"type": "array", "items": {"type": ["string", "integer"]}},
-            },
-        },
-        "slow_queue": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["seconds"],
-            "properties": {"seconds": SECONDS, "position": {"type": "integer", "minimum": 0}},
-        },
-        "stream": {
-            "type": "object",
-            "additionalProperties": False,
-            "minProperties": 1,
-            "properties": {
-                "delay": SECONDS,
-                "stall_after": {"type": "integer", "minimum": 0},
-                "stall_seconds": SECONDS,
-            },
-        },
-        "logs": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["message"],
-                "properties": {
-                    "message": {
-                        "type": "string",
-                        "description": "printed as is: fal's log entries carry no level, so an "
-                        "app writes it into the message (e.g. 'WARNING:luma:slow upstream')",
-                    },
-                    "at": {"type": "number", "minimum": 0, "maximum": 1},
-                },
-            },
-        },
-        "output": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["video"],
-            "properties": {
-                "video": {"type": "string", "minLength": 1},
-                "file_name": {"type": "string", "minLength": 1},
-                "content_type": {"type": "string", "minLength": 1},
-            },
-        },
-        "progression": {"type": "string", "pattern": PROGRESSIONS.pattern},
-    },
-}
+SCENARIO_FILE = "scenarios.json"
+"""The schema of scenario files and API bodies, beside the other schemas (``contracts/schemas``)."""
+SCENARIO_SCHEMA: dict[str, Any] = load_schema(SCENARIO_FILE)["$defs"]["scenario"]
 EFFECT_KEYS = (
     "http_error",
     "drop",
@@ -495,18 +399,10 @@ def random_faults(
 # -- documents (files and API bodies) ---------------------------------------------------------
 
 DOCUMENT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
+    **{k: v for k, v in load_schema(SCENARIO_FILE).items() if k != "$defs"},
     "properties": {
-        "scenarios": {"type": "array"},
-        "seed": {"type": "integer"},
-        "fault_rate": RATE,
-        "fault_rates": {
-            "type": "object",
-            "propertyNames": {"enum": list(RANDOM_FAULTS)},
-            "additionalProperties": RATE,
-        },
-        "progression": {"type": "string", "pattern": PROGRESSIONS.pattern},
+        **load_schema(SCENARIO_FILE)["properties"],
+        "scenarios": {"type": "array"},  # each one is checked alone, so problems carry its index
     },
 }
 

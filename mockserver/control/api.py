@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import defaultdict
+from dataclasses import asdict
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from contracts.schemas.endpoints import ENDPOINT_FACTS, cost_usd
 from mockserver.chaos.scenarios import ScenarioError, parse_document, parse_scenario
 from mockserver.fal.errors import request_error, validation_error
 from mockserver.fal.validation import BodyParseError, json_invalid_detail, parse_json
@@ -23,8 +25,6 @@ from mockserver.observation.metrics import prometheus_text
 from mockserver.records import RequestRecord
 from mockserver.serving.routing import ANY_METHOD, Handler, MethodTableRoute
 
-UNIT_PRICE_USD = 0.50
-"""fal's price of one unit (a 540p, 5 s clip); 720p = 2 units, 1080p = 4, 9 s doubles."""
 LEDGER_SCAN_LIMIT = 1_000_000
 ADVANCE_WAIT_SECONDS = 10.0
 MAX_LIST = 2**62
@@ -295,27 +295,29 @@ async def metrics(request: Request) -> Response:
 
 
 def ledger_of(records: list[RequestRecord]) -> dict[str, Any]:
-    """Cost per API key: completed generations are billed, failed and cancelled ones not."""
+    """Cost per API key: completed generations are billed at their endpoint's price (its units
+    times its unit price, ``contracts/schemas/endpoints.json``); failed and cancelled ones not."""
     keys: dict[str, dict[str, Any]] = {}
     for record in records:
         key = record.headers.get("authorization", "unknown")
         row = keys.setdefault(
-            key, {"key": key, "billed_requests": 0, "unbilled_requests": 0, "units": 0}
+            key,
+            {"key": key, "billed_requests": 0, "unbilled_requests": 0, "units": 0, "usd": 0.0},
         )
         if record.status == "COMPLETED" and record.outcome == "ok":
             row["billed_requests"] += 1
             row["units"] += record.cost_units
+            row["usd"] += cost_usd(record.endpoint_id, record.cost_units)
         elif record.status == "COMPLETED":
             row["unbilled_requests"] += 1
     rows = sorted(keys.values(), key=lambda r: r["key"])
     for row in rows:
-        row["usd"] = round(row["units"] * UNIT_PRICE_USD, 2)
-    total = sum(r["units"] for r in rows)
+        row["usd"] = round(row["usd"], 2)
     return {
-        "unit_price_usd": UNIT_PRICE_USD,
+        "prices": {e: asdict(f.price) for e, f in ENDPOINT_FACTS.items()},
         "keys": rows,
-        "total_units": total,
-        "total_usd": round(total * UNIT_PRICE_USD, 2),
+        "total_units": sum(r["units"] for r in rows),
+        "total_usd": round(sum(r["usd"] for r in rows), 2),
     }
 
 

@@ -7,7 +7,6 @@ Handlers only translate between HTTP and ``RequestQueue``; lifecycle rules live 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -17,22 +16,16 @@ from starlette.responses import JSONResponse, Response
 
 from mockserver.config import Config
 from mockserver.fal.auth import check_key
-from mockserver.fal.endpoints import APP_ID, ENDPOINTS
+from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.fal.errors import method_not_allowed, request_error
 from mockserver.fal.hosts import base_url, request_urls
+from mockserver.fal.operations import OP_METHODS, REQUEST_OPS, REQUEST_PATH, REQUEST_TARGETS
 from mockserver.fal.validation import NO_BODY, BodyParseError, body_from_request
 from mockserver.fal.wire import gateway_json
 from mockserver.observation.masking import mask_secret
 from mockserver.production.video import output_body
 from mockserver.queue import RequestQueue, start_timeout
 from mockserver.records import PLAN_SCOPE_KEY, RequestRecord
-
-REQUEST_PATH = re.compile(
-    r"^/(?P<target>.+?)/requests/(?P<request_id>[^/]+)(?P<op>/status/stream|/status|/cancel)?/?$"
-)
-REQUEST_TARGETS = frozenset({APP_ID})
-"""fal addresses requests by owner/alias only; under a full endpoint id the same paths are
-POST-only submit paths, so a GET there answers 405 (docs/fidelity.md, "Request paths")."""
 
 RECORDED_HEADERS = (
     "x-fal-runner-hint",
@@ -42,8 +35,6 @@ RECORDED_HEADERS = (
     "x-fal-queue-priority",
     "x-fal-no-retry",
 )
-OP_METHODS = {"": "GET", "/status": "GET", "/status/stream": "GET", "/cancel": "PUT"}
-"""The one method each request operation takes (a 405 lists it in ``Allow``, per RFC 9110)."""
 CANCEL_RESPONSES = {
     "CANCELLATION_REQUESTED": 202,
     "ALREADY_COMPLETED": 400,
@@ -88,6 +79,12 @@ class QueueApi:
     def __init__(self, queue: RequestQueue, config: Config) -> None:
         self.queue = queue
         self.config = config
+        self._operations = {
+            "result": self.result,
+            "status": self.status,
+            "stream": self.stream,
+            "cancel": self.cancel,
+        }
         self.webhook_guard: Callable[[str], Response | None] | None = None
         """Refuses a ``fal_webhook`` the emulator will not deliver to (set by the app)."""
 
@@ -225,15 +222,10 @@ class QueueApi:
     async def request_op(self, request: Request, request_id: str, op: str) -> Response:
         if (denied := self.check_auth(request)) is not None:
             return denied
-        handler = {
-            ("GET", ""): self.result,
-            ("GET", "/status"): self.status,
-            ("GET", "/status/stream"): self.stream,
-            ("PUT", "/cancel"): self.cancel,
-        }.get((request.method, op))
-        if handler is None:
+        route = REQUEST_OPS.get((request.method, op))
+        if route is None:
             return method_not_allowed(request.method, [OP_METHODS[op]])
-        return await handler(request, request_id)
+        return await self._operations[route](request, request_id)
 
     async def status(self, request: Request, request_id: str) -> Response:
         record = self._record_or_404(request_id, NOT_FOUND_STATUS)

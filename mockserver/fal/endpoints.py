@@ -1,4 +1,5 @@
-"""Registry of the emulated fal endpoints: ids, schemas and cost, as one data table."""
+"""The emulated fal endpoints: their facts (``contracts/schemas/endpoints.json``) and how their
+input is judged when a request runs."""
 
 from __future__ import annotations
 
@@ -6,23 +7,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from contracts import load_schema
+from contracts.schemas import load_schema
+from contracts.schemas.endpoints import APP_ID, ENDPOINT_FACTS, EndpointFacts, cost_units
 from mockserver.fal.validation import Validation, validator_for
 
-APP_ID = "fal-ai/luma-dream-machine"
-"""fal addresses status/result/cancel by ``owner/alias`` only (both endpoints share it)."""
-
-# fal pricing: one unit is a 540p, 5 s clip; 720p costs 2x, 1080p 4x, 9 s 2x.
-RESOLUTION_UNITS = {"540p": 1, "720p": 2, "1080p": 4}
-DURATION_UNITS = {"5s": 1, "9s": 2}
+__all__ = ["APP_ID", "ENDPOINTS", "Endpoint", "cost_units"]
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    endpoint_id: str
-    input_schema: str
-    output_schema: str
-    kind: str
+    facts: EndpointFacts
+
+    @property
+    def endpoint_id(self) -> str:
+        return self.facts.endpoint_id
+
+    @property
+    def input_schema(self) -> str:
+        return self.facts.input_schema
+
+    @property
+    def kind(self) -> str:
+        return self.facts.kind
 
     def input_schema_doc(self) -> dict[str, Any]:
         return load_schema(self.input_schema)
@@ -46,32 +52,11 @@ class Endpoint:
             filled.update(body)
         return filled
 
-
-ENDPOINTS: dict[str, Endpoint] = {
-    e.endpoint_id: e
-    for e in (
-        Endpoint(
-            "fal-ai/luma-dream-machine/ray-2",
-            "ray-2.input.json",
-            "ray-2.output.json",
-            "text-to-video",
-        ),
-        Endpoint(
-            "fal-ai/luma-dream-machine/ray-2/image-to-video",
-            "ray-2-image-to-video.input.json",
-            "ray-2.output.json",
-            "image-to-video",
-        ),
-    )
-}
+    def cost_units(self, validation: Validation) -> int:
+        """What fal bills for it: nothing for input the app rejects (billable units 0)."""
+        if validation.arguments is None:
+            return 0
+        return cost_units(self.endpoint_id, validation.arguments)
 
 
-def cost_units(arguments: Mapping[str, Any]) -> int:
-    """Cost of one generation in 540p/5 s units, from validated inputs (defaults applied).
-
-    An input the app rejects costs nothing: fal marks its 422 ``x-fal-billable-units: 0``."""
-    resolution = RESOLUTION_UNITS.get(arguments.get("resolution"))  # type: ignore[arg-type]
-    duration = DURATION_UNITS.get(arguments.get("duration"))  # type: ignore[arg-type]
-    if resolution is None or duration is None:
-        return 0
-    return resolution * duration
+ENDPOINTS: dict[str, Endpoint] = {e: Endpoint(facts) for e, facts in ENDPOINT_FACTS.items()}

@@ -13,7 +13,7 @@ from typing import Literal
 
 from starlette.requests import Request
 
-from mockserver.fal.endpoints import APP_ID
+from contracts.schemas.endpoints import APP_ID
 
 HostRole = Literal["run", "queue", "rest", "cdn", "local"]
 

@@ -1,19 +1,27 @@
 """What a request is, in fal's terms: its route (submit, status, ...), endpoint and request id.
 
 The journal, the metrics and the fault rules all speak in these terms, so they are worked out
-once per request here, from the host's role (``urls.HOST_ROLES``) and the path. A JS client
+once per request here, from the host's role (``hosts.HOST_ROLES``) and the path. A JS client
 behind fal's proxy convention names its real target in ``x-fal-target-url``; that wins.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from mockserver.fal.api import REQUEST_PATH, REQUEST_TARGETS
-from mockserver.fal.endpoints import ENDPOINTS
+from contracts.schemas.endpoints import APP_ID, ENDPOINT_FACTS
 from mockserver.fal.hosts import HostRole, host_role
+
+ENDPOINTS = frozenset(ENDPOINT_FACTS)
+REQUEST_PATH = re.compile(
+    r"^/(?P<target>.+?)/requests/(?P<request_id>[^/]+)(?P<op>/status/stream|/status|/cancel)?/?$"
+)
+REQUEST_TARGETS = frozenset({APP_ID})
+"""fal addresses requests by owner/alias only; under a full endpoint id the same paths are
+POST-only submit paths, so a GET there answers 405 (docs/fidelity.md, "Request paths")."""
 
 Route = Literal[
     "submit", "run", "status", "stream", "result", "cancel", "media", "rest", "control", "other"
@@ -27,6 +35,9 @@ REQUEST_OPS: dict[tuple[str, str], Route] = {
     ("GET", "/status/stream"): "stream",
     ("PUT", "/cancel"): "cancel",
 }
+"""fal's request operations: (method, path suffix) -> route. The one table of them."""
+OP_METHODS: dict[str, str] = {suffix: method for method, suffix in REQUEST_OPS}
+"""The one method each request path takes (a 405 lists it in ``Allow``, per RFC 9110)."""
 CONTROL_PREFIX = "/_mock/"
 MEDIA_PREFIX = "/files/"
 

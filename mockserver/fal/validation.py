@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 
-from contracts import load_schema
+from contracts.schemas import load_schema
 
 Detail = dict[str, Any]
 

@@ -1,6 +1,7 @@
 """Synthetic Ray 2 media: geometry tables, ffmpeg rendering, input images, cache, serving."""
 
-from .geometry import VideoSpec, video_spec
+from contracts.schemas.geometry import VideoSpec, video_spec
+
 from .images import MediaInputError
 from .render import RenderedVideo, RenderRequest, VideoRenderer
 from .serving import serve_video

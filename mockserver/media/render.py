@@ -48,10 +48,10 @@ from typing import Any
 import imageio_ffmpeg
 from PIL import Image, ImageDraw, ImageFont
 
+from contracts.schemas.geometry import DEFAULTS, FPS, VideoSpec, video_spec
 from mockserver.config import RemoteImages
 
 from .cache import DiskCache, SingleFlight, cache_key, is_valid_key
-from .geometry import DEFAULTS, FPS, VideoSpec, video_spec
 from .images import ImageInput, frame_image, load_image_input
 
 # The image arguments, in the order their inputs are resolved.

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from jsonschema import Draft202012Validator
 
 from contracts import load_schema
+from contracts.schemas.endpoints import cost_units
 from contracts.strategies import (
     I2V,
     INPUT_SCHEMAS,
@@ -19,7 +20,7 @@ from contracts.strategies import (
     invalid_inputs,
     valid_inputs,
 )
-from mockserver.fal.endpoints import ENDPOINTS, cost_units
+from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.fal.validation import validator_for
 
 FAST = settings(max_examples=40, deadline=None, derandomize=True, database=None)
@@ -76,7 +77,7 @@ def test_covering_inputs_use_every_enum_value_without_stacking_costs(endpoint: s
         )
         assert {row.get(name) for row in rows} >= set(wanted), name
     assert len(rows) == max(len(p.get("enum", [])) for p in properties.values())
-    assert max(cost_units(ENDPOINTS[endpoint].with_defaults(r)) for r in rows) == 4
+    assert max(cost_units(endpoint, ENDPOINTS[endpoint].with_defaults(r)) for r in rows) == 4
     if endpoint == I2V:
         assert {tuple(k for k in ("image_url", "end_image_url") if k in r) for r in rows} == {
             (),

@@ -19,11 +19,11 @@ import pytest
 from PIL import Image
 
 from contracts import load_schema
+from contracts.schemas.geometry import FRAME_SIZES
 from mockserver.app import create_app
 from mockserver.clock import ManualClock
 from mockserver.control.dashboard import views
 from mockserver.control.dashboard.routes import STATIC_DIR
-from mockserver.media.geometry import FRAME_SIZES
 from mockserver.serving.background import BackgroundEmulator
 from mockserver.serving.server import ServerInfo, startup_banner
 from tests.conftest import TEST_KEY, make_config

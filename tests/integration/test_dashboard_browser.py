@@ -17,7 +17,7 @@ import fal_client
 import httpx
 import pytest
 
-from mockserver.media.geometry import FRAME_SIZES
+from contracts.schemas.geometry import FRAME_SIZES
 from mockserver.serving.background import BackgroundEmulator
 from tests.conftest import TEST_KEY, make_config, route_fal_client
 

@@ -355,3 +355,23 @@ def test_the_readme_example_is_a_valid_scenario_file(tmp_path: Path) -> None:
     }
     assert len(document.scenarios) == 8
     assert document.scenarios[-1].match.routes == {"stream"}
+
+
+def test_the_scenario_schema_names_what_the_code_knows() -> None:
+    """scenarios.json is data: its enums must list exactly the routes, endpoints, error types,
+    random faults and progressions the emulator implements."""
+    from contracts import load_schema
+    from mockserver.chaos.scenarios import RANDOM_FAULTS
+    from mockserver.fal.catalogue import ERROR_KINDS
+    from mockserver.fal.endpoints import ENDPOINTS
+    from mockserver.fal.operations import FAL_ROUTES
+    from mockserver.queue import PROGRESSIONS
+
+    document = load_schema("scenarios.json")
+    scenario = document["$defs"]["scenario"]["properties"]
+    assert scenario["match"]["properties"]["route"]["items"]["enum"] == [*FAL_ROUTES, "*"]
+    assert scenario["match"]["properties"]["endpoint"]["items"]["enum"] == sorted(ENDPOINTS)
+    assert scenario["error"]["properties"]["type"]["enum"] == sorted(ERROR_KINDS)
+    assert document["properties"]["fault_rates"]["propertyNames"]["enum"] == list(RANDOM_FAULTS)
+    for pattern in (scenario["progression"], document["properties"]["progression"]):
+        assert pattern["pattern"] == PROGRESSIONS.pattern

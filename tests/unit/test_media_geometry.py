@@ -2,8 +2,8 @@
 
 import pytest
 
+from contracts.schemas.geometry import ASPECT_RATIOS, FRAME_COUNTS, FRAME_SIZES, RESOLUTIONS
 from mockserver.media import video_spec
-from mockserver.media.geometry import ASPECT_RATIOS, FRAME_COUNTS, FRAME_SIZES, RESOLUTIONS
 
 DOCUMENTED = {
     "16:9": [(960, 540), (1280, 720), (1920, 1080)],

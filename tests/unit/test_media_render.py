@@ -14,8 +14,8 @@ import av
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
+from contracts.schemas.geometry import ASPECT_RATIOS, DURATIONS, FRAME_SIZES, RESOLUTIONS
 from mockserver.media import RenderedVideo, RenderRequest, VideoRenderer
-from mockserver.media.geometry import ASPECT_RATIOS, DURATIONS, FRAME_SIZES, RESOLUTIONS
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
 ALL_COMBOS = list(itertools.product(ASPECT_RATIOS, RESOLUTIONS, DURATIONS))

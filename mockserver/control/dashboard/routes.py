@@ -21,8 +21,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from contracts import load_schema
-from contracts.schemas import SCHEMA_DIR
+from contracts.schemas import SCHEMA_DIR, load_schema
+from contracts.schemas.endpoints import ENDPOINT_FACTS
 from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.fal.errors import method_not_allowed, request_error, validation_error
 from mockserver.media import MediaInputError, video_spec
@@ -208,7 +208,7 @@ async def schema_index(request: Request) -> Response:
             "output_schema": endpoint.output_schema,
             "input_schema_url": f"/_mock/schemas/{endpoint.input_schema}",
         }
-        for endpoint in ENDPOINTS.values()
+        for endpoint in ENDPOINT_FACTS.values()
     ]
     return JSONResponse({"endpoints": endpoints})
 
