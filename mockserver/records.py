@@ -110,6 +110,12 @@ class RequestRecord:
         """Log lines whose time has come; the rest of the plan stays hidden."""
         return [line for line in self.logs if line["at"] <= now]
 
+    def public_logs(self, now: float | None = None) -> list[dict[str, Any]]:
+        """Log lines as fal sends them (without the emulator's ``at``); with ``now``, only
+        those whose time has come."""
+        lines = self.logs if now is None else self.visible_logs(now)
+        return public_lines(lines)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -131,6 +137,11 @@ class RequestRecord:
             for k, v in self.__dict__.items()
         }
         return twin
+
+
+def public_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Log lines without the emulator's own ``at`` key: what a client is shown."""
+    return [{k: v for k, v in line.items() if k != "at"} for line in lines]
 
 
 @dataclass(frozen=True)

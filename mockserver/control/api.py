@@ -17,9 +17,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from contracts.schemas.endpoints import ENDPOINT_FACTS, cost_usd
+from mockserver.bodies import read_json, read_json_object
 from mockserver.chaos.scenarios import ScenarioError, parse_document, parse_scenario
 from mockserver.fal.errors import request_error, validation_error
-from mockserver.fal.validation import BodyParseError, json_invalid_detail, parse_json
 from mockserver.observation.journal import JournalFilter, entries_json
 from mockserver.observation.metrics import prometheus_text
 from mockserver.records import RequestRecord
@@ -31,19 +31,30 @@ MAX_LIST = 2**62
 """Any larger ``limit`` means everything too (and would overflow SQLite's integers)."""
 
 
+def request_not_found() -> Response:
+    """The control API's and the dashboard's answer for an id the store does not hold."""
+    return request_error(404, "Request not found", "request_not_found")
+
+
+def query_limit(request: Request, *, default: int | None, maximum: int = MAX_LIST) -> Any:
+    """``?limit=``: an integer from 1, None (everything) when absent and ``default`` is None.
+    A larger value than ``maximum`` means "as many as there are" and is read as ``maximum``."""
+    raw = request.query_params.get("limit")
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        return _bad_field(["query", "limit"], "Input should be a valid integer", "int_parsing")
+    if value < 1:
+        return _bad_field(
+            ["query", "limit"], "Input should be greater than or equal to 1", "greater_than_equal"
+        )
+    return min(value, maximum)
+
+
 def _bad_field(loc: list[Any], msg: str, kind: str = "value_error") -> Response:
     return validation_error([{"loc": loc, "msg": msg, "type": kind}])
-
-
-async def _json_body(request: Request) -> Any | Response:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        value, not_json = parse_json(raw)
-    except BodyParseError as exc:
-        not_json = json_invalid_detail(exc.detail, 0)
-    return validation_error(not_json) if not_json else value
 
 
 # -- health, clock, reset ---------------------------------------------------------------------
@@ -62,7 +73,7 @@ MAX_ADVANCE_SECONDS = 10 * 365 * 86400
 
 
 async def clock_advance(request: Request) -> Response:
-    body = await _json_body(request)
+    body = await read_json_object(request)
     if isinstance(body, Response):
         return body
     seconds = body.get("seconds") if isinstance(body, dict) else None
@@ -97,11 +108,14 @@ async def reset(request: Request) -> Response:
 # -- journal ----------------------------------------------------------------------------------
 
 JOURNAL_TEXT_FILTERS = ("method", "path", "path_prefix", "route", "endpoint", "request_id")
-JOURNAL_INT_FILTERS = ("status", "since", "limit")
+JOURNAL_INT_FILTERS = ("status", "since")
 
 
 async def journal_get(request: Request) -> Response:
     params = request.query_params
+    limit = query_limit(request, default=None)
+    if isinstance(limit, Response):
+        return limit
     numbers: dict[str, int | None] = {}
     for name in JOURNAL_INT_FILTERS:
         raw = params.get(name)
@@ -112,15 +126,13 @@ async def journal_get(request: Request) -> Response:
             numbers[name] = int(raw)
         except ValueError:
             return _bad_field(["query", name], "Input should be a valid integer", "int_parsing")
-        if name == "limit" and numbers[name] < 0:
-            return _bad_field(["query", name], "Input should be >= 0", "greater_than_equal")
     where = JournalFilter(
         **{name: params.get(name) for name in JOURNAL_TEXT_FILTERS},
         status=numbers["status"],
         since=numbers["since"],
     )
     journal = request.app.state.journal
-    entries = journal.entries(where, numbers["limit"])
+    entries = journal.entries(where, limit)
     return JSONResponse(
         {
             "entries": entries_json(entries),
@@ -140,23 +152,22 @@ async def journal_delete(request: Request) -> Response:
 
 def record_json(record: RequestRecord) -> dict[str, Any]:
     data = record.to_dict()
-    data["logs"] = [{k: v for k, v in line.items() if k != "at"} for line in record.logs]
+    data["logs"] = record.public_logs()
     return data
 
 
 async def requests_list(request: Request) -> Response:
-    try:
-        limit = int(request.query_params.get("limit", "100"))
-    except ValueError:
-        return _bad_field(["query", "limit"], "Input should be a valid integer", "int_parsing")
-    records = request.app.state.store.recent(min(max(limit, 0), MAX_LIST))
+    limit = query_limit(request, default=100)
+    if isinstance(limit, Response):
+        return limit
+    records = request.app.state.store.recent(limit)
     return JSONResponse({"requests": [record_json(r) for r in records]})
 
 
 async def request_get(request: Request) -> Response:
     record = request.app.state.queue.get(request.path_params["request_id"])
     if record is None:
-        return request_error(404, "Request not found", "request_not_found")
+        return request_not_found()
     return JSONResponse(record_json(record))
 
 
@@ -170,7 +181,7 @@ async def request_advance(request: Request) -> Response:
     request_id = request.path_params["request_id"]
     before = queue.get(request_id)
     if before is None:
-        return request_error(404, "Request not found", "request_not_found")
+        return request_not_found()
     if before.status == "COMPLETED":
         return request_error(409, "Request is already completed", "already_completed")
     record = queue.step(request_id)
@@ -209,7 +220,7 @@ async def scenarios_get(request: Request) -> Response:
 
 async def scenarios_post(request: Request) -> Response:
     """One scenario, or a document ``{scenarios: [...], seed, fault_rate, fault_rates, ...}``."""
-    body = await _json_body(request)
+    body = await read_json(request)
     if isinstance(body, Response):
         return body
     if not isinstance(body, dict | list):

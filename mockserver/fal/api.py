@@ -11,9 +11,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sse_starlette.sse import EventSourceResponse
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from mockserver.bodies import read_body
 from mockserver.config import Config
 from mockserver.fal.auth import check_key
 from mockserver.fal.endpoints import ENDPOINTS
@@ -25,7 +26,7 @@ from mockserver.fal.wire import gateway_json
 from mockserver.observation.masking import mask_secret
 from mockserver.production.video import output_body
 from mockserver.queue import RequestQueue, start_timeout
-from mockserver.records import PLAN_SCOPE_KEY, RequestRecord
+from mockserver.records import PLAN_SCOPE_KEY, RequestRecord, public_lines
 
 RECORDED_HEADERS = (
     "x-fal-runner-hint",
@@ -66,10 +67,6 @@ def _bad_timeout(request: Request) -> Response | None:
     return None
 
 
-def _public_logs(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in line.items() if k != "at"} for line in lines]
-
-
 def _validation_failure(detail: list[dict[str, Any]]) -> Response:
     """The app's own 422, as FastAPI writes it; fal's framework adds billable units 0."""
     return JSONResponse({"detail": detail}, 422, headers={"x-fal-billable-units": "0"})
@@ -96,26 +93,11 @@ class QueueApi:
     async def read_body(self, request: Request) -> Any:
         """The body as the app will be handed it (FastAPI's rules), or the refusal at the
         door: 413 over the size limit, 422 ``json_invalid``, 400 for an undecodable body."""
-        limit = self.config.max_body_bytes
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            return request_error(413, f"Request body exceeds {limit} bytes", "payload_too_large")
-        chunks: list[bytes] = []
-        size = 0
+        raw = await read_body(request, self.config.max_body_bytes)
+        if isinstance(raw, Response):
+            return raw
         try:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    return request_error(
-                        413, f"Request body exceeds {limit} bytes", "payload_too_large"
-                    )
-                chunks.append(chunk)
-        except ClientDisconnect:
-            return request_error(400, "Client disconnected before sending the body", "bad_request")
-        try:
-            body, not_json = body_from_request(
-                request.headers.get("content-type"), b"".join(chunks)
-            )
+            body, not_json = body_from_request(request.headers.get("content-type"), raw)
         except BodyParseError as exc:
             return JSONResponse({"detail": exc.detail}, 400)
         if not_json:
@@ -138,7 +120,7 @@ class QueueApi:
             "status": record.status,
             "request_id": record.request_id,
             **request_urls(request, record.request_id),
-            "logs": None if logs is None else _public_logs(logs),
+            "logs": None if logs is None else public_lines(logs),
             "metrics": {},
         }
         if record.status == "IN_QUEUE":

@@ -150,7 +150,7 @@ class Emulator:
         if cfg.tls_port != 0:
             # Imported here: cryptography is a fifth of the import time of an emulator without
             # TLS, which is what the pytest fixture starts.
-            from mockserver.serving.tls import FAL_HOSTS, ensure_tls_files
+            from mockserver.serving.tls import ensure_tls_files
 
             tls = ensure_tls_files(cfg.state_dir)
             wanted = cfg.tls_port_after(port)
@@ -167,15 +167,7 @@ class Emulator:
             )
             tls_port = _bound_port(self._servers[1])
         if tls is not None and tls_port is not None and shared is None:
-            wanted_proxy = cfg.proxy_port_after(port)
-            self._proxy = await start_connect_proxy(
-                cfg.host,
-                wanted_proxy,
-                upstream_host=cfg.host,
-                upstream_port=tls_port,
-                allowed_hosts=FAL_HOSTS,
-            )
-            proxy_port = int(self._proxy.sockets[0].getsockname()[1])
+            self._proxy, proxy_port = await _start_fal_proxy(cfg, port, tls_port)
         self.info = ServerInfo(
             cfg.host, port, tls_port, proxy_port, str(tls.ca_cert.resolve()) if tls else None
         )
@@ -280,6 +272,20 @@ def run_workers(
             proc.join(15)
 
 
+async def _start_fal_proxy(config: Config, port: int, tls_port: int) -> tuple[Any, int]:
+    """The CONNECT proxy that tunnels fal's hosts (and only those) to the TLS listener."""
+    from mockserver.serving.tls import FAL_HOSTS
+
+    proxy = await start_connect_proxy(
+        config.host,
+        config.proxy_port_after(port),
+        upstream_host=config.host,
+        upstream_port=tls_port,
+        allowed_hosts=FAL_HOSTS,
+    )
+    return proxy, int(proxy.sockets[0].getsockname()[1])
+
+
 async def _supervise(
     config: Config,
     procs: list[multiprocessing.process.BaseProcess],
@@ -288,20 +294,11 @@ async def _supervise(
     banner: bool,
 ) -> None:
     """Run the CONNECT proxy, publish server.json, and stop every worker when one ends."""
-    from mockserver.serving.tls import FAL_HOSTS
-
     port = int(listeners.plain.getsockname()[1])
     tls_port = int(listeners.tls.getsockname()[1]) if listeners.tls else None
     proxy = proxy_port = None
     if tls is not None and tls_port is not None:
-        proxy = await start_connect_proxy(
-            config.host,
-            config.proxy_port_after(port),
-            upstream_host=config.host,
-            upstream_port=tls_port,
-            allowed_hosts=FAL_HOSTS,
-        )
-        proxy_port = int(proxy.sockets[0].getsockname()[1])
+        proxy, proxy_port = await _start_fal_proxy(config, port, tls_port)
     ca = str(tls.ca_cert.resolve()) if tls else None
     info = ServerInfo(config.host, port, tls_port, proxy_port, ca)
     (config.state_dir / SERVER_INFO_FILE).write_text(info.to_json())

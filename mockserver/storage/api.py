@@ -36,6 +36,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from mockserver.bodies import read_json_object
 from mockserver.config import Config
 from mockserver.fal.auth import check_key
 from mockserver.fal.errors import request_error, validation_error
@@ -54,7 +55,6 @@ TOKEN_REFUSALS = {
     "expired": ("CDN token expired: request a new one from /storage/auth/token", "token_expired"),
 }
 MAX_PART_NUMBER = 10_000  # S3's limit, which fal's multipart API mirrors
-MAX_JSON_BYTES = 1024 * 1024
 LIFECYCLE_HEADERS = ("x-fal-object-lifecycle-preference", "x-fal-object-lifecycle")
 """Python sends both on uploads, JS the second on initiate, JS queue calls the first."""
 MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
@@ -171,28 +171,6 @@ async def receive_body(request: Request, dest: Path, limit: int) -> tuple[int, s
     return size, md5.hexdigest()
 
 
-async def read_json_body(request: Request) -> dict[str, Any] | Response:
-    raw = bytearray()
-    try:
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > MAX_JSON_BYTES:
-                return request_error(
-                    413, f"Request body exceeds {MAX_JSON_BYTES} bytes", "payload_too_large"
-                )
-    except ClientDisconnect:
-        return request_error(400, "Client disconnected before sending the body", "bad_request")
-    try:
-        value = json.loads(bytes(raw) or b"{}")
-    except (ValueError, RecursionError):  # also: nested too deep, a 10,000-digit number
-        return validation_error([_entry(["body"], "Invalid JSON", "json_invalid")])
-    if not isinstance(value, dict):
-        return validation_error(
-            [_entry(["body"], "Input should be a valid dictionary", "dict_type", value)]
-        )
-    return value
-
-
 class Storage:
     """The storage handlers over one ``FileStore``; ``app.state.files`` holds the instance."""
 
@@ -276,7 +254,7 @@ class Storage:
     async def _initiate(self, request: Request, *, multipart: bool) -> Response:
         if (refused := self._key_auth(request) or self._storage_type(request)) is not None:
             return refused
-        body = await read_json_body(request)
+        body = await read_json_object(request)
         if isinstance(body, Response):
             return body
         problems = [
@@ -424,7 +402,7 @@ class Storage:
         if isinstance(found, Response):
             return found
         obj, upload_id = found
-        body = await read_json_body(request)
+        body = await read_json_object(request)
         if isinstance(body, Response):
             return body
         listed = self._listed_parts(body)

@@ -10,9 +10,9 @@ import fal_client
 import httpx
 import pytest
 
+from contracts.mp4probe import probe
 from mockserver.serving.background import BackgroundEmulator
 from tests.conftest import make_config
-from tests.mp4probe import probe
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
 I2V = "fal-ai/luma-dream-machine/ray-2/image-to-video"

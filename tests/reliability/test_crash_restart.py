@@ -19,8 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from contracts.mp4probe import probe
 from tests.conftest import TEST_KEY
-from tests.mp4probe import probe
 from tests.reliability.budget import scaled
 from tests.reliability.serveproc import ServeProcess, child_pids, start_serve
 

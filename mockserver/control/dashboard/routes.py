@@ -23,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from contracts.schemas import SCHEMA_DIR, load_schema
 from contracts.schemas.endpoints import ENDPOINT_FACTS
+from mockserver.control.api import query_limit, request_not_found
 from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.fal.errors import method_not_allowed, request_error, validation_error
 from mockserver.media import MediaInputError, video_spec
@@ -43,23 +44,7 @@ NO_STORE = {"cache-control": "no-store"}
 
 
 def _limit(request: Request) -> int | Response:
-    raw = request.query_params.get("limit", str(DEFAULT_LIMIT))
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if not 1 <= value <= MAX_LIMIT:
-        return validation_error(
-            [
-                {
-                    "loc": ["query", "limit"],
-                    "msg": f"Input should be an integer from 1 to {MAX_LIMIT}",
-                    "type": "int_parsing",
-                    "input": raw,
-                }
-            ]
-        )
-    return value
+    return query_limit(request, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)  # type: ignore[no-any-return]
 
 
 def _position(request: Request, record: RequestRecord) -> int | None:
@@ -84,7 +69,7 @@ def _record_or_404(request: Request) -> RequestRecord | Response:
     request_id = request.path_params["request_id"]
     record = request.app.state.queue.get(request_id)
     if record is None:
-        return request_error(404, f"Request {request_id!r} not found", "request_not_found")
+        return request_not_found()
     return record
 
 

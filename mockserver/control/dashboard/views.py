@@ -131,7 +131,7 @@ def detail(
         "input": shortened(record.input),
         "headers": masked_headers(record.headers),
         "webhook_url": record.webhook_url,
-        "logs": [{k: v for k, v in line.items() if k != "at"} for line in record.visible_logs(now)],
+        "logs": record.public_logs(now),
         "notes": list(record.notes),
         "output": output,
     }
