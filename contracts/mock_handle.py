@@ -71,7 +71,7 @@ class Ray2Mock:
 
     def advance(self, seconds: float) -> None:
         """Move the emulator's clock forward and apply every transition that became due."""
-        state = self.emulator.app.state
+        state = self.emulator.services
 
         def move() -> None:
             state.clock.advance(seconds)
@@ -83,7 +83,7 @@ class Ray2Mock:
         """Forget every request (and, with the control API, journal and scenarios too)."""
         response = self._request("POST", "/_mock/reset")
         if response.status_code in (404, 405):  # a build without the control API
-            self.emulator.call(self.emulator.app.state.store.clear)
+            self.emulator.call(self.emulator.services.store.clear)
         else:
             self._check(response)
 

@@ -1,8 +1,9 @@
-"""``create_app(config)``: wires the store, clock, renderer and queue to fal's routes.
+"""``create_app(config)``: the emulator's routes and middleware over its services.
 
-Routes only wire things together. Which routes a request sees depends on its host's role
-(``urls.HOST_ROLES``): fal's run, queue and CDN hosts in TLS routing mode, or the plain
-loopback layout (queue at the root, sync run under ``/run``).
+Routes only wire things together (the parts are built in ``services.py``). Which routes a
+request sees depends on its host's role (``fal.hosts.HOST_ROLES``): fal's run, queue, REST and
+CDN hosts in TLS routing mode, or the plain loopback layout (queue at the root, sync run under
+``/run``).
 """
 
 from __future__ import annotations
@@ -28,27 +29,22 @@ from mockserver.control.dashboard import dashboard_routes
 from mockserver.fal.api import QueueApi
 from mockserver.fal.errors import request_error
 from mockserver.fal.hosts import MEDIA_PATH, host_role
-from mockserver.media import VideoRenderer, serve_video
 from mockserver.observation.journal import Journal, JournalMiddleware
 from mockserver.observation.metrics import Metrics
-from mockserver.production.scenario import ScenarioProducer
-from mockserver.production.video import OutputPublisher, VideoProducer, serve_output
-from mockserver.queue import RequestQueue
+from mockserver.production.video import serve_output, serve_video
+from mockserver.services import Observers, open_services, services
 from mockserver.serving.browser_proxy import CORS_MIDDLEWARE, PROXY_ROUTE
 from mockserver.serving.routing import ANY_METHOD, MethodNotAllowedRoute
-from mockserver.storage.api import CDN_ROUTES, LOCAL_ROUTES, REST_ROUTES, Storage
-from mockserver.storage.files import FileStore
-from mockserver.stores import MemoryStore, RequestStore, SqliteStore
+from mockserver.storage.api import CDN_ROUTES, LOCAL_ROUTES, REST_ROUTES
+from mockserver.stores import RequestStore
 from mockserver.webhooks.dispatch import LOCAL_ROUTES as WEBHOOK_LOCAL_ROUTES
 from mockserver.webhooks.dispatch import REST_ROUTES as WEBHOOK_REST_ROUTES
-from mockserver.webhooks.dispatch import RetryPolicy, WebhookDispatcher
-from mockserver.webhooks.keys import WebhookSigner
 
 log = logging.getLogger(__name__)
 
 
 def _api(request: Request) -> QueueApi:
-    return request.app.state.api
+    return services(request).api
 
 
 async def _queue_path(request: Request) -> Response:
@@ -144,79 +140,25 @@ def create_app(
 ) -> Starlette:
     config = config or Config()
     clock = clock or SystemClock()
-    journal = Journal(config.journal_size)
-    metrics = Metrics()
     document = load_file(config.scenarios_path) if config.scenarios_path else FaultDocument()
-    faults = FaultEngine(document, seed=config.seed, fault_rate=config.fault_rate)
-    progression = config.progression or document.progression or "timed"
-    if faults.random is not None:  # the seed is what reproduces a chaos run: say it
-        log.info("random faults %s", faults.random.to_json())
+    observers = Observers(
+        journal=Journal(config.journal_size),
+        metrics=Metrics(),
+        faults=FaultEngine(document, seed=config.seed, fault_rate=config.fault_rate),
+        progression=config.progression or document.progression or "timed",
+    )
+    if observers.faults.random is not None:  # the seed is what reproduces a chaos run: say it
+        log.info("random faults %s", observers.faults.random.to_json())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        config.state_dir.mkdir(parents=True, exist_ok=True)
-        request_store = store or (
-            SqliteStore(config.database_path) if config.store == "sqlite" else MemoryStore()
-        )
-        file_store = FileStore(config.files_dir, clock)
-        files = Storage(file_store, config)
-        renderer = VideoRenderer(
-            config.media_dir,
-            max_workers=config.render_workers,
-            remote_images=config.remote_images,
-            resolve_local_url=files.resolve_local_url,
-        )
-        queue = RequestQueue(
-            request_store,
-            clock,
-            config.timing_profile,
-            OutputPublisher(
-                ScenarioProducer(VideoProducer(renderer), config.media_dir, metrics), file_store
-            ),
-            progression=progression,
-        )
-        app.state.config = config
-        app.state.clock = clock
-        app.state.store = request_store
-        app.state.renderer = renderer
-        app.state.queue = queue
-        app.state.role_routers = ROLE_ROUTERS
-        app.state.api = QueueApi(queue, config)
-        app.state.files = files
-        webhooks = WebhookDispatcher(
-            WebhookSigner.load_or_create(config.state_dir),
-            clock,
-            RetryPolicy.from_config(config),
-            config.webhook_allow,
-        )
-        queue.completion_listeners.append(webhooks.on_completed)
-        queue.completion_listeners.append(
-            lambda record: (
-                journal.annotate(record.request_id, record.notes) if record.notes else None
-            )
-        )
-        app.state.api.webhook_guard = webhooks.guard
-        app.state.webhooks = webhooks
-        await webhooks.start()
-        app.state.journal = journal
-        app.state.metrics = metrics
-        app.state.faults = faults
-
-        def reset_faults() -> None:
-            faults.reset()
-            queue.progression = progression
-
-        app.state.reset_hooks = [reset_faults]
-        await queue.start()
+        built = open_services(config, clock, observers, ROLE_ROUTERS, store)
+        app.state.services = built
+        await built.start()
         try:
             yield
         finally:
-            await queue.stop()
-            await webhooks.aclose()
-            await renderer.aclose()
-            file_store.close()
-            if store is None:
-                request_store.close()
+            await built.aclose()
 
     return Starlette(
         routes=[Mount("", app=_RoleDispatch(ROLE_ROUTERS))],
@@ -225,8 +167,13 @@ def create_app(
         middleware=[
             CORS_MIDDLEWARE,
             Middleware(
-                JournalMiddleware, journal=journal, clock=clock.now, observe=metrics.observe
+                JournalMiddleware,
+                journal=observers.journal,
+                clock=clock.now,
+                observe=observers.metrics.observe,
             ),
-            Middleware(FaultMiddleware, engine=faults, max_body_bytes=config.max_body_bytes),
+            Middleware(
+                FaultMiddleware, engine=observers.faults, max_body_bytes=config.max_body_bytes
+            ),
         ],
     )

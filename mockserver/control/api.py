@@ -23,6 +23,7 @@ from mockserver.fal.errors import request_error, validation_error
 from mockserver.observation.journal import JournalFilter, entries_json
 from mockserver.observation.metrics import prometheus_text
 from mockserver.records import RequestRecord
+from mockserver.services import services
 from mockserver.serving.routing import ANY_METHOD, Handler, MethodTableRoute
 
 LEDGER_SCAN_LIMIT = 1_000_000
@@ -65,7 +66,7 @@ async def health(request: Request) -> Response:
 
 
 async def clock_get(request: Request) -> Response:
-    return JSONResponse({"now": request.app.state.clock.now()})
+    return JSONResponse({"now": services(request).clock.now()})
 
 
 MAX_ADVANCE_SECONDS = 10 * 365 * 86400
@@ -88,7 +89,7 @@ async def clock_advance(request: Request) -> Response:
             f"Input should be a number of seconds from 0 to {MAX_ADVANCE_SECONDS}",
             "float_type",
         )
-    state = request.app.state
+    state = services(request)
     state.clock.advance(float(seconds))
     state.queue.advance()  # apply what fell due now, so the caller reads the new state
     return JSONResponse({"now": state.clock.now(), "advanced": seconds})
@@ -96,12 +97,7 @@ async def clock_advance(request: Request) -> Response:
 
 async def reset(request: Request) -> Response:
     """Back to the state at start: no requests, empty journal and metrics, initial scenarios."""
-    state = request.app.state
-    state.queue.reset()
-    cleared = state.journal.clear()
-    state.metrics.reset()
-    for hook in state.reset_hooks:
-        hook()
+    cleared = services(request).reset()
     return JSONResponse({"status": "reset", "journal_entries_cleared": cleared})
 
 
@@ -131,7 +127,7 @@ async def journal_get(request: Request) -> Response:
         status=numbers["status"],
         since=numbers["since"],
     )
-    journal = request.app.state.journal
+    journal = services(request).journal
     entries = journal.entries(where, limit)
     return JSONResponse(
         {
@@ -144,7 +140,7 @@ async def journal_get(request: Request) -> Response:
 
 
 async def journal_delete(request: Request) -> Response:
-    return JSONResponse({"cleared": request.app.state.journal.clear()})
+    return JSONResponse({"cleared": services(request).journal.clear()})
 
 
 # -- requests ---------------------------------------------------------------------------------
@@ -160,12 +156,12 @@ async def requests_list(request: Request) -> Response:
     limit = query_limit(request, default=100)
     if isinstance(limit, Response):
         return limit
-    records = request.app.state.store.recent(limit)
+    records = services(request).store.recent(limit)
     return JSONResponse({"requests": [record_json(r) for r in records]})
 
 
 async def request_get(request: Request) -> Response:
-    record = request.app.state.queue.get(request.path_params["request_id"])
+    record = services(request).queue.get(request.path_params["request_id"])
     if record is None:
         return request_not_found()
     return JSONResponse(record_json(record))
@@ -177,7 +173,7 @@ async def request_advance(request: Request) -> Response:
     Starting happens at once when a slot is free; finishing waits (briefly) for the video to
     exist, so the caller reads the new state right after this returns.
     """
-    queue = request.app.state.queue
+    queue = services(request).queue
     request_id = request.path_params["request_id"]
     before = queue.get(request_id)
     if before is None:
@@ -215,7 +211,7 @@ async def _wait_for_output(queue: Any, request_id: str) -> RequestRecord:
 
 
 async def scenarios_get(request: Request) -> Response:
-    return JSONResponse(request.app.state.faults.to_json())
+    return JSONResponse(services(request).faults.to_json())
 
 
 async def scenarios_post(request: Request) -> Response:
@@ -226,7 +222,7 @@ async def scenarios_post(request: Request) -> Response:
     if not isinstance(body, dict | list):
         expected = "Input should be a scenario, a list or a document"
         return _bad_field(["body"], expected, "model_type")
-    state = request.app.state
+    state = services(request)
     engine = state.faults
     single = isinstance(body, dict) and "scenarios" not in body
     document = None
@@ -252,7 +248,7 @@ async def scenarios_post(request: Request) -> Response:
 
 
 async def scenarios_delete(request: Request) -> Response:
-    engine = request.app.state.faults
+    engine = services(request).faults
     count = len(engine.scenarios)
     engine.clear()
     return JSONResponse({"cleared": count})
@@ -260,7 +256,7 @@ async def scenarios_delete(request: Request) -> Response:
 
 async def scenario_delete(request: Request) -> Response:
     name = request.path_params["name"]
-    if not request.app.state.faults.remove(name):
+    if not services(request).faults.remove(name):
         return request_error(404, f"No scenario named {name!r}", "not_found")
     return JSONResponse({"deleted": name})
 
@@ -269,7 +265,7 @@ async def scenario_delete(request: Request) -> Response:
 
 
 def _metrics_snapshot(request: Request) -> dict[str, Any]:
-    state = request.app.state
+    state = services(request)
     unfinished = state.store.unfinished()
     by_status = defaultdict(int)
     for record in unfinished:
@@ -333,7 +329,7 @@ def ledger_of(records: list[RequestRecord]) -> dict[str, Any]:
 
 
 async def ledger(request: Request) -> Response:
-    return JSONResponse(ledger_of(request.app.state.store.recent(LEDGER_SCAN_LIMIT)))
+    return JSONResponse(ledger_of(services(request).store.recent(LEDGER_SCAN_LIMIT)))
 
 
 CONTROL_TABLE: tuple[tuple[str, str, Handler], ...] = (

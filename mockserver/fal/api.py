@@ -73,17 +73,23 @@ def _validation_failure(detail: list[dict[str, Any]]) -> Response:
 
 
 class QueueApi:
-    def __init__(self, queue: RequestQueue, config: Config) -> None:
+    def __init__(
+        self,
+        queue: RequestQueue,
+        config: Config,
+        *,
+        webhook_guard: Callable[[str], Response | None] | None = None,
+    ) -> None:
         self.queue = queue
         self.config = config
+        self.webhook_guard = webhook_guard
+        """Refuses a ``fal_webhook`` the emulator will not deliver to."""
         self._operations = {
             "result": self.result,
             "status": self.status,
             "stream": self.stream,
             "cancel": self.cancel,
         }
-        self.webhook_guard: Callable[[str], Response | None] | None = None
-        """Refuses a ``fal_webhook`` the emulator will not deliver to (set by the app)."""
 
     # -- shared steps -------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from contracts.schemas.geometry import VideoSpec, video_spec
 
 from .images import MediaInputError
 from .render import RenderedVideo, RenderRequest, VideoRenderer
-from .serving import serve_video
+from .serving import cached_file_response
 
 __all__ = [
     "MediaInputError",
@@ -12,6 +12,6 @@ __all__ = [
     "RenderedVideo",
     "VideoRenderer",
     "VideoSpec",
-    "serve_video",
+    "cached_file_response",
     "video_spec",
 ]

@@ -9,11 +9,10 @@ the ETag is the key itself and responses may be cached forever.
 from __future__ import annotations
 
 import stat
+from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-
-from .cache import SUFFIX
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 
@@ -29,16 +28,9 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
-async def serve_video(request: Request) -> Response:
-    """GET/HEAD `{key}` or `{key}.mp4` from `request.app.state.renderer`'s cache."""
-    key = str(request.path_params.get("key", "")).removesuffix(SUFFIX)
-    return serve_cached(request, key, "output.mp4")
-
-
-def serve_cached(request: Request, key: str, filename: str) -> Response:
-    """The cached render ``key`` with Range, a strong ETag and conditional GET."""
-    renderer = request.app.state.renderer
-    path = renderer.path_for_key(key)  # validates the key: no separators, no traversal
+def cached_file_response(request: Request, path: Path | None, key: str, filename: str) -> Response:
+    """The cached render ``key`` at ``path`` (None: unknown) with Range, a strong ETag and
+    conditional GET."""
     if path is None:
         return _not_found()
     try:

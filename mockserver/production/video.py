@@ -16,9 +16,11 @@ from starlette.responses import JSONResponse, Response
 from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.fal.hosts import media_url, output_url
 from mockserver.media import MediaInputError, RenderRequest, VideoRenderer
-from mockserver.media.serving import serve_cached
+from mockserver.media.cache import SUFFIX
+from mockserver.media.serving import cached_file_response
 from mockserver.queue import Producer, Production
 from mockserver.records import RequestRecord
+from mockserver.services import services
 from mockserver.storage.files import FILE_ID_LENGTH, FileStore
 
 
@@ -85,13 +87,22 @@ async def serve_output(request: Request) -> Response:
         name[FILE_ID_LENGTH : FILE_ID_LENGTH + 1],
         name[FILE_ID_LENGTH + 1 :],
     )
-    output = request.app.state.files.store.output(file_id) if separator == "_" else None
+    emulator = services(request)
+    output = emulator.files.output(file_id) if separator == "_" else None
     if output is None or (output.shard, output.file_name) != (
         request.path_params["shard"],
         file_name,
     ):
         return JSONResponse({"detail": "File not found"}, status_code=404)
-    return serve_cached(request, output.media_key, output.file_name)
+    path = emulator.renderer.path_for_key(output.media_key)
+    return cached_file_response(request, path, output.media_key, output.file_name)
+
+
+async def serve_video(request: Request) -> Response:
+    """GET/HEAD a render by its cache key, ``{key}`` or ``{key}.mp4`` (dashboard previews)."""
+    key = str(request.path_params.get("key", "")).removesuffix(SUFFIX)
+    path = services(request).renderer.path_for_key(key)  # validates the key: no traversal
+    return cached_file_response(request, path, key, "output.mp4")
 
 
 def output_body(request: Request, record: RequestRecord) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 from starlette.applications import Starlette
 
 from mockserver.config import Config
+from mockserver.services import Services
 from mockserver.serving.server import Emulator, ServerInfo
 
 
@@ -28,6 +29,12 @@ class BackgroundEmulator:
     @property
     def app(self) -> Starlette:
         return self._emulator.app
+
+    @property
+    def services(self) -> Services:
+        """The running emulator's parts (store, clock, queue, ...); call into them with
+        ``call`` (they belong to the server's event loop)."""
+        return self._emulator.app.state.services  # type: ignore[no-any-return]
 
     @property
     def info(self) -> ServerInfo:

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver.fal.errors import request_error
 from mockserver.fal.hosts import HOST_ROLES
+from mockserver.services import services
 
 PROXY_PATH = "/api/fal/proxy"
 TARGET_URL_HEADER = "x-fal-target-url"
@@ -89,7 +90,7 @@ def _target(request: Request) -> SplitResult | Response:
 def _host_app(request: Request, hostname: str) -> ASGIApp | None:
     """The router of ``hostname``'s role (queue, run, rest or cdn), or None if not fal's."""
     role = HOST_ROLES.get(hostname.lower())
-    return None if role is None else request.app.state.role_routers[role]
+    return None if role is None else services(request).routers[role]
 
 
 def _forwarded_scope(scope: Scope, target: SplitResult, authorization: bytes) -> Scope:
@@ -127,7 +128,7 @@ class FalProxy:
             refusal = target if isinstance(target, Response) else _no_routes(target)
             await refusal(scope, receive, send)
             return
-        key = request.app.state.config.api_key or PROXY_KEY
+        key = services(request).config.api_key or PROXY_KEY
         await app(_forwarded_scope(scope, target, f"Key {key}".encode()), receive, send)
 
 

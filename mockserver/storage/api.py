@@ -41,6 +41,7 @@ from mockserver.config import Config
 from mockserver.fal.auth import check_key
 from mockserver.fal.errors import request_error, validation_error
 from mockserver.fal.hosts import HOST_ROLES, is_loopback, public_base
+from mockserver.services import services
 from mockserver.serving.routing import MethodTableRoute
 from mockserver.storage.files import FileStore, Part, StoredObject, quoted_etag, same_etag
 
@@ -172,7 +173,7 @@ async def receive_body(request: Request, dest: Path, limit: int) -> tuple[int, s
 
 
 class Storage:
-    """The storage handlers over one ``FileStore``; ``app.state.files`` holds the instance."""
+    """The storage handlers over one ``FileStore``; ``Services.storage`` holds the instance."""
 
     def __init__(self, store: FileStore, config: Config) -> None:
         self.store = store
@@ -515,11 +516,11 @@ def _concatenate(paths: list[Path], dest: Path) -> tuple[int, str]:
 
 
 def _route(path: str, name: str, *methods: str) -> Route:
-    """``name`` of ``app.state.files`` for ``methods``; any other method is a 405, never a
+    """``name`` of ``Services.storage`` for ``methods``; any other method is a 405, never a
     fall-through to the host's catch-all (the queue API's 404 on loopback)."""
 
     async def call(request: Request) -> Response:
-        return await getattr(request.app.state.files, name)(request)
+        return await getattr(services(request).storage, name)(request)
 
     return MethodTableRoute(path, dict.fromkeys(methods, call))
 

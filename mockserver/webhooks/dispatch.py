@@ -45,6 +45,7 @@ from mockserver.fal.errors import validation_error
 from mockserver.fal.hosts import is_loopback
 from mockserver.production.video import output_body
 from mockserver.records import RequestRecord
+from mockserver.services import services
 from mockserver.webhooks.keys import WebhookSigner
 
 log = logging.getLogger(__name__)
@@ -164,7 +165,7 @@ def encode_payload(payload: dict[str, Any]) -> bytes:
 
 
 class WebhookDispatcher:
-    """Delivers webhooks for completed requests; ``app.state.webhooks`` holds the instance."""
+    """Delivers webhooks for completed requests; ``Services.webhooks`` holds the instance."""
 
     def __init__(
         self, signer: WebhookSigner, clock: Clock, policy: RetryPolicy, allow: Iterable[str] = ()
@@ -293,7 +294,7 @@ class WebhookDispatcher:
 
 async def _jwks(request: Request) -> Response:
     return JSONResponse(
-        request.app.state.webhooks.signer.jwks(), headers={"cache-control": "max-age=86400"}
+        services(request).webhooks.signer.jwks(), headers={"cache-control": "max-age=86400"}
     )
 
 
@@ -301,7 +302,7 @@ async def _deliveries(request: Request) -> Response:
     wanted = request.query_params.get("request_id")
     rows = [
         row
-        for row in request.app.state.webhooks.deliveries
+        for row in services(request).webhooks.deliveries
         if wanted is None or row["request_id"] == wanted
     ]
     return JSONResponse({"deliveries": rows})

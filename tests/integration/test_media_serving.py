@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import httpx
@@ -16,7 +17,8 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from mockserver.media import RenderedVideo, RenderRequest, VideoRenderer, serve_video
+from mockserver.media import RenderedVideo, RenderRequest, VideoRenderer
+from mockserver.production.video import serve_video
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
 
@@ -29,7 +31,7 @@ def make_app(renderer: VideoRenderer) -> Starlette:
             Route("/loose/{key:path}", serve_video, methods=["GET", "HEAD"]),
         ]
     )
-    app.state.renderer = renderer
+    app.state.services = SimpleNamespace(renderer=renderer)  # all serve_video reads
     return app
 
 

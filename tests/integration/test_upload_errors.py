@@ -56,7 +56,7 @@ def test_cdn_upload_needs_a_valid_unexpired_token(
     request_error(http.post("/files/upload", content=b"x", headers=forged), 401, "invalid_token")
     token = bearer(http)
     assert http.post("/files/upload", content=b"x", headers={**headers, **token}).status_code == 200
-    emulator.call(emulator.app.state.clock.advance, 3601)
+    emulator.call(emulator.services.clock.advance, 3601)
     expired = http.post("/files/upload", content=b"x", headers={**headers, **token})
     request_error(expired, 401, "token_expired")
     token_call = http.post("/storage/auth/token", json={})  # the token itself needs a key
@@ -88,7 +88,7 @@ def test_signed_put_checks_signature_type_and_expiry(
     assert http.put(put, content=b"png", headers={"Content-Type": "image/png"}).status_code == 200
     assert http.get(urls["file_url"]).content == b"png"
     later = initiate(http)
-    emulator.call(emulator.app.state.clock.advance, 3601)
+    emulator.call(emulator.services.clock.advance, 3601)
     refused = http.put(later["upload_url"], content=b"png", headers={"Content-Type": "image/png"})
     request_error(refused, 403, "upload_url_expired")
 

@@ -47,7 +47,7 @@ def capped(tmp_path: Path) -> Iterator[BackgroundEmulator]:
 def stored(emulator: BackgroundEmulator, url: str) -> object:
     """The emulator's metadata for an uploaded URL (which path stored it, how many parts)."""
     object_id = url.split("/files/uploads/", 1)[1].split("/", 1)[0]
-    return emulator.call(emulator.app.state.files.store.get, object_id)
+    return emulator.call(emulator.services.files.get, object_id)
 
 
 def blocks_picture(size: tuple[int, int]) -> Image.Image:
@@ -126,9 +126,9 @@ def test_lifecycle_expiry_follows_the_emulator_clock(
     url = client.upload(b"short-lived", "text/plain", lifecycle=settings)
     assert httpx.get(url).status_code == 200
     # The emulator's clock is wall time plus the advances: leave real time a wide margin.
-    emulator.call(emulator.app.state.clock.advance, 3500)
+    emulator.call(emulator.services.clock.advance, 3500)
     assert httpx.get(url).status_code == 200
-    emulator.call(emulator.app.state.clock.advance, 100)
+    emulator.call(emulator.services.clock.advance, 100)
     gone = httpx.get(url)
     assert gone.status_code == 410
     assert gone.json() == {
@@ -182,7 +182,7 @@ def test_resolve_local_url_maps_both_url_forms_to_the_file(
 ) -> None:
     """What the renderer is given: our URLs (loopback or fal's CDN form) become files on disk."""
     url = client.upload(b"\x89PNG fake", "image/png", "a.png", fallback_repository=[])
-    resolve = emulator.app.state.files.resolve_local_url
+    resolve = emulator.services.storage.resolve_local_url
     local = emulator.call(resolve, url)
     assert local is not None and local.read_bytes() == b"\x89PNG fake"
     cdn_form = "https://v3.fal.media" + url.split(emulator.url, 1)[1]
@@ -194,7 +194,7 @@ def test_resolve_local_url_maps_both_url_forms_to_the_file(
     assert emulator.call(resolve, "http://[::1/files/uploads/x/y.png") is None  # broken IPv6
     settings = fal_client.client.StorageSettings(expires_in=60)
     short = client.upload(b"\x89PNG", "image/png", "s.png", lifecycle=settings)
-    emulator.call(emulator.app.state.clock.advance, 61)
+    emulator.call(emulator.services.clock.advance, 61)
     expired = emulator.call(resolve, short)
     assert expired is not None and not expired.exists()
 
@@ -206,7 +206,7 @@ def test_expired_upload_as_image_url_is_a_download_error(
     buffer = io.BytesIO()
     blocks_picture((64, 36)).save(buffer, format="PNG")
     url = client.upload(buffer.getvalue(), "image/png", "gone.png", lifecycle=settings)
-    emulator.call(emulator.app.state.clock.advance, 61)
+    emulator.call(emulator.services.clock.advance, 61)
     with pytest.raises(fal_client.client.FalClientHTTPError) as failed:
         client.subscribe(I2V, arguments={"prompt": "x prompt", "image_url": url})
     assert failed.value.status_code == 422

@@ -241,7 +241,7 @@ def test_retry_waits_run_on_the_emulator_clock(
         receiver.wait_for("/later", 1)
         [first] = deliveries(emulator, handle.request_id)
         assert (first["outcome"], first["next_retry_in"]) == ("retrying", 600.0)
-        emulator.call(emulator.app.state.clock.advance, 600)  # ten minutes pass at once
+        emulator.call(emulator.services.clock.advance, 600)  # ten minutes pass at once
         receiver.wait_for("/later", 2)
         assert [d.answered for d in receiver.at("/later")] == [500, 200]
 
@@ -302,7 +302,7 @@ def test_undeliverable_webhook_is_refused_at_submit(
     assert refused.value.status_code == 422
     [entry] = refused.value.response.json()["detail"]
     assert (entry["loc"], entry["type"], entry["input"]) == (["query", "fal_webhook"], kind, url)
-    assert emulator.call(emulator.app.state.store.recent, 10) == []  # nothing was queued
+    assert emulator.call(emulator.services.store.recent, 10) == []  # nothing was queued
 
 
 def test_webhook_allow_widens_the_loopback_rule() -> None:

@@ -127,7 +127,7 @@ def test_concurrent_submits_all_complete_once(
         ids = [request_id for _, _, request_id in submitted]
         assert len(ids) == SUBMITS and len(set(ids)) == SUBMITS  # unique ids, none lost
 
-        records = emulator.call(emulator.app.state.store.recent, 2 * SUBMITS)
+        records = emulator.call(emulator.services.store.recent, 2 * SUBMITS)
         assert sorted(r.request_id for r in records) == sorted(ids)  # no extra, no duplicate
         assert {(r.status, r.outcome) for r in records} == {("COMPLETED", "ok")}
         assert {r.endpoint_id for r in records} == {T2V, I2V}

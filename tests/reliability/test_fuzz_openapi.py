@@ -87,7 +87,7 @@ def _server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundEmul
         # accepted completes without a server-side failure (a renderer crash on an odd prompt
         # would surface here as a 500 outcome)
         assert httpx.get(f"{running.url}/_mock/health", timeout=5).status_code == 200
-        store = running.app.state.store
+        store = running.services.store
         deadline = time.monotonic() + 120
         while running.call(store.unfinished) and time.monotonic() < deadline:
             time.sleep(0.2)

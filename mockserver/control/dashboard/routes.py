@@ -30,6 +30,7 @@ from mockserver.media import MediaInputError, video_spec
 from mockserver.media.images import frame_image, load_image_input
 from mockserver.production.video import output_body, video_url
 from mockserver.records import RequestRecord
+from mockserver.services import services
 
 from . import views
 
@@ -48,11 +49,11 @@ def _limit(request: Request) -> int | Response:
 
 
 def _position(request: Request, record: RequestRecord) -> int | None:
-    return request.app.state.queue.position(record) if record.status == "IN_QUEUE" else None
+    return services(request).queue.position(record) if record.status == "IN_QUEUE" else None
 
 
 def _summaries(request: Request, limit: int) -> list[dict[str, Any]]:
-    state = request.app.state
+    state = services(request)
     now = state.clock.now()
     return [
         views.summary(
@@ -67,7 +68,7 @@ def _summaries(request: Request, limit: int) -> list[dict[str, Any]]:
 
 def _record_or_404(request: Request) -> RequestRecord | Response:
     request_id = request.path_params["request_id"]
-    record = request.app.state.queue.get(request_id)
+    record = services(request).queue.get(request_id)
     if record is None:
         return request_not_found()
     return record
@@ -100,7 +101,7 @@ async def requests_list(request: Request) -> Response:
     limit = _limit(request)
     if isinstance(limit, Response):
         return limit
-    body = {"now": request.app.state.clock.now(), "requests": _summaries(request, limit)}
+    body = {"now": services(request).clock.now(), "requests": _summaries(request, limit)}
     return JSONResponse(body, headers=NO_STORE)
 
 
@@ -110,7 +111,7 @@ async def request_detail(request: Request) -> Response:
         return record
     body = views.detail(
         record,
-        now=request.app.state.clock.now(),
+        now=services(request).clock.now(),
         position=_position(request, record),
         video_url=lambda media: video_url(request, media),
         output=_output(request, record),
@@ -140,7 +141,7 @@ async def input_image(request: Request) -> Response:
     url = sent.get(field) if field in views.IMAGE_FIELDS else None
     if not isinstance(url, str) or not url:
         return request_error(404, f"Request has no input image {field!r}", "not_found")
-    renderer = request.app.state.renderer
+    renderer = services(request).renderer
     arguments = ENDPOINTS[record.endpoint_id].with_defaults(record.input)
     spec = video_spec(arguments)
     try:
@@ -161,7 +162,7 @@ async def feed(request: Request) -> Response:
     limit = _limit(request)
     if isinstance(limit, Response):
         return limit
-    state = request.app.state
+    state = services(request)
 
     async def events() -> AsyncIterator[dict[str, str]]:
         last: list[dict[str, Any]] | None = None

@@ -1,0 +1,164 @@
+"""Everything one emulator is made of, built by one function and typed for its handlers.
+
+``create_app`` builds the parts the middleware needs at once (journal, metrics, fault engine)
+and the rest when the app starts (``open_services``: stores open files). Handlers reach them
+with ``services(request)``; tests with ``BackgroundEmulator.services``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+
+from mockserver.chaos.scenarios import FaultEngine
+from mockserver.clock import Clock
+from mockserver.config import Config
+from mockserver.observation.journal import Journal
+from mockserver.observation.metrics import Metrics
+
+if TYPE_CHECKING:
+    from mockserver.fal.api import QueueApi
+    from mockserver.media import VideoRenderer
+    from mockserver.queue import RequestQueue
+    from mockserver.storage.api import Storage
+    from mockserver.storage.files import FileStore
+    from mockserver.stores import RequestStore
+    from mockserver.webhooks.dispatch import WebhookDispatcher
+
+
+@dataclass
+class Observers:
+    """What the middleware needs before the app starts: built with the app."""
+
+    journal: Journal
+    metrics: Metrics
+    faults: FaultEngine
+    progression: str
+    """The default progression (config, else the scenario file's, else ``timed``)."""
+
+
+@dataclass
+class Services:
+    config: Config
+    clock: Clock
+    observers: Observers
+    store: RequestStore
+    files: FileStore
+    storage: Storage
+    renderer: VideoRenderer
+    queue: RequestQueue
+    api: QueueApi
+    webhooks: WebhookDispatcher
+    routers: dict[str, Any]
+    """One router per host role (``app.ROLE_ROUTERS``): the browser proxy forwards into them."""
+    owns_store: bool = True
+    on_reset: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def journal(self) -> Journal:
+        return self.observers.journal
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.observers.metrics
+
+    @property
+    def faults(self) -> FaultEngine:
+        return self.observers.faults
+
+    def reset(self) -> int:
+        """Forget every request, journal entry, metric and scenario (``POST /_mock/reset``);
+        returns how many journal entries were cleared."""
+        self.queue.reset()
+        cleared = self.journal.clear()
+        self.metrics.reset()
+        self.faults.reset()
+        self.queue.progression = self.observers.progression
+        for hook in self.on_reset:
+            hook()
+        return cleared
+
+    async def start(self) -> None:
+        await self.webhooks.start()
+        await self.queue.start()
+
+    async def aclose(self) -> None:
+        await self.queue.stop()
+        await self.webhooks.aclose()
+        await self.renderer.aclose()
+        self.files.close()
+        if self.owns_store:
+            self.store.close()
+
+
+def open_services(
+    config: Config,
+    clock: Clock,
+    observers: Observers,
+    routers: dict[str, Any],
+    store: RequestStore | None = None,
+) -> Services:
+    """Open the stores and build the queue, its producers, the APIs and the webhooks."""
+    from mockserver.fal.api import QueueApi
+    from mockserver.media import VideoRenderer
+    from mockserver.production.scenario import ScenarioProducer
+    from mockserver.production.video import OutputPublisher, VideoProducer
+    from mockserver.queue import RequestQueue
+    from mockserver.storage.api import Storage
+    from mockserver.storage.files import FileStore
+    from mockserver.stores import MemoryStore, SqliteStore
+    from mockserver.webhooks.dispatch import RetryPolicy, WebhookDispatcher
+    from mockserver.webhooks.keys import WebhookSigner
+
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    request_store = store or (
+        SqliteStore(config.database_path) if config.store == "sqlite" else MemoryStore()
+    )
+    files = FileStore(config.files_dir, clock)
+    storage = Storage(files, config)
+    renderer = VideoRenderer(
+        config.media_dir,
+        max_workers=config.render_workers,
+        remote_images=config.remote_images,
+        resolve_local_url=storage.resolve_local_url,
+    )
+    producer = OutputPublisher(
+        ScenarioProducer(VideoProducer(renderer), config.media_dir, observers.metrics), files
+    )
+    queue = RequestQueue(
+        request_store, clock, config.timing_profile, producer, progression=observers.progression
+    )
+    webhooks = WebhookDispatcher(
+        WebhookSigner.load_or_create(config.state_dir),
+        clock,
+        RetryPolicy.from_config(config),
+        config.webhook_allow,
+    )
+    api = QueueApi(queue, config, webhook_guard=webhooks.guard)
+    journal = observers.journal
+    queue.completion_listeners.append(webhooks.on_completed)
+    queue.completion_listeners.append(
+        lambda record: journal.annotate(record.request_id, record.notes) if record.notes else None
+    )
+    return Services(
+        config=config,
+        clock=clock,
+        observers=observers,
+        store=request_store,
+        files=files,
+        storage=storage,
+        renderer=renderer,
+        queue=queue,
+        api=api,
+        webhooks=webhooks,
+        routers=routers,
+        owns_store=store is None,
+    )
+
+
+def services(request: Request) -> Services:
+    """The emulator behind this request."""
+    return request.app.state.services  # type: ignore[no-any-return]
