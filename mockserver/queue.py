@@ -27,10 +27,10 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from mockserver.clock import Clock
 from mockserver.fal.endpoints import ENDPOINTS
@@ -84,6 +84,9 @@ PROGRESSIONS = re.compile(r"^(timed|immediate|manual|polls:[1-9][0-9]*)$")
 START_TIMEOUT_HEADERS = ("x-fal-request-start-timeout", "x-fal-request-timeout")
 """The newer name wins when a client sends both (fal's docs)."""
 MIN_START_TIMEOUT = 0.1
+WRITE_ATTEMPTS = 16
+"""Tries of a read-decide-write on one record before giving up (workers race for it)."""
+T = TypeVar("T")
 
 
 def check_progression(value: str) -> str:
@@ -144,6 +147,92 @@ def log_line(at: float, message: str) -> dict[str, Any]:
     becomes visible."""
     stamp = datetime.fromtimestamp(at, UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
     return {"timestamp": stamp, "message": message, "labels": {}, "at": at}
+
+
+EventKind = Literal["finish", "start", "expire"]
+EVENT_ORDER: dict[EventKind, int] = {"finish": 0, "start": 1, "expire": 2}
+"""On a tie a finish frees its slot before a start takes it, and a start beats a deadline."""
+
+
+@dataclass(frozen=True)
+class Event:
+    at: float
+    kind: EventKind
+    record: RequestRecord
+
+
+class Schedule:
+    """The order of one replay's transitions: a pure next-event / applied pair.
+
+    Built from the active records, ``next_event`` names the earliest transition due (a running
+    request finishing, a queued one starting in a free slot, a start deadline passing); the
+    queue applies it to the record and reports back (``started`` with the new completion time,
+    then ``applied``). It never reads a clock or a store, so a unit test drives it with plain
+    records. n transitions cost n log n: finish times and deadlines sit in heaps, the startable
+    queue is a deque, and records that left the queue are dropped lazily at the top.
+    """
+
+    def __init__(
+        self,
+        active: Iterable[RequestRecord],
+        capacity: int,
+        start_time: Callable[[RequestRecord], float | None],
+        completion_time: Callable[[RequestRecord], float | None],
+    ) -> None:
+        records = sorted(active, key=lambda r: r.queue_key)
+        running = [r for r in records if r.status == "IN_PROGRESS"]
+        queued = [r for r in records if r.status == "IN_QUEUE"]
+        self._start_time = start_time
+        self._startable = collections.deque(r for r in queued if start_time(r) is not None)
+        self._finishing = [
+            (t, i, r) for i, r in enumerate(running) if (t := completion_time(r)) is not None
+        ]
+        self._expiring = [
+            (r.start_deadline, i, r) for i, r in enumerate(queued) if r.start_deadline is not None
+        ]
+        heapq.heapify(self._finishing)
+        heapq.heapify(self._expiring)
+        self._order = len(running)
+        self._idle_slots = max(capacity - len(running), 0)
+        self._freed: list[float] = []  # times at which slots freed up during this replay
+
+    def next_event(self) -> Event | None:
+        while self._startable and self._startable[0].status != "IN_QUEUE":
+            self._startable.popleft()
+        while self._expiring and self._expiring[0][2].status != "IN_QUEUE":
+            heapq.heappop(self._expiring)
+        candidates: list[Event] = []
+        if self._finishing:
+            at, _, record = self._finishing[0]
+            candidates.append(Event(at, "finish", record))
+        if self._startable and (self._idle_slots or self._freed):
+            head = self._startable[0]
+            slot_time = float("-inf") if self._idle_slots else self._freed[0]
+            candidates.append(Event(max(self._start_time(head) or 0.0, slot_time), "start", head))
+        if self._expiring:
+            at, _, record = self._expiring[0]
+            candidates.append(Event(at, "expire", record))
+        return min(candidates, key=lambda e: (e.at, EVENT_ORDER[e.kind]), default=None)
+
+    def started(self, event: Event, completes_at: float | None) -> None:
+        """The queue started ``event.record``; it finishes at ``completes_at`` (None: unknown
+        yet, its output is still being made)."""
+        if completes_at is not None:
+            heapq.heappush(self._finishing, (completes_at, self._order, event.record))
+            self._order += 1
+
+    def applied(self, event: Event) -> None:
+        if event.kind == "finish":
+            heapq.heappop(self._finishing)
+            heapq.heappush(self._freed, event.at)
+        elif event.kind == "start":
+            self._startable.popleft()
+            if self._idle_slots:
+                self._idle_slots -= 1
+            else:
+                heapq.heappop(self._freed)
+        else:
+            heapq.heappop(self._expiring)
 
 
 class RequestQueue:
@@ -288,19 +377,20 @@ class RequestQueue:
 
     def step(self, request_id: str) -> RequestRecord | None:
         """Let a request take its next transition now (a manual step, or the Nth poll)."""
-        for _ in range(3):  # another writer may move it between our read and our write
-            record = self.store.get(request_id)
+
+        def open_next_gate(record: RequestRecord | None) -> tuple[bool, None]:
             if record is None or record.status == "COMPLETED":
-                return record
+                return True, None
             now = self.clock.now()
             if record.status == "IN_QUEUE" and record.start_gate is None:
                 record.start_gate = now
             elif record.finish_gate is None:
                 record.finish_gate = now
             else:
-                return record
-            if self._save(record):
-                break
+                return True, None
+            return self._save(record), None
+
+        self._rewrite(request_id, open_next_gate)
         self.advance()
         self.kick()
         return self.store.get(request_id)
@@ -323,20 +413,36 @@ class RequestQueue:
         """Remove a queued request, or signal a running one (it ends at its next transition).
 
         Both answer CANCELLATION_REQUESTED (fal's docs; clients only check for a 2xx)."""
-        while True:  # another writer may move the record between our read and our write
-            record = self.store.get(request_id)
+
+        def request_cancel(record: RequestRecord | None) -> tuple[bool, CancelOutcome]:
             if record is None:
-                return "NOT_FOUND"
+                return True, "NOT_FOUND"
             if record.status == "COMPLETED":
-                return "ALREADY_COMPLETED"
+                return True, "ALREADY_COMPLETED"
             now = self.clock.now()
             record.cancel_requested_at = now
             if record.status == "IN_QUEUE":
-                if self._complete(record, now, Production(error=REMOVED_FROM_QUEUE), "cancelled"):
-                    return "CANCELLATION_REQUESTED"
-            elif self._save(record):
+                removed = Production(error=REMOVED_FROM_QUEUE)
+                return self._complete(record, now, removed, "cancelled"), "CANCELLATION_REQUESTED"
+            if self._save(record):
                 self.kick()
-                return "CANCELLATION_REQUESTED"
+                return True, "CANCELLATION_REQUESTED"
+            return False, "CANCELLATION_REQUESTED"
+
+        return self._rewrite(request_id, request_cancel)
+
+    def _rewrite(
+        self, request_id: str, change: Callable[[RequestRecord | None], tuple[bool, T]]
+    ) -> T:
+        """Read a record, decide, write; ``change`` says whether its write landed. Another
+        writer (a worker process sharing the SQLite store) may move the record between our
+        read and our write: then the decision is made again on a fresh read, a bounded number
+        of times."""
+        for _ in range(WRITE_ATTEMPTS):
+            landed, result = change(self.store.get(request_id))
+            if landed:
+                return result
+        raise RuntimeError(f"request {request_id} kept changing under {WRITE_ATTEMPTS} writes")
 
     def _save(self, record: RequestRecord) -> bool:
         """Write through to the store and keep the in-memory view of active records true."""
@@ -423,64 +529,25 @@ class RequestQueue:
 
     def _replay(self) -> float | None:
         now = self.clock.now()
-        records = sorted(self._active.values(), key=lambda r: r.queue_key)
-        running = [r for r in records if r.status == "IN_PROGRESS"]
-        queued = [r for r in records if r.status == "IN_QUEUE"]
-        startable = collections.deque(r for r in queued if self._start_time(r) is not None)
-        finishing = [
-            (t, i, r) for i, r in enumerate(running) if (t := self._completion_time(r)) is not None
-        ]
-        expiring = [
-            (r.start_deadline, i, r) for i, r in enumerate(queued) if r.start_deadline is not None
-        ]
-        heapq.heapify(finishing)
-        heapq.heapify(expiring)
-        order = len(running)
-        idle_slots = max(self.timing.capacity - len(running), 0)
-        freed: list[float] = []  # times at which slots freed up during this replay
+        schedule = Schedule(
+            self._active.values(), self.timing.capacity, self._start_time, self._completion_time
+        )
         changed = False
-        while True:
-            while startable and startable[0].status != "IN_QUEUE":
-                startable.popleft()
-            while expiring and expiring[0][2].status != "IN_QUEUE":
-                heapq.heappop(expiring)
-            next_start: tuple[float, RequestRecord] | None = None
-            if startable and (idle_slots or freed):
-                head = startable[0]
-                slot_time = float("-inf") if idle_slots else freed[0]
-                next_start = (max(self._start_time(head) or 0.0, slot_time), head)
-            next_finish = (finishing[0][0], finishing[0][2]) if finishing else None
-            next_expiry = (expiring[0][0], expiring[0][2]) if expiring else None
-            # The earliest event wins; on a tie a finish frees its slot before a start takes
-            # it, and a start beats a deadline falling at the same instant.
-            events = [
-                (item[0], rank, item[1])
-                for rank, item in enumerate((next_finish, next_start, next_expiry))
-                if item is not None
-            ]
-            event = min(events, key=lambda e: (e[0], e[1]), default=None)
-            if event is None or event[0] > now:
-                if changed:
-                    self._notify()
-                return None if event is None else event[0]
-            at, kind, record = event
-            if kind == 0:
-                heapq.heappop(finishing)
-                heapq.heappush(freed, at)
-                self._finish(record, at)
-            elif kind == 1:
-                startable.popleft()
-                if idle_slots:
-                    idle_slots -= 1
-                else:
-                    heapq.heappop(freed)
-                if self._begin(record, at) and (done := self._completion_time(record)) is not None:
-                    heapq.heappush(finishing, (done, order, record))
-                    order += 1
+        while (event := schedule.next_event()) is not None and event.at <= now:
+            if event.kind == "finish":
+                self._finish(event.record, event.at)
+            elif event.kind == "start":
+                began = self._begin(event.record, event.at)
+                schedule.started(event, self._completion_time(event.record) if began else None)
             else:
-                heapq.heappop(expiring)
-                self._complete(record, at, Production(error=START_TIMEOUT_ERROR), "error")
+                self._complete(
+                    event.record, event.at, Production(error=START_TIMEOUT_ERROR), "error"
+                )
+            schedule.applied(event)
             changed = True
+        if changed:
+            self._notify()
+        return None if event is None else event.at
 
     def _begin(self, record: RequestRecord, at: float) -> bool:
         record.status = "IN_PROGRESS"

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from mockserver.clock import ManualClock
-from mockserver.queue import Production, RequestQueue, new_request_id
+from mockserver.queue import Production, RequestQueue, Schedule, new_request_id
 from mockserver.records import RequestRecord
 from mockserver.stores import RequestStore, SqliteStore
 from mockserver.timing import TimingProfile
@@ -183,3 +183,55 @@ def test_request_ids_are_uuid7_in_submission_order() -> None:
     assert len(set(ids)) == 50
     stamps = [u.int >> 80 for u in parsed]
     assert stamps == sorted(stamps)
+
+
+def plain(request_id: str, seq: int, **fields: object) -> RequestRecord:
+    base = dict(
+        request_id=request_id,
+        endpoint_id=T2V,
+        input={"prompt": "plain record"},
+        submitted_at=0.0,
+        eligible_at=0.0,
+        run_seconds=10.0,
+        seq=seq,
+    )
+    return RequestRecord(**{**base, **fields})
+
+
+def test_the_schedule_orders_transitions_without_a_queue() -> None:
+    """Schedule is the state machine's order of events, driven here by hand: one slot, a
+    running request due at 10, two queued (one due to start at 2, one with a deadline at 5)."""
+    running = plain("run", 1, status="IN_PROGRESS", started_at=0.0, due_at=10.0)
+    waiting = plain("wait", 2, eligible_at=2.0)
+    deadline = plain("deadline", 3, eligible_at=2.0, start_deadline=5.0)
+    schedule = Schedule(
+        [deadline, waiting, running],
+        capacity=1,
+        start_time=lambda r: r.eligible_at,
+        completion_time=lambda r: r.due_at,
+    )
+    first = schedule.next_event()
+    assert (first.kind, first.at, first.record) == ("expire", 5.0, deadline)  # no free slot
+    deadline.status = "COMPLETED"
+    schedule.applied(first)
+    finish = schedule.next_event()
+    assert (finish.kind, finish.at, finish.record) == ("finish", 10.0, running)
+    running.status = "COMPLETED"
+    schedule.applied(finish)
+    start = schedule.next_event()  # the freed slot goes to the oldest queued request
+    assert (start.kind, start.at, start.record) == ("start", 10.0, waiting)
+    waiting.status = "IN_PROGRESS"
+    schedule.started(start, 20.0)
+    schedule.applied(start)
+    last = schedule.next_event()
+    assert (last.kind, last.at, last.record) == ("finish", 20.0, waiting)
+    waiting.status = "COMPLETED"
+    schedule.applied(last)
+    assert schedule.next_event() is None
+
+
+def test_a_finish_frees_its_slot_before_a_start_at_the_same_instant() -> None:
+    running = plain("run", 1, status="IN_PROGRESS", started_at=0.0, due_at=3.0)
+    queued = plain("queued", 2, eligible_at=3.0)
+    schedule = Schedule([queued, running], 1, lambda r: r.eligible_at, lambda r: r.due_at)
+    assert schedule.next_event().kind == "finish"
