@@ -2,7 +2,7 @@
 
 ``schemas/openapi.json`` is hand-written data that names the JSON Schema files by file name
 (``{"$ref": "ray-2.input.json"}``), so the inputs stay declared once; the scenario schemas
-come from ``mockserver.chaos.scenarios``, which validates scenarios with them. Tools that want one
+come from ``scenarios.json``, the file the emulator validates scenarios with. Tools that want one
 self-contained document (schemathesis, Prism) get ``load_openapi()``: each referenced file
 becomes ``#/components/schemas/<stem>`` and every reference points there.
 """

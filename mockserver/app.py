@@ -20,8 +20,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
+from mockserver.chaos.engine import FaultEngine
 from mockserver.chaos.middleware import FaultMiddleware
-from mockserver.chaos.scenarios import FaultDocument, FaultEngine, load_file
+from mockserver.chaos.model import FaultDocument
+from mockserver.chaos.parse import load_file
 from mockserver.clock import Clock, SystemClock
 from mockserver.config import Config
 from mockserver.control.api import catch_all_routes, control_routes
@@ -116,7 +118,7 @@ class _RoleDispatch:
 
 
 ROLE_ROUTERS = {role: Router(routes) for role, routes in ROLE_ROUTES.items()}
-"""One router per host role; the browser proxy (``fal_proxy``) forwards straight into them."""
+"""One router per host role; the browser proxy (``serving/browser_proxy.py``) forwards into them."""
 
 
 HTTP_ERROR_TYPES = {404: "not_found", 405: "method_not_allowed"}

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from contracts import cli as contracts_cli  # the suite's check/record subcommands
-from mockserver.chaos.scenarios import ScenarioError, load_file
+from mockserver.chaos.parse import ScenarioError, load_file
 from mockserver.config import DEFAULT_PORT, REMOTE_IMAGE_POLICIES, Config
 from mockserver.fal.auth import LOCAL_KEY as FAKE_KEY
 from mockserver.queue import check_progression

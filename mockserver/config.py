@@ -51,7 +51,7 @@ class Config:
     journal_size: int = 1000
     """Entries the request journal keeps (a ring: the oldest fall out)."""
     scenarios_path: Path | None = None
-    """YAML/JSON scenario file loaded at start (see ``faults.py``)."""
+    """YAML/JSON scenario file loaded at start (see ``chaos/parse.py``)."""
     fault_rate: float | None = None
     """Probability of each random fault kind per request (None: the file's, else none)."""
     seed: int | None = None

@@ -146,7 +146,7 @@ def public_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class RequestPlan:
-    """What the fault rules decided for a request about to be created (see ``faults.py``).
+    """What the fault rules decided for a request about to be created (see ``chaos/engine.py``).
 
     The fault middleware leaves it in the ASGI scope under ``PLAN_SCOPE_KEY``; the submit
     handler hands it to ``RequestQueue.submit``.

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
-from mockserver.chaos.scenarios import FaultEngine
+from mockserver.chaos.engine import FaultEngine
 from mockserver.clock import Clock
 from mockserver.config import Config
 from mockserver.observation.journal import Journal

@@ -18,7 +18,8 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockserver.chaos.scenarios import CREATING_ROUTES, FaultEngine, StreamFault
+from mockserver.chaos.engine import FaultEngine
+from mockserver.chaos.model import CREATING_ROUTES, StreamFault
 from mockserver.fal.operations import FAL_ROUTES, classify
 from mockserver.observation.journal import CALL_SCOPE_KEY, ENTRY_SCOPE_KEY, TRANSPORT_SCOPE_KEY
 from mockserver.records import PLAN_SCOPE_KEY

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from contracts.schemas.endpoints import ENDPOINT_FACTS, cost_usd
 from mockserver.bodies import read_json, read_json_object
-from mockserver.chaos.scenarios import ScenarioError, parse_document, parse_scenario
+from mockserver.chaos.parse import ScenarioError, parse_document, parse_scenario
 from mockserver.fal.errors import request_error, validation_error
 from mockserver.observation.journal import JournalFilter, entries_json
 from mockserver.observation.metrics import prometheus_text

@@ -1,9 +1,10 @@
 """The model as scenarios see it: render, or fail with a given error, or return a given file.
 
-Wraps the real producer (``output.VideoProducer``). A request whose scenario names an error
-completes with that error and renders nothing; one that names an output file gets that file,
-copied into the media directory under a content hash so the usual video URL serves it. Every
-output asked of the renderer is counted for the metrics (renders started vs. cache hits).
+Wraps the real producer (``production.video.VideoProducer``). A request whose scenario names
+an error completes with that error and renders nothing; one that names an output file gets
+that file, copied into the media directory under a content hash so the usual video URL serves
+it. Every output asked of the renderer is counted for the metrics (renders started vs. cache
+hits).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ fal's payload to it (protocol notes §11)::
 
 (``payload: null`` + ``payload_error`` if the payload cannot be serialised), with
 ``X-Fal-Webhook-Request-Id``, ``-User-Id``, ``-Timestamp`` (Unix seconds, wall clock: receivers
-compare it with their own clock) and ``-Signature`` (hex Ed25519, see ``webhook_keys``).
+compare it with their own clock) and ``-Signature`` (hex Ed25519, see ``webhooks/keys.py``).
 
 Safety: targets must be loopback unless the host is in ``webhook_allow`` (``--webhook-allow``),
 checked at submit (fal-shaped 422) so the emulator never forwards to the internet by

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from mockserver import cli
-from mockserver.chaos.scenarios import ScenarioError
+from mockserver.chaos.parse import ScenarioError
 from mockserver.serving.background import BackgroundEmulator
 from tests.conftest import TEST_KEY, make_config, route_fal_client
 

@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.chaos.scenarios import (
-    RANDOM_FAULTS,
-    FaultDocument,
-    FaultEngine,
-    HttpError,
+from mockserver.chaos.engine import RANDOM_FAULTS, FaultEngine
+from mockserver.chaos.model import FaultDocument, HttpError
+from mockserver.chaos.parse import (
     ScenarioError,
     load_file,
     parse_document,
@@ -361,7 +359,7 @@ def test_the_scenario_schema_names_what_the_code_knows() -> None:
     """scenarios.json is data: its enums must list exactly the routes, endpoints, error types,
     random faults and progressions the emulator implements."""
     from contracts import load_schema
-    from mockserver.chaos.scenarios import RANDOM_FAULTS
+    from mockserver.chaos.engine import RANDOM_FAULTS
     from mockserver.fal.catalogue import ERROR_KINDS
     from mockserver.fal.endpoints import ENDPOINTS
     from mockserver.fal.operations import FAL_ROUTES

@@ -1,0 +1,209 @@
+"""The fault engine: the scenarios in force and a chaos run's random faults, deciding for each
+request which fire and what they do (``Decision``). Same seed, same requests: same faults.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from mockserver.chaos.model import CREATING_ROUTES, Effects, FaultDocument, RandomFaults, Scenario
+from mockserver.chaos.parse import parse_scenario
+from mockserver.fal.catalogue import fal_error
+from mockserver.fal.operations import FAL_ROUTES, FalCall
+from mockserver.records import RequestPlan, RequestRecord
+
+RANDOM_FAULTS: dict[str, dict[str, Any]] = {
+    "submit_429": {"match": {"route": ["submit", "run"]}, "http_error": {"status": 429}},
+    "submit_503_ingress": {
+        "match": {"route": ["submit", "run"]},
+        "http_error": {"status": 503, "ingress": True},
+    },
+    "submit_500": {"match": {"route": ["submit"]}, "http_error": {"status": 500}},
+    "poll_502_ingress": {
+        "match": {"route": ["status", "result"]},
+        "http_error": {"status": 502, "ingress": True},
+    },
+    "drop": {"match": {"route": ["submit", "status", "result"]}, "drop": True},
+    "latency": {"match": {"route": ["*"]}, "latency": 0.2},
+    "internal_server_error": {"error": "internal_server_error"},
+    "content_policy_violation": {"error": "content_policy_violation"},
+    "generation_timeout": {"error": "generation_timeout"},
+}
+"""Kinds a chaos run draws from; each fires with its own rate, checked in this order."""
+RANDOM_SCENARIOS = {
+    kind: parse_scenario(spec, default_name=f"random:{kind}")
+    for kind, spec in RANDOM_FAULTS.items()
+}
+
+
+def random_faults(
+    seed: int | None, rate: float | None, rates: Mapping[str, float] | None
+) -> RandomFaults | None:
+    table = {kind: rate for kind in RANDOM_FAULTS} if rate else {}
+    table.update(rates or {})
+    table = {kind: r for kind, r in table.items() if r > 0}
+    if not table:
+        return None
+    chosen_seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
+    return RandomFaults(chosen_seed, tuple((k, table[k]) for k in RANDOM_FAULTS if k in table))
+
+
+@dataclass
+class Decision:
+    """What happens to one request: the merged effects of every scenario that fired."""
+
+    fired: list[str] = field(default_factory=list)
+    effects: Effects = field(default_factory=Effects)
+
+    def plan(self, payload: Any) -> RequestPlan | None:
+        e = self.effects
+        if not e.shapes_the_request:
+            return None
+        error = None
+        if e.error:
+            spec = e.error
+            error = fal_error(
+                spec["type"],
+                status=spec.get("status"),
+                message=spec.get("message"),
+                retryable=spec.get("retryable"),
+                loc=spec.get("loc"),
+                payload=payload,
+            )
+        return RequestPlan(
+            scenario=", ".join(self.fired) or None,
+            progression=e.progression,
+            hold_seconds=e.hold_seconds,
+            hold_position=e.hold_position,
+            error=error,
+            output=e.output,
+            logs=e.logs,
+        )
+
+
+def _merge(base: Effects, extra: Effects) -> Effects:
+    """First scenario wins per effect; latencies add up."""
+    changes: dict[str, Any] = {"latency": base.latency + extra.latency}
+    for name in ("http_error", "stream", "error", "progression", "hold_position", "output"):
+        if getattr(base, name) is None and getattr(extra, name) is not None:
+            changes[name] = getattr(extra, name)
+    changes["drop"] = base.drop or extra.drop
+    changes["hold_seconds"] = base.hold_seconds or extra.hold_seconds
+    changes["logs"] = base.logs + extra.logs
+    return replace(base, **changes)
+
+
+class FaultEngine:
+    """The scenarios in force, the random faults, and the one place that decides."""
+
+    def __init__(
+        self,
+        document: FaultDocument | None = None,
+        *,
+        seed: int | None = None,
+        fault_rate: float | None = None,
+    ) -> None:
+        self._initial = document or FaultDocument()
+        self._seed = seed
+        self._rate = fault_rate
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the start: the file's scenarios with fresh counts, reseeded random faults."""
+        doc = self._initial
+        self.scenarios: list[Scenario] = [replace(s, hits=0) for s in doc.scenarios]
+        self.configure_random(
+            self._seed if self._seed is not None else doc.seed,
+            self._rate if self._rate is not None else doc.fault_rate,
+            doc.fault_rates,
+        )
+
+    def configure_random(
+        self, seed: int | None, rate: float | None, rates: Mapping[str, float] | None
+    ) -> None:
+        self.random = random_faults(seed, rate, rates)
+        self._rngs: dict[str, random.Random] = {}
+
+    def add(self, scenarios: Iterable[Scenario]) -> list[str]:
+        """Add scenarios; one with the name of an existing one replaces it (counts reset)."""
+        names = []
+        for scenario in scenarios:
+            index = next((i for i, s in enumerate(self.scenarios) if s.name == scenario.name), None)
+            if index is None:
+                self.scenarios.append(scenario)
+            else:
+                self.scenarios[index] = scenario
+            names.append(scenario.name)
+        return names
+
+    def remove(self, name: str) -> bool:
+        before = len(self.scenarios)
+        self.scenarios = [s for s in self.scenarios if s.name != name]
+        return len(self.scenarios) != before
+
+    def clear(self) -> None:
+        self.scenarios = []
+        self.random = None
+
+    def unique_name(self, stem: str = "scenario") -> str:
+        taken = {s.name for s in self.scenarios}
+        return next(f"{stem}-{n}" for n in range(1, len(taken) + 2) if f"{stem}-{n}" not in taken)
+
+    def needs_input(self, call: FalCall) -> bool:
+        """Whether deciding on this request needs its body (input conditions on submit/run)."""
+        return call.route in CREATING_ROUTES and any(
+            s.active and s.match.input and call.route in s.match.routes for s in self.scenarios
+        )
+
+    def decide(
+        self,
+        call: FalCall,
+        headers: Mapping[str, str],
+        payload: Any = None,
+        lookup: Callable[[str], RequestRecord | None] | None = None,
+    ) -> Decision | None:
+        if call.route not in FAL_ROUTES:
+            return None
+        decision = Decision()
+        endpoint_id, record_loaded = call.endpoint_id, call.route in CREATING_ROUTES
+        for scenario in self.scenarios:
+            if not scenario.active or call.route not in scenario.match.routes:
+                continue
+            if scenario.match.needs_record and not record_loaded:
+                record = lookup(call.request_id) if lookup and call.request_id else None
+                endpoint_id = record.endpoint_id if record else None
+                payload = record.input if record else None
+                record_loaded = True
+            if scenario.match.matches(call.route, endpoint_id, payload, headers):
+                scenario.hits += 1
+                decision.fired.append(scenario.name)
+                decision.effects = _merge(decision.effects, scenario.effects)
+        self._roll(call.route, decision)
+        return decision if decision.fired else None
+
+    def _roll(self, route: str, decision: Decision) -> None:
+        """Random faults: a fixed number of draws per request from the route's own generator;
+        they add to what scenarios decided (a scenario's effect wins where both set one)."""
+        if self.random is None:
+            return
+        rng = self._rngs.get(route)
+        if rng is None:
+            rng = self._rngs[route] = random.Random(f"{self.random.seed}:{route}")
+        struck = False
+        for kind, rate in self.random.rates:
+            scenario = RANDOM_SCENARIOS[kind]
+            if route not in scenario.match.routes:
+                continue
+            if rng.random() < rate and not struck:  # at most one kind per request
+                struck = True
+                decision.fired.append(scenario.name)
+                decision.effects = _merge(decision.effects, scenario.effects)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scenarios": [s.to_json() for s in self.scenarios],
+            "random": None if self.random is None else self.random.to_json(),
+        }

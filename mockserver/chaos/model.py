@@ -1,0 +1,180 @@
+"""Scenarios as the engine holds them: which requests to touch (``Match``) and what to do to
+them (``Effects``), a scenario document, and a chaos run's random fault rates.
+
+A scenario is a *match* (route, endpoint, input fields, headers; optionally only the next N
+requests) and *effects*. Effects at the gateway happen before fal's handler runs: an HTTP
+error (429 with Retry-After; 5xx with or without ``x-fal-request-id``; nginx-style ingress
+pages), a dropped connection, latency, a slow or stalled status stream. Effects on the
+request's life are handed to the queue when it creates the request: a fal error at
+completion (model errors with a ``detail`` list, request errors with ``error_type``),
+progression, a slow queue, extra log lines, a given output file. ``parse.py`` reads them from
+files and API bodies, ``engine.py`` decides, ``middleware.py`` acts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mockserver.fal.catalogue import GATEWAY_ERRORS, REASONS
+from mockserver.fal.endpoints import ENDPOINTS
+
+CREATING_ROUTES = frozenset({"submit", "run"})
+"""Routes that create a request: the only ones where effects on its life make sense."""
+
+
+# -- effects ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HttpError:
+    """An answer from fal's gateway instead of the handler's."""
+
+    status: int
+    request_id: bool = True
+    """Send ``x-fal-request-id`` (the Python client never retries a 5xx that has one)."""
+    ingress: bool = False
+    """An nginx HTML page without fal headers: what the Python client retries on 502-504."""
+    retry_after: float | None = None
+    error_type: str | None = None
+    message: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def response_parts(self) -> tuple[int, bytes, dict[str, str]]:
+        """Status, body and headers of the answer."""
+        headers = dict(self.headers)
+        if self.retry_after is not None:
+            headers["retry-after"] = f"{self.retry_after:g}"
+        if self.ingress:
+            reason = REASONS.get(self.status, "Error")
+            page = (
+                f"<html>\r\n<head><title>{self.status} {reason}</title></head>\r\n<body>\r\n"
+                f"<center><h1>{self.status} {reason}</h1></center>\r\n"
+                "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+            )
+            headers["content-type"] = "text/html"
+            return self.status, page.encode(), headers
+        default_type, default_message = GATEWAY_ERRORS.get(
+            self.status, ("http_error", f"HTTP {self.status}")
+        )
+        error_type = self.error_type or default_type
+        body = {"detail": self.message or default_message, "error_type": error_type}
+        headers.setdefault("content-type", "application/json")
+        headers["x-fal-error-type"] = error_type
+        if self.request_id:
+            headers["x-fal-request-id"] = str(uuid.uuid4())
+        return self.status, json.dumps(body).encode(), headers
+
+
+@dataclass(frozen=True)
+class StreamFault:
+    delay: float = 0.0
+    """Seconds before each chunk of the status stream (events and keep-alives alike)."""
+    stall_after: int | None = None
+    """After this many chunks the stream goes silent ..."""
+    stall_seconds: float | None = None
+    """... for this long (None: until the client gives up)."""
+
+
+@dataclass(frozen=True)
+class Effects:
+    http_error: HttpError | None = None
+    drop: bool = False
+    latency: float = 0.0
+    stream: StreamFault | None = None
+    error: dict[str, Any] | None = None
+    """A fal error at completion: ``{"type", "status"?, "message"?, "retryable"?, "loc"?}``."""
+    progression: str | None = None
+    hold_seconds: float = 0.0
+    hold_position: int | None = None
+    logs: tuple[dict[str, Any], ...] = ()
+    output: dict[str, Any] | None = None
+
+    @property
+    def shapes_the_request(self) -> bool:
+        return bool(
+            self.error
+            or self.progression
+            or self.hold_seconds
+            or self.hold_position is not None
+            or self.logs
+            or self.output
+        )
+
+
+@dataclass(frozen=True)
+class Match:
+    routes: frozenset[str]
+    endpoints: frozenset[str] | None = None
+    input: tuple[tuple[str, Any], ...] = ()
+    """(field, compiled regex for strings | exact value) pairs."""
+    headers: tuple[tuple[str, re.Pattern[str]], ...] = ()
+
+    @property
+    def needs_record(self) -> bool:
+        return self.endpoints is not None or bool(self.input)
+
+    def matches(
+        self, route: str, endpoint_id: str | None, payload: Any, headers: Mapping[str, str]
+    ) -> bool:
+        if route not in self.routes:
+            return False
+        if self.endpoints is not None and endpoint_id not in self.endpoints:
+            return False
+        for name, pattern in self.headers:
+            value = headers.get(name)
+            if value is None or not pattern.search(value):
+                return False
+        if self.input:
+            if not isinstance(payload, dict) or endpoint_id not in ENDPOINTS:
+                return False
+            arguments = ENDPOINTS[endpoint_id].with_defaults(payload)
+            for name, wanted in self.input:
+                value = arguments.get(name)
+                if isinstance(wanted, re.Pattern):
+                    if not isinstance(value, str) or not wanted.search(value):
+                        return False
+                elif value != wanted or type(value) is not type(wanted):
+                    return False
+        return True
+
+
+@dataclass
+class Scenario:
+    name: str
+    match: Match
+    effects: Effects
+    spec: dict[str, Any]
+    """As written (normalised), for ``GET /_mock/scenarios``."""
+    times: int | None = None
+    hits: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.times is None or self.hits < self.times
+
+    def to_json(self) -> dict[str, Any]:
+        remaining = None if self.times is None else max(self.times - self.hits, 0)
+        return {**self.spec, "name": self.name, "hits": self.hits, "remaining": remaining}
+
+
+@dataclass(frozen=True)
+class FaultDocument:
+    scenarios: tuple[Scenario, ...] = ()
+    seed: int | None = None
+    fault_rate: float | None = None
+    fault_rates: Mapping[str, float] = field(default_factory=dict)
+    progression: str | None = None
+
+
+@dataclass(frozen=True)
+class RandomFaults:
+    seed: int
+    rates: tuple[tuple[str, float], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seed": self.seed, "rates": dict(self.rates)}
