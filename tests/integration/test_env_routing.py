@@ -15,7 +15,7 @@ import pytest
 
 from mockserver.serving.browser_proxy import PROXY_PATH
 from mockserver.serving.server import ServerInfo
-from tests.node_client import NODE, SCRIPT, clean_env, ensure_js_client, needs_node, ok
+from tests.node_client import JS_DIR, NODE, SCRIPT, clean_env, ensure_js_client, needs_node, ok
 
 CLIENT_SCRIPT = """
 import json, sys, httpx, fal_client
@@ -188,3 +188,78 @@ def test_upload_file_through_proxy_env(served: tuple[ServerInfo, Path], tmp_path
     # A receiver with these exports verifies webhooks against fal's own JWKS URL.
     local_jwks = httpx.get(f"{info.url}/_mock/webhooks/jwks.json").json()
     assert seen["jwks"] == local_jwks and local_jwks["keys"][0]["crv"] == "Ed25519"
+
+
+# What routes a process besides `ray2-mock env`'s exports: none of it may leak into a routed run.
+ROUTING_VARIABLES = ("FAL_", "HTTPS_PROXY", "HTTP_PROXY", "SSL_CERT", "NODE_", "RAY2_MOCK_")
+
+
+def run_routed(
+    state: Path, *command: str, mode: str = "proxy", journal_of: ServerInfo | None = None
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run ``command`` in a shell whose only routing is what `ray2-mock env` printed; with
+    ``journal_of``, also the hosts the emulator saw the run's requests arrive with."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(ROUTING_VARIABLES)}
+    shell = f'{env_output(state, "--mode", mode)}\nexec "$@"'
+    mark = _last_journal_id(journal_of) if journal_of else 0
+    completed = subprocess.run(
+        ["sh", "-c", shell, "sh", *command], env=env, capture_output=True, text=True, timeout=120
+    )
+    hosts: set[str] = set()
+    if journal_of:
+        entries = httpx.get(f"{journal_of.url}/_mock/journal", params={"since": mark}).json()
+        hosts = {entry["host"] for entry in entries["entries"]}
+    return completed, hosts
+
+
+def _last_journal_id(info: ServerInfo) -> int:
+    entries = httpx.get(f"{info.url}/_mock/journal", params={"limit": 1}).json()["entries"]
+    return max((entry["id"] for entry in entries), default=0)
+
+
+@needs_node
+def test_node_program_with_its_own_fal_config_through_env_exports(
+    served: tuple[ServerInfo, Path],
+) -> None:
+    """@fal-ai/client configured by the program (credentials, no proxyUrl): upload, subscribe
+    with logs, download with plain fetch. node's fetch ignores HTTPS_PROXY, so only the
+    preload in NODE_OPTIONS can route it; every fal host keeps its name."""
+    ensure_js_client()
+    info, state = served
+    completed, hosts = run_routed(
+        state, NODE or "node", str(JS_DIR / "own_config.mjs"), journal_of=info
+    )
+    assert completed.returncode == 0, completed.stderr
+    seen = json.loads(completed.stdout)
+    assert seen["imageUrl"].startswith("https://v3.fal.media/files/uploads/")
+    assert seen["uploadedSame"] is True
+    video = seen["video"]
+    assert video["url"].startswith("https://v3b.fal.media/files/b/")
+    assert seen["download"] == {"status": 200, "type": "video/mp4", "bytes": video["file_size"]}
+    assert seen["statuses"][-1] == "COMPLETED" and seen["logs"]
+    assert {"rest.fal.ai", "v3.fal.media", "queue.fal.run", "v3b.fal.media"} <= hosts
+
+
+@needs_node
+@pytest.mark.parametrize("mode", ["proxy", "direct"])
+def test_node_raw_fetch_program_through_env_exports(
+    served: tuple[ServerInfo, Path], mode: str
+) -> None:
+    """Raw fetch to queue.fal.run and fal.run, status by a Request object, the video by fetch
+    and by node:https; a host that only looks like fal's is left to node (DNS fails)."""
+    info, state = served
+    completed, hosts = run_routed(
+        state, NODE or "node", str(JS_DIR / "raw_fetch.mjs"), mode=mode, journal_of=info
+    )
+    assert completed.returncode == 0, completed.stderr
+    seen = json.loads(completed.stdout)
+    assert seen["submitStatus"] == 200
+    assert seen["queued"]["status_url"].startswith("https://queue.fal.run/fal-ai/")
+    assert seen["statuses"][-1] == "COMPLETED"
+    video = seen["result"]["video"]
+    assert video["url"].startswith("https://v3b.fal.media/files/b/")
+    assert seen["ran"]["video"]["url"].startswith("https://v3b.fal.media/files/b/")
+    assert seen["download"] == {"status": 200, "url": video["url"], "bytes": video["file_size"]}
+    assert seen["https"] == {"status": 200, "bytes": video["file_size"]}
+    assert seen["lookalike"] in ("ENOTFOUND", "EAI_AGAIN")
+    assert {"queue.fal.run", "fal.run", "v3b.fal.media"} <= hosts

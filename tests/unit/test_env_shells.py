@@ -18,13 +18,24 @@ from mockserver.cli import FAKE_KEY, env_exports, main, render_exports
 from mockserver.serving.server import ServerInfo
 
 AWKWARD_CA = "/tmp/it's a dir/\\\\unc\\share/$HOME `x`/ca.pem"
+AWKWARD_ROUTE = Path('/tmp/it\'s a dir/\\unc/$HOME "x"/node_route.cjs')
 INFO = ServerInfo("127.0.0.1", 8765, 8766, 8767, AWKWARD_CA)
+# node's NODE_OPTIONS syntax: one double-quoted token, \\ and \" escaped inside it.
+NODE_REQUIRE = '--require="/tmp/it\'s a dir/\\\\unc/$HOME \\"x\\"/node_route.cjs"'
 EXPECTED = {
     "HTTPS_PROXY": "http://127.0.0.1:8767",
     "SSL_CERT_FILE": AWKWARD_CA,
     "NODE_EXTRA_CA_CERTS": AWKWARD_CA,
+    "RAY2_MOCK_TLS_URL": "https://127.0.0.1:8766",
+    "NODE_OPTIONS": NODE_REQUIRE,
 }
 NAMES = [*EXPECTED, "FAL_KEY"]
+
+
+def exports(shell: str) -> str:
+    return render_exports(env_exports(INFO, "proxy", node_route=AWKWARD_ROUTE), shell)
+
+
 SHOW = {  # prints each variable on its own line, as the shell sees it
     "sh": "; ".join(f'printf "%s\\n" "${n}"' for n in NAMES),
     "fish": "; ".join(f'printf "%s\\n" "${n}"' for n in NAMES),
@@ -44,37 +55,60 @@ def run_in(shell: str, exports: str, env: dict[str, str]) -> list[str]:
 
 
 @pytest.mark.parametrize("shell", ["sh", "fish"])
-@pytest.mark.parametrize("fal_key", [None, "users-own-key"])
-def test_shell_reads_back_every_value(shell: str, fal_key: str | None) -> None:
+@pytest.mark.parametrize(
+    ("fal_key", "node_options"), [(None, None), ("users-own-key", "--max-old-space-size=64")]
+)
+def test_shell_reads_back_every_value(
+    shell: str, fal_key: str | None, node_options: str | None
+) -> None:
+    """FAL_KEY and NODE_OPTIONS a user already has are kept (NODE_OPTIONS after the preload)."""
     if shutil.which(shell) is None:
         pytest.skip(f"{shell} is not installed here; its quoting is checked by rule below")
     env = {"PATH": "/usr/bin:/bin", **({"FAL_KEY": fal_key} if fal_key else {})}
-    values = run_in(shell, render_exports(env_exports(INFO, "proxy"), shell), env)
-    assert values == [*EXPECTED.values(), fal_key or FAKE_KEY]
+    if node_options:
+        env["NODE_OPTIONS"] = node_options
+    values = run_in(shell, exports(shell), env)
+    expected = {**EXPECTED, "FAL_KEY": fal_key or FAKE_KEY}
+    if node_options:
+        expected["NODE_OPTIONS"] = f"{NODE_REQUIRE} {node_options}"
+    assert values == list(expected.values())
 
 
-POWERSHELL_SET = re.compile(r"^\$env:(?P<name>\w+) = '(?P<value>(?:[^']|'')*)'$")
+POWERSHELL_QUOTED = r"'(?P<value>(?:[^']|'')*)'"
+POWERSHELL_SET = re.compile(rf"^\$env:(?P<name>\w+) = {POWERSHELL_QUOTED}$")
+# Ours first, then whatever the variable held (nothing: no trailing space).
+POWERSHELL_PREPEND = re.compile(
+    rf"^\$env:(?P<name>\w+) = \({POWERSHELL_QUOTED} \+ ' ' \+ \$env:(?P=name)\)\.TrimEnd\(\)$"
+)
 
 
 def test_powershell_form_is_single_quoted_literals() -> None:
     """PowerShell single quotes are literal ('' is a quote): no $ or ` expansion, no bare words."""
-    lines = render_exports(env_exports(INFO, "proxy"), "powershell").splitlines()
+    lines = exports("powershell").splitlines()
     values = {}
     for line in lines[:-1]:
-        match = POWERSHELL_SET.match(line)
+        match = POWERSHELL_SET.match(line) or POWERSHELL_PREPEND.match(line)
         assert match, f"not a quoted PowerShell assignment: {line}"
         values[match["name"]] = match["value"].replace("''", "'")
     assert values == EXPECTED
+    assert POWERSHELL_PREPEND.match(lines[list(EXPECTED).index("NODE_OPTIONS")])
     assert lines[-1] == f"if (-not $env:FAL_KEY) {{ $env:FAL_KEY = '{FAKE_KEY}' }}"
 
 
+FISH_QUOTED = r"'((?:[^'\\]|\\.)*)'"
+
+
 def test_fish_form_by_rule() -> None:
-    """fish: set -gx NAME 'value' with \\\\ and \\' the only escapes inside single quotes."""
-    lines = render_exports(env_exports(INFO, "proxy"), "fish").splitlines()
+    """fish: set -gx NAME 'value' with \\\\ and \\' the only escapes inside single quotes;
+    NODE_OPTIONS joins ours and the old value into one word with `string join`."""
+    lines = exports("fish").splitlines()
     values = {}
     for line in lines[:-1]:
-        match = re.match(r"^set -gx (\w+) '((?:[^'\\]|\\.)*)'$", line)
+        match = re.match(rf"^set -gx (\w+) {FISH_QUOTED}$", line) or re.match(
+            rf"^set -gx (\w+) \(string join ' ' -- {FISH_QUOTED} \$(\w+)\)$", line
+        )
         assert match, f"not a quoted fish assignment: {line}"
+        assert match.lastindex == 2 or match[3] == match[1] == "NODE_OPTIONS", line
         values[match[1]] = re.sub(r"\\(.)", r"\1", match[2])
     assert values == EXPECTED
     assert lines[-1] == f"set -q FAL_KEY; or set -gx FAL_KEY {FAKE_KEY}"
