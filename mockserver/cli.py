@@ -165,7 +165,11 @@ def env_exports(info: ServerInfo, mode: str, *, node_route: Path = NODE_ROUTE) -
         routes = {"HTTPS_PROXY": f"http://{info.host}:{info.proxy_port}"}
     return {
         **routes,
+        # Who reads which CA variable: Python's ssl and httpx SSL_CERT_FILE, requests only
+        # REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE), the curl tool CURL_CA_BUNDLE, node its own.
         "SSL_CERT_FILE": info.ca_cert,
+        "REQUESTS_CA_BUNDLE": info.ca_cert,
+        "CURL_CA_BUNDLE": info.ca_cert,
         "NODE_EXTRA_CA_CERTS": info.ca_cert,
         "RAY2_MOCK_TLS_URL": f"https://{_reachable(info.host)}:{info.tls_port}",
         "NODE_OPTIONS": node_require(node_route),

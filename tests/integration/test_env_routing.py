@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -263,3 +264,52 @@ def test_node_raw_fetch_program_through_env_exports(
     assert seen["https"] == {"status": 200, "bytes": video["file_size"]}
     assert seen["lookalike"] in ("ENOTFOUND", "EAI_AGAIN")
     assert {"queue.fal.run", "fal.run", "v3b.fal.media"} <= hosts
+
+
+T2V = "fal-ai/luma-dream-machine/ray-2"
+REQUESTS_SCRIPT = """
+import json, sys, fal_client, requests
+result = fal_client.subscribe(sys.argv[1], arguments={"prompt": "downloaded with requests"})
+video = requests.get(result["video"]["url"], timeout=30)
+print(json.dumps({"video": result["video"], "status": video.status_code,
+                  "type": video.headers["content-type"], "bytes": len(video.content)}))
+"""
+
+
+@pytest.mark.parametrize("mode", ["proxy", "direct"])
+def test_requests_download_of_an_output_url_through_env_exports(
+    served: tuple[ServerInfo, Path], mode: str
+) -> None:
+    """requests ignores SSL_CERT_FILE (it reads REQUESTS_CA_BUNDLE) but honours HTTPS_PROXY."""
+    _, state = served
+    completed, _ = run_routed(state, sys.executable, "-c", REQUESTS_SCRIPT, T2V, mode=mode)
+    assert completed.returncode == 0, completed.stderr
+    seen = json.loads(completed.stdout)
+    assert (seen["status"], seen["type"]) == (200, "video/mp4")
+    assert seen["bytes"] == seen["video"]["file_size"]
+
+
+CURL = shutil.which("curl")
+CURL_SCRIPT = """
+video=$("$1" -c 'import fal_client, sys
+video = fal_client.subscribe(sys.argv[1], arguments={"prompt": "downloaded with curl"})["video"]
+print(video["url"], video["file_size"])' "$2") || exit 1
+echo "$video"
+exec curl -sS -o "$3" -w '%{http_code} %{content_type} %{size_download}' "${video% *}"
+"""
+
+
+@pytest.mark.skipif(CURL is None, reason="curl is not installed: the curl download is unchecked")
+def test_curl_download_of_an_output_url_through_env_exports(
+    served: tuple[ServerInfo, Path], tmp_path: Path
+) -> None:
+    """curl reads CURL_CA_BUNDLE (not SSL_CERT_FILE) and HTTPS_PROXY."""
+    _, state = served
+    out = tmp_path / "video.mp4"
+    command = ["sh", "-c", CURL_SCRIPT, "sh", sys.executable, T2V, str(out)]
+    completed, _ = run_routed(state, *command)
+    assert completed.returncode == 0, completed.stderr
+    video, written = completed.stdout.splitlines()
+    url, size = video.split()
+    assert url.startswith("https://v3b.fal.media/files/b/")
+    assert written == f"200 video/mp4 {size}" and out.stat().st_size == int(size)

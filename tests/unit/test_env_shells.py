@@ -25,6 +25,8 @@ NODE_REQUIRE = '--require="/tmp/it\'s a dir/\\\\unc/$HOME \\"x\\"/node_route.cjs
 EXPECTED = {
     "HTTPS_PROXY": "http://127.0.0.1:8767",
     "SSL_CERT_FILE": AWKWARD_CA,
+    "REQUESTS_CA_BUNDLE": AWKWARD_CA,
+    "CURL_CA_BUNDLE": AWKWARD_CA,
     "NODE_EXTRA_CA_CERTS": AWKWARD_CA,
     "RAY2_MOCK_TLS_URL": "https://127.0.0.1:8766",
     "NODE_OPTIONS": NODE_REQUIRE,
