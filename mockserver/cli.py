@@ -16,7 +16,7 @@ from mockserver.chaos.scenarios import ScenarioError, load_file
 from mockserver.config import DEFAULT_PORT, REMOTE_IMAGE_POLICIES, Config
 from mockserver.fal.auth import LOCAL_KEY as FAKE_KEY
 from mockserver.queue import check_progression
-from mockserver.serving.server import ServerInfo, run_forever, run_workers
+from mockserver.serving.server import ServerInfo, run_forever, run_workers, serve_command
 from mockserver.timing import TIMING_PROFILES
 
 
@@ -284,14 +284,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = ServerInfo.read(args.state_dir)
     if info is None:
         print(
-            f"no running emulator found in {args.state_dir} (start one: ray2-mock serve)",
+            f"no running emulator found in {args.state_dir}; start one with:\n"
+            f"  {serve_command(args.state_dir)}",
             file=sys.stderr,
         )
         return 1
     if not _answers(info.host, info.port):
         print(
             f"warning: no emulator answers on {info.host}:{info.port} ({args.state_dir}/"
-            "server.json is from a run that has stopped); start it with: ray2-mock serve",
+            "server.json is from a run that has stopped); start it again with:\n"
+            f"  {serve_command(args.state_dir, info)}",
             file=sys.stderr,
         )
     print(render_exports(env_exports(info, args.mode), args.shell))

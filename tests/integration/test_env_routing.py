@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -313,3 +317,105 @@ def test_curl_download_of_an_output_url_through_env_exports(
     url, size = video.split()
     assert url.startswith("https://v3b.fal.media/files/b/")
     assert written == f"200 video/mp4 {size}" and out.stat().st_size == int(size)
+
+
+# -- the first minutes: what `serve` prints, what `env` says when nothing runs -----------------
+
+SCRIPT_DIR = Path(sys.executable).parent
+CONSOLE_SCRIPT = SCRIPT_DIR / "ray2-mock"  # what `make serve` runs: .venv/bin/ray2-mock
+
+
+def outside_the_venv() -> dict[str, str]:
+    """A new shell of a user who never activated the venv: ray2-mock is not on PATH."""
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != str(SCRIPT_DIR))
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(ROUTING_VARIABLES)}
+    return {**env, "PATH": path}
+
+
+def wait_for_line(log: Path, pattern: str, process: subprocess.Popen[bytes]) -> re.Match[str]:
+    deadline = time.monotonic() + 30
+    while (found := re.search(pattern, log.read_text(), re.MULTILINE)) is None:
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, f"no {pattern!r} in:\n{log.read_text()}"
+        time.sleep(0.05)
+    return found
+
+
+def test_serve_prints_a_paste_able_env_command_and_each_listener_once(tmp_path: Path) -> None:
+    """`make serve` runs .venv/bin/ray2-mock: the banner's command must work pasted into another
+    shell, in another directory, without the venv on PATH. uvicorn's start and stop lines came
+    once per listener; now the banner says once what runs where."""
+    assert CONSOLE_SCRIPT.exists(), "the editable install creates the console script"
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    log = tmp_path / "serve.log"
+    serve = [str(CONSOLE_SCRIPT), "serve", "--port", "0", "--timing", "instant"]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            serve, cwd=tmp_path / "repo", env=outside_the_venv(), stdout=sink, stderr=sink
+        )
+    try:
+        pasted = wait_for_line(log, r'^\s+(eval "\$\(.*\)")$', process)[1]
+        info = ServerInfo.read(tmp_path / "repo" / ".ray2-mock")
+        assert info is not None
+        check = (
+            f'{pasted}\nexec "{sys.executable}" -c "import os; print(os.environ[\'HTTPS_PROXY\'])"'
+        )
+        shell = subprocess.run(
+            ["sh", "-c", check],
+            cwd=tmp_path / "elsewhere",
+            env=outside_the_venv(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert shell.returncode == 0, shell.stderr
+        assert shell.stdout.strip() == f"http://127.0.0.1:{info.proxy_port}"
+        assert shell.stderr == ""  # no "no emulator answers" warning: it found this one
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    printed = log.read_text()
+    for lifecycle in ("Uvicorn running on", "Started server process", "Shutting down"):
+        assert lifecycle not in printed, printed
+    assert printed.count(f"https://127.0.0.1:{info.tls_port}") == 1, printed
+    assert printed.count(f"http://127.0.0.1:{info.proxy_port}") == 1, printed
+    assert printed.splitlines()[-1] == "ray2-mock stopped"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_env_without_an_emulator_prints_the_command_that_starts_it(tmp_path: Path) -> None:
+    """A stale server.json: `env` still prints its exports and, on stderr, the command that
+    makes them right again. Run as printed, it starts an emulator right there."""
+    state = tmp_path / "state"
+    state.mkdir()
+    port, tls_port, proxy_port = free_port(), free_port(), free_port()
+    stale = ServerInfo("127.0.0.1", port, tls_port, proxy_port, str(state / "tls" / "ca.pem"))
+    (state / "server.json").write_text(stale.to_json())
+    env_command = [str(CONSOLE_SCRIPT), "env", "--state-dir", "state"]
+    first = subprocess.run(
+        env_command, cwd=tmp_path, env=outside_the_venv(), capture_output=True, text=True
+    )
+    assert first.returncode == 0 and f"HTTPS_PROXY=http://127.0.0.1:{proxy_port}" in first.stdout
+    command = first.stderr.splitlines()[-1].strip()
+    assert command.startswith(f"{CONSOLE_SCRIPT} serve "), first.stderr
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            shlex.split(command), cwd=tmp_path, env=outside_the_venv(), stdout=sink, stderr=sink
+        )
+    try:
+        wait_for_line(log, r"^ray2-mock listening on", process)
+        assert ServerInfo.read(state) == stale  # same ports, same CA path
+        again = subprocess.run(
+            env_command, cwd=tmp_path, env=outside_the_venv(), capture_output=True, text=True
+        )
+        assert (again.returncode, again.stderr, again.stdout) == (0, "", first.stdout)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0

@@ -8,14 +8,17 @@ documented quoting rules otherwise.
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
+import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from mockserver.cli import FAKE_KEY, env_exports, main, render_exports
-from mockserver.serving.server import ServerInfo
+from mockserver.serving.server import ServerInfo, env_command, self_command
 
 AWKWARD_CA = "/tmp/it's a dir/\\\\unc\\share/$HOME `x`/ca.pem"
 AWKWARD_ROUTE = Path('/tmp/it\'s a dir/\\unc/$HOME "x"/node_route.cjs')
@@ -116,18 +119,54 @@ def test_fish_form_by_rule() -> None:
     assert lines[-1] == f"set -q FAL_KEY; or set -gx FAL_KEY {FAKE_KEY}"
 
 
-def test_env_warns_when_no_emulator_answers(
+PYTHON_M = [sys.executable, "-m", "mockserver.cli"]  # what runs ray2-mock inside pytest
+
+
+def test_env_warns_with_the_command_that_starts_the_stopped_emulator_again(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A server.json left by a stopped server still prints the exports, with a warning."""
-    import socket
-
+    """A server.json left by a stopped server still prints its exports, and the command that
+    listens where they point (tests/integration/test_env_routing.py runs it)."""
     with socket.socket() as sock:  # a port nothing listens on once closed
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    stale = ServerInfo("127.0.0.1", port, port + 1, port + 2, str(tmp_path / "ca.pem"))
+    stale = ServerInfo("127.0.0.1", port, port + 1, port + 7, str(tmp_path / "ca.pem"))
     (tmp_path / "server.json").write_text(stale.to_json())
     assert main(["env", "--state-dir", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
-    assert f"export HTTPS_PROXY=http://127.0.0.1:{port + 2}" in out
-    assert f"no emulator answers on 127.0.0.1:{port}" in err and "ray2-mock serve" in err
+    assert f"export HTTPS_PROXY=http://127.0.0.1:{port + 7}" in out
+    warning, command = err.splitlines()
+    assert f"no emulator answers on 127.0.0.1:{port}" in warning
+    restart = ["serve", "--state-dir", str(tmp_path), "--port", str(port)]
+    assert command == "  " + shlex.join([*PYTHON_M, *restart, "--proxy-port", str(port + 7)])
+
+
+def test_env_without_a_state_says_how_to_start_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["env", "--state-dir", str(tmp_path / "nothing")]) == 1
+    _, err = capsys.readouterr()
+    start = shlex.join([*PYTHON_M, "serve", "--state-dir", str(tmp_path / "nothing")])
+    assert err.splitlines()[-1] == f"  {start}"
+
+
+def test_self_command_is_what_a_user_can_paste(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The console script by absolute path (make serve runs .venv/bin's, not on PATH), by name
+    when PATH finds that very script, and python -m for anything else."""
+    bin_dir = tmp_path / "venv dir" / "bin"
+    bin_dir.mkdir(parents=True)
+    script = bin_dir / "ray2-mock"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.setattr(sys, "argv", [str(script), "serve"])
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert self_command() == [str(script)]
+    assert env_command(Path("rel")) == shlex.join(
+        [str(script), "env", "--state-dir", str(Path("rel").absolute())]
+    )
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    assert self_command() == ["ray2-mock"]
+    monkeypatch.setattr(sys, "argv", [str(tmp_path / "pytest"), "-q"])
+    assert self_command() == PYTHON_M
