@@ -16,7 +16,7 @@ from mockserver.chaos.parse import ScenarioError, load_file
 from mockserver.config import DEFAULT_PORT, REMOTE_IMAGE_POLICIES, Config
 from mockserver.fal.auth import LOCAL_KEY as FAKE_KEY
 from mockserver.queue import check_progression
-from mockserver.serving.server import ServerInfo, run_forever, run_workers
+from mockserver.serving.server import ServerInfo, run_forever, run_workers, serve_command
 from mockserver.timing import TIMING_PROFILES
 
 
@@ -147,7 +147,12 @@ def _env_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shell", choices=["sh", "fish", "powershell"], default="sh")
 
 
-def env_exports(info: ServerInfo, mode: str) -> dict[str, str]:
+NODE_ROUTE = Path(__file__).resolve().parent / "serving" / "node_route.cjs"
+"""Preloaded into node by ``NODE_OPTIONS``: node's fetch ignores ``HTTPS_PROXY``, so this module
+sends fal's hosts to the TLS listener itself (see the file for how)."""
+
+
+def env_exports(info: ServerInfo, mode: str, *, node_route: Path = NODE_ROUTE) -> dict[str, str]:
     """The variables that make the unmodified clients talk to this emulator."""
     if info.ca_cert is None or info.tls_port is None:
         raise SystemExit("the emulator runs without TLS (--tls-port 0): no env routing")
@@ -158,13 +163,47 @@ def env_exports(info: ServerInfo, mode: str) -> dict[str, str]:
         }
     else:
         routes = {"HTTPS_PROXY": f"http://{info.host}:{info.proxy_port}"}
-    return {**routes, "SSL_CERT_FILE": info.ca_cert, "NODE_EXTRA_CA_CERTS": info.ca_cert}
+    return {
+        **routes,
+        # Who reads which CA variable: Python's ssl and httpx SSL_CERT_FILE, requests only
+        # REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE), the curl tool CURL_CA_BUNDLE, node its own.
+        "SSL_CERT_FILE": info.ca_cert,
+        "REQUESTS_CA_BUNDLE": info.ca_cert,
+        "CURL_CA_BUNDLE": info.ca_cert,
+        "NODE_EXTRA_CA_CERTS": info.ca_cert,
+        "RAY2_MOCK_TLS_URL": f"https://{_reachable(info.host)}:{info.tls_port}",
+        "NODE_OPTIONS": node_require(node_route),
+    }
+
+
+def _reachable(host: str) -> str:
+    """The bind address as a URL host: a wildcard bind is reached on loopback."""
+    if host in ("", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def node_require(path: Path) -> str:
+    """``--require`` of ``path`` in NODE_OPTIONS' own syntax: node splits it on spaces outside
+    double quotes, and inside them a backslash escapes the next character. ``--require``, not
+    ``--import``: node before 18.18 refuses to start at all with ``--import`` in NODE_OPTIONS
+    (every node and npm of that shell would break), and a CommonJS preload runs before an ES
+    module entry point too."""
+    escaped = str(path).replace("\\", "\\\\").replace('"', '\\"')
+    return f'--require="{escaped}"'
 
 
 SHELL_FORMS = {
     "sh": "export {name}={value}",
     "fish": "set -gx {name} {value}",
     "powershell": "$env:{name} = {value}",
+}
+# Variables a user may already use for other things: ours goes first, theirs is kept after it.
+PREPENDED = frozenset({"NODE_OPTIONS"})
+PREPEND_FORMS = {
+    "sh": 'export {name}={value}"${{{name}:+ ${name}}}"',
+    "fish": "set -gx {name} (string join ' ' -- {value} ${name})",
+    "powershell": "$env:{name} = ({value} + ' ' + $env:{name}).TrimEnd()",
 }
 # Each shell's literal string: paths and URLs come out exactly as written, never expanded.
 SHELL_QUOTES: dict[str, Callable[[str], str]] = {
@@ -177,8 +216,11 @@ SHELL_QUOTES: dict[str, Callable[[str], str]] = {
 
 
 def render_exports(exports: dict[str, str], shell: str, *, key_default: str = FAKE_KEY) -> str:
-    form, quote = SHELL_FORMS[shell], SHELL_QUOTES[shell]
-    lines = [form.format(name=k, value=quote(v)) for k, v in exports.items()]
+    quote = SHELL_QUOTES[shell]
+    lines = [
+        (PREPEND_FORMS if k in PREPENDED else SHELL_FORMS)[shell].format(name=k, value=quote(v))
+        for k, v in exports.items()
+    ]
     key_line = {
         "sh": f'export FAL_KEY="${{FAL_KEY:-{key_default}}}"',
         "fish": f"set -q FAL_KEY; or set -gx FAL_KEY {key_default}",
@@ -242,14 +284,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = ServerInfo.read(args.state_dir)
     if info is None:
         print(
-            f"no running emulator found in {args.state_dir} (start one: ray2-mock serve)",
+            f"no running emulator found in {args.state_dir}; start one with:\n"
+            f"  {serve_command(args.state_dir)}",
             file=sys.stderr,
         )
         return 1
     if not _answers(info.host, info.port):
         print(
             f"warning: no emulator answers on {info.host}:{info.port} ({args.state_dir}/"
-            "server.json is from a run that has stopped); start it with: ray2-mock serve",
+            "server.json is from a run that has stopped); start it again with:\n"
+            f"  {serve_command(args.state_dir, info)}",
             file=sys.stderr,
         )
     print(render_exports(env_exports(info, args.mode), args.shell))

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import multiprocessing
+import shlex
+import shutil
 import signal
 import socket
+import sys
 from collections.abc import Coroutine, Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +33,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from mockserver.app import create_app
-from mockserver.config import Config
+from mockserver.config import DEFAULT_PORT, Config
 from mockserver.control.dashboard import UI_PATH
 from mockserver.serving.connect_proxy import ProxyServer, start_connect_proxy
 
@@ -40,10 +44,42 @@ log = logging.getLogger(__name__)
 SERVER_INFO_FILE = "server.json"
 
 
+_OUR_LISTENER = contextvars.ContextVar("ray2_mock_listener", default=False)
+# uvicorn's lifecycle lines: each listener (plain, TLS, each worker's) would log its own copy.
+_LIFECYCLE_LINES = (
+    "Started server process",
+    "Waiting for application",
+    "Application startup complete",
+    "Uvicorn running on",
+    "Shutting down",
+    "Application shutdown complete",
+    "Finished server process",
+)
+
+
+class _LifecycleFilter(logging.Filter):
+    """Drops uvicorn's start/stop lines of the emulator's own listeners: two listeners logged
+    each twice, and the banner says once what runs where. Other uvicorn servers in the same
+    process (a user's app next to the pytest fixture) log as usual; errors always pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        lifecycle = isinstance(record.msg, str) and record.msg.startswith(_LIFECYCLE_LINES)
+        return not (lifecycle and record.levelno <= logging.INFO and _OUR_LISTENER.get())
+
+
+_LIFECYCLE_FILTER = _LifecycleFilter()
+
+
 class _QuietSignals(uvicorn.Server):
+    """One of the emulator's listeners: no signal capture of its own, no lifecycle lines."""
+
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        _OUR_LISTENER.set(True)  # in this server's own task (and the lifespan task it starts)
+        await super().serve(sockets)
 
 
 def _bound_port(server: uvicorn.Server) -> int:
@@ -114,6 +150,9 @@ class Emulator:
         self._stopping = False
 
     def _uvicorn(self, port: int, *, lifespan: str, **ssl: Any) -> uvicorn.Server:
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        if _LIFECYCLE_FILTER not in uvicorn_log.filters:
+            uvicorn_log.addFilter(_LIFECYCLE_FILTER)
         config = uvicorn.Config(
             self.app,
             host=self.config.host,
@@ -220,6 +259,8 @@ def _serve_until_signalled(
         if banner and emulator.info is not None:
             print(startup_banner(emulator.info, config), flush=True)
         await serving
+        if banner:
+            print("ray2-mock stopped", flush=True)
 
     run_on_fast_loop(main())
 
@@ -303,7 +344,7 @@ async def _supervise(
     info = ServerInfo(config.host, port, tls_port, proxy_port, ca)
     (config.state_dir / SERVER_INFO_FILE).write_text(info.to_json())
     if banner:
-        print(f"{startup_banner(info, config)}\n  {len(procs)} worker processes", flush=True)
+        print(startup_banner(info, config, workers=len(procs)), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -323,19 +364,61 @@ async def _supervise(
     if proxy is not None:
         proxy.close()
         await proxy.wait_closed()
+    if banner:
+        print("ray2-mock stopped", flush=True)
 
 
-def startup_banner(info: ServerInfo, config: Config) -> str:
+def startup_banner(info: ServerInfo, config: Config, *, workers: int = 1) -> str:
+    """What runs where, once, and the command that routes programs here (paste-able as is)."""
     lines = [
         f"ray2-mock listening on {info.url}  (timing={config.timing}, store={config.store},"
         f" state={config.state_dir})",
         f"  queue: {info.url}/fal-ai/luma-dream-machine/ray-2    sync run: {info.url}/run/...",
         f"  dashboard: {info.url}{UI_PATH}",
     ]
+    if workers > 1:
+        lines.append(f"  {workers} worker processes")
     if info.tls_port:
         lines.append(
             f"  TLS for fal hosts: https://127.0.0.1:{info.tls_port}   CONNECT proxy: "
             f"http://{info.host}:{info.proxy_port}   CA: {info.ca_cert}"
         )
-    lines.append('  route the unmodified fal_client here:  eval "$(ray2-mock env)"')
+        lines.append("  route unmodified programs here (Python, node, curl), in another shell:")
+        lines.append(f'    eval "$({env_command(config.state_dir)})"')
     return "\n".join(lines)
+
+
+def self_command() -> list[str]:
+    """How to run this very installation again, from any directory: ``ray2-mock`` when PATH
+    finds this script, else the script's absolute path (``make serve`` runs .venv/bin's), else
+    ``python -m mockserver.cli`` with this interpreter."""
+    script = Path(sys.argv[0])
+    if script.stem == "ray2-mock" and script.is_file():
+        found = shutil.which("ray2-mock")
+        if found is not None and Path(found).resolve() == script.resolve():
+            return ["ray2-mock"]
+        return [str(script.absolute())]
+    return [sys.executable, "-m", "mockserver.cli"]
+
+
+def env_command(state_dir: Path) -> str:
+    """``ray2-mock env`` for this emulator: absolute paths, so it works from any directory."""
+    return shlex.join([*self_command(), "env", "--state-dir", str(state_dir.absolute())])
+
+
+def serve_command(state_dir: Path, info: ServerInfo | None = None) -> str:
+    """``ray2-mock serve`` that listens where ``info`` (a stopped run's server.json) said, so the
+    exports printed from it become right; the defaults are left out."""
+    args = [*self_command(), "serve"]
+    if state_dir != Path(".ray2-mock"):
+        args += ["--state-dir", str(state_dir)]
+    if info is not None:
+        if info.host != "127.0.0.1":
+            args += ["--host", info.host]
+        if info.port != DEFAULT_PORT:
+            args += ["--port", str(info.port)]
+        if info.tls_port != info.port + 1:
+            args += ["--tls-port", str(info.tls_port or 0)]
+        if info.proxy_port is not None and info.proxy_port != info.port + 2:
+            args += ["--proxy-port", str(info.proxy_port)]
+    return shlex.join(args)

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from pathlib import Path
+
+import pytest
+import uvicorn
+from starlette.responses import PlainTextResponse
 
 from mockserver.serving.server import Emulator
 from tests.conftest import make_config
@@ -30,3 +35,36 @@ async def test_a_stop_that_arrives_during_start_up_is_not_lost(tmp_path: Path) -
     emulator = Emulator(make_config(tmp_path), log_level="warning", access_log=False)
     emulator.stop()
     await asyncio.wait_for(emulator.serve(), 30)
+
+
+async def test_lifecycle_lines_go_for_the_emulators_listeners_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The emulator's plain and TLS listeners each logged uvicorn's start/stop lines; they are
+    dropped for them (the banner says what runs where), and only for them: a user's own
+    uvicorn server in the same process still says where it runs."""
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    seen: list[str] = []
+    handlers = uvicorn_log.callHandlers  # what passed the filters (uvicorn resets handlers)
+
+    def call_handlers(record: logging.LogRecord) -> None:
+        seen.append(record.getMessage())
+        handlers(record)
+
+    monkeypatch.setattr(uvicorn_log, "callHandlers", call_handlers)
+    emulator = Emulator(make_config(tmp_path, tls_port=None), log_level="info")
+    serving = asyncio.create_task(emulator.serve())
+    await asyncio.wait_for(emulator.ready.wait(), 30)
+    assert emulator.info is not None and emulator.info.tls_port
+    theirs = uvicorn.Server(uvicorn.Config(PlainTextResponse("theirs"), port=0))
+    their_task = asyncio.create_task(theirs.serve())
+    while not theirs.started:
+        await asyncio.sleep(0.01)
+    their_port = theirs.servers[0].sockets[0].getsockname()[1]
+    theirs.should_exit = True
+    await their_task
+    emulator.stop()
+    await asyncio.wait_for(serving, 30)
+    running = [line for line in seen if line.startswith("Uvicorn running on")]
+    assert running == [f"Uvicorn running on http://127.0.0.1:{their_port} (Press CTRL+C to quit)"]
+    assert seen.count("Shutting down") == 1  # theirs
