@@ -116,8 +116,8 @@ class FaultMiddleware:
         payload = None
         if engine.needs_input(call):
             receive, payload = await _buffer_body(receive, self.max_body_bytes)
-        queue = getattr(scope["app"].state, "queue", None)
-        decision = engine.decide(call, headers, payload, queue.get if queue else None)
+        built = getattr(scope["app"].state, "services", None)  # None before the app started
+        decision = engine.decide(call, headers, payload, built.queue.get if built else None)
         if decision is None:
             await self.app(scope, receive, send)
             return

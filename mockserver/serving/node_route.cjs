@@ -30,6 +30,7 @@ const FAL_HOSTS = new Set([
   "v3b.fal.media",
   "fal.media",
   "v2.fal.media",
+  "fal.ai",
 ]);
 const INSTALLED = Symbol.for("ray2-mock.node-route");
 // Where node's fetch keeps its default dispatcher (undici's documented global-dispatcher slot).

@@ -520,3 +520,17 @@ def test_same_seed_same_fault_sequence(tmp_path: Path) -> None:
     assert first == again
     assert first != other
     assert any(faults for _, faults in first), "a 15% rate per kind fires within 40 submits"
+
+
+def test_input_rules_reach_later_routes_of_the_same_request(
+    fal: fal_client.SyncClient, control: httpx.Client
+) -> None:
+    """A rule on the status route with an input condition judges the request's stored input
+    (the engine looks the record up): only the matching request's polls are touched."""
+    scenario(control, match={"route": "status", "input": {"prompt": "^watched"}}, latency=0.01)
+    watched = fal.submit(T2V, arguments={"prompt": "watched clip"})
+    other = fal.submit(T2V, arguments={"prompt": "other clip"})
+    watched.status()
+    other.status()
+    fired = {entry["request_id"]: entry["faults"] for entry in journal(control, route="status")}
+    assert fired[watched.request_id] and not fired[other.request_id]
