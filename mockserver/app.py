@@ -28,6 +28,7 @@ from mockserver.control.dashboard import dashboard_routes
 from mockserver.fal.api import QueueApi
 from mockserver.fal.errors import request_error
 from mockserver.fal.hosts import MEDIA_PATH, host_role
+from mockserver.fal.published import WEB_ROUTES
 from mockserver.media import VideoRenderer, serve_video
 from mockserver.observation.journal import Journal, JournalMiddleware
 from mockserver.observation.metrics import Metrics
@@ -85,6 +86,7 @@ ROLE_ROUTES: dict[str, list[BaseRoute]] = {
     "run": [Route("/{path:path}", _run_path, methods=ANY_METHOD)],
     "queue": [Route("/{path:path}", _queue_path, methods=ANY_METHOD)],
     "cdn": [MEDIA_ROUTE, OUTPUT_ROUTE, *CDN_ROUTES],
+    "web": WEB_ROUTES,
     "rest": [
         *REST_ROUTES,
         *WEBHOOK_REST_ROUTES,

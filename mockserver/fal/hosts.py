@@ -15,7 +15,7 @@ from starlette.requests import Request
 
 from mockserver.fal.endpoints import APP_ID
 
-HostRole = Literal["run", "queue", "rest", "cdn", "local"]
+HostRole = Literal["run", "queue", "rest", "cdn", "web", "local"]
 
 HOST_ROLES: dict[str, HostRole] = {
     "fal.run": "run",
@@ -28,6 +28,7 @@ HOST_ROLES: dict[str, HostRole] = {
     "v3b.fal.media": "cdn",
     "fal.media": "cdn",
     "v2.fal.media": "cdn",
+    "fal.ai": "web",  # only the published OpenAPI documents (mockserver/fal/published.py)
 }
 CDN_BASE = "https://v3.fal.media"
 """Where uploads live (fal_client uploads to this host; it is hard-coded there)."""

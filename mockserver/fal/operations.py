@@ -44,6 +44,8 @@ def _on_role(role: HostRole, method: str, path: str) -> FalCall:
         return FalCall("media")
     if role == "rest":
         return FalCall("rest")
+    if role == "web":  # fal.ai: the published OpenAPI documents, not part of the request API
+        return FalCall("other")
     if role == "local":
         if path.startswith(CONTROL_PREFIX) or path == CONTROL_PREFIX.rstrip("/"):
             return FalCall("control")

@@ -11,6 +11,7 @@ import pytest
 from contracts import load_schema
 from contracts.drift import drift_report, extract, normalize
 from contracts.strategies import I2V, INPUT_SCHEMAS, T2V
+from mockserver.fal.published import published_openapi
 
 ENUM_FIELDS = {"aspect_ratio": "AspectRatio", "resolution": "Resolution", "duration": "Duration"}
 
@@ -103,3 +104,68 @@ def test_a_missing_endpoint_is_reported() -> None:
 
     report = drift_report(fetch)
     assert f"{T2V} input: not found in fal's OpenAPI" in report
+
+
+# -- the document the emulator serves at fal.ai (rehearsal mode) ------------------------------
+
+
+def test_the_emulators_published_document_is_no_drift() -> None:
+    """What `ray2-mock serve` answers for fal's OpenAPI URL agrees with contracts/schemas, and
+    in fal's spelling: the output's File is a component behind a one-item allOf."""
+    assert drift_report(published_openapi) == ""
+    doc = published_openapi(I2V)
+    schemas = doc["components"]["schemas"]
+    assert list(schemas) == [
+        "QueueStatus",
+        "LumaDreamMachineRay2ImageToVideoInput",
+        "File",
+        "LumaDreamMachineRay2ImageToVideoOutput",
+    ]
+    video = schemas["LumaDreamMachineRay2ImageToVideoOutput"]["properties"]["video"]
+    assert video["allOf"] == [{"$ref": "#/components/schemas/File"}]
+    assert doc["info"]["x-fal-metadata"]["endpointId"] == I2V
+    assert list(doc["paths"]) == [
+        "/fal-ai/luma-dream-machine/requests/{request_id}/status",
+        "/fal-ai/luma-dream-machine/requests/{request_id}/cancel",
+        f"/{I2V}",
+        "/fal-ai/luma-dream-machine/requests/{request_id}",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "label", "expected_lines"),
+    [
+        (
+            lambda s: s["LumaDreamMachineRay2ImageToVideoInput"]["properties"]["resolution"][
+                "enum"
+            ].remove("1080p"),
+            "input",
+            ['-        "1080p"'],
+        ),
+        (
+            lambda s: s["LumaDreamMachineRay2ImageToVideoInput"]["properties"]["prompt"].update(
+                minLength=1
+            ),
+            "input",
+            ['-      "minLength": 3,', '+      "minLength": 1,'],
+        ),
+        (lambda s: s["File"]["properties"]["file_size"].update(type="number"), "output", None),
+        (lambda s: s["File"].update(required=["url", "content_type"]), "output", None),
+    ],
+    ids=["enum value gone", "bound changed", "nested type changed", "nested field required"],
+)
+def test_a_change_to_the_published_document_is_reported(mutate, label, expected_lines) -> None:
+    """The comparison is not vacuous on the served document: one change, one diff."""
+
+    def fetch(endpoint_id: str) -> dict[str, Any]:
+        doc = published_openapi(endpoint_id)
+        if endpoint_id == I2V:
+            mutate(doc["components"]["schemas"])
+        return doc
+
+    report = drift_report(fetch)
+    assert f"--- {I2V} {label} (contracts/schemas)" in report, report
+    assert report.count("--- ") == 1, report
+    for line in expected_lines or ():
+        assert line in report.splitlines(), report
+    assert published_openapi(I2V) != fetch(I2V)  # each call is a fresh copy: no leaks

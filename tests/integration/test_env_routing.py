@@ -188,3 +188,37 @@ def test_upload_file_through_proxy_env(served: tuple[ServerInfo, Path], tmp_path
     # A receiver with these exports verifies webhooks against fal's own JWKS URL.
     local_jwks = httpx.get(f"{info.url}/_mock/webhooks/jwks.json").json()
     assert seen["jwks"] == local_jwks and local_jwks["keys"][0]["crv"] == "Ed25519"
+
+
+OPENAPI_FETCH = """
+import json, httpx
+url = "https://fal.ai/api/openapi/queue/openapi.json"
+doc = httpx.get(url, params={"endpoint_id": "fal-ai/luma-dream-machine/ray-2"}, timeout=30)
+other = httpx.get("https://fal.ai/models/fal-ai/luma-dream-machine/ray-2", timeout=30)
+unknown = httpx.get(url, params={"endpoint_id": "fal-ai/flux/dev"}, timeout=30)
+print(json.dumps({"doc": [doc.status_code, doc.json()], "other": [other.status_code, other.json()],
+                  "unknown": [unknown.status_code, unknown.json()]}))
+"""
+
+
+def test_fal_ai_answers_only_the_published_openapi(served: tuple[ServerInfo, Path]) -> None:
+    """Rehearsal mode: fal's OpenAPI URL, unauthenticated as at fal, reaches the emulator
+    through the proxy with fal.ai's own certificate name; nothing else on fal.ai is emulated."""
+    _, state = served
+    shell = f'{env_output(state)}\nunset FAL_KEY\nexec {sys.executable} -c "$0"'
+    completed = subprocess.run(
+        ["sh", "-c", shell, OPENAPI_FETCH],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr
+    seen = json.loads(completed.stdout)
+    status, doc = seen["doc"]
+    assert status == 200 and doc["openapi"] == "3.0.4"
+    assert doc["info"]["x-fal-metadata"]["endpointId"] == "fal-ai/luma-dream-machine/ray-2"
+    assert "LumaDreamMachineRay2Input" in doc["components"]["schemas"]
+    for name in ("other", "unknown"):
+        status, body = seen[name]
+        assert status == 404 and body["error_type"] == "not_found", seen[name]

@@ -277,6 +277,9 @@ def test_classify_names_fal_routes() -> None:
         ("GET", "v3.fal.media", "/files/mock/abc.mp4"): FalCall("media"),
         ("POST", "rest.fal.ai", "/storage/upload/initiate"): FalCall("rest"),
         ("GET", "x", "/unknown"): FalCall("other"),
+        # fal.ai only publishes documents: an endpoint path there is no submit or run
+        ("POST", "fal.ai", f"/{T2V}"): FalCall("other"),
+        ("GET", "fal.ai:443", "/api/openapi/queue/openapi.json"): FalCall("other"),
     }
     for (method, host, path), expected in cases.items():
         assert classify(method, host, path) == expected, (method, host, path)
