@@ -2,17 +2,24 @@
 
 Redaction is by construction, not by search-and-replace: a recorded body keeps a string
 only under a key on ``VERBATIM_KEYS`` (status, error types, log text, ...); URLs keep fal's
-host and path shape with request ids replaced and every query string (signatures) dropped;
-any other string becomes ``<string:N>``. Headers are an allow-list. The key is never read
-into a record, and as a last guard every kept string has any known secret replaced.
+host and path shape with request ids and CDN file ids replaced and every query string
+(signatures) dropped; any other string becomes ``<string:N>``. Headers are an allow-list. The
+key is never read into a record, and as a last guard every kept string has the key (and its id
+and secret halves) replaced.
+
+Each file is written whole or not at all (a temporary file renamed into place), and names are
+fixed per kind of answer, so a second run replaces the first instead of adding to it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,8 +63,19 @@ KEPT_HEADERS = frozenset(
 )
 FAL_HOST = re.compile(r"(^|\.)(fal\.run|fal\.ai|fal\.media|falrun\.com)$")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+CDN_FILE = re.compile(r"^(?:[A-Za-z0-9_-]{21}|[^_]+)_(?P<name>.+)$")
+"""A CDN object name, ``<21-char id>_<file name>``: the id is per-user, the name is the shape."""
 SECRET_MARK = "<redacted-secret>"
+SECRET_PART_MIN = 6
+"""A key's id or secret half shorter than this is too likely to occur by chance to replace."""
 OUTPUT = "ray-2.output.json"
+UNKNOWN_REQUEST = "00000000-0000-0000-0000-000000000000"
+
+
+def secrets_of(key: str) -> list[str]:
+    """The key and, when long enough to be meaningful, its id and secret halves."""
+    parts = [p for p in key.split(":") if len(p) >= SECRET_PART_MIN] if ":" in key else []
+    return [key, *parts] if key else []
 
 
 @dataclass
@@ -83,8 +101,9 @@ class Redactor:
         for known, placeholder in self.ids.items():
             path = path.replace(known, placeholder)
         path = UUID.sub(lambda m: self.request_id(m.group(0)), path)
-        if "/files/" in path:  # CDN object names are per-user tokens
-            path = "/files/<redacted>/" + path.rsplit("/", 1)[-1]
+        if "/files/" in path:  # CDN folders and object ids are per-user tokens
+            match = CDN_FILE.match(path.rsplit("/", 1)[-1])
+            path = "/files/<redacted>/" + (f"<file-id>_{match['name']}" if match else "<file>")
         query = "?<redacted>" if parts.query else ""
         return self._scrub(f"{parts.scheme}://{host}{path}{query}")
 
@@ -143,21 +162,36 @@ def example(redactor: Redactor, name: str, response: httpx.Response, schema: str
     )
 
 
+def write_atomically(path: Path, text: str) -> None:
+    """``path`` holds its old content or all of ``text``, never a part (a crash, a full disk)."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
 def save(examples: Iterable[Example], out_dir: Path, redactor: Redactor) -> list[Path]:
-    """Write one JSON file per example; refuse to write anything a secret survived into."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write one JSON file per example, each atomically; if a secret survived into any of
+    them, write none."""
     stamp = datetime.now(UTC).date().isoformat()
-    written = []
+    rendered = []
     for item in examples:
         document = {"recorded": stamp, "source": "live fal", **item.__dict__}
         text = json.dumps(document, indent=2, sort_keys=True) + "\n"
-        leaked = [s for s in redactor.secrets if s and s in text]
-        if leaked:
+        if any(s and s in text for s in redactor.secrets):
             raise RuntimeError(f"refusing to write {item.name}: a secret survived redaction")
-        path = out_dir / f"{item.name}.json"
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
+        rendered.append((out_dir / f"{item.name}.json", text))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path, text in rendered:
+        write_atomically(path, text)
+    return [path for path, _ in rendered]
 
 
 def record(target: Target, out_dir: Path = RECORD_DIR) -> tuple[list[Path], list[str]]:
@@ -167,51 +201,77 @@ def record(target: Target, out_dir: Path = RECORD_DIR) -> tuple[list[Path], list
     """
     if not target.live:
         raise ValueError("record talks to live fal only (--target live)")
-    redactor = Redactor(secrets=[target.key])
+    redactor = Redactor(secrets=secrets_of(target.key))
     examples: list[Example] = []
     with target.http() as http:
-        for short, endpoint in (("t2v", T2V), ("i2v", I2V)):
-            case = every_rule(endpoint)[0]
-            response = http.post(target.submit_url(endpoint), json=case.body)
-            examples.append(
-                example(
-                    redactor,
-                    f"{short}-validation-error",
-                    response,
-                    "error-validation.response.json",
-                )
-            )
-        unknown = http.get(target.request_url("00000000-0000-0000-0000-000000000000", "/status"))
-        examples.append(
-            example(redactor, "unknown-request", unknown, "error-request.response.json")
-        )
+        _free_answers(target, http, redactor, examples)
         if target.budget.can_spend(1):
-            examples.extend(_one_generation(target, http, redactor))
+            _one_generation(target, http, redactor, examples)
     problems = [f"{e.name}: {p}" for e in examples for p in e.problems]
     return save(examples, out_dir, redactor), problems
 
 
-def _one_generation(target: Target, http: httpx.Client, redactor: Redactor) -> list[Example]:
+def _free_answers(
+    target: Target, http: httpx.Client, redactor: Redactor, found: list[Example]
+) -> None:
+    """Answers that bill nothing: each endpoint's 422, from sync run at once and from the
+    result of a queued request (fal's queue accepts invalid input), and an unknown request."""
+    validation = "error-validation.response.json"
+    for short, endpoint in (("t2v", T2V), ("i2v", I2V)):
+        body = every_rule(endpoint)[0].body
+        ran = http.post(target.run_endpoint_url(endpoint), json=body)
+        found.append(example(redactor, f"{short}-validation-error", ran, validation))
+        submitted = http.post(target.submit_url(endpoint), json=body)
+        if submitted.status_code == 200:
+            _wait_completed(target, http, submitted.json()["status_url"])
+            result = http.get(submitted.json()["response_url"])
+            found.append(example(redactor, f"{short}-queued-validation-error", result, validation))
+    unknown = http.get(target.request_url(UNKNOWN_REQUEST))
+    found.append(example(redactor, "unknown-request", unknown, "error-request.response.json"))
+
+
+def _wait_completed(
+    target: Target,
+    http: httpx.Client,
+    status_url: str,
+    on_status: Callable[[str, httpx.Response], None] | None = None,
+) -> None:
+    """Poll until COMPLETED (or the target's completion timeout), showing each answer to
+    ``on_status``."""
+    deadline = time.monotonic() + target.completion_timeout
+    while time.monotonic() < deadline:
+        response = http.get(status_url, params={"logs": "1"})
+        try:
+            status = str(response.json().get("status", "?"))
+        except (ValueError, AttributeError):  # an ingress error page, say: poll again
+            status = "?"
+        if on_status is not None:
+            on_status(status, response)
+        if status == "COMPLETED":
+            return
+        target.pause()
+
+
+def _one_generation(
+    target: Target, http: httpx.Client, redactor: Redactor, found: list[Example]
+) -> None:
     """Submit one 1-unit clip and record each status kind, the result and a late cancel."""
     arguments = {"prompt": "a red fox running through fresh snow at dawn"}
     target.charge(T2V, arguments)
     submitted = http.post(target.submit_url(T2V), json=arguments)
-    found = [example(redactor, "t2v-submit", submitted, "queue-submit.response.json")]
+    found.append(example(redactor, "t2v-submit", submitted, "queue-submit.response.json"))
     if submitted.status_code != 200:
-        return found
+        return
     urls = submitted.json()
     seen: set[str] = set()
-    deadline = time.monotonic() + target.completion_timeout
-    status = ""
-    while status != "COMPLETED" and time.monotonic() < deadline:
-        response = http.get(urls["status_url"], params={"logs": "1"})
-        status = str(response.json().get("status", "?"))
+
+    def first_of_each(status: str, response: httpx.Response) -> None:
         if status not in seen:
             seen.add(status)
             name = f"t2v-status-{status.lower().replace('_', '-')}"
             found.append(example(redactor, name, response, "queue-status.response.json"))
-        target.pause()
+
+    _wait_completed(target, http, urls["status_url"], first_of_each)
     found.append(example(redactor, "t2v-result", http.get(urls["response_url"]), OUTPUT))
     cancel = http.put(urls["cancel_url"])
     found.append(example(redactor, "cancel-completed", cancel, "queue-cancel.response.json"))
-    return found
