@@ -53,6 +53,7 @@ def add_parsers(sub: Any) -> None:
         "--live-budget", type=int, default=1, help="cost units to spend (default 1)"
     )
     record.add_argument("--out", type=Path, default=Path("fixtures/recorded"))
+    _timeout_option(record)
 
 
 def _target_options(parser: argparse.ArgumentParser) -> None:
@@ -66,6 +67,18 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="cost units live fal may spend (540p/5s = 1; 720p 2x, 1080p 4x, 9s 2x; default 2)",
     )
+    _timeout_option(parser)
+
+
+def _timeout_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="wait this long for each answer (default: 600 on live fal, long enough for a "
+        "sync run; 60 otherwise)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,9 +89,20 @@ def _print(result: Any) -> None:
     print(result.line(), flush=True)
 
 
+def _fail(command: str, line: str) -> int:
+    """A run that could not happen: one line on stderr, exit 2 (1 is for contract failures)."""
+    print(f"ray2-mock {command}: {line}", file=sys.stderr, flush=True)
+    return 2
+
+
+def _spent(target: Any) -> None:
+    print(f"live budget: spent {target.budget.spent} of {target.budget.limit} units", flush=True)
+
+
 def _check(args: argparse.Namespace) -> int:
     from contracts.client_checks import CLIENT_CHECK_NAMES, run_client_checks
     from contracts.clients import CommandClient, load_client
+    from contracts.netfail import Unreachable, check_reachable
     from contracts.suite import CASE_NAMES, run_suite
     from contracts.targets import DEFAULT_LIVE_BUDGET, TargetUnavailable, open_target
 
@@ -93,16 +117,25 @@ def _check(args: argparse.Namespace) -> int:
     start = time.monotonic()
     results = []
     try:
-        with open_target(args.target, run_base=args.run_base, live_budget=budget) as target:
+        with open_target(
+            args.target, run_base=args.run_base, live_budget=budget, timeout=args.timeout
+        ) as target:
             print(f"target: {target.name}  profile: {profile}", *target.notes, flush=True)
-            if clients:
-                for client in clients:
-                    only = args.case or None
-                    results += run_client_checks(client, target, only=only, report=_print)
-            else:
-                results = run_suite(target, profile=profile, only=args.case, report=_print)
+            try:
+                if target.live:
+                    check_reachable(target)
+                if clients:
+                    for client in clients:
+                        only = args.case or None
+                        results += run_client_checks(client, target, only=only, report=_print)
+                else:
+                    results = run_suite(target, profile=profile, only=args.case, report=_print)
+            except Unreachable as exc:
+                if target.live:
+                    _spent(target)
+                return _fail("check", str(exc))
             if target.live:
-                print(f"live budget: spent {target.budget.spent} of {target.budget.limit} units")
+                _spent(target)
     except TargetUnavailable as exc:
         print(f"SKIPPED  {exc}")
         return 0
@@ -115,21 +148,39 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _record(args: argparse.Namespace) -> int:
-    from contracts.drift import drift_report
-    from contracts.record import record
+    import httpx
+
+    from contracts.drift import OpenApiUnavailable, drift_report, fetch_openapi
+    from contracts.netfail import Unreachable, check_reachable, describe
+    from contracts.record import RecordingInterrupted, record
     from contracts.targets import TargetUnavailable, open_target
 
     try:
-        with open_target("live", live_budget=args.live_budget) as target:
-            written, problems = record(target, args.out)
+        with open_target("live", live_budget=args.live_budget, timeout=args.timeout) as target:
+            try:
+                check_reachable(target)
+                written, problems = record(target, args.out)
+            except Unreachable as exc:
+                for path in getattr(exc, "written", []):
+                    print(f"wrote {path}")
+                _spent(target)
+                if isinstance(exc, RecordingInterrupted):
+                    return _fail("record", f"{exc} (the files above are complete)")
+                return _fail("record", f"{exc}; nothing recorded")
     except TargetUnavailable as exc:
         print(f"nothing recorded: {exc}", file=sys.stderr)
         return 2
     for path in written:
         print(f"wrote {path}")
+    _spent(target)
     for problem in problems:
         print(f"SCHEMA   {problem}")
-    drift = drift_report()
+    try:
+        drift = drift_report(lambda endpoint_id: fetch_openapi(endpoint_id, args.timeout))
+    except httpx.TransportError as exc:
+        return _fail("record", f"spec drift not checked: {describe(exc)}")
+    except OpenApiUnavailable as exc:
+        return _fail("record", f"spec drift not checked: {exc}")
     if drift:
         print("SPEC DRIFT (fal's OpenAPI vs contracts/schemas):\n" + drift)
     return 1 if problems or drift else 0

@@ -48,11 +48,26 @@ RESULT_PATH = re.compile(r"^/.+/requests/\{[^}]+\}/?$")
 Fetch = Callable[[str], Mapping[str, Any]]
 
 
-def fetch_openapi(endpoint_id: str) -> Mapping[str, Any]:
-    """fal's OpenAPI for one endpoint (live network; only the live target calls this)."""
-    response = httpx.get(OPENAPI_URL.format(endpoint_id=endpoint_id), timeout=60)
-    response.raise_for_status()
-    return response.json()
+class OpenApiUnavailable(Exception):
+    """fal answered, but not with the document (e.g. 404: the endpoint was renamed)."""
+
+
+def fetch_openapi(endpoint_id: str, timeout: float | None = None) -> Mapping[str, Any]:
+    """fal's OpenAPI for one endpoint (live network; only the live target calls this).
+
+    Transport failures propagate as httpx errors (``contracts.netfail`` words them); an
+    answer that is not the document is ``OpenApiUnavailable``, with the status it got."""
+    url = OPENAPI_URL.format(endpoint_id=endpoint_id)
+    response = httpx.get(url, timeout=timeout or 60)
+    if response.status_code != 200:
+        raise OpenApiUnavailable(
+            f"fal.ai answered {response.status_code} for the OpenAPI of {endpoint_id} "
+            f"({response.text[:120]!r})"
+        )
+    try:
+        return response.json()
+    except ValueError:
+        raise OpenApiUnavailable(f"fal.ai's OpenAPI of {endpoint_id} is not JSON") from None
 
 
 def _resolve(node: Any, doc: Mapping[str, Any], depth: int = 0) -> Any:

@@ -8,7 +8,9 @@ key is never read into a record, and as a last guard every kept string has the k
 and secret halves) replaced.
 
 Each file is written whole or not at all (a temporary file renamed into place), and names are
-fixed per kind of answer, so a second run replaces the first instead of adding to it.
+fixed per kind of answer, so a second run replaces the first instead of adding to it. If the
+network fails part-way, what was recorded before is saved and ``RecordingInterrupted`` says
+what failed, in one line.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from contracts.checks import schema_problems
+from contracts.netfail import UNKNOWN_REQUEST, Unreachable, describe
 from contracts.strategies import I2V, T2V, every_rule
 from contracts.targets import Target
 
@@ -69,7 +72,14 @@ SECRET_MARK = "<redacted-secret>"
 SECRET_PART_MIN = 6
 """A key's id or secret half shorter than this is too likely to occur by chance to replace."""
 OUTPUT = "ray-2.output.json"
-UNKNOWN_REQUEST = "00000000-0000-0000-0000-000000000000"
+
+
+class RecordingInterrupted(Unreachable):
+    """The network failed part-way; ``written`` are the complete files saved before it."""
+
+    def __init__(self, message: str, written: list[Path]) -> None:
+        super().__init__(message)
+        self.written = written
 
 
 def secrets_of(key: str) -> list[str]:
@@ -197,16 +207,21 @@ def save(examples: Iterable[Example], out_dir: Path, redactor: Redactor) -> list
 def record(target: Target, out_dir: Path = RECORD_DIR) -> tuple[list[Path], list[str]]:
     """Drive live fal through each kind of answer once (budget permitting) and save them.
 
-    Returns the files written and the schema problems found (each one is drift).
+    Returns the files written and the schema problems found (each one is drift). A network
+    failure part-way saves what came before it and raises ``RecordingInterrupted``.
     """
     if not target.live:
         raise ValueError("record talks to live fal only (--target live)")
     redactor = Redactor(secrets=secrets_of(target.key))
     examples: list[Example] = []
-    with target.http() as http:
-        _free_answers(target, http, redactor, examples)
-        if target.budget.can_spend(1):
-            _one_generation(target, http, redactor, examples)
+    try:
+        with target.http() as http:
+            _free_answers(target, http, redactor, examples)
+            if target.budget.can_spend(1):
+                _one_generation(target, http, redactor, examples)
+    except httpx.TransportError as exc:
+        written = save(examples, out_dir, redactor)
+        raise RecordingInterrupted(describe(exc), written) from None
     problems = [f"{e.name}: {p}" for e in examples for p in e.problems]
     return save(examples, out_dir, redactor), problems
 

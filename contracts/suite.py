@@ -30,6 +30,7 @@ from contracts.checks import (
     expect,
     json_body,
 )
+from contracts.netfail import Unreachable, describe
 from contracts.profiles import profile_settings
 from contracts.strategies import (
     I2V,
@@ -269,9 +270,12 @@ def stateful(ctx: SuiteContext) -> str | None:
 
 
 def spec_drift(ctx: SuiteContext) -> str | None:
-    from contracts.drift import drift_report
+    from contracts.drift import OpenApiUnavailable, drift_report, fetch_openapi
 
-    report = drift_report()
+    try:
+        report = drift_report(lambda endpoint_id: fetch_openapi(endpoint_id, ctx.target.timeout))
+    except OpenApiUnavailable as exc:
+        raise ContractViolation("spec_drift", str(exc)) from None
     if report:
         raise ContractViolation(
             "spec_drift",
@@ -304,7 +308,26 @@ def _failure_text(exc: BaseException) -> str:
     return "\n".join([text, *notes])
 
 
+def _transport_error(exc: BaseException) -> httpx.TransportError | None:
+    """The network failure behind ``exc``, also inside Hypothesis' exception groups."""
+    pending: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, httpx.TransportError):
+            return current
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return None
+
+
 def run_case(case: Case, ctx: SuiteContext) -> CaseResult:
+    """Run one case. On live fal a network failure stops the whole run with ``Unreachable``
+    (one line naming the host and what to check): every later case would fail the same way."""
     start = time.monotonic()
     try:
         if case.live_only and not ctx.target.live:
@@ -314,6 +337,9 @@ def run_case(case: Case, ctx: SuiteContext) -> CaseResult:
     except (Skip, BudgetExhausted) as exc:
         result = CaseResult(case.name, "skipped", str(exc))
     except Exception as exc:
+        network = _transport_error(exc) if ctx.target.live else None
+        if network is not None:
+            raise Unreachable(describe(network)) from None
         result = CaseResult(case.name, "failed", _failure_text(exc))
     result.seconds = time.monotonic() - start
     return result

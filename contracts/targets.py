@@ -115,6 +115,8 @@ class Target:
     manual_clock: bool = False
     """The server's time stands still until ``advance``: pollers must move it themselves."""
     notes: list[str] = field(default_factory=list)
+    timeout: float | None = None
+    """Seconds to wait for each answer (None: 600 on live, long enough for a sync run; else 60)."""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -122,7 +124,8 @@ class Target:
 
     def http(self, **options: Any) -> httpx.Client:
         """An httpx client with the key; timeouts long enough for a live sync run."""
-        options.setdefault("timeout", httpx.Timeout(600 if self.live else 60, connect=30))
+        seconds = self.timeout or (600 if self.live else 60)
+        options.setdefault("timeout", httpx.Timeout(seconds, connect=min(seconds, 30)))
         return httpx.Client(headers=self.headers, **options)
 
     def submit_url(self, endpoint_id: str) -> str:
@@ -225,7 +228,7 @@ def _url_target(url: str, run_base: str | None, key: str | None) -> Target:
     return target
 
 
-def _live_target(run_base: str | None, budget: int) -> Target:
+def _live_target(run_base: str | None, budget: int, timeout: float | None) -> Target:
     key = os.environ.get("FAL_KEY")
     if not key:
         raise TargetUnavailable("live target skipped: set FAL_KEY to run the suite against fal")
@@ -238,6 +241,7 @@ def _live_target(run_base: str | None, budget: int) -> Target:
         budget=Budget(limit=budget),
         poll_interval=2.0,
         completion_timeout=1800.0,
+        timeout=timeout,
     )
 
 
@@ -252,20 +256,24 @@ def open_target(
     state_dir: Path | None = None,
     wrap_app: Callable[[ASGIApp], ASGIApp] | None = None,
     capacity: int | None = None,
+    timeout: float | None = None,
 ) -> Iterator[Target]:
     """``mock`` (in-process emulator), ``live`` (fal, needs FAL_KEY) or an http(s) URL.
 
     Emulator-only options: ``clock`` (``scaled``: fast profile at 5x; ``manual``: moves only
     through ``target.advance``), ``state_dir`` (keeps the render cache between runs),
     ``wrap_app`` (wraps the ASGI app, e.g. a deliberately broken variant), ``capacity``.
+    ``timeout``: seconds to wait for each answer (see ``Target.timeout``).
     """
     if spec == "mock":
         yield from _mock_target(
             clock=clock, state_dir=state_dir, wrap_app=wrap_app, capacity=capacity
         )
     elif spec == "live":
-        yield _live_target(run_base, live_budget)
+        yield _live_target(run_base, live_budget, timeout)
     elif spec.startswith(("http://", "https://")):
-        yield _url_target(spec, run_base, key)
+        target = _url_target(spec, run_base, key)
+        target.timeout = timeout
+        yield target
     else:
         raise ValueError(f"unknown target {spec!r}: use mock, live or an http(s):// URL")
