@@ -46,6 +46,12 @@ def add_parsers(sub: Any) -> None:
         help='a command reading the call as JSON on stdin, printing {"output": ...}',
     )
     check.add_argument("--list", action="store_true", help="list the cases and client checks")
+    check.add_argument(
+        "--require-live",
+        action="store_true",
+        help="fail (exit 2) instead of skipping when the live target cannot run (no FAL_KEY): "
+        "for scheduled jobs that exist to hit live fal",
+    )
     record = sub.add_parser(
         "record", help="save fal's real answers (redacted) and report spec drift (live only)"
     )
@@ -137,6 +143,8 @@ def _check(args: argparse.Namespace) -> int:
             if target.live:
                 _spent(target)
     except TargetUnavailable as exc:
+        if args.require_live:
+            return _fail("check", f"{exc} (--require-live: a skipped live run is a failure)")
         print(f"SKIPPED  {exc}")
         return 0
     counts = {

@@ -5,6 +5,7 @@ Registered as a ``pytest11`` plugin, so any project with ray2-mock installed can
     pytest --pyargs contracts.suite_tests --ray2-target=mock
     pytest --pyargs contracts.suite_tests --ray2-target=http://127.0.0.1:8765
     FAL_KEY=... pytest --pyargs contracts.suite_tests --ray2-target=live --ray2-live-budget=4
+    pytest --pyargs contracts.suite_tests --ray2-target=live --ray2-require-live   # CI: no skip
 
 It only adds options and the session fixtures ``ray2_target`` / ``ray2_profile``; nothing
 heavy is imported until a test asks for them.
@@ -39,6 +40,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="sync-run base URL of a URL target (default: <target>/run)",
     )
     group.addoption(
+        "--ray2-require-live",
+        action="store_true",
+        default=False,
+        help="fail instead of skipping when the live target cannot run (no FAL_KEY): for "
+        "scheduled jobs that exist to hit live fal",
+    )
+    group.addoption(
         "--ray2-profile",
         choices=sorted(PROFILES),
         default=None,
@@ -58,7 +66,9 @@ def ray2_profile(pytestconfig: pytest.Config) -> str:
 def ray2_target(
     pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Any]:
-    """The suite's target for the session; a live target without FAL_KEY skips, saying why."""
+    """The suite's target for the session; a live target without FAL_KEY skips, saying why
+    (fails with ``--ray2-require-live``), and one that cannot be reached fails in one line."""
+    from contracts.netfail import Unreachable, check_reachable
     from contracts.targets import DEFAULT_LIVE_BUDGET, TargetUnavailable, open_target
 
     budget = pytestconfig.getoption("ray2_live_budget")
@@ -69,6 +79,22 @@ def ray2_target(
             live_budget=DEFAULT_LIVE_BUDGET if budget is None else budget,
             state_dir=tmp_path_factory.mktemp("ray2-contracts"),
         ) as target:
+            if target.live:
+                try:
+                    check_reachable(target)
+                except Unreachable as exc:
+                    pytest.fail(str(exc), pytrace=False)
             yield target
+            return
     except TargetUnavailable as exc:
-        pytest.skip(str(exc))
+        reason = str(exc)
+    require_live_or_skip(pytestconfig, reason)  # outside the except: no chained report
+
+
+def require_live_or_skip(config: pytest.Config, reason: str) -> None:
+    """Skip for ``reason``, or fail when ``--ray2-require-live`` says a skip must not pass."""
+    if config.getoption("ray2_require_live"):
+        pytest.fail(
+            f"{reason} (--ray2-require-live: a skipped live run is a failure)", pytrace=False
+        )
+    pytest.skip(reason)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,48 @@ def test_live_without_a_key_is_skipped_with_the_reason(
     assert "SKIPPED  live target skipped: set FAL_KEY" in capsys.readouterr().out
     assert main(["record"]) == 2
     assert "nothing recorded: live target skipped: set FAL_KEY" in capsys.readouterr().err
+
+
+def test_require_live_turns_the_skip_into_a_failure(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """For scheduled jobs that exist to hit live fal: a missing key must not pass as a skip."""
+    monkeypatch.delenv("FAL_KEY", raising=False)
+    assert main(["check", "--target", "live", "--require-live"]) == 2
+    captured = capsys.readouterr()
+    assert "SKIPPED" not in captured.out
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "set FAL_KEY" in lines[0] and "--require-live" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("tests", "options", "code", "summary"),
+    [
+        (["--pyargs", "contracts.suite_tests", "--ray2-target=live"], [], 0, "1 skipped"),
+        (
+            ["--pyargs", "contracts.suite_tests", "--ray2-target=live"],
+            ["--ray2-require-live"],
+            1,
+            "1 error",
+        ),
+        ([str(Path(__file__).with_name("test_live.py"))], ["--ray2-require-live"], 1, "3 errors"),
+    ],
+    ids=["suite skips", "suite fails when required", "live tests fail when required"],
+)
+def test_the_pytest_option_turns_the_skip_into_a_failure(
+    tmp_path: Path, tests: list[str], options: list[str], code: int, summary: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "FAL_KEY"}
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist"]
+    command += [*tests, "-k", "spec_drift or fal or record", *options]
+    done = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == code, done.stdout + done.stderr
+    assert summary in done.stdout.splitlines()[-1], done.stdout
+    if options:
+        assert "set FAL_KEY" in done.stdout or "need FAL_KEY" in done.stdout, done.stdout
+        assert "--ray2-require-live" in done.stdout
 
 
 def test_check_a_command_client_on_the_mock(capsys: pytest.CaptureFixture[str]) -> None:

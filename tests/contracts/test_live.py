@@ -1,5 +1,7 @@
 """The suite against live fal: runs only with FAL_KEY (it spends --live-budget cost units,
-default 2), otherwise each test is skipped with that reason. Never runs in `make test` here."""
+default 2), otherwise each test is skipped with that reason, or fails under
+``--ray2-require-live`` (scheduled jobs that exist to hit live fal). Never runs in `make test`
+here; tests/contracts/test_rehearsal.py runs the same paths offline."""
 
 from __future__ import annotations
 
@@ -9,14 +11,20 @@ from pathlib import Path
 import pytest
 
 from contracts.drift import drift_report
+from contracts.pytest_options import require_live_or_skip
 from contracts.record import record
 from contracts.suite import run_suite
 from contracts.targets import open_target
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("FAL_KEY"), reason="live tests need FAL_KEY (they spend real money)"
-)
 BUDGET = int(os.environ.get("RAY2_LIVE_BUDGET", "2"))
+
+
+@pytest.fixture(autouse=True)
+def fal_key(pytestconfig: pytest.Config) -> str:
+    key = os.environ.get("FAL_KEY", "")
+    if not key:
+        require_live_or_skip(pytestconfig, "live tests need FAL_KEY (they spend real money)")
+    return key
 
 
 def test_live_fal_satisfies_the_contract(tmp_path: Path) -> None:
@@ -32,9 +40,8 @@ def test_fal_openapi_matches_our_schemas() -> None:
     assert report == "", "spec drift:\n" + report
 
 
-def test_record_writes_redacted_examples(tmp_path: Path) -> None:
+def test_record_writes_redacted_examples(tmp_path: Path, fal_key: str) -> None:
     with open_target("live", live_budget=1) as target:
         written, problems = record(target, tmp_path)
     assert written and not problems, problems
-    key = os.environ["FAL_KEY"]
-    assert all(key not in path.read_text() for path in written)
+    assert all(fal_key not in path.read_text() for path in written)
