@@ -260,6 +260,25 @@ def test_a_connection_lost_mid_suite_stops_the_run_in_one_line(
     assert "spec_drift" not in done.stdout
 
 
+PYTEST_SUITE = f"{sys.executable} -m pytest -p no:cacheprovider -p no:xdist"
+
+
+@pytest.mark.parametrize("key", [KEY, "someone-else:not-the-key"], ids=["key", "wrong key"])
+def test_the_pytest_suite_rehearses_too(exports: str, tmp_path: Path, key: str) -> None:
+    """The same live target under pytest (``--ray2-target=live``): the free cases pass through
+    env mode; a refused key fails every case with the one line, not a traceback."""
+    args = ["--pyargs", "contracts.suite_tests", "--ray2-target=live", "--ray2-live-budget=0"]
+    args += ["-k", "request_errors or spec_drift", "--rootdir", str(tmp_path)]
+    done = run(exports, *args, env={"FAL_KEY": key}, python=PYTEST_SUITE)
+    summary = done.stdout.strip().splitlines()[-1]
+    if key == KEY:
+        assert done.returncode == 0 and "2 passed" in summary, done.stdout
+    else:
+        assert done.returncode == 1 and "2 errors" in summary, done.stdout
+        assert "queue.fal.run refused the key (401" in done.stdout
+        assert "Traceback" not in done.stdout and "httpx" not in done.stdout
+
+
 # -- spec drift --------------------------------------------------------------------------------
 
 CHANGED_CONTRACT = """
