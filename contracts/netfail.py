@@ -58,8 +58,9 @@ def describe(exc: httpx.HTTPError, host: str | None = None) -> str:
     )
     if isinstance(exc, httpx.TimeoutException):
         kind = type(exc).__name__.removesuffix("Timeout").lower() or "request"
+        through = f", through the proxy {proxy} from HTTPS_PROXY" if proxy else ""
         return (
-            f"{host} did not answer in time ({kind} timeout{via}): check your network"
+            f"{host} did not answer in time ({kind} timeout{through}): check your network"
             + (" and that the proxy is the running emulator's (ray2-mock env)" if proxy else "")
             + ", or allow longer with --timeout"
         )
