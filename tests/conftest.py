@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import fal_client
-import fal_client.client as fal_client_module
 import pytest
 
-from mockserver.config import Config
 from mockserver.serving.background import BackgroundEmulator
-
-TEST_KEY = "test-key-id:test-key-secret"
-
-
-SHARED_MEDIA: list[Path] = []
+from tests.support import SHARED_MEDIA, TEST_KEY, make_config, route_fal_client
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,30 +20,10 @@ def shared_media_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return SHARED_MEDIA[0]
 
 
-def make_config(tmp_path: Path, **overrides: Any) -> Config:
-    settings: dict[str, Any] = dict(
-        port=0,
-        tls_port=0,
-        state_dir=tmp_path / "state",
-        store="memory",
-        timing="instant",
-        media_cache_dir=SHARED_MEDIA[0] if SHARED_MEDIA else None,
-    )
-    settings.update(overrides)
-    return Config(**settings)
-
-
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[BackgroundEmulator]:
     with BackgroundEmulator(make_config(tmp_path)) as running:
         yield running
-
-
-def route_fal_client(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
-    """Point the unmodified client's URL globals (read at call time) at ``url``."""
-    monkeypatch.setattr(fal_client_module, "RUN_URL_FORMAT", f"{url}/run/")
-    monkeypatch.setattr(fal_client_module, "QUEUE_URL_FORMAT", f"{url}/")
-    monkeypatch.setenv("FAL_KEY", TEST_KEY)
 
 
 @pytest.fixture

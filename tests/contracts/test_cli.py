@@ -11,7 +11,7 @@ import pytest
 
 from mockserver.cli import main
 from mockserver.serving.background import BackgroundEmulator
-from tests.conftest import make_config
+from tests.support import make_config
 
 COMMAND = Path(__file__).with_name("command_client.py")
 

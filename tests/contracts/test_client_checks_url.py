@@ -11,7 +11,7 @@ from contracts.client_checks import CLIENT_CHECK_NAMES, run_client_checks
 from contracts.clients import FalClient
 from contracts.targets import open_target
 from mockserver.serving.background import BackgroundEmulator
-from tests.conftest import make_config
+from tests.support import make_config
 
 
 def test_official_client_passes_through_the_control_api(tmp_path: Path) -> None:

@@ -14,9 +14,10 @@ import httpx
 import pytest
 
 from mockserver.serving.background import BackgroundEmulator
-from tests.conftest import TEST_KEY, make_config, route_fal_client
+from tests.support import TEST_KEY, make_config, route_fal_client
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
+I2V = "fal-ai/luma-dream-machine/ray-2/image-to-video"
 APP = "fal-ai/luma-dream-machine"
 AUTH = {"Authorization": f"Key {TEST_KEY}"}
 
@@ -104,7 +105,11 @@ def test_journal_filters(fal: fal_client.SyncClient, control: httpx.Client) -> N
     assert len(journal(control, path=f"/{T2V}")) == 2
     by_path = journal(control, path_prefix=f"/{APP}/requests/{first.request_id}")
     assert by_path == [e for e in mine if e["route"] != "submit"]
-    assert len(journal(control, endpoint=T2V)) == len(journal(control))
+    i2v = fal.submit(I2V, arguments={"prompt": "three", "image_url": "data:,x"})
+    by_endpoint = {e: journal(control, endpoint=e) for e in (T2V, I2V)}
+    assert {x["request_id"] for x in by_endpoint[I2V]} == {i2v.request_id}
+    assert i2v.request_id not in {x["request_id"] for x in by_endpoint[T2V]}
+    assert {x["endpoint_id"] for x in by_endpoint[T2V]} == {T2V}
     assert {e["status"] for e in journal(control, status=200)} == {200}
     everything = journal(control)
     newest = journal(control, since=everything[-2]["id"])

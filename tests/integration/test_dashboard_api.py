@@ -19,14 +19,13 @@ import pytest
 from PIL import Image
 
 from contracts import load_schema
-from contracts.schemas.geometry import FRAME_SIZES
 from mockserver.app import create_app
 from mockserver.clock import ManualClock
 from mockserver.control.dashboard import views
 from mockserver.control.dashboard.routes import STATIC_DIR
 from mockserver.serving.background import BackgroundEmulator
 from mockserver.serving.server import ServerInfo, startup_banner
-from tests.conftest import TEST_KEY, make_config
+from tests.support import TEST_KEY, expected_size, make_config
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
 I2V = "fal-ai/luma-dream-machine/ray-2/image-to-video"
@@ -132,7 +131,7 @@ def test_list_shows_what_the_table_needs_newest_first(http: httpx.Client) -> Non
         "loop": False,
     }
     assert t2v["video_size"] == {"width": 960, "height": 540}
-    width, height = FRAME_SIZES[("9:16", "540p")]
+    width, height = expected_size("9:16", "540p")
     assert i2v["video_size"] == {"width": width, "height": height}
     for row in rows:
         assert row["status"] == "COMPLETED" and row["outcome"] == "ok"
@@ -179,7 +178,7 @@ def test_input_image_preview_is_the_frame_the_renderer_draws(http: httpx.Client)
     response = http.get(f"/_mock/ui/requests/{rid}/images/image_url")
     assert response.status_code == 200 and response.headers["content-type"] == "image/png"
     image = Image.open(io.BytesIO(response.content)).convert("RGB")
-    width, height = FRAME_SIZES[("9:16", "540p")]
+    width, height = expected_size("9:16", "540p")
     assert max(image.size) == 480
     assert image.size[0] / image.size[1] == pytest.approx(width / height, rel=0.01)
     center = image.getpixel((image.size[0] // 2, image.size[1] // 2))

@@ -17,9 +17,8 @@ import fal_client
 import httpx
 import pytest
 
-from contracts.schemas.geometry import FRAME_SIZES
 from mockserver.serving.background import BackgroundEmulator
-from tests.conftest import TEST_KEY, make_config, route_fal_client
+from tests.support import TEST_KEY, expected_size, make_config, route_fal_client
 
 playwright_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')"
@@ -134,7 +133,7 @@ def test_playground_submission_completes_and_its_video_plays(
         "document.getElementById('detail-video').readyState >= 2", timeout=SETTLE_MS
     )
     shown = video_state(page)
-    assert (shown["width"], shown["height"]) == FRAME_SIZES[("9:16", "540p")]
+    assert (shown["width"], shown["height"]) == expected_size("9:16", "540p")
     assert shown["duration"] == pytest.approx(5.0, abs=0.1)
     expect(page.locator("#video-caption")).to_contain_text("540×960")
     expect(page.locator("#video-caption")).to_contain_text("(as requested)")

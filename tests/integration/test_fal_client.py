@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from fractions import Fraction
 from pathlib import Path
 
 import fal_client
@@ -12,21 +11,18 @@ import pytest
 
 from contracts.mp4probe import probe
 from mockserver.serving.background import BackgroundEmulator
-from tests.conftest import make_config
+from tests.support import (
+    FRAMES,
+    SHORT_SIDE,
+    TEST_KEY,
+    expected_size,
+    make_config,
+    route_fal_client,
+)
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
 I2V = "fal-ai/luma-dream-machine/ray-2/image-to-video"
 ASPECTS = ["16:9", "9:16", "4:3", "3:4", "21:9", "9:21"]
-SHORT_SIDE = {"540p": 540, "720p": 720, "1080p": 1080}
-FRAMES = {"5s": 120, "9s": 216}
-
-
-def expected_size(aspect: str, resolution: str) -> tuple[int, int]:
-    """The documented rule: short side from the resolution, long side even-rounded."""
-    a, b = (int(x) for x in aspect.split(":"))
-    short = SHORT_SIDE[resolution]
-    long = int(round(short * Fraction(max(a, b), min(a, b)) / 2)) * 2
-    return (long, short) if a >= b else (short, long)
 
 
 def download(url: str, dest: Path) -> Path:
@@ -84,17 +80,29 @@ def test_every_parameter_combination_has_its_geometry(
         assert abs(facts.duration - FRAMES[duration] / 24) <= 1 / 24, name
 
 
-def test_submit_status_result_and_iter_events(fal: fal_client.SyncClient) -> None:
-    handle = fal.submit(T2V, arguments={"prompt": "polling"})
-    assert handle.request_id
-    first = handle.status(with_logs=True)
-    assert isinstance(first, fal_client.Queued | fal_client.InProgress | fal_client.Completed)
-    events = list(handle.iter_events(with_logs=True, interval=0.01))
-    assert isinstance(events[-1], fal_client.Completed)
-    assert events[-1].metrics["inference_time"] >= 0
-    assert "video" in handle.get()
-    assert fal.result(T2V, handle.request_id) == handle.get()
-    assert isinstance(fal.status(T2V, handle.request_id, with_logs=False), fal_client.Completed)
+def test_submit_status_result_and_iter_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each state the client can be told, in order: a manual request stays where it is until
+    the control API steps it, so every status class is observed, not merely allowed."""
+    with BackgroundEmulator(make_config(tmp_path, progression="manual")) as running:
+        route_fal_client(monkeypatch, running.url)
+        fal = fal_client.SyncClient(key=TEST_KEY)
+        handle = fal.submit(T2V, arguments={"prompt": "polling"})
+        step = f"{running.url}/_mock/requests/{handle.request_id}/advance"
+        queued = handle.status(with_logs=True)
+        assert isinstance(queued, fal_client.Queued) and queued.position == 0
+        httpx.post(step, timeout=30).raise_for_status()
+        running_status = handle.status(with_logs=True)
+        assert isinstance(running_status, fal_client.InProgress)
+        assert running_status.logs and running_status.logs[0]["message"].startswith("Starting")
+        httpx.post(step, timeout=30).raise_for_status()
+        events = list(handle.iter_events(with_logs=True, interval=0.01))
+        assert [type(e) for e in events] == [fal_client.Completed]
+        assert events[-1].metrics["inference_time"] >= 0
+        assert "video" in handle.get()
+        assert fal.result(T2V, handle.request_id) == handle.get()
+        assert isinstance(fal.status(T2V, handle.request_id, with_logs=False), fal_client.Completed)
 
 
 def test_sync_run_returns_the_output(fal: fal_client.SyncClient, tmp_path: Path) -> None:
@@ -112,7 +120,7 @@ def test_cancel_after_completion_is_refused(fal: fal_client.SyncClient) -> None:
 
 
 def test_cancel_before_completion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.conftest import TEST_KEY, route_fal_client
+    from tests.support import TEST_KEY, route_fal_client
 
     config = make_config(tmp_path, timing="realistic")
     with BackgroundEmulator(config) as running:
@@ -132,7 +140,7 @@ def test_cancel_before_completion(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 async def test_async_client_subscribe(emulator: BackgroundEmulator, monkeypatch) -> None:
-    from tests.conftest import TEST_KEY, route_fal_client
+    from tests.support import TEST_KEY, route_fal_client
 
     route_fal_client(monkeypatch, emulator.url)
     client = fal_client.AsyncClient(key=TEST_KEY)

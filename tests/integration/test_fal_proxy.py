@@ -12,7 +12,7 @@ import pytest
 from mockserver.fal.hosts import HOST_ROLES
 from mockserver.serving.background import BackgroundEmulator
 from mockserver.serving.browser_proxy import PROXY_PATH
-from tests.conftest import make_config
+from tests.support import make_config
 
 QUEUE = "https://queue.fal.run/fal-ai/luma-dream-machine"
 T2V = f"{QUEUE}/ray-2"

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from mockserver.serving.background import BackgroundEmulator
-from tests.conftest import TEST_KEY, make_config
+from tests.support import TEST_KEY, make_config
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
 I2V = "fal-ai/luma-dream-machine/ray-2/image-to-video"

@@ -13,8 +13,8 @@ import pytest
 from contracts.mp4probe import probe
 from mockserver.serving.background import BackgroundEmulator
 from mockserver.serving.browser_proxy import PROXY_PATH
-from tests.conftest import make_config
 from tests.node_client import drive, ensure_js_client, needs_node, ok
+from tests.support import make_config
 
 pytestmark = needs_node
 SCENARIOS = ("subscribe", "queue", "stream", "run", "invalid", "foreign")

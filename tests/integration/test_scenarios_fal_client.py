@@ -22,7 +22,7 @@ import pytest
 from mockserver import cli
 from mockserver.chaos.parse import ScenarioError
 from mockserver.serving.background import BackgroundEmulator
-from tests.conftest import TEST_KEY, make_config, route_fal_client
+from tests.support import TEST_KEY, make_config, route_fal_client
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
 I2V = "fal-ai/luma-dream-machine/ray-2/image-to-video"

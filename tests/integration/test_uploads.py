@@ -19,7 +19,7 @@ import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 from mockserver.serving.background import BackgroundEmulator
-from tests.conftest import TEST_KEY, make_config, route_fal_client
+from tests.support import TEST_KEY, make_config, route_fal_client
 
 I2V = "fal-ai/luma-dream-machine/ray-2/image-to-video"
 # H.264 ultrafast on a picture of flat blocks stays within a few levels; a wrong picture is 30+.

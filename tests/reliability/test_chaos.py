@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from mockserver.serving.background import BackgroundEmulator
-from tests.conftest import TEST_KEY, make_config, route_fal_client
 from tests.reliability.budget import scaled
+from tests.support import TEST_KEY, make_config, route_fal_client
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
 REQUESTS = scaled(60, 600)

@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from mockserver.serving.background import BackgroundEmulator
-from tests.conftest import TEST_KEY, make_config, route_fal_client
 from tests.reliability import rawhttp
 from tests.reliability.budget import scaled
+from tests.support import TEST_KEY, make_config, route_fal_client
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
 I2V = "fal-ai/luma-dream-machine/ray-2/image-to-video"

@@ -20,9 +20,9 @@ from pathlib import Path
 import httpx
 
 from contracts.mp4probe import probe
-from tests.conftest import TEST_KEY
 from tests.reliability.budget import scaled
 from tests.reliability.serveproc import ServeProcess, child_pids, start_serve
+from tests.support import TEST_KEY
 
 AUTH = {"Authorization": f"Key {TEST_KEY}"}
 T2V = "/fal-ai/luma-dream-machine/ray-2"

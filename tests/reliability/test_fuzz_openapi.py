@@ -28,8 +28,8 @@ from mockserver.control.api import catch_all_routes
 from mockserver.serving.background import BackgroundEmulator
 from mockserver.serving.browser_proxy import PROXY_METHODS, PROXY_PATH
 from mockserver.serving.routing import MethodTableRoute
-from tests.conftest import TEST_KEY, make_config
 from tests.reliability.budget import SOAK, scaled
+from tests.support import TEST_KEY, make_config
 
 SCHEMA = schemathesis.openapi.from_dict(load_openapi())
 # fal ignores query parameters it does not know (clients add their own), so an unexpected one

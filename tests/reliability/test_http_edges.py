@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from mockserver.serving.background import BackgroundEmulator
-from tests.conftest import TEST_KEY
+from tests.support import TEST_KEY
 
 AUTH = {"Authorization": f"Key {TEST_KEY}"}
 REQUESTS = "/fal-ai/luma-dream-machine/requests/some-id"

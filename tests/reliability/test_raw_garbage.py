@@ -12,12 +12,14 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from mockserver.serving.background import BackgroundEmulator
 from tests.reliability.budget import scaled
+from tests.support import server_errors
 
 T2V = b"/fal-ai/luma-dream-machine/ray-2"
 STATUS = b"/fal-ai/luma-dream-machine/requests/some-id/status"
@@ -140,9 +142,21 @@ def _exchange(port: int, data: bytes, timeout: float = 10.0) -> tuple[int | None
 
 
 @pytest.fixture
-def app_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    caplog.set_level(logging.ERROR)
-    return caplog.records
+def app_errors() -> Iterator[list[logging.LogRecord]]:
+    """The server's ERROR records, uvicorn's "Exception in ASGI application" included."""
+    with server_errors() as records:
+        yield records
+
+
+def test_the_error_capture_sees_what_caplog_cannot() -> None:
+    """uvicorn's loggers do not propagate to the root logger, where caplog listens."""
+    with server_errors() as records:
+        logging.getLogger("uvicorn.error").error("Exception in ASGI application")
+        logging.getLogger("mockserver.app").error("unhandled error on GET /")
+    assert [r.getMessage() for r in records] == [
+        "Exception in ASGI application",
+        "unhandled error on GET /",
+    ]
 
 
 @pytest.mark.parametrize(("name", "data", "allowed"), CASES, ids=[c[0] for c in CASES])

@@ -19,8 +19,8 @@ from contracts.openapi import load_openapi
 from mockserver import cli
 from mockserver.config import Config
 from mockserver.serving.background import BackgroundEmulator
-from tests.conftest import TEST_KEY, make_config
 from tests.reliability.serveproc import listening_addresses, start_serve
+from tests.support import TEST_KEY, make_config
 
 AUTH = {"Authorization": f"Key {TEST_KEY}"}
 T2V = "/fal-ai/luma-dream-machine/ray-2"

@@ -12,8 +12,8 @@ import uvicorn
 from starlette.responses import PlainTextResponse
 
 from mockserver.serving.server import Emulator
-from tests.conftest import make_config
 from tests.reliability.serveproc import start_serve
+from tests.support import make_config
 
 
 def test_serve_with_tls_and_proxy_starts_answers_and_stops(tmp_path: Path) -> None:
@@ -58,8 +58,12 @@ async def test_lifecycle_lines_go_for_the_emulators_listeners_only(
     assert emulator.info is not None and emulator.info.tls_port
     theirs = uvicorn.Server(uvicorn.Config(PlainTextResponse("theirs"), port=0))
     their_task = asyncio.create_task(theirs.serve())
-    while not theirs.started:
-        await asyncio.sleep(0.01)
+
+    async def started() -> None:
+        while not theirs.started:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(started(), 30)
     their_port = theirs.servers[0].sockets[0].getsockname()[1]
     theirs.should_exit = True
     await their_task

@@ -44,8 +44,12 @@ async def test_a_render_survives_another_renderer_starting_on_its_directory(
     args = ENDPOINTS[T2V].with_defaults({"prompt": "shared media dir"})
     render = asyncio.create_task(busy.render(RenderRequest(T2V, args, "r1")))
     try:
-        while not any(p.name.startswith(".tmp-") for p in tmp_path.iterdir()):
-            await asyncio.sleep(0.005)  # the render's working directory exists now
+
+        async def working() -> None:  # the render's working directory exists now
+            while not any(p.name.startswith(".tmp-") for p in tmp_path.iterdir()):
+                await asyncio.sleep(0.005)
+
+        await asyncio.wait_for(working(), 60)
         newcomer = VideoRenderer(tmp_path)
         video = await asyncio.wait_for(render, 120)
         assert video.path.is_file() and video.file_size > 0

@@ -14,8 +14,8 @@ import signal
 import time
 from pathlib import Path
 
-from tests.conftest import TEST_KEY
 from tests.reliability.serveproc import ServeProcess, child_pids, listening_addresses, start_serve
+from tests.support import TEST_KEY
 
 AUTH = {"Authorization": f"Key {TEST_KEY}", "Content-Type": "application/json"}
 REQUESTS = "/fal-ai/luma-dream-machine/requests"

@@ -1,0 +1,101 @@
+"""Helpers the tests share (fixtures stay in conftest.py): the key, configs, routing the
+unmodified client, waiting with a deadline, and the server's error log."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, TypeVar
+
+import fal_client.client as fal_client_module
+import pytest
+
+from mockserver.config import Config
+
+TEST_KEY = "test-key-id:test-key-secret"
+SHARED_MEDIA: list[Path] = []
+"""The session's content-addressed video cache (conftest fills it): a clip renders once."""
+T = TypeVar("T")
+
+# Ray 2's output geometry as documented (shared/protocol/ray2-output.md), computed here from the
+# rule itself, so a test never takes the expected size from the emulator's own table.
+SHORT_SIDE = {"540p": 540, "720p": 720, "1080p": 1080}
+FRAMES = {"5s": 120, "9s": 216}
+"""24 fps: 5 s and 9 s clips."""
+
+
+def expected_size(aspect: str, resolution: str) -> tuple[int, int]:
+    """Short side from the resolution, long side = short x ratio, rounded to an even number."""
+    a, b = (int(x) for x in aspect.split(":"))
+    short = SHORT_SIDE[resolution]
+    long = int(round(short * Fraction(max(a, b), min(a, b)) / 2)) * 2
+    return (long, short) if a >= b else (short, long)
+
+
+def make_config(tmp_path: Path, **overrides: Any) -> Config:
+    settings: dict[str, Any] = dict(
+        port=0,
+        tls_port=0,
+        state_dir=tmp_path / "state",
+        store="memory",
+        timing="instant",
+        media_cache_dir=SHARED_MEDIA[0] if SHARED_MEDIA else None,
+    )
+    settings.update(overrides)
+    return Config(**settings)
+
+
+def route_fal_client(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """Point the unmodified client's URL globals (read at call time) at ``url``."""
+    monkeypatch.setattr(fal_client_module, "RUN_URL_FORMAT", f"{url}/run/")
+    monkeypatch.setattr(fal_client_module, "QUEUE_URL_FORMAT", f"{url}/")
+    monkeypatch.setenv("FAL_KEY", TEST_KEY)
+
+
+def wait_until(
+    probe: Callable[[], T], timeout: float = 30.0, every: float = 0.02, what: str = "it"
+) -> T:
+    """Call ``probe`` until it returns something truthy; fail after ``timeout`` seconds (a
+    loaded 2-core CI machine is slow, so deadlines are generous and never a measurement)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout} s (last: {value!r})")
+        time.sleep(every)
+
+
+class _Collect(logging.Handler):
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__(logging.ERROR)
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not any(seen is record for seen in self.records):  # seen by both loggers
+            self.records.append(record)
+
+
+SERVER_LOGGERS = ("uvicorn", "")
+"""uvicorn's loggers do not propagate to the root logger (pytest's caplog sees nothing from
+them): both are watched; the emulator's own loggers propagate to the root."""
+
+
+@contextmanager
+def server_errors() -> Iterator[list[logging.LogRecord]]:
+    """Every ERROR record the in-process server logs meanwhile (tracebacks included)."""
+    records: list[logging.LogRecord] = []
+    handler = _Collect(records)
+    loggers = [logging.getLogger(name) for name in SERVER_LOGGERS]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
