@@ -2,14 +2,53 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import fal_client
 import pytest
 
 from mockserver.serving.background import BackgroundEmulator
 from tests.support import SHARED_MEDIA, TEST_KEY, make_config, route_fal_client
+
+# Markers by where a test lives, as data: `pytest -m "not slow"` is the one-minute inner loop.
+MARKERS_BY_PATH: dict[str, tuple[str, ...]] = {
+    "tests/reliability/": ("reliability", "slow"),
+    "tests/integration/test_dashboard_browser.py": ("browser",),
+    "tests/contracts/test_type_drift.py": ("node",),
+    "tests/contracts/test_rehearsal.py": ("slow",),
+    "tests/unit/test_media_render.py": ("slow",),
+}
+MARKERS_BY_NAME: dict[str, tuple[str, ...]] = {
+    "test_every_parameter_combination_has_its_geometry": ("slow",),
+    "test_xdist_gives_each_worker_its_own_emulator": ("slow",),
+    "test_client_passes_every_check[js]": ("node",),
+}
+MISSING_TOOL = "[required tool] "
+"""Prefix of a skip for a tool CI installs (node, Chromium): under CI=true it is a failure."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    root = Path(__file__).resolve().parent.parent
+    for item in items:
+        path = item.path.resolve().relative_to(root).as_posix()
+        names = [m for prefix, ms in MARKERS_BY_PATH.items() if path.startswith(prefix) for m in ms]
+        names += MARKERS_BY_NAME.get(item.name, ())
+        for name in dict.fromkeys(names):
+            item.add_marker(name)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Under CI=true a test skipped for a missing required tool fails instead: a CI job that
+    quietly skipped the browser or node tests would pass without having run them."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("CI") == "true" and MISSING_TOOL in str(report.longrepr):
+        report.outcome = "failed"
+        report.longrepr = f"CI=true, so this is a failure: {report.longrepr}"
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -42,7 +42,7 @@ def details(results: list[CaseResult]) -> str:
 
 def run(adapter: ClientAdapter, target: Target, only: list[str] | None = None) -> list[CaseResult]:
     if (reason := adapter.unavailable()) is not None:
-        pytest.skip(reason)
+        pytest.skip(f"[required tool] {reason}")  # every adapter the tests use is required
     return run_client_checks(adapter, target, only=only)
 
 

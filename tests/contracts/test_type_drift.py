@@ -24,7 +24,9 @@ OUTPUT_SCHEMA = "ray-2.output.json"
 @pytest.fixture(scope="module")
 def shipped() -> ShippedTypes:
     if not (NODE_MODULES / "@fal-ai" / "client").is_dir():
-        pytest.skip("@fal-ai/client is not installed (make test installs it with npm)")
+        pytest.skip(
+            "[required tool] @fal-ai/client is not installed (make test installs it with npm)"
+        )
     return load_types(NODE_MODULES)
 
 

@@ -51,8 +51,9 @@ SETTLE_MS = 60_000  # a render on a loaded 2-core machine; normally ~3 s with ti
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip(
-            f"Chromium not found at {CHROMIUM}: `make test` installs it with apt-get when run "
-            "as root (scripts/ensure-chromium.sh); otherwise `sudo apt-get install -y chromium`"
+            f"[required tool] Chromium not found at {CHROMIUM}: `make test` installs it with "
+            "apt-get when run as root (scripts/ensure-chromium.sh); otherwise "
+            "`sudo apt-get install -y chromium`"
         )
     with playwright_api.sync_playwright() as pw:
         launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

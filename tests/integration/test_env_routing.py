@@ -20,7 +20,7 @@ import pytest
 
 from mockserver.serving.browser_proxy import PROXY_PATH
 from mockserver.serving.server import ServerInfo
-from tests.node_client import JS_DIR, NODE, SCRIPT, clean_env, ensure_js_client, needs_node, ok
+from tests.node_client import JS_DIR, NODE, NODE_MISSING, SCRIPT, clean_env, ensure_js_client, ok
 
 CLIENT_SCRIPT = """
 import json, sys, httpx, fal_client
@@ -133,7 +133,8 @@ def test_other_https_calls_of_a_routed_process_are_refused(
     assert "403" in completed.stdout, completed.stdout + completed.stderr
 
 
-@needs_node
+@pytest.mark.node
+@pytest.mark.skipif(NODE is None, reason=NODE_MISSING)
 def test_node_client_over_https_proxy_url_trusts_the_ca_from_env(
     served: tuple[ServerInfo, Path],
 ) -> None:
@@ -222,7 +223,8 @@ def _last_journal_id(info: ServerInfo) -> int:
     return max((entry["id"] for entry in entries), default=0)
 
 
-@needs_node
+@pytest.mark.node
+@pytest.mark.skipif(NODE is None, reason=NODE_MISSING)
 def test_node_program_with_its_own_fal_config_through_env_exports(
     served: tuple[ServerInfo, Path],
 ) -> None:
@@ -245,7 +247,8 @@ def test_node_program_with_its_own_fal_config_through_env_exports(
     assert {"rest.fal.ai", "v3.fal.media", "queue.fal.run", "v3b.fal.media"} <= hosts
 
 
-@needs_node
+@pytest.mark.node
+@pytest.mark.skipif(NODE is None, reason=NODE_MISSING)
 @pytest.mark.parametrize("mode", ["proxy", "direct"])
 def test_node_raw_fetch_program_through_env_exports(
     served: tuple[ServerInfo, Path], mode: str

@@ -1,4 +1,4 @@
-"""The package layers of pyproject.toml's import-linter contracts hold (CI runs make test)."""
+"""Rules the suite keeps about itself: the import layers hold, and CI cannot skip quietly."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+pytest_plugins = ["pytester"]
 
 
 def test_import_contracts_are_kept() -> None:
@@ -16,3 +19,26 @@ def test_import_contracts_are_kept() -> None:
     done = subprocess.run([lint], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "0 broken" in done.stdout
+
+
+def test_a_skip_for_a_required_tool_fails_under_ci(pytester: pytest.Pytester) -> None:
+    """The conftest hook: the same skip passes locally and fails when CI=true."""
+    pytester.makeconftest("from tests.conftest import pytest_runtest_makereport  # noqa: F401")
+    pytester._monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    pytester._monkeypatch.delenv("CI", raising=False)
+    pytester.makepyfile(
+        test_tool="""
+        import pytest
+
+        def test_needs_a_tool():
+            pytest.skip("[required tool] the-tool is not installed")
+
+        def test_optional():
+            pytest.skip("fish is not installed here")
+        """
+    )
+    local = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    local.assert_outcomes(skipped=2)
+    pytester._monkeypatch.setenv("CI", "true")  # the CI job's setting (.ci/run sets it too)
+    strict = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    strict.assert_outcomes(failed=1, skipped=1)
