@@ -229,47 +229,61 @@ def render_exports(exports: dict[str, str], shell: str, *, key_default: str = FA
     return "\n".join([*lines, key_line])
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ray2-mock", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def parser() -> argparse.ArgumentParser:
+    """``ray2-mock``'s arguments: serve, env, and the contract suite's check and record."""
+    root = argparse.ArgumentParser(prog="ray2-mock", description=__doc__)
+    sub = root.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
     _env_parser(sub)
     contracts_cli.add_parsers(sub)  # check, record: the contract suite (contracts/cli.py)
-    args = parser.parse_args(argv)
+    return root
+
+
+def serve_config(args: argparse.Namespace) -> Config:
+    """The Config ``serve``'s flags describe; ValueError names a value no Config takes."""
+    if args.journal_size < 1:
+        raise ValueError("--journal-size must be at least 1")
+    return Config(
+        host=args.host,
+        port=args.port,
+        tls_port=args.tls_port,
+        proxy_port=args.proxy_port,
+        state_dir=args.state_dir,
+        store=args.store,
+        timing=args.timing,
+        capacity=args.capacity,
+        api_key=args.api_key,
+        max_body_bytes=args.max_body_bytes,
+        render_workers=args.render_workers,
+        remote_images=args.remote_images,
+        validate_at_submit=args.validate_at_submit,
+        max_upload_bytes=args.max_upload_bytes,
+        webhook_allow=tuple(args.webhook_allow),
+        webhook_max_retries=args.webhook_retries,
+        webhook_retry_base_seconds=args.webhook_retry_base,
+        webhook_retry_max_seconds=args.webhook_retry_max,
+        webhook_timeout_seconds=args.webhook_timeout,
+        scenarios_path=args.scenarios,
+        fault_rate=args.fault_rate,
+        seed=args.seed,
+        progression=args.progression,
+        journal_size=args.journal_size,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = parser()
+    args = arguments.parse_args(argv)
     if args.command in contracts_cli.COMMANDS:
         return contracts_cli.run(args)
     if args.command == "serve":
+        try:
+            config = serve_config(args)
+        except ValueError as exc:
+            arguments.error(str(exc))  # exits 2 with the usage line, never a traceback
         logging.basicConfig(
             level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
         )
-        config = Config(
-            host=args.host,
-            port=args.port,
-            tls_port=args.tls_port,
-            proxy_port=args.proxy_port,
-            state_dir=args.state_dir,
-            store=args.store,
-            timing=args.timing,
-            capacity=args.capacity,
-            api_key=args.api_key,
-            max_body_bytes=args.max_body_bytes,
-            render_workers=args.render_workers,
-            remote_images=args.remote_images,
-            validate_at_submit=args.validate_at_submit,
-            max_upload_bytes=args.max_upload_bytes,
-            webhook_allow=tuple(args.webhook_allow),
-            webhook_max_retries=args.webhook_retries,
-            webhook_retry_base_seconds=args.webhook_retry_base,
-            webhook_retry_max_seconds=args.webhook_retry_max,
-            webhook_timeout_seconds=args.webhook_timeout,
-            scenarios_path=args.scenarios,
-            fault_rate=args.fault_rate,
-            seed=args.seed,
-            progression=args.progression,
-            journal_size=args.journal_size,
-        )
-        if config.journal_size < 1:
-            parser.error("--journal-size must be at least 1")
         try:
             if args.workers > 1:
                 if config.scenarios_path:  # every problem listed once, before any worker starts
