@@ -47,6 +47,12 @@ def add_parsers(sub: Any) -> None:
     )
     check.add_argument("--list", action="store_true", help="list the cases and client checks")
     check.add_argument(
+        "--strict",
+        action="store_true",
+        help="a rule the target gave no chance to check (a server that completes at once shows "
+        "no queued or running state) fails instead of being reported as not exercised",
+    )
+    check.add_argument(
         "--require-live",
         action="store_true",
         help="fail (exit 2) instead of skipping when the live target cannot run (no FAL_KEY): "
@@ -135,7 +141,9 @@ def _check(args: argparse.Namespace) -> int:
                         only = args.case or None
                         results += run_client_checks(client, target, only=only, report=_print)
                 else:
-                    results = run_suite(target, profile=profile, only=args.case, report=_print)
+                    results = run_suite(
+                        target, profile=profile, only=args.case, report=_print, strict=args.strict
+                    )
             except Unreachable as exc:
                 if target.live:
                     _spent(target)

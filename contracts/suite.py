@@ -59,6 +59,8 @@ class SuiteContext:
     settings: Settings
     http: httpx.Client
     workdir: Path | None = None
+    strict: bool = False
+    """A rule the target gave no chance to check fails instead of being reported skipped."""
 
 
 @dataclass
@@ -269,6 +271,31 @@ def stateful(ctx: SuiteContext) -> str | None:
     return run_machine(ctx.target, ctx.settings)
 
 
+WATCHED_STATES = {
+    "IN_QUEUE": "202 while queued, queue_position, positions that never grow",
+    "IN_PROGRESS": "202 while running, logs that only grow",
+}
+
+
+def lifecycle_states(ctx: SuiteContext) -> str | None:
+    """Did the target let the lifecycle rules be checked at all? A server that completes at
+    once passes every rule about queued and running requests without showing one, so the
+    states never observed are reported as not exercised (a failure with ``--strict``)."""
+    handle = flows.submit(ctx.target, ctx.http, T2V, {"prompt": "contract lifecycle"})
+    flows.wait_completed(ctx.target, ctx.http, handle)
+    observed = {entry.split("@")[0] for entry in handle.life.history}
+    missing = [state for state in WATCHED_STATES if state not in observed]
+    if missing:
+        unchecked = "; ".join(f"{state} ({WATCHED_STATES[state]})" for state in missing)
+        message = f"not exercised: never observed {unchecked}"
+        if ctx.strict:
+            raise ContractViolation(
+                "lifecycle.not_exercised", message, observed=handle.life.history
+            )
+        raise Skip(message)
+    return f"observed {', '.join(s for s in WATCHED_STATES)}"
+
+
 def spec_drift(ctx: SuiteContext) -> str | None:
     from contracts.drift import OpenApiUnavailable, drift_report, fetch_openapi
 
@@ -291,6 +318,7 @@ CASES: tuple[Case, ...] = (
     *(Case(f"invalid_inputs[{short}]", invalid(e)) for short, e in ENDPOINTS.items()),
     *(Case(f"enum_coverage[{short}]", covering(e)) for short, e in ENDPOINTS.items()),
     *(Case(f"generated_inputs[{short}]", generated(e)) for short, e in ENDPOINTS.items()),
+    Case("lifecycle_states", lifecycle_states),
     Case("status_stream", status_stream),
     Case("cancel_semantics", cancel_semantics),
     Case("sync_run", sync_run),
@@ -365,11 +393,12 @@ def run_suite(
     only: Iterable[str] | None = None,
     workdir: Path | None = None,
     report: Callable[[CaseResult], None] | None = None,
+    strict: bool = False,
 ) -> list[CaseResult]:
     """Run the chosen cases (all by default) against ``target``; ``report`` sees each result."""
     results = []
     with target.http() as http:
-        ctx = SuiteContext(target, profile_settings(profile), http, workdir)
+        ctx = SuiteContext(target, profile_settings(profile), http, workdir, strict)
         for case in select(only):
             result = run_case(case, ctx)
             if report is not None:

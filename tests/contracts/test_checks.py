@@ -31,14 +31,13 @@ def queued(position: int) -> dict[str, Any]:
 
 
 def running(*messages: str) -> dict[str, Any]:
-    logs = [
-        {"message": m, "level": "INFO", "source": "USER", "timestamp": f"t{i}"}
-        for i, m in enumerate(messages)
-    ]
+    logs = [{"timestamp": f"t{i}", "message": m, "labels": {}} for i, m in enumerate(messages)]
     return {"status": "IN_PROGRESS", **URLS, "logs": logs}
 
 
 DONE = {"status": "COMPLETED", **URLS, "logs": None, "metrics": {}}
+DONE_WITH_LOGS = {**DONE, "logs": []}
+"""What a COMPLETED status answers ?logs=1 with (a list, possibly empty)."""
 
 
 def violation(check: str, action: Any) -> ContractViolation:
@@ -71,7 +70,7 @@ def test_status_code_and_shape_per_state() -> None:
 
 def test_lifecycle_accepts_a_normal_life() -> None:
     life = Lifecycle("r1")
-    for body in (queued(2), queued(1), running("a"), running("a", "b"), DONE):
+    for body in (queued(2), queued(1), running("a"), running("a", "b"), DONE_WITH_LOGS):
         life.on_status(body, with_logs=True)
     life.on_result(answer(200, {"video": {"url": "u"}}))
     life.on_cancel("ALREADY_COMPLETED")
@@ -82,9 +81,12 @@ def test_lifecycle_accepts_a_normal_life() -> None:
     ("steps", "check"),
     [
         ([running(), queued(0)], "lifecycle.forward_only"),
-        ([DONE, running()], "lifecycle.forward_only"),
+        ([DONE_WITH_LOGS, running()], "lifecycle.forward_only"),
         ([queued(1), queued(2)], "lifecycle.queue_position"),
-        ([running("a", "b"), running("b")], "lifecycle.logs_append_only"),
+        (
+            [running("a", "b"), {**running(), "logs": running("a", "b")["logs"][::-1]}],
+            "lifecycle.logs_order",
+        ),
     ],
 )
 def test_lifecycle_rejects(steps: list[dict[str, Any]], check: str) -> None:
@@ -93,6 +95,13 @@ def test_lifecycle_rejects(steps: list[dict[str, Any]], check: str) -> None:
     for body in before:
         life.on_status(body, with_logs=True)
     violation(check, lambda: life.on_status(last, with_logs=True))
+
+
+def test_a_status_that_ignores_logs_1_is_caught() -> None:
+    """fal_client's live test: status(with_logs=True) on COMPLETED has logs, not None."""
+    violation("lifecycle.logs", lambda: Lifecycle("r1").on_status(DONE, with_logs=True))
+    Lifecycle("r1").on_status(DONE, with_logs=False)  # not asked for: null is right
+    Lifecycle("r1").on_status(queued(0), with_logs=True)  # queued: nothing ran, null is fine
 
 
 def test_result_before_completion_must_be_followed_by_completed() -> None:
