@@ -40,7 +40,8 @@ INPUTS: dict[str, dict[str, Any]] = {
 SUBMITS = scaled(1_000, 10_000)
 IN_FLIGHT = scaled(1_000, 2_000)  # sockets open at once (the listen backlog is 2048)
 POLL_CONCURRENCY = 100
-DEADLINE_S = scaled(90, 600)
+DEADLINE_S = scaled(400, 1200)
+"""A hang backstop, not a speed target: the rate is a benchmark figure (make bench)."""
 
 
 async def _submit_all(url: str, fal: fal_client.AsyncClient) -> list[tuple[str, str, str]]:

@@ -146,12 +146,8 @@ async def test_same_input_gives_byte_identical_file(tmp_path: Path) -> None:
 async def test_cached_repeat_is_free_and_ignores_request_id(renderer: VideoRenderer) -> None:
     first = await renderer.render(request(request_id="one"))
     assert renderer.renders_started == 1
-    took = []
-    for i in range(5):  # best of 5: measure the cost, not the shared machine's scheduler
-        started = time.perf_counter()
+    for i in range(5):  # no ffmpeg run for any of them: renders_started stays at one
         again = await renderer.render(request(request_id=f"two-{i}"))
-        took.append(time.perf_counter() - started)
-    assert min(took) < 0.005, f"cached repeat took {min(took) * 1000:.2f} ms"
     assert (again.key, again.path, again.file_size) == (first.key, first.path, first.file_size)
     assert renderer.renders_started == 1
     assert any("reused cached render" in line for line in again.log_lines)
@@ -204,23 +200,22 @@ async def test_rendering_does_not_block_the_event_loop(renderer: VideoRenderer) 
 
     Blocking would stall the loop for the whole render; the bound leaves room for a loaded machine.
     """
-    worst = 0.0
+    ticks = 0
 
     async def ticker(stop: asyncio.Event) -> None:
-        nonlocal worst
+        nonlocal ticks
         while not stop.is_set():
-            t = time.perf_counter()
             await asyncio.sleep(0.01)
-            worst = max(worst, time.perf_counter() - t - 0.01)
+            ticks += 1
 
     stop = asyncio.Event()
     tick = asyncio.create_task(ticker(stop))
-    started = time.perf_counter()
     await renderer.render(request(resolution="1080p"))
-    took = time.perf_counter() - started
     stop.set()
     await tick
-    assert worst < max(0.1, took / 5), f"loop stalled {worst * 1000:.0f} ms of {took:.2f} s"
+    # A render run on the loop would leave the ticker one turn at most; off the loop it ticks
+    # all along (no time bound: a loaded machine slows both alike).
+    assert ticks >= 5, f"the loop turned {ticks} times during a whole render"
 
 
 @pytest.mark.parametrize(
