@@ -107,7 +107,7 @@ class Target:
     advance: Callable[[float], None] | None = None
     """Moves the server's clock (emulator targets); None: time passes by itself."""
     traffic: Any = None
-    """A ``TrafficTap`` or ``JournalTraffic`` when the server's traffic can be read."""
+    """The server's own journal (``JournalTraffic``) when its traffic can be read."""
     faults: Any = None
     """Something with ``inject(*Fault)`` and ``clear()`` when faults can be injected."""
     clock_speed: float = 1.0
@@ -164,7 +164,7 @@ def _mock_target(
     wrap_app: Callable[[ASGIApp], ASGIApp] | None,
     capacity: int | None,
 ) -> Iterator[Target]:
-    from contracts.traffic import TrafficTap
+    from contracts.traffic import JournalTraffic, ScenarioFaults
     from mockserver.app import create_app
     from mockserver.clock import ManualClock
     from mockserver.config import Config
@@ -187,16 +187,16 @@ def _mock_target(
         app: ASGIApp = create_app(config, clock=emulated)
         if wrap_app is not None:
             app = wrap_app(app)
-        tap = TrafficTap(app)
-        emulator = stack.enter_context(BackgroundEmulator(config, app=tap))  # type: ignore[arg-type]
+        emulator = stack.enter_context(BackgroundEmulator(config, app=app))  # type: ignore[arg-type]
+        control = stack.enter_context(httpx.Client(timeout=30))
         yield Target(
             name="mock",
             queue_url=emulator.url,
             run_url=f"{emulator.url}/run",
             key=MOCK_KEY,
             advance=lambda seconds: emulator.call(emulated.advance, seconds),
-            traffic=tap,
-            faults=tap,
+            traffic=JournalTraffic(emulator.url, http=control),  # the emulator's own journal
+            faults=ScenarioFaults(emulator.url, http=control),  # and its own scenarios
             poll_interval=0.02,
             completion_timeout=60.0,
             clock_speed=1.0 if clock == "manual" else MOCK_SPEED,

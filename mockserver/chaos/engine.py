@@ -114,7 +114,7 @@ class FaultEngine:
     def reset(self) -> None:
         """Back to the start: the file's scenarios with fresh counts, reseeded random faults."""
         doc = self._initial
-        self.scenarios: list[Scenario] = [replace(s, hits=0) for s in doc.scenarios]
+        self.scenarios: list[Scenario] = [replace(s, hits=0, passed=0) for s in doc.scenarios]
         self.configure_random(
             self._seed if self._seed is not None else doc.seed,
             self._rate if self._rate is not None else doc.fault_rate,
@@ -178,7 +178,8 @@ class FaultEngine:
                 payload = record.input if record else None
                 record_loaded = True
             if scenario.match.matches(call.route, endpoint_id, payload, headers):
-                scenario.hits += 1
+                if not scenario.fires():
+                    continue
                 decision.fired.append(scenario.name)
                 decision.effects = _merge(decision.effects, scenario.effects)
         self._roll(call.route, decision)

@@ -58,12 +58,16 @@ async def _buffer_body(receive: Receive, limit: int) -> tuple[Receive, Any]:
     return replay, payload
 
 
-def _slowed(send: Send, fault: StreamFault) -> Send:
-    chunks = 0
+def _slowed(send: Send, fault: StreamFault, scope: Scope) -> Send:
+    """The status stream as the fault shapes it: chunks late, a silence, or the connection
+    closed after ``cut_after`` events."""
+    chunks = events = 0
 
     async def slow_send(message: Message) -> None:
-        nonlocal chunks
+        nonlocal chunks, events
         if message["type"] == "http.response.body":
+            if fault.cut_after is not None and events >= fault.cut_after:
+                return  # the connection is gone: nothing more reaches the client
             if fault.delay:
                 await asyncio.sleep(fault.delay)
             if fault.stall_after is not None and chunks == fault.stall_after:
@@ -72,7 +76,15 @@ def _slowed(send: Send, fault: StreamFault) -> Send:
                 else:
                     await asyncio.sleep(fault.stall_seconds)
             chunks += 1
+            events += b"data:" in message.get("body", b"")
         await send(message)
+        if fault.cut_after is not None and events >= fault.cut_after:
+            entry = scope.get(ENTRY_SCOPE_KEY)
+            if entry is not None:
+                entry.dropped = True
+            transport = scope.get(TRANSPORT_SCOPE_KEY)
+            if transport is not None:
+                transport.close()
 
     return slow_send
 
@@ -142,5 +154,5 @@ class FaultMiddleware:
                 receive, payload = await _buffer_body(receive, self.max_body_bytes)
             scope[PLAN_SCOPE_KEY] = decision.plan(payload)
         if effects.stream is not None:
-            send = _slowed(send, effects.stream)
+            send = _slowed(send, effects.stream, scope)
         await self.app(scope, receive, send)

@@ -78,6 +78,8 @@ class StreamFault:
     """After this many chunks the stream goes silent ..."""
     stall_seconds: float | None = None
     """... for this long (None: until the client gives up)."""
+    cut_after: int | None = None
+    """Close the connection after this many events (``data:`` chunks) have been sent."""
 
 
 @dataclass(frozen=True)
@@ -152,10 +154,21 @@ class Scenario:
     """As written (normalised), for ``GET /_mock/scenarios``."""
     times: int | None = None
     hits: int = 0
+    after: int = 0
+    """Matching calls to let pass before the scenario fires."""
+    passed: int = 0
 
     @property
     def active(self) -> bool:
         return self.times is None or self.hits < self.times
+
+    def fires(self) -> bool:
+        """Count one matching call; False while the first ``after`` ones pass."""
+        if self.passed < self.after:
+            self.passed += 1
+            return False
+        self.hits += 1
+        return True
 
     def to_json(self) -> dict[str, Any]:
         remaining = None if self.times is None else max(self.times - self.hits, 0)

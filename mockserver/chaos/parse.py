@@ -138,7 +138,9 @@ def parse_scenario(
     if output is not None:
         spec = {**spec, "output": output}
     name = spec.get("name") or default_name
-    return Scenario(name, match, _effects(spec), spec, times=spec.get("times"))
+    return Scenario(
+        name, match, _effects(spec), spec, times=spec.get("times"), after=spec.get("after", 0)
+    )
 
 
 def _routes(spec: dict[str, Any]) -> frozenset[str]:

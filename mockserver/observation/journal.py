@@ -80,6 +80,8 @@ class JournalEntry:
     request_bytes: int = 0
     response_raw: bytearray = field(default_factory=bytearray, repr=False)
     response_bytes: int = 0
+    received_at: float = 0.0
+    """Wall-clock Unix seconds when it arrived (``at`` is the emulated clock's)."""
     _started: float = field(default=0.0, repr=False)
 
     @property
@@ -100,6 +102,7 @@ class JournalEntry:
             "id": self.id,
             "at": self.at,
             "timestamp": _iso(self.at),
+            "received_at": self.received_at,
             "method": self.method,
             "host": self.host,
             "path": self.path,
@@ -275,6 +278,7 @@ class JournalMiddleware:
         query = scope.get("query_string", b"").decode("latin-1")
         entry = self.journal.open(call, method, host, path, query, list(raw_headers))
         entry.at = self.clock()
+        entry.received_at = time.time()
         entry._started = time.perf_counter()
         scope[ENTRY_SCOPE_KEY] = entry
         limit = self.body_prefix

@@ -11,11 +11,11 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from contracts.traffic import classify
+from mockserver.fal.operations import classify
 
 
 def _is(scope: Scope, route: str) -> bool:
-    return scope["type"] == "http" and classify(scope["method"], scope["path"])[0] == route
+    return scope["type"] == "http" and classify(scope["method"], "", scope["path"]).route == route
 
 
 def wrong_status_code(app: ASGIApp) -> ASGIApp:

@@ -1,17 +1,17 @@
-"""Traffic sources: the journal of a running ray2-mock reads into the same records as the tap."""
+"""The one traffic model: a ray2-mock's journal read into exchanges, faults as its scenarios."""
 
 from __future__ import annotations
 
 import json
 
 import httpx
-import pytest
 
-from contracts.traffic import Fault, JournalTraffic, ScenarioFaults, classify, mask_secret
+from contracts.traffic import Fault, JournalTraffic, ScenarioFaults, mask_secret
 
 ENTRY = {
     "id": 7,
     "at": 1700000000.5,
+    "received_at": 1700000001.25,
     "method": "GET",
     "host": "127.0.0.1:8765",
     "path": "/fal-ai/luma-dream-machine/requests/abc/status",
@@ -47,7 +47,8 @@ def test_journal_entries_become_exchanges() -> None:
     assert (exchange.route, exchange.request_id, exchange.status) == ("status", "abc", 202)
     assert exchange.endpoint_id == "fal-ai/luma-dream-machine/ray-2"
     assert exchange.response_body == {"status": "IN_QUEUE", "queue_position": 0}
-    assert exchange.fault == "slow_queue" and exchange.at == 1700000000.5
+    assert exchange.fault == "slow_queue"
+    assert exchange.at == 1700000001.25  # wall clock: poll gaps are real seconds
     journal.clear()
     assert seen[-1].method == "DELETE"
 
@@ -57,16 +58,12 @@ def test_a_server_without_a_journal_is_not_a_traffic_source() -> None:
     assert not JournalTraffic("http://mock", http=httpx.Client(transport=transport)).available()
 
 
-def test_classify_and_mask() -> None:
-    app = "/fal-ai/luma-dream-machine"
-    assert classify("POST", f"{app}/ray-2") == ("submit", f"{app[1:]}/ray-2", None)
-    assert classify("POST", f"/run{app}/ray-2/image-to-video")[0] == "run"
-    assert classify("GET", f"{app}/requests/r1/status/stream") == ("stream", None, "r1")
-    assert classify("PUT", f"{app}/ray-2/requests/r1/cancel") == ("cancel", None, "r1")
-    assert classify("GET", f"{app}/requests/r1") == ("result", None, "r1")
-    assert classify("GET", "/files/mock/k.mp4")[0] == "media"
+def test_mask_matches_the_journals_form() -> None:
+    from mockserver.observation.masking import mask_secret as journal_mask
+
+    for value in ("Key abcdef0123", "short", "Bearer tok-12345678", "Key id:secret-9999"):
+        assert mask_secret(value) == journal_mask(value)
     assert mask_secret("Key abcdef0123") == "Key ****0123"
-    assert mask_secret("short") == "****"
     assert json.dumps(mask_secret("Bearer tok-12345678")) == '"Bearer ****5678"'
 
 
@@ -102,23 +99,20 @@ def test_faults_become_control_api_scenarios() -> None:
             "http_error": {"status": 503, "ingress": True},
         },
         {"name": "contracts-3", "times": 1, "match": {"route": "status"}, "drop": True},
-        {"name": "contracts-4", "times": 1, "match": {"route": "stream"}, "drop": True},
+        {
+            "name": "contracts-4",
+            "times": 1,
+            "match": {"route": "stream"},
+            "stream": {"cut_after": 1},
+        },
     ]
+    faults.inject(Fault.dropped("status", after=2))
+    assert posted[-1] == {
+        "name": "contracts-5",
+        "times": 1,
+        "match": {"route": "status"},
+        "after": 2,
+        "drop": True,
+    }
     faults.clear()
-    assert deleted == [f"/_mock/scenarios/contracts-{n}" for n in range(1, 5)]
-    with pytest.raises(ValueError, match="cannot skip calls"):
-        faults.inject(Fault.dropped("status", after=1))
-
-
-def test_injecting_a_fault_never_spends_the_callers_copy() -> None:
-    """The client checks inject faults from one module-level table: a tap counting down the
-    table's own objects left later runs with ``times`` at zero or below."""
-    from contracts.traffic import Fault, TrafficTap
-
-    fault = Fault.rate_limited("submit", times=2)
-    tap = TrafficTap(app=None)  # type: ignore[arg-type]
-    tap.inject(fault)
-    assert tap._take_fault("submit") is not None
-    assert tap._take_fault("submit") is not None
-    assert tap._take_fault("submit") is None
-    assert (fault.times, fault.after) == (2, 0)
+    assert deleted == [f"/_mock/scenarios/contracts-{n}" for n in range(1, 6)]

@@ -534,3 +534,34 @@ def test_input_rules_reach_later_routes_of_the_same_request(
     other.status()
     fired = {entry["request_id"]: entry["faults"] for entry in journal(control, route="status")}
     assert fired[watched.request_id] and not fired[other.request_id]
+
+
+def test_after_lets_calls_pass_before_the_scenario_fires(
+    fal: fal_client.SyncClient, control: httpx.Client
+) -> None:
+    scenario(control, match={"route": "status"}, after=2, times=1, http_error={"status": 500})
+    handle = fal.submit(T2V, arguments={"prompt": "patient"})
+    answers = [
+        httpx.get(f"{control.base_url}/{APP}/requests/{handle.request_id}/status", headers=AUTH)
+        for _ in range(4)
+    ]
+    codes = [a.status_code for a in answers]
+    assert codes[2] == 500 and 500 not in codes[:2] + codes[3:], codes
+
+
+def test_a_cut_stream_ends_after_its_first_event(tmp_path: Path) -> None:
+    with (
+        BackgroundEmulator(make_config(tmp_path, progression="manual")) as emulator,
+        httpx.Client(base_url=emulator.url, headers=AUTH, timeout=10) as c,
+    ):
+        c.post("/_mock/scenarios", json={"stream": {"cut_after": 1}, "times": 1})
+        request_id = c.post(f"/{T2V}", json={"prompt": "cut short"}).json()["request_id"]
+        url = f"/{APP}/requests/{request_id}/status/stream"
+        events = []
+        with contextlib.suppress(httpx.RemoteProtocolError), c.stream("GET", url) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data:"):
+                    events.append(json.loads(line[5:])["status"])
+        assert events == ["IN_QUEUE"]  # then the connection closed, not COMPLETED
+        [entry] = c.get("/_mock/journal", params={"route": "stream"}).json()["entries"]
+        assert entry["dropped"]
