@@ -99,3 +99,14 @@ def server_errors() -> Iterator[list[logging.LogRecord]]:
     finally:
         for logger in loggers:
             logger.removeHandler(handler)
+
+
+def markdown_rows(text: str, columns: int, header: str) -> list[list[str]]:
+    """The body rows of the Markdown tables in ``text`` that have ``columns`` cells and whose
+    header's first cell is ``header`` (docs that tests hold to their word)."""
+    rows = []
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) == columns and cells[0] not in (header, "---"):
+            rows.append(cells)
+    return rows

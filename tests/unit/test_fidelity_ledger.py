@@ -5,18 +5,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tests.support import markdown_rows
+
 ROOT = Path(__file__).resolve().parents[2]
 LEDGER = ROOT / "docs" / "fidelity.md"
 REFERENCE = re.compile(r"`((?:tests|contracts)/[\w/]+\.py)(?:::(\w+))?`")
 
 
 def behaviour_rows() -> list[list[str]]:
-    rows = []
-    for line in LEDGER.read_text(encoding="utf-8").splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if line.startswith("|") and len(cells) == 5 and cells[0] not in ("behaviour", "---"):
-            rows.append(cells)
-    return rows
+    return markdown_rows(LEDGER.read_text(encoding="utf-8"), 5, "behaviour")
 
 
 def test_every_row_names_a_test_that_exists() -> None:

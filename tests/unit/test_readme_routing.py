@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tests.support import markdown_rows
+
 ROOT = Path(__file__).resolve().parents[2]
 SECTION = "## Route unmodified programs here"
 REFERENCE = re.compile(r"`(tests/[\w/]+\.py)(?:::(\w+))?`")
@@ -13,12 +15,7 @@ REFERENCE = re.compile(r"`(tests/[\w/]+\.py)(?:::(\w+))?`")
 def routing_rows() -> list[list[str]]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
-    rows = []
-    for line in section.splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if line.startswith("|") and len(cells) == 3 and cells[0] not in ("program", "---"):
-            rows.append(cells)
-    return rows
+    return markdown_rows(section, 3, "program")
 
 
 def test_every_program_kind_names_what_to_run_and_a_test_that_exists() -> None:
