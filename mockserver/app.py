@@ -12,16 +12,11 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route, Router
-from starlette.types import Receive, Scope, Send
+from starlette.routing import BaseRoute, Route, Router
 
 from mockserver.chaos.engine import FaultEngine
-from mockserver.chaos.middleware import FaultMiddleware
 from mockserver.chaos.model import FaultDocument
 from mockserver.chaos.parse import load_file
 from mockserver.clock import Clock, SystemClock
@@ -30,13 +25,15 @@ from mockserver.control.api import catch_all_routes, control_routes
 from mockserver.control.dashboard import dashboard_routes
 from mockserver.fal.api import QueueApi
 from mockserver.fal.errors import request_error
-from mockserver.fal.hosts import MEDIA_PATH, host_role
+from mockserver.fal.hosts import MEDIA_PATH
+from mockserver.fal.operations import FalCall
 from mockserver.fal.published import WEB_ROUTES
-from mockserver.observation.journal import Journal, JournalMiddleware
+from mockserver.gateway import Gateway
+from mockserver.observation.journal import Journal
 from mockserver.observation.metrics import Metrics
 from mockserver.production.video import serve_output, serve_video
 from mockserver.services import Observers, open_services, services
-from mockserver.serving.browser_proxy import CORS_MIDDLEWARE, PROXY_ROUTE
+from mockserver.serving.browser_proxy import CORS_SETTINGS, PROXY_ROUTE
 from mockserver.serving.routing import ANY_METHOD, MethodNotAllowedRoute
 from mockserver.storage.api import CDN_ROUTES, LOCAL_ROUTES, REST_ROUTES
 from mockserver.stores import RequestStore
@@ -48,6 +45,10 @@ log = logging.getLogger(__name__)
 
 def _api(request: Request) -> QueueApi:
     return services(request).api
+
+
+async def _handle(request: Request, call: FalCall) -> Response:
+    return await _api(request).handle(request, call)
 
 
 async def _queue_path(request: Request) -> Response:
@@ -92,8 +93,8 @@ ROLE_ROUTES: dict[str, list[BaseRoute]] = {
         Route("/{path:path}", _unknown_rest, methods=ANY_METHOD),
     ],
     "local": [
-        # The hot path first: every queue call of a fal-ai app skips ~45 route matches (a
-        # tenth of a status request's time). Nothing else on loopback lives under /fal-ai/.
+        # The gateway sends well-formed fal calls straight to QueueApi; what reaches these
+        # routes is the rest (wrong methods, unknown paths), answered as fal answers them.
         Route("/fal-ai/{path:path}", _fal_ai_queue_path, methods=ANY_METHOD),
         PROXY_ROUTE,
         *LOCAL_ONLY_ROUTES,
@@ -105,43 +106,13 @@ ROLE_ROUTES: dict[str, list[BaseRoute]] = {
 }
 
 
-class _RoleDispatch:
-    """Sends each request to its host role's router with one dict lookup.
-
-    One Starlette ``Host`` route per fal host name parsed the Host header once per route:
-    a fifth of a status request's cost went to choosing among nine hosts."""
-
-    def __init__(self, routers: dict[str, Router]) -> None:
-        self.routers = routers
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        host = next((v for k, v in scope.get("headers", ()) if k == b"host"), b"")
-        await self.routers[host_role(host.decode("latin-1"))](scope, receive, send)
-
-
 ROLE_ROUTERS = {role: Router(routes) for role, routes in ROLE_ROUTES.items()}
 """One router per host role; the browser proxy (``serving/browser_proxy.py``) forwards into them."""
 
 
-HTTP_ERROR_TYPES = {404: "not_found", 405: "method_not_allowed"}
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    kind = HTTP_ERROR_TYPES.get(exc.status_code, "http_error")
-    return request_error(exc.status_code, str(exc.detail), kind, headers=exc.headers)  # Allow
-
-
-async def _crash(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return request_error(
-        500, "The emulator hit an internal error; see its log", "internal_server_error"
-    )
-
-
 def create_app(
     config: Config | None = None, *, clock: Clock | None = None, store: RequestStore | None = None
-) -> Starlette:
+) -> Gateway:
     config = config or Config()
     clock = clock or SystemClock()
     document = load_file(config.scenarios_path) if config.scenarios_path else FaultDocument()
@@ -155,7 +126,7 @@ def create_app(
         log.info("random faults %s", observers.faults.random.to_json())
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Gateway) -> AsyncIterator[None]:
         built = open_services(config, clock, observers, ROLE_ROUTERS, store)
         app.state.services = built
         await built.start()
@@ -164,20 +135,14 @@ def create_app(
         finally:
             await built.aclose()
 
-    return Starlette(
-        routes=[Mount("", app=_RoleDispatch(ROLE_ROUTERS))],
+    return Gateway(
+        routers=ROLE_ROUTERS,
+        handle=_handle,
+        journal=observers.journal,
+        metrics=observers.metrics,
+        faults=observers.faults,
+        clock=clock.now,
+        max_body_bytes=config.max_body_bytes,
         lifespan=lifespan,
-        exception_handlers={HTTPException: _http_error, Exception: _crash},
-        middleware=[
-            CORS_MIDDLEWARE,
-            Middleware(
-                JournalMiddleware,
-                journal=observers.journal,
-                clock=clock.now,
-                observe=observers.metrics.observe,
-            ),
-            Middleware(
-                FaultMiddleware, engine=observers.faults, max_body_bytes=config.max_body_bytes
-            ),
-        ],
+        cors=CORS_SETTINGS,
     )

@@ -20,7 +20,13 @@ from mockserver.fal.auth import check_key
 from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.fal.errors import method_not_allowed, request_error
 from mockserver.fal.hosts import base_url, request_urls
-from mockserver.fal.operations import OP_METHODS, REQUEST_OPS, REQUEST_PATH, REQUEST_TARGETS
+from mockserver.fal.operations import (
+    OP_METHODS,
+    REQUEST_OPS,
+    REQUEST_PATH,
+    REQUEST_TARGETS,
+    FalCall,
+)
 from mockserver.fal.validation import NO_BODY, BodyParseError, body_from_request
 from mockserver.fal.wire import gateway_json
 from mockserver.observation.masking import mask_secret
@@ -291,6 +297,19 @@ class QueueApi:
         return self.finished_response(request, record)
 
     # -- dispatch -----------------------------------------------------------------------------
+
+    async def handle(self, request: Request, call: FalCall) -> Response:
+        """A call the gateway already classified (``fal.operations.classify``): a POST to
+        submit or run, or a request operation with its own method."""
+        if call.route == "submit" or call.route == "run":
+            assert call.endpoint_id is not None
+            return await (self.run if call.route == "run" else self.submit)(
+                request, call.endpoint_id
+            )
+        if (denied := self.check_auth(request)) is not None:
+            return denied
+        assert call.request_id is not None
+        return await self._operations[call.route](request, call.request_id)
 
     async def dispatch(self, request: Request, path: str, *, sync: bool) -> Response:
         """Route a path on a queue (or run) host: an endpoint id, or a request operation."""

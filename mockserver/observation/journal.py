@@ -269,9 +269,12 @@ class JournalMiddleware:
         path: str = scope["path"]
         method: str = scope["method"]
         host = _header(raw_headers, b"host") or ""
-        call = classify(method, host, path, _header(raw_headers, b"x-fal-target-url"))
-        scope[CALL_SCOPE_KEY] = call
-        scope[TRANSPORT_SCOPE_KEY] = getattr(getattr(receive, "__self__", None), "transport", None)
+        call = scope.get(CALL_SCOPE_KEY)  # the gateway classified it already
+        if call is None:
+            call = classify(method, host, path, _header(raw_headers, b"x-fal-target-url"))
+            scope[CALL_SCOPE_KEY] = call
+            transport = getattr(getattr(receive, "__self__", None), "transport", None)
+            scope[TRANSPORT_SCOPE_KEY] = transport
         if call.route == "control":
             await self.app(scope, receive, send)
             return

@@ -10,15 +10,14 @@ import asyncio
 import threading
 from typing import Any
 
-from starlette.applications import Starlette
-
 from mockserver.config import Config
+from mockserver.gateway import Gateway
 from mockserver.services import Services
 from mockserver.serving.server import Emulator, ServerInfo
 
 
 class BackgroundEmulator:
-    def __init__(self, config: Config, app: Starlette | None = None) -> None:
+    def __init__(self, config: Config, app: Gateway | None = None) -> None:
         self.config = config
         self._emulator = Emulator(config, app, log_level="warning", access_log=False)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -27,7 +26,7 @@ class BackgroundEmulator:
         self._error: BaseException | None = None
 
     @property
-    def app(self) -> Starlette:
+    def app(self) -> Gateway:
         return self._emulator.app
 
     @property

@@ -9,16 +9,15 @@ included. Only fal hosts are accepted: the proxy never forwards anything off thi
 The ``Host`` header stays this server's own, so every URL a response carries (upload URLs the
 client PUTs to without the proxy, video URLs a page loads) points back at this server and is
 reachable from node or a browser as is. Request-ids and status URLs the JS client rebuilds from
-the endpoint id itself, so it never needs fal-host URLs. CORS is open (``CORS_MIDDLEWARE``) so a
-page on another origin can use the proxy, the upload URLs and the videos.
+the endpoint id itself, so it never needs fal-host URLs. CORS is open (``CORS_SETTINGS``, which
+the gateway applies) so a page on another origin can use the proxy, the upload URLs and the videos.
 """
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit
 
-from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -45,8 +44,7 @@ EXPOSED_HEADERS = [
     "content-range",
     "accept-ranges",
 ]
-CORS_MIDDLEWARE = Middleware(
-    CORSMiddleware,
+CORS_SETTINGS: dict[str, Any] = dict(
     allow_origins=["*"],
     allow_methods=["*"],
     allow_headers=["*"],

@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
-from starlette.applications import Starlette
 
 from mockserver.app import create_app
 from mockserver.config import DEFAULT_PORT, Config
 from mockserver.control.dashboard import UI_PATH
+from mockserver.gateway import Gateway
 from mockserver.serving.connect_proxy import ProxyServer, start_connect_proxy
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ class Emulator:
     def __init__(
         self,
         config: Config,
-        app: Starlette | None = None,
+        app: Gateway | None = None,
         *,
         log_level: str = "info",
         access_log: bool = True,

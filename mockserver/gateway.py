@@ -1,0 +1,157 @@
+"""The emulator's one ASGI entry: each request classified once, fal's operations by a table.
+
+A status call used to cross eleven layers before its handler (Starlette's error and exception
+middleware, CORS, journal, faults, a router, a mount, a host dispatch, a second router, a route,
+the handler's own path parsing); half its time went there. The gateway instead:
+
+- classifies the request once (``fal.operations.classify``) and leaves it in the scope, where
+  the journal, the fault engine and the handlers read it;
+- journals and meters every request and lets the fault engine act (a no-op when no scenario or
+  fault rate is set): no feature leaves the hot path;
+- does CORS work only for requests that carry an ``Origin`` header (browsers);
+- hands fal's request operations (submit, run, status, stream, result, cancel) straight to
+  ``QueueApi.handle``; everything else (media, storage, control, the browser proxy, the 404s
+  and 405s) goes to its host role's Starlette router, as before;
+- answers a crash with fal's 500 shape and a router's 404/405 with fal's error shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from starlette.datastructures import State
+from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Router
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mockserver.chaos.engine import FaultEngine
+from mockserver.chaos.middleware import FaultMiddleware
+from mockserver.fal.errors import request_error
+from mockserver.fal.hosts import host_role
+from mockserver.fal.operations import FAL_ROUTES, FalCall, classify
+from mockserver.observation.journal import (
+    CALL_SCOPE_KEY,
+    TRANSPORT_SCOPE_KEY,
+    Journal,
+    JournalMiddleware,
+)
+from mockserver.observation.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+HTTP_ERROR_TYPES = {404: "not_found", 405: "method_not_allowed"}
+TARGET_URL_HEADER = b"x-fal-target-url"
+SUBMITTING_ROUTES = frozenset({"submit", "run"})
+"""Classified from the path alone, whatever the method: only a POST takes the fast path (a
+GET there is the router's 405)."""
+FAST_ROUTES = frozenset(FAL_ROUTES)
+
+
+def http_error(exc: HTTPException) -> Response:
+    """A router's 404 or 405, in fal's request-error shape (``Allow`` kept)."""
+    kind = HTTP_ERROR_TYPES.get(exc.status_code, "http_error")
+    return request_error(exc.status_code, str(exc.detail), kind, headers=exc.headers)
+
+
+def crash_response() -> Response:
+    return request_error(
+        500, "The emulator hit an internal error; see its log", "internal_server_error"
+    )
+
+
+class Gateway:
+    """The ASGI app ``create_app`` returns. ``state.services`` holds the running parts."""
+
+    def __init__(
+        self,
+        *,
+        routers: Mapping[str, Router],
+        handle: Callable[[Request, FalCall], Any],
+        journal: Journal,
+        metrics: Metrics,
+        faults: FaultEngine,
+        clock: Callable[[], float],
+        max_body_bytes: int,
+        lifespan: Callable[[Any], AbstractAsyncContextManager[None]],
+        cors: Mapping[str, Any],
+    ) -> None:
+        self.state = State()
+        self.routers = routers
+        self._handle = handle
+        self._lifespan = Router(lifespan=lambda _router: lifespan(self))
+        observed: ASGIApp = JournalMiddleware(
+            FaultMiddleware(self._route, engine=faults, max_body_bytes=max_body_bytes),
+            journal=journal,
+            clock=clock,
+            observe=metrics.observe,
+        )
+        self._plain = observed
+        self._cors = CORSMiddleware(observed, **cors)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
+        if kind != "http":  # no websocket routes: the router closes the socket
+            await self.routers["local"](scope, receive, send)
+            return
+        host = target = b""
+        origin = False
+        for key, value in scope["headers"]:
+            if key == b"host":
+                host = value
+            elif key == b"origin":
+                origin = True
+            elif key == TARGET_URL_HEADER:
+                target = value
+        scope[CALL_SCOPE_KEY] = classify(
+            scope["method"],
+            host.decode("latin-1"),
+            scope["path"],
+            target.decode("latin-1") or None,
+        )
+        scope[TRANSPORT_SCOPE_KEY] = getattr(getattr(receive, "__self__", None), "transport", None)
+        started = False
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await (self._cors if origin else self._plain)(scope, receive, watched_send)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if not started:
+                await crash_response()(scope, receive, send)
+            raise
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        call: FalCall = scope[CALL_SCOPE_KEY]
+        route = call.route
+        if (
+            route in FAST_ROUTES
+            and (route not in SUBMITTING_ROUTES or scope["method"] == "POST")
+            and not _proxied(scope)
+        ):
+            response = await self._handle(Request(scope, receive), call)
+            await response(scope, receive, send)
+            return
+        host = next((v for k, v in scope["headers"] if k == b"host"), b"")
+        try:
+            await self.routers[host_role(host.decode("latin-1"))](scope, receive, send)
+        except HTTPException as exc:
+            await http_error(exc)(scope, receive, send)
+
+
+def _proxied(scope: Scope) -> bool:
+    """A browser-proxy call (``x-fal-target-url``): its path is the proxy's, not fal's."""
+    return any(key == TARGET_URL_HEADER for key, _ in scope["headers"])
