@@ -56,6 +56,9 @@ class Config:
     """Probability of each random fault kind per request (None: the file's, else none)."""
     seed: int | None = None
     """Seed of the random faults: same seed, same requests -> same faults."""
+    shared_store: bool = False
+    """Set in each worker of ``serve --workers N``: other processes write the same SQLite
+    file, so reads go to the file instead of trusting what this process holds."""
     validate_at_submit: bool = False
     """Opt-in fast failure: a queue submit with invalid input answers its 422 at once. Live
     fal accepts it and the 422 comes from the result, which is the default here too."""

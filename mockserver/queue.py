@@ -366,8 +366,13 @@ class RequestQueue:
         self._notify()
         return record
 
+    async def durable(self) -> None:
+        """Return once every request accepted so far is on disk (``RequestStore.durable``)."""
+        await self.store.durable()
+
     def get(self, request_id: str) -> RequestRecord | None:
-        return self.store.get(request_id)
+        """The request as stored, for reading only (``RequestStore.view``: no copy)."""
+        return self.store.view(request_id)
 
     def position(self, record: RequestRecord) -> int:
         position = self.store.position(record)

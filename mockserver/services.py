@@ -73,6 +73,7 @@ class Services:
         """Forget every request, journal entry, metric and scenario (``POST /_mock/reset``);
         returns how many journal entries were cleared."""
         self.queue.reset()
+        self.api.answers.clear()
         cleared = self.journal.clear()
         self.metrics.reset()
         self.faults.reset()
@@ -109,13 +110,17 @@ def open_services(
     from mockserver.queue import RequestQueue
     from mockserver.storage.api import Storage
     from mockserver.storage.files import FileStore
-    from mockserver.stores import MemoryStore, SqliteStore
+    from mockserver.stores import MemoryStore, SharedSqliteStore, SqliteStore
     from mockserver.webhooks.dispatch import RetryPolicy, WebhookDispatcher
     from mockserver.webhooks.keys import WebhookSigner
 
     config.state_dir.mkdir(parents=True, exist_ok=True)
     request_store = store or (
-        SqliteStore(config.database_path) if config.store == "sqlite" else MemoryStore()
+        MemoryStore()
+        if config.store == "memory"
+        else SharedSqliteStore(config.database_path)
+        if config.shared_store
+        else SqliteStore(config.database_path)
     )
     files = FileStore(config.files_dir, clock)
     storage = Storage(files, config)

@@ -7,12 +7,13 @@ stop two workers from applying the same transition twice).
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -24,7 +25,16 @@ class RequestStore(Protocol):
         """Store a new record, assigning its ``seq`` (submission order)."""
         ...
 
-    def get(self, request_id: str) -> RequestRecord | None: ...
+    def get(self, request_id: str) -> RequestRecord | None:
+        """A copy the caller may change and ``save``."""
+        ...
+
+    def view(self, request_id: str) -> RequestRecord | None:
+        """The stored record itself, for reading only (no copy: the status path's read).
+
+        Stores never change a stored record in place (a save stores a new one), so a view is
+        a consistent snapshot for as long as the caller holds it."""
+        ...
 
     def save(self, record: RequestRecord) -> bool:
         """Write a changed record; False if another writer changed it first."""
@@ -48,11 +58,44 @@ class RequestStore(Protocol):
         """Group the writes inside into one durable step (one commit for a whole replay)."""
         ...
 
+    async def durable(self) -> None:
+        """Return once every write made so far would survive a crash of the process."""
+        ...
+
+
+class QueueIndex:
+    """The queue keys of every IN_QUEUE record, sorted: a position is one bisection.
+
+    Both stores keep one when they alone write their records (SQLite shared by workers asks
+    the file instead)."""
+
+    def __init__(self, records: Iterable[RequestRecord] = ()) -> None:
+        self._by_id = {r.request_id: r.queue_key for r in records if r.status == "IN_QUEUE"}
+        self._keys = sorted(self._by_id.values())
+
+    def track(self, record: RequestRecord) -> None:
+        """Follow one write of ``record`` (new or changed)."""
+        old = self._by_id.pop(record.request_id, None)
+        if old is not None:
+            index = bisect.bisect_left(self._keys, old)
+            if index < len(self._keys) and self._keys[index] == old:
+                del self._keys[index]
+        if record.status == "IN_QUEUE":
+            self._by_id[record.request_id] = record.queue_key
+            bisect.insort(self._keys, record.queue_key)
+
+    def position(self, record: RequestRecord) -> int:
+        return bisect.bisect_left(self._keys, record.queue_key)
+
+    def clear(self) -> None:
+        self._by_id.clear()
+        self._keys.clear()
+
 
 class MemoryStore:
     def __init__(self) -> None:
         self._records: dict[str, RequestRecord] = {}
-        self._queued: list[tuple[int, int]] = []  # sorted queue keys of IN_QUEUE records
+        self._queued = QueueIndex()
         self._unfinished: dict[str, RequestRecord] = {}
         self._seq = 0
 
@@ -61,11 +104,14 @@ class MemoryStore:
         record.seq = self._seq
         stored = record.copy()  # callers keep mutating theirs
         self._records[record.request_id] = stored
-        self._track(None, stored)
+        self._track(stored)
 
     def get(self, request_id: str) -> RequestRecord | None:
         record = self._records.get(request_id)
         return None if record is None else record.copy()
+
+    def view(self, request_id: str) -> RequestRecord | None:
+        return self._records.get(request_id)
 
     def save(self, record: RequestRecord) -> bool:
         current = self._records.get(record.request_id)
@@ -74,16 +120,11 @@ class MemoryStore:
         record.version += 1
         stored = record.copy()
         self._records[record.request_id] = stored
-        self._track(current, stored)
+        self._track(stored)
         return True
 
-    def _track(self, old: RequestRecord | None, new: RequestRecord) -> None:
-        if old is not None and old.status == "IN_QUEUE":
-            index = bisect.bisect_left(self._queued, old.queue_key)
-            if index < len(self._queued) and self._queued[index] == old.queue_key:
-                del self._queued[index]
-        if new.status == "IN_QUEUE":
-            bisect.insort(self._queued, new.queue_key)
+    def _track(self, new: RequestRecord) -> None:
+        self._queued.track(new)
         if new.status == "COMPLETED":
             self._unfinished.pop(new.request_id, None)
         else:
@@ -94,7 +135,7 @@ class MemoryStore:
         return [r.copy() for r in ordered]
 
     def position(self, record: RequestRecord) -> int:
-        return bisect.bisect_left(self._queued, record.queue_key)
+        return self._queued.position(record)
 
     def recent(self, limit: int) -> list[RequestRecord]:
         newest = sorted(self._records.values(), key=lambda r: r.seq, reverse=True)[:limit]
@@ -108,6 +149,9 @@ class MemoryStore:
 
     def batch(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
+
+    async def durable(self) -> None:
+        """Nothing here survives a crash: there is nothing to wait for."""
 
 
 _SCHEMA = """
@@ -124,14 +168,12 @@ CREATE INDEX IF NOT EXISTS requests_queue ON requests (status, priority_rank, se
 
 
 DECODED_CACHE_SIZE = 4096
+"""Records a shared store keeps decoded, by request id (a re-read of the same version skips
+the JSON decode)."""
 
 
-class SqliteStore:
-    """One connection guarded by a lock: the event loop thread does all the writing.
-
-    Records this process decoded or wrote are kept by ``(request_id, version)``: a status poll
-    still reads the row (another worker may have written it), but skips the JSON decode when
-    the version is the one it already holds (every save bumps it)."""
+class _SqliteFile:
+    """The requests table: one connection guarded by a lock (the event loop thread writes)."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,13 +185,6 @@ class SqliteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        self._decoded: dict[str, RequestRecord] = {}
-        self._batching = False
-
-    def _remember(self, record: RequestRecord) -> None:
-        if len(self._decoded) >= DECODED_CACHE_SIZE and record.request_id not in self._decoded:
-            del self._decoded[next(iter(self._decoded))]  # the oldest entry
-        self._decoded[record.request_id] = record.copy()
 
     @staticmethod
     def _encode(record: RequestRecord) -> str:
@@ -160,6 +195,231 @@ class SqliteStore:
         record = RequestRecord.from_dict(json.loads(row[1]))
         record.seq = row[0]
         return record
+
+    def _row(self, request_id: str) -> tuple[int, int, str] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT seq, version, data FROM requests WHERE request_id = ?", (request_id,)
+            ).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def unfinished(self) -> list[RequestRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, data FROM requests WHERE status != 'COMPLETED'"
+                " ORDER BY priority_rank, seq"
+            ).fetchall()
+        return [self._decode(row) for row in rows]
+
+    def recent(self, limit: int) -> list[RequestRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, data FROM requests ORDER BY seq DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [self._decode(row) for row in rows]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM requests")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class SqliteStore(_SqliteFile):
+    """The default store of one ``serve`` process, the only writer of its file.
+
+    Every record lives in memory too (a bounded cache, the newest first to stay), so a status
+    poll reads no row and a queue position is one bisection. Writes reach the file in group
+    commits: everything written in one event-loop tick (the submits that arrived together, a
+    replay's transitions) shares one transaction, committed at the next tick. A submit's
+    answer waits for it (``durable``), so "accepted" still means "on disk"; a transition lost
+    to a crash is replayed after the restart, from the last state on disk.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self._kept: dict[str, RequestRecord] = {}
+        self._pending: dict[str, RequestRecord] = {}  # written here, not yet on disk
+        self._new: set[str] = set()  # of those, the ones without a row yet
+        self._commit: asyncio.Future[None] | None = None
+        with self._lock:
+            (last,) = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM requests").fetchone()
+        self._seq = max(int(last), self._autoincrement_seq())
+        self._queued = QueueIndex(super().unfinished())
+        self._batching = False
+
+    def _autoincrement_seq(self) -> int:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'requests'"
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def _hold(self, record: RequestRecord) -> RequestRecord:
+        """Keep ``record`` in memory, making room by dropping the oldest kept one."""
+        if len(self._kept) >= DECODED_CACHE_SIZE and record.request_id not in self._kept:
+            oldest = next(iter(self._kept))
+            if oldest in self._pending:
+                self.flush()  # only what is on disk may leave memory
+            del self._kept[oldest]
+        self._kept[record.request_id] = record
+        return record
+
+    def _keep(self, record: RequestRecord) -> None:
+        """A write: held in memory at once, on disk at the next group commit."""
+        kept = self._hold(record.copy())
+        self._pending[record.request_id] = kept
+        self._queued.track(kept)
+        self._schedule_commit()
+
+    def add(self, record: RequestRecord) -> None:
+        self._seq += 1
+        record.seq = self._seq
+        self._new.add(record.request_id)
+        self._keep(record)
+
+    def view(self, request_id: str) -> RequestRecord | None:
+        known = self._kept.get(request_id)
+        if known is not None:
+            return known
+        row = self._row(request_id)
+        if row is None:
+            return None
+        return self._hold(self._decode((row[0], row[2])))
+
+    def get(self, request_id: str) -> RequestRecord | None:
+        record = self.view(request_id)
+        return None if record is None else record.copy()
+
+    def save(self, record: RequestRecord) -> bool:
+        current = self.view(record.request_id)
+        if current is None or current.version != record.version:
+            return False
+        record.version += 1
+        self._keep(record)
+        return True
+
+    def position(self, record: RequestRecord) -> int:
+        return self._queued.position(record)
+
+    # -- group commit -------------------------------------------------------------------------
+
+    def _schedule_commit(self) -> None:
+        if self._commit is not None or self._batching:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (a script, a unit test): commit at once
+            self.flush()
+            return
+        self._commit = loop.create_future()
+        loop.call_soon(self._commit_now)
+
+    def _commit_now(self) -> None:
+        waiting, self._commit = self._commit, None
+        try:
+            self.flush()
+        except Exception as exc:  # the waiting answers fail; the writes stay pending
+            if waiting is not None and not waiting.done():
+                waiting.set_exception(exc)
+            raise
+        if waiting is not None and not waiting.done():
+            waiting.set_result(None)
+
+    async def durable(self) -> None:
+        """Return once every write made so far is committed to the file."""
+        if self._commit is not None:
+            await asyncio.shield(self._commit)
+        elif self._pending:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every pending record in one transaction."""
+        if not self._pending:
+            return
+        inserts = [r for i, r in self._pending.items() if i in self._new]
+        updates = [r for i, r in self._pending.items() if i not in self._new]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT INTO requests (seq, request_id, status, priority_rank, version, data)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (r.seq, r.request_id, r.status, r.priority_rank, r.version, self._encode(r))
+                        for r in inserts
+                    ],
+                )
+                self._db.executemany(
+                    "UPDATE requests SET status = ?, priority_rank = ?, version = ?, data = ?"
+                    " WHERE request_id = ?",
+                    [
+                        (r.status, r.priority_rank, r.version, self._encode(r), r.request_id)
+                        for r in updates
+                    ],
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        self._pending.clear()
+        self._new.clear()
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """A replay's transitions: one commit when the replay ends, not one each."""
+        if self._batching:
+            yield
+            return
+        self._batching = True
+        try:
+            yield
+        finally:
+            self._batching = False
+            self.flush()
+
+    # -- reads that scan the file see every write first ---------------------------------------
+
+    def unfinished(self) -> list[RequestRecord]:
+        self.flush()
+        return super().unfinished()
+
+    def recent(self, limit: int) -> list[RequestRecord]:
+        self.flush()
+        return super().recent(limit)
+
+    def clear(self) -> None:
+        self._pending.clear()
+        self._new.clear()
+        super().clear()
+        self._kept.clear()
+        self._queued.clear()
+
+    def close(self) -> None:
+        self.flush()
+        super().close()
+
+
+class SharedSqliteStore(_SqliteFile):
+    """The store of each worker of ``serve --workers N``: several processes write one file.
+
+    Every read asks the file (another worker may have written), skipping only the JSON decode
+    when the row's version is one this process already holds (every save bumps it); writes
+    commit at once and are optimistic: a save whose version moved on under it fails, and the
+    queue decides again on a fresh read."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self._decoded: dict[str, RequestRecord] = {}
+        self._batching = False
+
+    def _remember(self, record: RequestRecord) -> RequestRecord:
+        if len(self._decoded) >= DECODED_CACHE_SIZE and record.request_id not in self._decoded:
+            del self._decoded[next(iter(self._decoded))]  # the oldest entry
+        kept = self._decoded[record.request_id] = record.copy()
+        return kept
 
     def add(self, record: RequestRecord) -> None:
         with self._lock:
@@ -177,19 +437,18 @@ class SqliteStore:
             record.seq = int(cursor.lastrowid or 0)
             self._remember(record)
 
+    def view(self, request_id: str) -> RequestRecord | None:
+        row = self._row(request_id)
+        if row is None:
+            return None
+        known = self._decoded.get(request_id)
+        if known is not None and known.version == row[1]:
+            return known
+        return self._remember(self._decode((row[0], row[2])))
+
     def get(self, request_id: str) -> RequestRecord | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT seq, version, data FROM requests WHERE request_id = ?", (request_id,)
-            ).fetchone()
-            if row is None:
-                return None
-            known = self._decoded.get(request_id)
-            if known is not None and known.version == row[1]:
-                return known.copy()
-            record = self._decode((row[0], row[2]))
-            self._remember(record)
-            return record
+        record = self.view(request_id)
+        return None if record is None else record.copy()
 
     def save(self, record: RequestRecord) -> bool:
         expected = record.version
@@ -214,14 +473,6 @@ class SqliteStore:
             return False
         return True
 
-    def unfinished(self) -> list[RequestRecord]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, data FROM requests WHERE status != 'COMPLETED'"
-                " ORDER BY priority_rank, seq"
-            ).fetchall()
-        return [self._decode(row) for row in rows]
-
     def position(self, record: RequestRecord) -> int:
         with self._lock:
             (count,) = self._db.execute(
@@ -231,21 +482,12 @@ class SqliteStore:
             ).fetchone()
         return int(count)
 
-    def recent(self, limit: int) -> list[RequestRecord]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, data FROM requests ORDER BY seq DESC LIMIT ?", (limit,)
-            ).fetchall()
-        return [self._decode(row) for row in rows]
+    async def durable(self) -> None:
+        """Writes commit as they are made."""
 
     def clear(self) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM requests")
-            self._decoded.clear()
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        super().clear()
+        self._decoded.clear()
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:

@@ -15,6 +15,17 @@ import fal_client.client as fal_client_module
 import pytest
 
 from mockserver.config import Config
+from mockserver.stores import MemoryStore, RequestStore, SharedSqliteStore, SqliteStore
+
+STORE_KINDS = ("memory", "sqlite", "sqlite-shared")
+"""Every request store: one process's SQLite file, and the one ``serve --workers N`` shares."""
+
+
+def make_store(kind: str, path: Path) -> RequestStore:
+    if kind == "memory":
+        return MemoryStore()
+    return SharedSqliteStore(path) if kind == "sqlite-shared" else SqliteStore(path)
+
 
 TEST_KEY = "test-key-id:test-key-secret"
 SHARED_MEDIA: list[Path] = []

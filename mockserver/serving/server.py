@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import dataclasses
 import json
 import logging
 import multiprocessing
@@ -274,6 +275,7 @@ def _bind(host: str, port: int) -> socket.socket:
 def _worker_main(config: Config, listeners: Listeners, log_level: str) -> None:
     """One worker process of ``serve --workers N`` (spawned: a fresh interpreter)."""
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    config = dataclasses.replace(config, shared_store=True)  # the other workers write it too
     _serve_until_signalled(config, log_level, listeners, banner=False)
 
 
@@ -282,12 +284,13 @@ def run_workers(
 ) -> None:
     """``ray2-mock serve --workers N``: N processes on shared sockets, one SQLite state."""
     from mockserver.serving.tls import ensure_tls_files
-    from mockserver.stores import SqliteStore
+    from mockserver.stores import SharedSqliteStore
 
     if config.store != "sqlite":
         raise SystemExit("--workers needs --store sqlite: the workers share state through it")
     config.state_dir.mkdir(parents=True, exist_ok=True)
-    SqliteStore(config.database_path).close()  # schema and WAL once, before workers race for it
+    # the schema and WAL mode once, before the workers race for them
+    SharedSqliteStore(config.database_path).close()
     plain = _bind(config.host, config.port)
     port = int(plain.getsockname()[1])
     tls = ensure_tls_files(config.state_dir) if config.tls_port != 0 else None

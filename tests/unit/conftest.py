@@ -7,12 +7,13 @@ import asyncio
 import pytest
 
 from mockserver.queue import RequestQueue
-from mockserver.stores import MemoryStore, RequestStore, SqliteStore
+from mockserver.stores import RequestStore
+from tests.support import STORE_KINDS, make_store
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=STORE_KINDS)
 def store(request: pytest.FixtureRequest, tmp_path) -> RequestStore:
-    return MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "q.sqlite3")
+    return make_store(request.param, tmp_path / "q.sqlite3")
 
 
 async def settle(queue: RequestQueue) -> None:

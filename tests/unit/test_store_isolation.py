@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from mockserver.records import RequestRecord
-from mockserver.stores import MemoryStore, RequestStore, SqliteStore
+from mockserver.stores import RequestStore, SharedSqliteStore
+from tests.support import STORE_KINDS, make_store
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=STORE_KINDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> RequestStore:
-    return MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "s.sqlite3")
+    return make_store(request.param, tmp_path / "s.sqlite3")
 
 
 def _record() -> RequestRecord:
@@ -69,7 +70,7 @@ def test_sqlite_reads_what_another_worker_wrote(tmp_path: Path) -> None:
     """The decoded-record cache is keyed by version: a write from another connection (worker)
     is seen on the next read, never the cached copy."""
     path = tmp_path / "shared.sqlite3"
-    mine, theirs = SqliteStore(path), SqliteStore(path)
+    mine, theirs = SharedSqliteStore(path), SharedSqliteStore(path)
     mine.add(_record())
     assert mine.get("r1") is not None  # cached here now
     other = theirs.get("r1")
