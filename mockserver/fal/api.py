@@ -28,7 +28,7 @@ from mockserver.fal.operations import (
     FalCall,
 )
 from mockserver.fal.validation import NO_BODY, BodyParseError, body_from_request
-from mockserver.fal.wire import gateway_json
+from mockserver.fal.wire import Answers, gateway_json
 from mockserver.observation.masking import mask_secret
 from mockserver.production.video import output_body
 from mockserver.queue import RequestQueue, start_timeout
@@ -53,9 +53,17 @@ NOT_FOUND_RESULT = {"detail": "Request not found"}
 """What fal's result route answers for an unknown request id."""
 
 
-def _flag(value: str | None) -> bool:
-    """Python sends logs=true/false, JS logs=1/0."""
-    return (value or "").lower() in ("1", "true")
+def _flag(request: Request, name: str) -> bool:
+    """A query flag: Python sends logs=true/false, JS logs=1/0 (most polls send none)."""
+    if not request.scope.get("query_string"):
+        return False
+    return (request.query_params.get(name) or "").lower() in ("1", "true")
+
+
+def _settled(record: RequestRecord, with_logs: bool) -> bool:
+    """Whether a status answer depends on the record's version alone: not while queued (the
+    position moves) nor while running with logs (lines appear as time passes)."""
+    return record.status == "COMPLETED" or (record.status == "IN_PROGRESS" and not with_logs)
 
 
 def _recorded_headers(request: Request) -> dict[str, str]:
@@ -90,6 +98,7 @@ class QueueApi:
         self.config = config
         self.webhook_guard = webhook_guard
         """Refuses a ``fal_webhook`` the emulator will not deliver to."""
+        self.answers = Answers()
         self._operations = {
             "result": self.result,
             "status": self.status,
@@ -182,7 +191,7 @@ class QueueApi:
             and (refused := self.webhook_guard(webhook_url)) is not None
         ):
             return refused
-        return self.queue.submit(
+        record = self.queue.submit(
             endpoint_id,
             None if body is NO_BODY else body,
             validation=validation,
@@ -191,6 +200,8 @@ class QueueApi:
             plan=request.scope.get(PLAN_SCOPE_KEY),
             **options,
         )
+        await self.queue.durable()  # accepted means on disk: answered after its commit
+        return record
 
     async def submit(self, request: Request, endpoint_id: str) -> Response:
         record = await self._accept(
@@ -225,21 +236,24 @@ class QueueApi:
         record = self._record_or_404(request_id, NOT_FOUND_STATUS)
         if isinstance(record, Response):
             return record
-        with_logs = _flag(request.query_params.get("logs"))
-        logs = record.visible_logs(self.queue.clock.now()) if with_logs else None
-        body = self.status_body(request, record, logs)
+        with_logs = _flag(request, "logs")
         self.queue.note_poll(record)
-        return gateway_json(
-            body,
+        key = ("status", record.request_id, record.version, base_url(request), with_logs)
+        if (known := self.answers.get(key)) is not None:
+            return known
+        logs = record.visible_logs(self.queue.clock.now()) if with_logs else None
+        answer = gateway_json(
+            self.status_body(request, record, logs),
             200 if record.status == "COMPLETED" else 202,
             headers={"x-fal-request-id": record.request_id},
         )
+        return self.answers.keep(key, answer) if _settled(record, with_logs) else answer
 
     async def stream(self, request: Request, request_id: str) -> Response:
         record = self._record_or_404(request_id, NOT_FOUND_STATUS)
         if isinstance(record, Response):
             return record
-        with_logs = _flag(request.query_params.get("logs"))
+        with_logs = _flag(request, "logs")
 
         async def events() -> AsyncIterator[dict[str, str]]:
             sent_logs = 0
@@ -277,7 +291,10 @@ class QueueApi:
                 "request_in_progress",
                 headers={"x-fal-request-id": request_id},
             )
-        return self.finished_response(request, record)
+        key = ("result", record.request_id, record.version, base_url(request), False)
+        if (known := self.answers.get(key)) is not None:
+            return known
+        return self.answers.keep(key, self.finished_response(request, record))
 
     async def cancel(self, request: Request, request_id: str) -> Response:
         outcome = self.queue.cancel(request_id)

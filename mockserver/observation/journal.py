@@ -167,6 +167,7 @@ class Journal:
         self.evicted = 0
         # request id -> endpoint id, learned from submits, so later polls name their endpoint
         self._endpoints: OrderedDict[str, str] = OrderedDict()
+        self._notes: OrderedDict[str, list[str]] = OrderedDict()  # request id -> its notes
 
     def open(
         self,
@@ -200,21 +201,28 @@ class Journal:
             self._endpoints.popitem(last=False)
 
     def annotate(self, request_id: str, notes: list[str]) -> None:
-        """Attach the emulator's notes to every kept entry of one request."""
-        for entry in self._entries:
-            if entry.request_id == request_id:
-                entry.notes = list(notes)
+        """Attach the emulator's notes to every entry of one request, kept or yet to come.
+
+        Held by request id and applied when the journal is read: a completion must not scan
+        the whole ring (it did, and cost a tenth of a submit's time)."""
+        self._notes[request_id] = list(notes)
+        while len(self._notes) > 4 * self.size:
+            self._notes.popitem(last=False)
 
     def entries(
         self, where: JournalFilter | None = None, limit: int | None = None
     ) -> list[JournalEntry]:
         chosen = [e for e in self._entries if where is None or where.matches(e)]
+        for entry in chosen:
+            if (notes := self._notes.get(entry.request_id or "")) is not None:
+                entry.notes = list(notes)
         return chosen[-limit:] if limit else chosen
 
     def clear(self) -> int:
         count = len(self._entries)
         self._entries.clear()
         self._endpoints.clear()
+        self._notes.clear()
         return count
 
     def __len__(self) -> int:

