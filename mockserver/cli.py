@@ -105,7 +105,20 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         "--journal-size",
         type=int,
         default=Config.journal_size,
-        help="requests the journal keeps (oldest dropped first)",
+        help="requests the journal keeps (oldest dropped first; 0 turns it off)",
+    )
+    p.add_argument(
+        "--retention",
+        type=float,
+        default=Config.retention_seconds,
+        help="emulated seconds a completed request stays known in the memory store "
+        "(fal: 1 h); then it answers 404 like an unknown id",
+    )
+    p.add_argument(
+        "--retention-count",
+        type=int,
+        default=Config.retention_count,
+        help="completed requests the memory store keeps at most (oldest forgotten first)",
     )
     p.add_argument(
         "--log-level", default="info", help="above info, uvicorn's access log is off too"
@@ -241,8 +254,13 @@ def parser() -> argparse.ArgumentParser:
 
 def serve_config(args: argparse.Namespace) -> Config:
     """The Config ``serve``'s flags describe; ValueError names a value no Config takes."""
-    if args.journal_size < 1:
-        raise ValueError("--journal-size must be at least 1")
+    if args.journal_size < 0:
+        raise ValueError("--journal-size cannot be negative (0 turns the journal off)")
+    for name in ("retention", "retention_count"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} must be positive (leave it out to keep the default)")
     return Config(
         host=args.host,
         port=args.port,
@@ -268,6 +286,8 @@ def serve_config(args: argparse.Namespace) -> Config:
         seed=args.seed,
         progression=args.progression,
         journal_size=args.journal_size,
+        retention_seconds=args.retention,
+        retention_count=args.retention_count,
     )
 
 

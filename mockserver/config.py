@@ -49,7 +49,11 @@ class Config:
     """Default progression: timed | immediate | manual | polls:N (None: the scenario file's,
     else timed)."""
     journal_size: int = 1000
-    """Entries the request journal keeps (a ring: the oldest fall out)."""
+    """Entries the request journal keeps (a ring: the oldest fall out); 0 turns it off."""
+    retention_seconds: float = 3600.0
+    """Emulated seconds a completed request stays known in the memory store (fal: 1 h)."""
+    retention_count: int = 10_000
+    """Completed requests the memory store keeps at most; the oldest are forgotten first."""
     scenarios_path: Path | None = None
     """YAML/JSON scenario file loaded at start (see ``chaos/parse.py``)."""
     fault_rate: float | None = None

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from starlette.datastructures import State
+from starlette.datastructures import Headers, State
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -51,6 +51,40 @@ SUBMITTING_ROUTES = frozenset({"submit", "run"})
 """Classified from the path alone, whatever the method: only a POST takes the fast path (a
 GET there is the router's 405)."""
 FAST_ROUTES = frozenset(FAL_ROUTES)
+
+
+class IndexedHeaders(Headers):
+    """Starlette's ``Headers`` with ``get`` and ``[]`` answered from a dict built once.
+
+    A submit reads a dozen headers, most of them absent; the list scan and the ``KeyError``
+    behind each ``get`` cost a tenth of its time. First occurrence wins, as in ``Headers``."""
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__(scope=scope)
+        self._index = {key: value for key, value in reversed(self._list)}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self._index.get(key.lower().encode("latin-1"))
+        return default if value is None else value.decode("latin-1")
+
+    def __getitem__(self, key: str) -> str:
+        value = self._index.get(key.lower().encode("latin-1"))
+        if value is None:
+            raise KeyError(key)
+        return value.decode("latin-1")
+
+    def __contains__(self, key: Any) -> bool:
+        return key.lower().encode("latin-1") in self._index
+
+
+class FalRequest(Request):
+    """The request the fast path hands to ``QueueApi``: headers indexed once."""
+
+    @property
+    def headers(self) -> Headers:
+        if not hasattr(self, "_headers"):
+            self._headers = IndexedHeaders(self.scope)
+        return self._headers
 
 
 def http_error(exc: HTTPException) -> Response:
@@ -142,7 +176,7 @@ class Gateway:
             and (route not in SUBMITTING_ROUTES or scope["method"] == "POST")
             and not _proxied(scope)
         ):
-            response = await self._handle(Request(scope, receive), call)
+            response = await self._handle(FalRequest(scope, receive), call)
             await response(scope, receive, send)
             return
         host = next((v for k, v in scope["headers"] if k == b"host"), b"")

@@ -23,8 +23,8 @@ import contextlib
 import heapq
 import logging
 import math
+import os
 import re
-import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -135,7 +135,7 @@ def new_request_id() -> str:
     """A UUIDv7 (RFC 9562), as fal's 2026 request ids are: 48 bits of Unix milliseconds, then
     random bits, so ids sort by submission time. Wall-clock milliseconds, not the emulated
     clock, which a test may set back to an earlier run's time."""
-    value = (time.time_ns() // 1_000_000) << 80 | secrets.randbits(80)
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
     value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
     value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
     return str(uuid.UUID(int=value))

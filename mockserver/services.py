@@ -116,7 +116,11 @@ def open_services(
 
     config.state_dir.mkdir(parents=True, exist_ok=True)
     request_store = store or (
-        MemoryStore()
+        MemoryStore(
+            now=clock.now,
+            retention_seconds=config.retention_seconds,
+            retention_count=config.retention_count,
+        )
         if config.store == "memory"
         else SharedSqliteStore(config.database_path)
         if config.shared_store

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import collections
 import contextlib
+import heapq
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -92,11 +94,32 @@ class QueueIndex:
         self._keys.clear()
 
 
+DEFAULT_RETENTION_SECONDS = 3600.0
+"""fal keeps a request's result for an hour ("6 min if the result is >= 10 KB"; Ray 2's are
+not): docs.fal.ai, queue/result. After that the request is unknown."""
+DEFAULT_RETENTION_COUNT = 10_000
+
+
 class MemoryStore:
-    def __init__(self) -> None:
+    """Records in a dict: nothing survives the process, and completed requests are forgotten
+    ``retention_seconds`` (emulated) after they complete, or once more than ``retention_count``
+    have completed (the oldest first), so a long run keeps a flat footprint. A forgotten request
+    is unknown: its status and result answer the same 404 as an id never seen."""
+
+    def __init__(
+        self,
+        *,
+        now: Callable[[], float] | None = None,
+        retention_seconds: float | None = DEFAULT_RETENTION_SECONDS,
+        retention_count: int | None = DEFAULT_RETENTION_COUNT,
+    ) -> None:
+        self._now = now
+        self.retention_seconds = retention_seconds
+        self.retention_count = retention_count
         self._records: dict[str, RequestRecord] = {}
         self._queued = QueueIndex()
         self._unfinished: dict[str, RequestRecord] = {}
+        self._completed: collections.OrderedDict[str, float] = collections.OrderedDict()
         self._seq = 0
 
     def add(self, record: RequestRecord) -> None:
@@ -107,11 +130,15 @@ class MemoryStore:
         self._track(stored)
 
     def get(self, request_id: str) -> RequestRecord | None:
-        record = self._records.get(request_id)
+        record = self.view(request_id)
         return None if record is None else record.copy()
 
     def view(self, request_id: str) -> RequestRecord | None:
-        return self._records.get(request_id)
+        record = self._records.get(request_id)
+        if record is not None and record.status == "COMPLETED" and self._expired(request_id):
+            self._forget_expired()
+            return None
+        return record
 
     def save(self, record: RequestRecord) -> bool:
         current = self._records.get(record.request_id)
@@ -127,8 +154,30 @@ class MemoryStore:
         self._queued.track(new)
         if new.status == "COMPLETED":
             self._unfinished.pop(new.request_id, None)
+            if new.request_id not in self._completed:
+                self._completed[new.request_id] = new.completed_at or 0.0
+            self._forget_expired()
         else:
             self._unfinished[new.request_id] = new
+
+    # -- retention ----------------------------------------------------------------------------
+
+    def _expired(self, request_id: str) -> bool:
+        completed_at = self._completed.get(request_id)
+        if completed_at is None or self.retention_seconds is None or self._now is None:
+            return False
+        return self._now() >= completed_at + self.retention_seconds
+
+    def _forget_expired(self) -> None:
+        """Drop completed records past the window or over the count, oldest first."""
+        completed = self._completed
+        while completed:
+            oldest = next(iter(completed))
+            over_count = self.retention_count is not None and len(completed) > self.retention_count
+            if not over_count and not self._expired(oldest):
+                return
+            del completed[oldest]
+            self._records.pop(oldest, None)
 
     def unfinished(self) -> list[RequestRecord]:
         ordered = sorted(self._unfinished.values(), key=lambda r: r.queue_key)
@@ -138,11 +187,16 @@ class MemoryStore:
         return self._queued.position(record)
 
     def recent(self, limit: int) -> list[RequestRecord]:
-        newest = sorted(self._records.values(), key=lambda r: r.seq, reverse=True)[:limit]
+        self._forget_expired()
+        newest = heapq.nlargest(limit, self._records.values(), key=lambda r: r.seq)
         return [r.copy() for r in newest]
 
     def clear(self) -> None:
-        self.__init__()  # type: ignore[misc]
+        self._records.clear()
+        self._queued.clear()
+        self._unfinished.clear()
+        self._completed.clear()
+        self._seq = 0
 
     def close(self) -> None:
         pass

@@ -53,11 +53,14 @@ NOT_FOUND_RESULT = {"detail": "Request not found"}
 """What fal's result route answers for an unknown request id."""
 
 
+def _query(request: Request, name: str) -> str | None:
+    """One query parameter; most fal calls carry no query string, which costs no parsing."""
+    return request.query_params.get(name) if request.scope.get("query_string") else None
+
+
 def _flag(request: Request, name: str) -> bool:
-    """A query flag: Python sends logs=true/false, JS logs=1/0 (most polls send none)."""
-    if not request.scope.get("query_string"):
-        return False
-    return (request.query_params.get(name) or "").lower() in ("1", "true")
+    """A query flag: Python sends logs=true/false, JS logs=1/0."""
+    return (_query(request, name) or "").lower() in ("1", "true")
 
 
 def _settled(record: RequestRecord, with_logs: bool) -> bool:
@@ -209,7 +212,7 @@ class QueueApi:
             endpoint_id,
             validate_now=self.config.validate_at_submit,
             priority=request.headers.get("x-fal-queue-priority", "normal"),
-            webhook_url=request.query_params.get("fal_webhook"),
+            webhook_url=_query(request, "fal_webhook"),
         )
         if isinstance(record, Response):
             return record

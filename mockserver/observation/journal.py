@@ -156,11 +156,14 @@ class JournalFilter:
 
 
 class Journal:
-    """A ring buffer of entries; the oldest fall out once ``size`` is reached."""
+    """A ring buffer of entries; the oldest fall out once ``size`` is reached.
+
+    Size 0 turns it off (``--journal-size 0``): entries still feed the metrics, but none is
+    kept, so every one counts as evicted."""
 
     def __init__(self, size: int = DEFAULT_JOURNAL_SIZE) -> None:
-        if size < 1:
-            raise ValueError("the journal keeps at least one entry")
+        if size < 0:
+            raise ValueError("the journal size cannot be negative")
         self.size = size
         self._entries: deque[JournalEntry] = deque(maxlen=size)
         self._ids = itertools.count(1)
@@ -205,6 +208,8 @@ class Journal:
 
         Held by request id and applied when the journal is read: a completion must not scan
         the whole ring (it did, and cost a tenth of a submit's time)."""
+        if not self.size:
+            return
         self._notes[request_id] = list(notes)
         while len(self._notes) > 4 * self.size:
             self._notes.popitem(last=False)

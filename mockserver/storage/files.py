@@ -15,6 +15,7 @@ Layout::
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import secrets
 import shutil
@@ -151,8 +152,10 @@ class FileStore:
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across a crash of ours
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
+        self._new_outputs: dict[str, tuple[OutputFile, float]] = {}
 
     def close(self) -> None:
+        self.flush_outputs()
         with self._lock:
             self._db.close()
 
@@ -275,15 +278,37 @@ class FileStore:
     # -- generated files -----------------------------------------------------------------------
 
     def add_output(self, media_key: str, file_name: str) -> OutputFile:
-        """A new CDN file for one generation; the bytes stay in the content-addressed cache."""
+        """A new CDN file for one generation; the bytes stay in the content-addressed cache.
+
+        Rows are written in groups: every output made in one event-loop tick commits at the
+        next one, before the queue can mark its request completed (that takes a later tick:
+        the producer's kick wakes the driver), so no client learns a URL that is not on disk.
+        """
         output = OutputFile(new_file_id(), secrets.token_hex(4), file_name, media_key)
-        self._run(
-            "INSERT INTO outputs VALUES (?, ?, ?, ?, ?)",
-            (output.file_id, output.shard, file_name, media_key, self.clock.now()),
-        )
+        self._new_outputs[output.file_id] = (output, self.clock.now())
+        if len(self._new_outputs) == 1:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush_outputs)
+            except RuntimeError:  # no event loop: write at once
+                self.flush_outputs()
         return output
 
+    def flush_outputs(self) -> None:
+        pending = list(self._new_outputs.values())
+        if not pending:
+            return
+        with self._lock, self._db:  # one transaction for the group
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT INTO outputs VALUES (?, ?, ?, ?, ?)",
+                [(o.file_id, o.shard, o.file_name, o.media_key, at) for o, at in pending],
+            )
+        for output, _ in pending:
+            self._new_outputs.pop(output.file_id, None)
+
     def output(self, file_id: str) -> OutputFile | None:
+        if (pending := self._new_outputs.get(file_id)) is not None:
+            return pending[0]
         rows = self._run(
             "SELECT file_id, shard, file_name, media_key FROM outputs WHERE file_id = ?",
             (file_id,),

@@ -37,6 +37,9 @@ FLAGS: list[tuple[list[str], str, Any]] = [
     (["--seed", "7"], "seed", 7),
     (["--progression", "polls:3"], "progression", "polls:3"),
     (["--journal-size", "50"], "journal_size", 50),
+    (["--journal-size", "0"], "journal_size", 0),
+    (["--retention", "60"], "retention_seconds", 60.0),
+    (["--retention-count", "500"], "retention_count", 500),
 ]
 
 
@@ -58,7 +61,9 @@ def test_no_flags_give_the_config_defaults() -> None:
         (["--progression", "sometimes"], "unknown progression"),
         (["--port", "eighty"], "invalid int value"),
         (["--api-key", "no-colon"], "<key_id>:<key_secret>"),
-        (["--journal-size", "0"], "--journal-size must be at least 1"),
+        (["--journal-size", "-1"], "--journal-size cannot be negative"),
+        (["--retention", "0"], "--retention must be positive"),
+        (["--retention-count", "-5"], "--retention-count must be positive"),
     ],
 )
 def test_a_bad_value_exits_2_with_a_message(

@@ -105,3 +105,24 @@ def test_an_accepted_submit_is_already_in_the_file(tmp_path: Path) -> None:
             assert answer.status_code == 200
             on_disk = {row[0] for row in _rows_on_disk(config.database_path)}
             assert answer.json()["request_id"] in on_disk
+
+
+async def test_outputs_of_one_tick_are_served_at_once_and_on_disk_at_the_next(
+    tmp_path: Path,
+) -> None:
+    from mockserver.clock import ManualClock
+    from mockserver.storage.files import FileStore
+
+    files = FileStore(tmp_path / "files", ManualClock())
+    made = [files.add_output("a" * 64, "output.mp4") for _ in range(3)]
+    assert all(files.output(o.file_id) == o for o in made)  # a URL resolves from the start
+
+    def on_disk() -> set[str]:
+        with sqlite3.connect(tmp_path / "files" / "files.sqlite3") as db:
+            return {row[0] for row in db.execute("SELECT file_id FROM outputs")}
+
+    assert on_disk() == set()
+    await asyncio.sleep(0)
+    assert on_disk() == {o.file_id for o in made}
+    assert all(files.output(o.file_id) == o for o in made)
+    files.close()
