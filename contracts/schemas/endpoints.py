@@ -119,9 +119,7 @@ SHORT_NAMES: dict[str, str] = {f.short: e for e, f in ENDPOINT_FACTS.items()}
 """``t2v`` -> ``fal-ai/luma-dream-machine/ray-2``, and so on for every endpoint."""
 
 
-def cost_units(
-    endpoint_id: str, arguments: Mapping[str, Any], seconds: float | None = None
-) -> int:
+def cost_units(endpoint_id: str, arguments: Mapping[str, Any], seconds: float | None = None) -> int:
     """Units of one generation from validated input (defaults filled in); ``seconds`` is the
     input video's duration for a per-second price (None: not read yet, 0 units)."""
     return ENDPOINT_FACTS[endpoint_id].price.units(arguments, seconds)
