@@ -16,7 +16,9 @@ Routes (shapes verified against fal-client 1.0.3 and @fal-ai/client 1.10.1, prot
 URLs are built from the incoming request: on fal's hosts they look like fal's CDN
 (``https://v3.fal.media/files/uploads/…``), on a loopback address they point at this server,
 so the JS client's raw ``fetch`` PUTs (which bypass its proxy) reach it directly.
-An uploaded file used as ``image_url`` is read from disk via ``resolve_local_url``.
+An uploaded file used as ``image_url`` or ``video_url`` is read from disk via
+``resolve_local_url``, and so is a generated output fed back in (``/files/b/<shard>/<id>_<name>``,
+what a reframe of an earlier clip sends).
 """
 
 from __future__ import annotations
@@ -43,7 +45,14 @@ from mockserver.fal.errors import request_error, validation_error
 from mockserver.fal.hosts import HOST_ROLES, is_loopback, public_base
 from mockserver.services import services
 from mockserver.serving.routing import MethodTableRoute
-from mockserver.storage.files import FileStore, Part, StoredObject, quoted_etag, same_etag
+from mockserver.storage.files import (
+    FILE_ID_LENGTH,
+    FileStore,
+    Part,
+    StoredObject,
+    quoted_etag,
+    same_etag,
+)
 
 FILES_PREFIX = "/files/uploads"
 STORAGE_TYPES = ("fal-cdn-v3", "fal-cdn", "gcs")
@@ -60,6 +69,10 @@ LIFECYCLE_HEADERS = ("x-fal-object-lifecycle-preference", "x-fal-object-lifecycl
 """Python sends both on uploads, JS the second on initiate, JS queue calls the first."""
 MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
 OBJECT_PATH = re.compile(rf"^{FILES_PREFIX}/(?P<object_id>[A-Za-z0-9_-]+)/(?P<name>[^/]+)$")
+OUTPUT_FILE_PATH = re.compile(
+    rf"^/files/b/(?P<shard>[0-9a-f]+)/(?P<file_id>[A-Za-z0-9_-]{{{FILE_ID_LENGTH}}})_(?P<name>[^/]+)$"
+)
+"""A generated file on the emulated CDN (``fal.hosts.OUTPUT_PATH``)."""
 
 
 def _json_safe(value: Any) -> Any:
@@ -481,7 +494,8 @@ class Storage:
     # -- for the renderer -----------------------------------------------------------------------
 
     def resolve_local_url(self, url: str) -> Path | None:
-        """The file behind one of our upload URLs, so ``image_url`` reads it from disk.
+        """The file behind one of our upload or output URLs, so ``image_url`` and
+        ``video_url`` read it from disk.
 
         URLs in our namespace that are unknown, unfinished or expired map to a path that does
         not exist, so the renderer answers fal's ``file_download_error`` instead of treating
@@ -493,13 +507,26 @@ class Storage:
         except ValueError:  # e.g. a broken IPv6 literal: not a URL of ours
             return None
         ours = HOST_ROLES.get(host) == "cdn" or is_loopback(host) or host == self.config.host
-        match = OBJECT_PATH.match(urllib.parse.unquote(parts.path))
-        if parts.scheme not in ("http", "https") or not ours or match is None:
+        if parts.scheme not in ("http", "https") or not ours:
+            return None
+        path = urllib.parse.unquote(parts.path)
+        if (output := OUTPUT_FILE_PATH.match(path)) is not None:
+            return self.resolve_output(output)
+        match = OBJECT_PATH.match(path)
+        if match is None:
             return None
         obj = self.store.readable(match["object_id"])
         if obj is None or obj.file_name != match["name"]:
             return self.store.root / "missing" / match["object_id"]
         return self.store.blob_path(obj.object_id)
+
+    def resolve_output(self, match: re.Match[str]) -> Path:
+        """A generated file: its bytes are the render in the media cache it was published from
+        (a path that does not exist when the id, shard or name is not one we handed out)."""
+        output = self.store.output(match["file_id"])
+        if output is None or (output.shard, output.file_name) != (match["shard"], match["name"]):
+            return self.store.root / "missing" / match["file_id"]
+        return self.config.media_dir / f"{output.media_key}.mp4"
 
 
 def _concatenate(paths: list[Path], dest: Path) -> tuple[int, str]:
