@@ -571,7 +571,8 @@ class VideoRenderer:
         args = req.arguments
         rule = rule_of(req.endpoint_id)
         fields = [f for f in IMAGE_FIELDS if args.get(f)]
-        video_fields = [f for f in VIDEO_FIELDS if args.get(f)] if rule != "generate" else []
+        # a video rule always reads its video: an empty URL is fal's file_download_error
+        video_fields = [f for f in VIDEO_FIELDS if f in args] if rule != "generate" else []
         loaded, videos = await asyncio.gather(
             asyncio.gather(
                 *(
