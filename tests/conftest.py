@@ -53,6 +53,15 @@ def route_fal_client(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("FAL_KEY", TEST_KEY)
 
 
+def route_storage(monkeypatch: pytest.MonkeyPatch, url: str) -> fal_client.SyncClient:
+    """fal_client with its storage too (REST and CDN URLs) on ``url``: ``upload_file`` lands
+    in the emulator."""
+    route_fal_client(monkeypatch, url)
+    monkeypatch.setattr(fal_client_module, "REST_URL", url)
+    monkeypatch.setattr(fal_client_module, "CDN_URL", url)
+    return fal_client.SyncClient(key=TEST_KEY)
+
+
 @pytest.fixture
 def fal(emulator: BackgroundEmulator, monkeypatch: pytest.MonkeyPatch) -> fal_client.SyncClient:
     """A fresh official SyncClient routed to the emulator (no cached auth from other tests)."""
