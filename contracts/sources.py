@@ -21,7 +21,8 @@ def video_bytes(url: str, http: httpx.Client | None = None) -> bytes:
     if url.startswith("data:"):
         header, _, payload = url[len("data:") :].partition(",")
         if ";base64" in header.lower():
-            return base64.b64decode(urllib.parse.unquote(payload) + "=" * (-len(payload) % 4))
+            text = "".join(urllib.parse.unquote(payload).split())
+            return base64.b64decode(text + "=" * (-len(text) % 4))
         return urllib.parse.unquote_to_bytes(payload)
     response = (http.get if http is not None else httpx.get)(url, timeout=120)
     response.raise_for_status()

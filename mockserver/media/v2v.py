@@ -19,7 +19,7 @@ and strength. An ``image_url`` (either rule) is the first frame, cover-scaled.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -324,6 +324,3 @@ def plan_for(
 ) -> tuple[list[Path], str]:
     plan = PLANS[rule](spec, look, video, arguments, label, key, images.get("image_url"), workdir)
     return plan.inputs, plan.graph
-
-
-__all__: Sequence[str] = ("MODES", "PLANS", "Window", "mode_rank", "plan_for", "reframe_window")
