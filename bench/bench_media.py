@@ -34,8 +34,8 @@ from contracts.schemas.geometry import VideoSpec
 from mockserver.media import RenderRequest, VideoRenderer, video_spec
 from mockserver.media import render as R
 
-T2V = R.T2V_ENDPOINT
-I2V = R.I2V_ENDPOINT
+T2V = "fal-ai/luma-dream-machine/ray-2"
+I2V = "fal-ai/luma-dream-machine/ray-2/image-to-video"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "images"
 
 # (label, endpoint, arguments); the three t2v cases plus one image-to-video for scale.
@@ -86,7 +86,7 @@ async def _case(label: str, endpoint: str, options: dict[str, Any], root: Path) 
         renderer = VideoRenderer(root / f"{i}" / "media")
         workdir = root / f"{i}" / "bare"
         workdir.mkdir(parents=True)
-        job = await renderer._prepare(req, video_spec(req.arguments))
+        job = await renderer._prepare(req)
         cmd = _bare_command(renderer, job, workdir, workdir / "bare.mp4")
 
         def bare(cmd: list[str] = cmd) -> float:

@@ -495,16 +495,38 @@ class Lifecycle:
 # -- output ----------------------------------------------------------------------------------
 
 
+def expected_spec(
+    endpoint_id: str | None,
+    arguments: Mapping[str, Any],
+    *,
+    http: httpx.Client | None = None,
+    workdir: Path | None = None,
+) -> Any:
+    """The output an endpoint promises for ``arguments``: from the geometry tables, or, for
+    reframe and modify, from the input video, read back (``contracts.sources``)."""
+    from contracts.schemas.endpoints import ENDPOINT_FACTS
+    from contracts.schemas.geometry import output_spec
+
+    facts = ENDPOINT_FACTS.get(endpoint_id or "")
+    if facts is None or facts.render == "generate":
+        return output_spec("generate", arguments)
+    from contracts.sources import read_source
+
+    source = read_source(str(arguments[facts.video_fields[0]]), http, workdir)
+    return output_spec(facts.render, arguments, source)
+
+
 def check_video(
     output: Mapping[str, Any],
     arguments: Mapping[str, Any],
     *,
     http: httpx.Client,
     workdir: Path | None = None,
+    endpoint_id: str | None = None,
 ) -> None:
-    """The video URL downloads and is an MP4 of the promised geometry and duration."""
+    """The video URL downloads and is an MP4 of the promised geometry and duration
+    (``endpoint_id`` picks the rule: reframe and modify follow their input video)."""
     from contracts.mp4probe import probe  # PyAV: only output checks need it
-    from contracts.schemas.geometry import video_spec
 
     video = output["video"]
     response = http.get(video["url"], timeout=120, follow_redirects=True)
@@ -539,7 +561,7 @@ def check_video(
             expected=len(response.content),
             observed=video["file_size"],
         )
-    spec = video_spec(arguments)
+    spec = expected_spec(endpoint_id, arguments, http=http, workdir=workdir)
     with tempfile.TemporaryDirectory(dir=workdir) as folder:
         path = Path(folder) / "output.mp4"
         path.write_bytes(response.content)

@@ -34,6 +34,13 @@ def add_parsers(sub: Any) -> None:
         "--case", action="append", default=[], help="run only this case (repeatable)"
     )
     check.add_argument(
+        "--endpoint",
+        action="append",
+        default=[],
+        help="judge only this endpoint, by id or short name (t2v, flash-reframe, ...; "
+        "repeatable; default: the whole family)",
+    )
+    check.add_argument(
         "--client",
         action="append",
         default=[],
@@ -115,13 +122,18 @@ def _check(args: argparse.Namespace) -> int:
     from contracts.client_checks import CLIENT_CHECK_NAMES, run_client_checks
     from contracts.clients import CommandClient, load_client
     from contracts.netfail import Unreachable, check_reachable
-    from contracts.suite import CASE_NAMES, run_suite
+    from contracts.suite import CASE_NAMES, ENDPOINTS, resolve_endpoints, run_suite
     from contracts.targets import DEFAULT_LIVE_BUDGET, TargetUnavailable, open_target
 
     if args.list:
         print("cases:", *CASE_NAMES, sep="\n  ")
+        print("endpoints:", *(f"{s:14} {e}" for s, e in ENDPOINTS.items()), sep="\n  ")
         print("client checks:", *CLIENT_CHECK_NAMES, sep="\n  ")
         return 0
+    try:
+        endpoints = resolve_endpoints(args.endpoint)
+    except ValueError as exc:
+        return _fail("check", str(exc))
     clients = [load_client(spec) for spec in args.client]
     clients += [CommandClient(command) for command in args.client_cmd]
     budget = DEFAULT_LIVE_BUDGET if args.live_budget is None else args.live_budget
@@ -142,7 +154,12 @@ def _check(args: argparse.Namespace) -> int:
                         results += run_client_checks(client, target, only=only, report=_print)
                 else:
                     results = run_suite(
-                        target, profile=profile, only=args.case, report=_print, strict=args.strict
+                        target,
+                        profile=profile,
+                        only=args.case,
+                        report=_print,
+                        strict=args.strict,
+                        endpoints=endpoints,
                     )
             except Unreachable as exc:
                 if target.live:

@@ -1,4 +1,4 @@
-"""Spec drift: fal's published OpenAPI for both endpoints against ``contracts/schemas``.
+"""Spec drift: fal's published OpenAPI for every family endpoint against ``contracts/schemas``.
 
 Only what a client can observe is compared (types, enums, defaults, required fields, bounds,
 nullability); titles, descriptions and examples are ignored. pydantic's ways of writing the
@@ -18,11 +18,12 @@ from typing import Any
 import httpx
 
 from contracts.schemas import load_schema
-from contracts.strategies import I2V, INPUT_SCHEMAS, T2V
+from contracts.schemas.endpoints import ENDPOINT_FACTS
+from contracts.strategies import INPUT_SCHEMAS
 
 OPENAPI_URL = "https://fal.ai/api/openapi/queue/openapi.json?endpoint_id={endpoint_id}"
 """Where fal publishes each endpoint's OpenAPI (the links in shared/seeds/*.md)."""
-OUTPUT_SCHEMAS = {T2V: "ray-2.output.json", I2V: "ray-2.output.json"}
+OUTPUT_SCHEMAS = {e: facts.output_schema for e, facts in ENDPOINT_FACTS.items()}
 KEPT = (
     "type",
     "enum",
@@ -156,7 +157,7 @@ def diff_schemas(label: str, ours: Any, theirs: Any) -> str:
 
 
 def drift_report(fetch: Fetch = fetch_openapi) -> str:
-    """Every difference for both endpoints' input and output ('' when none)."""
+    """Every difference for every endpoint's input and output ('' when none)."""
     parts = []
     for endpoint_id, input_name in INPUT_SCHEMAS.items():
         fal_input, fal_output = extract(fetch(endpoint_id), endpoint_id)

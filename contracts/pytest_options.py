@@ -6,6 +6,7 @@ Registered as a ``pytest11`` plugin, so any project with ray2-mock installed can
     pytest --pyargs contracts.suite_tests --ray2-target=http://127.0.0.1:8765
     FAL_KEY=... pytest --pyargs contracts.suite_tests --ray2-target=live --ray2-live-budget=4
     pytest --pyargs contracts.suite_tests --ray2-target=live --ray2-require-live   # CI: no skip
+    pytest --pyargs contracts.suite_tests --ray2-endpoint=flash-reframe   # one family member
 
 It only adds options and the session fixtures ``ray2_target`` / ``ray2_profile``; nothing
 heavy is imported until a test asks for them.
@@ -47,6 +48,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "scheduled jobs that exist to hit live fal",
     )
     group.addoption(
+        "--ray2-endpoint",
+        action="append",
+        default=[],
+        help="judge only this endpoint, by id or short name (t2v, flash-reframe, ...; "
+        "repeatable; default: the whole family)",
+    )
+    group.addoption(
         "--ray2-profile",
         choices=sorted(PROFILES),
         default=None,
@@ -60,6 +68,17 @@ def ray2_profile(pytestconfig: pytest.Config) -> str:
     if chosen:
         return str(chosen)
     return "live" if pytestconfig.getoption("ray2_target") == "live" else "ci"
+
+
+@pytest.fixture(scope="session")
+def ray2_endpoints(pytestconfig: pytest.Config) -> tuple[str, ...]:
+    """The endpoint ids ``--ray2-endpoint`` chose (all of the family by default)."""
+    from contracts.suite import resolve_endpoints
+
+    try:
+        return resolve_endpoints(pytestconfig.getoption("ray2_endpoint"))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 @pytest.fixture(scope="session")

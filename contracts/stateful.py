@@ -10,6 +10,7 @@ Every answer goes through the same ``checks`` as the linear suite, and each requ
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, ClassVar
 
 import httpx
@@ -25,7 +26,14 @@ from hypothesis.stateful import (
 
 from contracts import flows
 from contracts.checks import check_result
-from contracts.strategies import I2V, T2V, png_data_uri, valid_inputs
+from contracts.schemas import load_schema
+from contracts.strategies import (
+    ENDPOINT_IDS,
+    INPUT_SCHEMAS,
+    mp4_data_uri,
+    png_data_uri,
+    valid_inputs,
+)
 from contracts.targets import Target
 
 MAX_REQUESTS = 4
@@ -40,20 +48,28 @@ CHEAP = {
 }
 
 
-def _inputs() -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
-    image = st.just(png_data_uri())
-    return st.sampled_from([T2V, I2V]).flatmap(
+def _cheap(endpoint: str) -> dict[str, st.SearchStrategy[Any]]:
+    properties = load_schema(INPUT_SCHEMAS[endpoint])["properties"]
+    return {name: value for name, value in CHEAP.items() if name in properties}
+
+
+@cache
+def _inputs(endpoints: tuple[str, ...]) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
+    image, video = st.just(png_data_uri()), st.just(mp4_data_uri())
+    return st.sampled_from(endpoints).flatmap(
         lambda e: st.tuples(
-            st.just(e), valid_inputs(e, prompts=PROMPTS, images=image, overrides=CHEAP)
+            st.just(e),
+            valid_inputs(e, prompts=PROMPTS, images=image, videos=video, overrides=_cheap(e)),
         )
     )
 
 
 class RequestMachine(RuleBasedStateMachine):
-    """Bind ``target`` and ``http`` in a subclass (``run_machine`` does)."""
+    """Bind ``target``, ``http`` and ``endpoints`` in a subclass (``run_machine`` does)."""
 
     target: ClassVar[Target]
     http: ClassVar[httpx.Client]
+    endpoints: ClassVar[tuple[str, ...]] = ENDPOINT_IDS
     requests = Bundle("requests")
 
     def __init__(self) -> None:
@@ -61,9 +77,9 @@ class RequestMachine(RuleBasedStateMachine):
         self.handles: list[flows.Handle] = []
 
     @precondition(lambda self: len(self.handles) < MAX_REQUESTS and self.target.budget.can_spend(1))
-    @rule(target=requests, request=_inputs())
-    def submit(self, request: tuple[str, dict[str, Any]]) -> flows.Handle:
-        endpoint_id, arguments = request
+    @rule(target=requests, data=st.data())
+    def submit(self, data: st.DataObject) -> flows.Handle:
+        endpoint_id, arguments = data.draw(_inputs(self.endpoints), label="request")
         handle = flows.submit(self.target, self.http, endpoint_id, arguments)
         self.handles.append(handle)
         return handle
@@ -107,9 +123,13 @@ class RequestMachine(RuleBasedStateMachine):
             handle.life.finish()
 
 
-def run_machine(target: Target, settings: Settings) -> str:
-    """Run the machine against ``target`` with ``settings`` (examples = runs of the machine)."""
+def run_machine(
+    target: Target, settings: Settings, *, endpoints: tuple[str, ...] = ENDPOINT_IDS
+) -> str:
+    """Run the machine against ``target`` with ``settings`` (examples = runs of the machine);
+    each submit picks one of ``endpoints`` (the whole family by default)."""
     with target.http() as http:
-        machine = type("BoundRequestMachine", (RequestMachine,), {"target": target, "http": http})
+        bound = {"target": target, "http": http, "endpoints": tuple(endpoints)}
+        machine = type("BoundRequestMachine", (RequestMachine,), bound)
         run_state_machine_as_test(machine, settings=settings)
     return f"{settings.max_examples} run(s) of up to {settings.stateful_step_count} steps"

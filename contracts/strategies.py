@@ -6,6 +6,10 @@ accepted, the request completes, and its result is the 422 (Python's ``handle.ge
 ``FalClientHTTPError``, JS ``queue.result`` throws ``ValidationError``). A test of your app
 should expect the failure there, not at submit.
 
+Every endpoint of the family is covered (``ENDPOINT_IDS``; ``SHORT_NAMES`` maps ``t2v``,
+``flash-reframe``, ... to ids). Reframe and modify take a video: by default a small MP4 made
+here, as a ``data:`` URI (``mp4_data_uri``), so no upload or network is needed.
+
 Public: import these in your own tests to drive your app with every shape of Ray 2 input::
 
     from hypothesis import given
@@ -36,12 +40,33 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from contracts.schemas import load_schema
-from contracts.schemas.endpoints import INPUT_SCHEMAS
+from contracts.schemas.endpoints import ENDPOINT_FACTS, INPUT_SCHEMAS, SHORT_NAMES
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
 I2V = "fal-ai/luma-dream-machine/ray-2/image-to-video"
+ENDPOINT_IDS: tuple[str, ...] = tuple(ENDPOINT_FACTS)
+"""Every endpoint of the family, in the endpoint table's order."""
 IMAGE_FIELDS = ("image_url", "end_image_url")
 """String fields that must hold a fetchable image for a generation to succeed."""
+VIDEO_FIELDS = ("video_url",)
+"""String fields that must hold a fetchable video (reframe, modify)."""
+__all__ = [
+    "ENDPOINT_IDS",
+    "I2V",
+    "INPUT_SCHEMAS",
+    "SHORT_NAMES",
+    "T2V",
+    "InvalidCase",
+    "covering_inputs",
+    "every_rule",
+    "image_urls",
+    "invalid_inputs",
+    "minimal_input",
+    "mp4_data_uri",
+    "png_data_uri",
+    "valid_inputs",
+    "video_urls",
+]
 
 # How fal (a FastAPI/pydantic model server) reports each broken rule. Kept here, apart from
 # the emulator's own tables, so the emulator is judged by the contract and not by itself.
@@ -131,6 +156,39 @@ def image_urls() -> st.SearchStrategy[str]:
     return st.builds(lambda size, color: png_data_uri(*size, color), sizes, colors)
 
 
+@cache
+def mp4_data_uri(
+    width: int = 192,
+    height: int = 108,
+    seconds: float = 1.0,
+    color: tuple[int, int, int] = (40, 90, 200),
+) -> str:
+    """A small H.264 MP4 as a ``data:`` URI (24 fps, a bar sweeping across a solid colour):
+    a reframe or modify input that needs no upload. The same arguments give the same bytes."""
+    import av  # only video-to-video strategies need PyAV's encoder
+    from PIL import Image, ImageDraw
+
+    frames = max(1, round(seconds * 24))
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "ultrafast", "threads": "1"}
+        for i in range(frames):
+            image = Image.new("RGB", (width, height), color)
+            bar = i * width // frames
+            ImageDraw.Draw(image).rectangle([bar, 0, bar + max(2, width // 16), height], "white")
+            container.mux(stream.encode(av.VideoFrame.from_image(image)))
+        container.mux(stream.encode())
+    return "data:video/mp4;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def video_urls() -> st.SearchStrategy[str]:
+    """Default video inputs: short MP4 data URIs of a few sizes (cheap to render from)."""
+    shapes = st.sampled_from([(192, 108, 1.0), (108, 192, 1.0), (160, 120, 2.0)])
+    return shapes.map(lambda shape: mp4_data_uri(*shape))
+
+
 # -- valid inputs ----------------------------------------------------------------------------
 
 
@@ -146,12 +204,13 @@ def valid_inputs(
     prompts: st.SearchStrategy[str] | None = None,
     images: st.SearchStrategy[str] | None = None,
     overrides: Mapping[str, st.SearchStrategy[Any]] | None = None,
+    videos: st.SearchStrategy[str] | None = None,
 ) -> st.SearchStrategy[dict[str, Any]]:
     """Inputs the schema accepts: required fields always, each optional field present or not.
 
-    ``prompts`` and ``images`` narrow the free-text and image fields (e.g. a few fixed prompts
-    against a live target, to reuse renders and stay readable); ``overrides`` replaces the
-    strategy of any field by name.
+    ``prompts``, ``images`` and ``videos`` narrow the free-text, image and video fields (e.g. a
+    few fixed prompts against a live target, to reuse renders and stay readable);
+    ``overrides`` replaces the strategy of any field by name.
     """
     schema_name = INPUT_SCHEMAS[endpoint_id]
     fields: dict[str, st.SearchStrategy[Any]] = {}
@@ -162,30 +221,65 @@ def valid_inputs(
     for name in IMAGE_FIELDS:
         if name in fields:
             fields[name] = images if images is not None else image_urls()
+    for name in VIDEO_FIELDS:
+        if name in fields:
+            fields[name] = videos if videos is not None else video_urls()
     fields.update(overrides or {})
     required = {name: fields[name] for name in _required(endpoint_id)}
     optional = {name: s for name, s in fields.items() if name not in required}
     return st.fixed_dictionaries(required, optional=optional)
 
 
+def minimal_input(
+    endpoint_id: str,
+    *,
+    prompt: str = "contract check",
+    image_url: str | None = None,
+    video_url: str | None = None,
+) -> dict[str, Any]:
+    """The prompt and every required field (an enum's first value, a small image or video):
+    the smallest input each endpoint accepts."""
+    properties = _properties(endpoint_id)
+    body: dict[str, Any] = {"prompt": prompt} if "prompt" in properties else {}
+    for name in _required(endpoint_id):
+        prop = properties[name]
+        if name in body:
+            continue
+        if "enum" in prop:
+            body[name] = prop["enum"][0]
+        elif name in VIDEO_FIELDS:
+            body[name] = video_url or mp4_data_uri()
+        elif name in IMAGE_FIELDS:
+            body[name] = image_url or png_data_uri()
+        else:
+            body[name] = prompt
+    return body
+
+
 def covering_inputs(
-    endpoint_id: str, *, prompt: str = "contract check", image_url: str | None = None
+    endpoint_id: str,
+    *,
+    prompt: str = "contract check",
+    image_url: str | None = None,
+    video_url: str | None = None,
 ) -> list[dict[str, Any]]:
     """A short fixed list in which every enum value (and both booleans) appears at least once.
 
     As many rows as the largest enum; that enum takes one value per row. The other fields
     keep their default (first) value except on the row each other value is assigned to, and
     those rows are spread, so costly values (1080p, 9s) never pile onto one clip.
-    Image-to-video rows cycle through no image, start image, end image and both.
+    Rows of an endpoint with image fields cycle through no image, start image, end image and
+    both (those it has); every row carries the required fields (``minimal_input``).
     """
     properties = _properties(endpoint_id)
+    base = minimal_input(endpoint_id, prompt=prompt, image_url=image_url, video_url=video_url)
     choices = {
         name: list(p["enum"]) if "enum" in p else [p.get("default", False), not p.get("default")]
         for name, p in properties.items()
         if "enum" in p or p.get("type") == "boolean"
     }
     rows = max((len(values) for values in choices.values()), default=1)
-    table: list[dict[str, Any]] = [{"prompt": prompt} for _ in range(rows)]
+    table: list[dict[str, Any]] = [dict(base) for _ in range(rows)]
     widest = max(choices, key=lambda name: len(choices[name]), default=None)
     next_row = 1
     for name, values in choices.items():
@@ -300,7 +394,11 @@ def invalid_inputs(endpoint_id: str) -> st.SearchStrategy[InvalidCase]:
     or more than one, is caught. Image fields hold a tiny data URI (their content is never
     reached: validation fails first).
     """
-    base = valid_inputs(endpoint_id, images=st.just("data:image/png;base64,AA=="))
+    base = valid_inputs(
+        endpoint_id,
+        images=st.just("data:image/png;base64,AA=="),
+        videos=st.just("data:video/mp4;base64,AA=="),
+    )
 
     def cases(body: dict[str, Any]) -> st.SearchStrategy[InvalidCase]:
         return st.one_of(
@@ -316,6 +414,6 @@ def invalid_inputs(endpoint_id: str) -> st.SearchStrategy[InvalidCase]:
 
 
 def every_rule(endpoint_id: str, base: Mapping[str, Any] | None = None) -> list[InvalidCase]:
-    """One deterministic case per rule, from ``base`` (default: just a prompt)."""
-    body = dict(base or {"prompt": "contract check"})
+    """One deterministic case per rule, from ``base`` (default: ``minimal_input``)."""
+    body = dict(base or minimal_input(endpoint_id))
     return [rule.case(endpoint_id, body, rule.canonical) for rule in schema_rules(endpoint_id)]

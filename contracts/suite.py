@@ -3,6 +3,13 @@
 ``run_suite(target)`` runs every case and returns one ``CaseResult`` per case (passed,
 failed with a readable report, or skipped with the reason: budget, live-only, ...). The CLI
 (``ray2-mock check``) and the pytest module (``contracts.suite_tests``) both call it.
+
+Each endpoint of the family has its own cases (``invalid_inputs[<short>]``,
+``enum_coverage[<short>]``, ``generated_inputs[<short>]``, ``sync_run[<short>]``; the short
+names come from the endpoint table); the protocol cases (errors, stream, cancel, the state
+machine) run on the chosen endpoints (``endpoints=``; all by default, the first for the
+single-request cases). Reframe and modify are fed a small MP4 ``data:`` URI and their output is
+judged against that input video, read back.
 """
 
 from __future__ import annotations
@@ -33,17 +40,20 @@ from contracts.checks import (
 from contracts.netfail import Unreachable, describe
 from contracts.profiles import profile_settings
 from contracts.strategies import (
-    I2V,
-    T2V,
+    ENDPOINT_IDS,
+    INPUT_SCHEMAS,
+    SHORT_NAMES,
     InvalidCase,
     covering_inputs,
     every_rule,
     invalid_inputs,
+    minimal_input,
     valid_inputs,
 )
 from contracts.targets import BudgetExhausted, Target
 
-ENDPOINTS = {"t2v": T2V, "i2v": I2V}
+ENDPOINTS = dict(SHORT_NAMES)
+"""Short name -> endpoint id, for every family member (``endpoints.json``)."""
 CHEAPEST = {"resolution": st.just("540p"), "duration": st.just("5s")}
 """Live runs keep generated inputs at one cost unit each."""
 Outcome = Literal["passed", "failed", "skipped"]
@@ -61,6 +71,16 @@ class SuiteContext:
     workdir: Path | None = None
     strict: bool = False
     """A rule the target gave no chance to check fails instead of being reported skipped."""
+    endpoints: tuple[str, ...] = ENDPOINT_IDS
+    """The endpoints under test; the single-request protocol cases use the first."""
+
+    @property
+    def primary(self) -> str:
+        return self.endpoints[0]
+
+    def arguments(self, prompt: str) -> dict[str, Any]:
+        """The smallest valid input of the primary endpoint, with this prompt."""
+        return minimal_input(self.primary, prompt=prompt)
 
 
 @dataclass
@@ -80,6 +100,8 @@ class Case:
     name: str
     run: Callable[[SuiteContext], str | None]
     live_only: bool = False
+    endpoint: str | None = None
+    """The one endpoint a per-endpoint case judges; None for the protocol cases."""
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -105,7 +127,21 @@ def _generate(ctx: SuiteContext, handle: flows.Handle, *, video: bool = True) ->
     flows.wait_completed(ctx.target, ctx.http, handle)
     output = flows.finished_output(ctx.http, handle)
     if video:
-        check_video(output, handle.arguments, http=ctx.http, workdir=ctx.workdir)
+        check_video(
+            output,
+            handle.arguments,
+            http=ctx.http,
+            workdir=ctx.workdir,
+            endpoint_id=handle.endpoint_id,
+        )
+
+
+def _cheapest(endpoint: str) -> dict[str, st.SearchStrategy[Any]]:
+    """The live overrides this endpoint has fields for."""
+    from contracts.schemas import load_schema
+
+    properties = load_schema(INPUT_SCHEMAS[endpoint])["properties"]
+    return {name: value for name, value in CHEAPEST.items() if name in properties}
 
 
 def _hypothesis(ctx: SuiteContext, strategy: st.SearchStrategy[Any], test: Callable) -> None:
@@ -136,7 +172,7 @@ def generated(endpoint: str) -> Callable[[SuiteContext], str | None]:
     """Hypothesis-generated valid inputs: each generates a checked video."""
 
     def run(ctx: SuiteContext) -> str | None:
-        overrides = CHEAPEST if ctx.target.live else None
+        overrides = _cheapest(endpoint) if ctx.target.live else None
         skipped = 0
 
         def example(arguments: dict[str, Any]) -> None:
@@ -185,7 +221,7 @@ def invalid(endpoint: str) -> Callable[[SuiteContext], str | None]:
 def request_errors(ctx: SuiteContext) -> str | None:
     """Refusals that never reach a model: no key, unknown request, a body that is not JSON."""
     target, http = ctx.target, ctx.http
-    anonymous = httpx.post(target.submit_url(T2V), json={"prompt": "x prompt"}, timeout=60)
+    anonymous = httpx.post(target.submit_url(ctx.primary), json=ctx.arguments("x p"), timeout=60)
     check_request_error(anonymous, 401, "errors.no_key")
     missing = "00000000-0000-0000-0000-000000000000"
     unknown_status = http.get(target.request_url(missing, "/status"))
@@ -193,7 +229,9 @@ def request_errors(ctx: SuiteContext) -> str | None:
     unknown_result = http.get(target.request_url(missing))
     check_exact(unknown_result, 404, {"detail": "Request not found"}, "errors.unknown_result")
     broken = http.post(
-        target.submit_url(T2V), content=b'{"prompt": ', headers={"content-type": "application/json"}
+        target.submit_url(ctx.primary),
+        content=b'{"prompt": ',
+        headers={"content-type": "application/json"},
     )
     expect(
         broken.status_code == 422,
@@ -224,7 +262,7 @@ def request_errors(ctx: SuiteContext) -> str | None:
 
 def status_stream(ctx: SuiteContext) -> str | None:
     """The SSE status stream of one request, read to its end, then the result."""
-    handle = flows.submit(ctx.target, ctx.http, T2V, {"prompt": "contract stream"})
+    handle = flows.submit(ctx.target, ctx.http, ctx.primary, ctx.arguments("contract stream"))
     flows.stream(ctx.http, handle)
     flows.status(ctx.http, handle)  # polled after the stream: agrees with what it said
     check_result(flows.result(ctx.http, handle), handle.request_id)
@@ -233,34 +271,39 @@ def status_stream(ctx: SuiteContext) -> str | None:
 
 def cancel_semantics(ctx: SuiteContext) -> str | None:
     """Cancel a fresh request, then a finished one; answers and later states must agree."""
-    fresh = flows.submit(ctx.target, ctx.http, T2V, {"prompt": "contract cancel"})
+    fresh = flows.submit(ctx.target, ctx.http, ctx.primary, ctx.arguments("contract cancel"))
     first = flows.cancel(ctx.http, fresh)
     flows.wait_completed(ctx.target, ctx.http, fresh)
     flows.result(ctx.http, fresh)
     flows.cancel(ctx.http, fresh)  # a second cancel of a finished request
-    finished = flows.submit(ctx.target, ctx.http, T2V, {"prompt": "contract cancel late"})
+    late_input = ctx.arguments("contract cancel late")
+    finished = flows.submit(ctx.target, ctx.http, ctx.primary, late_input)
     flows.wait_completed(ctx.target, ctx.http, finished)
     late = flows.cancel(ctx.http, finished)
     flows.finished_output(ctx.http, finished)
     return f"fresh: {first}, finished: {late}"
 
 
-def sync_run(ctx: SuiteContext) -> str | None:
+def sync_run(endpoint: str) -> Callable[[SuiteContext], str | None]:
     """Sync run answers the output itself, with the request id header."""
-    arguments = {"prompt": "contract sync run"}
-    ctx.target.charge(T2V, arguments)
-    response = ctx.http.post(ctx.target.run_endpoint_url(T2V), json=arguments)
-    request_id = response.headers.get("x-fal-request-id")
-    expect(
-        bool(request_id),
-        "run.request_id_header",
-        "sync run must name its request",
-        expected="x-fal-request-id",
-        observed=dict(response.headers),
-    )
-    output = check_result(response, request_id)
-    check_video(output, arguments, http=ctx.http, workdir=ctx.workdir)
-    return None
+
+    def run(ctx: SuiteContext) -> str | None:
+        arguments = minimal_input(endpoint, prompt="contract sync run")
+        ctx.target.charge(endpoint, arguments)
+        response = ctx.http.post(ctx.target.run_endpoint_url(endpoint), json=arguments)
+        request_id = response.headers.get("x-fal-request-id")
+        expect(
+            bool(request_id),
+            "run.request_id_header",
+            "sync run must name its request",
+            expected="x-fal-request-id",
+            observed=dict(response.headers),
+        )
+        output = check_result(response, request_id)
+        check_video(output, arguments, http=ctx.http, workdir=ctx.workdir, endpoint_id=endpoint)
+        return None
+
+    return run
 
 
 def stateful(ctx: SuiteContext) -> str | None:
@@ -268,7 +311,7 @@ def stateful(ctx: SuiteContext) -> str | None:
 
     if not ctx.target.budget.can_spend(1):
         raise Skip("live budget exhausted")
-    return run_machine(ctx.target, ctx.settings)
+    return run_machine(ctx.target, ctx.settings, endpoints=ctx.endpoints)
 
 
 WATCHED_STATES = {
@@ -281,7 +324,7 @@ def lifecycle_states(ctx: SuiteContext) -> str | None:
     """Did the target let the lifecycle rules be checked at all? A server that completes at
     once passes every rule about queued and running requests without showing one, so the
     states never observed are reported as not exercised (a failure with ``--strict``)."""
-    handle = flows.submit(ctx.target, ctx.http, T2V, {"prompt": "contract lifecycle"})
+    handle = flows.submit(ctx.target, ctx.http, ctx.primary, ctx.arguments("contract lifecycle"))
     flows.wait_completed(ctx.target, ctx.http, handle)
     observed = {entry.split("@")[0] for entry in handle.life.history}
     missing = [state for state in WATCHED_STATES if state not in observed]
@@ -315,13 +358,13 @@ def spec_drift(ctx: SuiteContext) -> str | None:
 
 CASES: tuple[Case, ...] = (
     Case("request_errors", request_errors),
-    *(Case(f"invalid_inputs[{short}]", invalid(e)) for short, e in ENDPOINTS.items()),
-    *(Case(f"enum_coverage[{short}]", covering(e)) for short, e in ENDPOINTS.items()),
-    *(Case(f"generated_inputs[{short}]", generated(e)) for short, e in ENDPOINTS.items()),
+    *(Case(f"invalid_inputs[{s}]", invalid(e), endpoint=e) for s, e in ENDPOINTS.items()),
+    *(Case(f"enum_coverage[{s}]", covering(e), endpoint=e) for s, e in ENDPOINTS.items()),
+    *(Case(f"generated_inputs[{s}]", generated(e), endpoint=e) for s, e in ENDPOINTS.items()),
+    *(Case(f"sync_run[{s}]", sync_run(e), endpoint=e) for s, e in ENDPOINTS.items()),
     Case("lifecycle_states", lifecycle_states),
     Case("status_stream", status_stream),
     Case("cancel_semantics", cancel_semantics),
-    Case("sync_run", sync_run),
     Case("stateful", stateful),
     Case("spec_drift", spec_drift, live_only=True),
 )
@@ -373,11 +416,26 @@ def run_case(case: Case, ctx: SuiteContext) -> CaseResult:
     return result
 
 
-def select(names: Iterable[str] | None) -> list[Case]:
+def resolve_endpoints(names: Iterable[str] | None) -> tuple[str, ...]:
+    """Endpoint ids from ids or short names (``t2v``, ``flash-reframe``, ...); all if none."""
+    wanted = list(names or ())
+    if not wanted:
+        return ENDPOINT_IDS
+    unknown = [n for n in wanted if n not in ENDPOINTS and n not in ENDPOINT_IDS]
+    if unknown:
+        known = [f"{short} ({e})" for short, e in ENDPOINTS.items()]
+        raise ValueError(f"unknown endpoint(s) {unknown}; known: {known}")
+    return tuple(dict.fromkeys(ENDPOINTS.get(n, n) for n in wanted))
+
+
+def select(names: Iterable[str] | None, endpoints: Iterable[str] | None = None) -> list[Case]:
+    """The cases named (all if none), without the per-endpoint cases of other endpoints."""
+    chosen_endpoints = set(resolve_endpoints(endpoints))
+    cases = [c for c in CASES if c.endpoint is None or c.endpoint in chosen_endpoints]
     if not names:
-        return list(CASES)
+        return cases
     wanted = list(names)
-    chosen = [c for c in CASES if any(c.name == n or c.name.startswith(n + "[") for n in wanted)]
+    chosen = [c for c in cases if any(c.name == n or c.name.startswith(n + "[") for n in wanted)]
     unknown = [
         n for n in wanted if not any(c.name == n or c.name.startswith(n + "[") for c in CASES)
     ]
@@ -394,12 +452,17 @@ def run_suite(
     workdir: Path | None = None,
     report: Callable[[CaseResult], None] | None = None,
     strict: bool = False,
+    endpoints: Iterable[str] | None = None,
 ) -> list[CaseResult]:
-    """Run the chosen cases (all by default) against ``target``; ``report`` sees each result."""
+    """Run the chosen cases (all by default) against ``target``; ``report`` sees each result.
+
+    ``endpoints`` (ids or short names) narrows the run to those endpoints' cases and points the
+    protocol cases at them."""
     results = []
+    chosen = resolve_endpoints(endpoints)
     with target.http() as http:
-        ctx = SuiteContext(target, profile_settings(profile), http, workdir, strict)
-        for case in select(only):
+        ctx = SuiteContext(target, profile_settings(profile), http, workdir, strict, chosen)
+        for case in select(only, chosen):
             result = run_case(case, ctx)
             if report is not None:
                 report(result)

@@ -13,12 +13,17 @@ from contracts.suite import CASE_NAMES, CASES, SuiteContext, run_case
 
 
 @pytest.mark.parametrize("case_name", CASE_NAMES)
-def test_contract(ray2_target, ray2_profile: str, case_name: str, tmp_path) -> None:
+def test_contract(
+    ray2_target, ray2_profile: str, ray2_endpoints: tuple[str, ...], case_name: str, tmp_path
+) -> None:
     from contracts.profiles import profile_settings
 
     case = next(c for c in CASES if c.name == case_name)
+    if case.endpoint is not None and case.endpoint not in ray2_endpoints:
+        pytest.skip(f"{case.endpoint} not chosen (--ray2-endpoint)")
     with ray2_target.http() as http:
-        ctx = SuiteContext(ray2_target, profile_settings(ray2_profile), http, tmp_path)
+        settings = profile_settings(ray2_profile)
+        ctx = SuiteContext(ray2_target, settings, http, tmp_path, ray2_endpoints)
         try:
             result = run_case(case, ctx)
         except Unreachable as exc:  # live fal unreachable: one line, not a traceback

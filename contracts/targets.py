@@ -24,7 +24,7 @@ from typing import Any, Literal
 import httpx
 from starlette.types import ASGIApp
 
-from contracts.schemas.endpoints import APP_ID, billed_units
+from contracts.schemas.endpoints import APP_ID, ENDPOINT_FACTS, billed_units
 
 LIVE_QUEUE_URL = "https://queue.fal.run"
 LIVE_RUN_URL = "https://fal.run"
@@ -139,9 +139,13 @@ class Target:
 
     @staticmethod
     def cost(endpoint_id: str, arguments: Any) -> int:
-        """Cost units of one generation (540p/5 s = 1; 720p 2x, 1080p 4x, 9 s 2x); input the
-        app rejects costs nothing (fal answers its 422 with ``x-fal-billable-units: 0``)."""
-        return billed_units(endpoint_id, arguments)
+        """Cost units of one generation at its endpoint's price (Ray 2: 540p/5 s = 1; 720p 2x,
+        1080p 4x, 9 s 2x; reframe/modify: one per started second of the input video, read
+        back when it is a ``data:`` URI, else counted as the longest Ray 2 accepts). A unit of
+        any family endpoint costs at most a Ray 2 540p/5 s clip, so a budget in units stays
+        an upper bound in dollars. Input the app rejects costs nothing (fal answers its 422
+        with ``x-fal-billable-units: 0``)."""
+        return billed_units(endpoint_id, arguments, _data_uri_seconds(endpoint_id, arguments))
 
     def charge(self, endpoint_id: str, arguments: Any) -> int:
         """Spend the generation's cost units (raises BudgetExhausted first if it won't fit)."""
@@ -155,6 +159,23 @@ class Target:
         if self.manual_clock and self.advance is not None:
             self.advance(step)
         time.sleep(self.poll_interval)
+
+
+def _data_uri_seconds(endpoint_id: str, arguments: Any) -> float | None:
+    """The input video's seconds when a per-second price's video is a ``data:`` URI (read
+    locally, for free); None otherwise."""
+    facts = ENDPOINT_FACTS.get(endpoint_id)
+    if facts is None or not facts.price.per_second or not isinstance(arguments, Mapping):
+        return None
+    url = arguments.get(facts.price.per_second_of or "")
+    if not isinstance(url, str) or not url.startswith("data:"):
+        return None
+    from contracts.sources import read_source
+
+    try:
+        return read_source(url).seconds
+    except Exception:  # not a video: the request will fail, and a failure costs nothing
+        return None
 
 
 def _mock_target(

@@ -43,10 +43,11 @@ log = logging.getLogger(__name__)
 
 CancelOutcome = Literal["CANCELLATION_REQUESTED", "ALREADY_COMPLETED", "NOT_FOUND"]
 
-# What the emulated model prints while it works: (fraction of run time, message). [inferred:
-# no captured Ray 2 log line exists; these read like a video model's progress, nothing more.]
+# What the emulated model prints while it works: (fraction of run time, message); the first
+# line is the endpoint's own (``endpoints.json``'s ``start_log``, formatted with its input).
+# [inferred: no captured Ray 2 log line exists; these read like a video model's progress.]
 LOG_PLAN: tuple[tuple[float, str], ...] = (
-    (0.0, "Starting generation: {resolution}, {aspect_ratio}, {duration}"),
+    (0.0, "{start_log}"),
     (0.25, "Generating video: 25%"),
     (0.5, "Generating video: 50%"),
     (0.75, "Generating video: 75%"),
@@ -125,6 +126,9 @@ class Production:
     notes: tuple[str, ...] = ()
     """The emulator's own remarks (cache hit, placeholder image): server log, journal and
     dashboard only, never the model's logs a client reads."""
+    units: int | None = None
+    """What the generation bills, once known only from its inputs (a per-second price reads
+    the input video's duration); None keeps the units worked out at submit."""
 
 
 class Producer(Protocol):
@@ -331,7 +335,7 @@ class RequestQueue:
     ) -> RequestRecord:
         endpoint = ENDPOINTS[endpoint_id]
         validation = validation or endpoint.validate(payload)
-        units = endpoint.cost_units(validation)
+        units = endpoint.cost_units(validation)  # 0 for a per-second price until its video is read
         now = self.clock.now()
         plan = plan or RequestPlan()
         progression = check_progression(plan.progression or self.progression)
@@ -342,7 +346,11 @@ class RequestQueue:
             input=payload,
             submitted_at=now,
             eligible_at=now + self.timing.queue_seconds,
-            run_seconds=self.timing.run_seconds(units) if units else self.timing.reject_seconds,
+            run_seconds=(
+                self.timing.run_seconds(max(units, 1))
+                if validation.ok
+                else self.timing.reject_seconds
+            ),
             mode=mode,
             priority=priority if priority in ("normal", "low") else "normal",
             webhook_url=webhook_url,
@@ -560,9 +568,10 @@ class RequestQueue:
         record.due_at = at + record.run_seconds
         record.logs = []
         if record.rejection is None:  # a rejected input never reaches the model: no logs
-            arguments = ENDPOINTS[record.endpoint_id].with_defaults(record.input)
+            endpoint = ENDPOINTS[record.endpoint_id]
+            first = endpoint.start_log(record.input)
             record.logs = [
-                log_line(at + fraction * record.run_seconds, message.format(**arguments))
+                log_line(at + fraction * record.run_seconds, message.format(start_log=first))
                 for fraction, message in LOG_PLAN
             ]
         if record.extra_logs:
@@ -593,6 +602,8 @@ class RequestQueue:
         record.media = production.media
         record.error = production.error
         record.notes = list(production.notes)
+        if production.units is not None:
+            record.cost_units = production.units
         for note in production.notes:
             log.info("%s: %s", record.request_id, note)
         if outcome == "ok":

@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -20,10 +20,18 @@ JS_DIR = Path(__file__).resolve().parent / "js"
 SCRIPT = JS_DIR / "drive_client.mjs"
 CLIENT_VERSION = json.loads((JS_DIR / "package.json").read_text())["dependencies"]["@fal-ai/client"]
 NODE = shutil.which("node")
+F = TypeVar("F")
 
 NODE_MISSING = "[required tool] node is not installed: the @fal-ai/client tests need node >= 18"
 needs_node = [pytest.mark.node, pytest.mark.skipif(NODE is None, reason=NODE_MISSING)]
 """A module's ``pytestmark``: node tests, skipped without node (a failure under CI=true)."""
+
+
+def node_test(function: F) -> F:
+    """``needs_node`` for one test of a module that also has tests without node."""
+    for mark in needs_node:
+        function = mark(function)
+    return function
 
 
 def ensure_js_client() -> None:

@@ -11,6 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeVar
 
+import fal_client
 import fal_client.client as fal_client_module
 import pytest
 
@@ -65,6 +66,15 @@ def route_fal_client(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setattr(fal_client_module, "RUN_URL_FORMAT", f"{url}/run/")
     monkeypatch.setattr(fal_client_module, "QUEUE_URL_FORMAT", f"{url}/")
     monkeypatch.setenv("FAL_KEY", TEST_KEY)
+
+
+def route_storage(monkeypatch: pytest.MonkeyPatch, url: str) -> fal_client.SyncClient:
+    """fal_client with its storage too (REST and CDN URLs) on ``url``: ``upload_file`` lands
+    in the emulator."""
+    route_fal_client(monkeypatch, url)
+    monkeypatch.setattr(fal_client_module, "REST_URL", url)
+    monkeypatch.setattr(fal_client_module, "CDN_URL", url)
+    return fal_client.SyncClient(key=TEST_KEY)
 
 
 def wait_until(

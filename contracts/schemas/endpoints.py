@@ -7,31 +7,56 @@ prices from here, so an endpoint is declared once, as data.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 from contracts.schemas import load_schema, schema_path
 
+MAX_INPUT_VIDEO_SECONDS = 10.0
+"""The longest input video Luma's Ray 2 takes (Luma's docs for modify: ray-2, max 10 s, 100 MB);
+a budget that cannot read the input video yet assumes this much."""
+SECONDS_EPSILON = 1e-6
+"""A 120-frame clip at 24 fps is 5.000000001 s in floating point: still 5 started seconds."""
+
 
 @dataclass(frozen=True)
 class Price:
-    """fal's price of one endpoint: ``unit_usd`` per unit, times each input's multiplier."""
+    """fal's price of one endpoint: ``unit_usd`` per unit, times each input's multiplier.
+
+    A per-second price (``per_second_of`` names the input video) bills each started second of
+    that video: its units are only known once the video has been read."""
 
     unit_usd: float
     unit: str
     multipliers: Mapping[str, Mapping[str, float]]
+    per_second_of: str | None = None
+    evidence: str = ""
+    """DOC, 3P or INF, as in docs/fidelity.md."""
+    source: str = ""
 
-    def units(self, arguments: Mapping[str, Any]) -> int:
+    @property
+    def per_second(self) -> bool:
+        return self.per_second_of is not None
+
+    def units(self, arguments: Mapping[str, Any], seconds: float | None = None) -> int:
         """Units of one generation from validated input (defaults filled); 0 if the input is
-        not one the price knows (fal bills a rejected input nothing: x-fal-billable-units 0)."""
+        not one the price knows (fal bills a rejected input nothing: x-fal-billable-units 0).
+
+        ``seconds``: the duration of the input video of a per-second price; None (not read
+        yet) counts as 0 units."""
         total = 1.0
-        for field, table in self.multipliers.items():
-            factor = table.get(arguments.get(field))  # type: ignore[arg-type]
+        for name, table in self.multipliers.items():
+            factor = table.get(arguments.get(name))  # type: ignore[arg-type]
             if factor is None:
                 return 0
             total *= factor
+        if self.per_second:
+            if seconds is None:
+                return 0
+            total *= max(1, math.ceil(seconds - SECONDS_EPSILON))
         return round(total)
 
 
@@ -42,6 +67,16 @@ class EndpointFacts:
     output_schema: str
     kind: str
     price: Price
+    short: str = ""
+    """The contract suite's name for it (``invalid_inputs[<short>]``)."""
+    label: str = ""
+    """What frames and the dashboard call it."""
+    render: str = "generate"
+    """The output rule (``geometry.OUTPUT_RULES``): generate, reframe or modify."""
+    start_log: str = "Starting generation"
+    """The model's first log line, formatted with the input (defaults filled in)."""
+    video_fields: tuple[str, ...] = field(default=())
+    """Input fields that hold a video URL (the per-second price's, and the render rule's)."""
 
 
 @cache
@@ -54,40 +89,56 @@ def app_id() -> str:
     return str(_table()["app_id"])
 
 
+def _facts(row: Mapping[str, Any]) -> EndpointFacts:
+    price = Price(**row["price"])
+    return EndpointFacts(
+        endpoint_id=row["id"],
+        input_schema=row["input"],
+        output_schema=row["output"],
+        kind=row["kind"],
+        price=price,
+        short=row["short"],
+        label=row["label"],
+        render=row["render"],
+        start_log=row["start_log"],
+        video_fields=tuple(
+            name for name in load_schema(row["input"])["properties"] if name.startswith("video_")
+        ),
+    )
+
+
 @cache
 def endpoint_facts() -> dict[str, EndpointFacts]:
-    return {
-        row["id"]: EndpointFacts(
-            endpoint_id=row["id"],
-            input_schema=row["input"],
-            output_schema=row["output"],
-            kind=row["kind"],
-            price=Price(**row["price"]),
-        )
-        for row in _table()["endpoints"]
-    }
+    return {row["id"]: _facts(row) for row in _table()["endpoints"]}
 
 
 APP_ID = app_id()
 ENDPOINT_FACTS = endpoint_facts()
 INPUT_SCHEMAS: dict[str, str] = {e: f.input_schema for e, f in ENDPOINT_FACTS.items()}
+SHORT_NAMES: dict[str, str] = {f.short: e for e, f in ENDPOINT_FACTS.items()}
+"""``t2v`` -> ``fal-ai/luma-dream-machine/ray-2``, and so on for every endpoint."""
 
 
-def cost_units(endpoint_id: str, arguments: Mapping[str, Any]) -> int:
-    """Units of one generation from validated input (defaults filled in)."""
-    return ENDPOINT_FACTS[endpoint_id].price.units(arguments)
+def cost_units(endpoint_id: str, arguments: Mapping[str, Any], seconds: float | None = None) -> int:
+    """Units of one generation from validated input (defaults filled in); ``seconds`` is the
+    input video's duration for a per-second price (None: not read yet, 0 units)."""
+    return ENDPOINT_FACTS[endpoint_id].price.units(arguments, seconds)
 
 
-def billed_units(endpoint_id: str, body: Any) -> int:
+def billed_units(endpoint_id: str, body: Any, seconds: float | None = None) -> int:
     """What a request body will cost, judged by the schema alone (the contract suite's view):
-    nothing if the schema refuses it, else its units with the schema's defaults filled in."""
+    nothing if the schema refuses it, else its units with the schema's defaults filled in. A
+    per-second price whose input video has not been measured is charged the longest input
+    Ray 2 takes, so a budget never spends more than it allows."""
     from jsonschema import Draft202012Validator  # only the suite's budget needs it
 
     schema = load_schema(ENDPOINT_FACTS[endpoint_id].input_schema)
     if not isinstance(body, Mapping) or not Draft202012Validator(schema).is_valid(body):
         return 0
     defaults = {k: v["default"] for k, v in schema["properties"].items() if "default" in v}
-    return cost_units(endpoint_id, {**defaults, **body})
+    if seconds is None and ENDPOINT_FACTS[endpoint_id].price.per_second:
+        seconds = MAX_INPUT_VIDEO_SECONDS
+    return cost_units(endpoint_id, {**defaults, **body}, seconds)
 
 
 def cost_usd(endpoint_id: str, units: int) -> float:

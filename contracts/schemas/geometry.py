@@ -3,11 +3,18 @@
 Sources and status (see shared/protocol/ray2-output.md): the 16:9 sizes and 24 fps are reported by
 third parties; the other aspect ratios and the frame counts are our inferred rule (short side =
 540/720/1080, long side = short × ratio rounded to an even number; 5 s → 120 frames, 9 s → 216).
+
+Each endpoint names its output rule in ``endpoints.json`` (``render``): ``generate`` looks the
+request up in the tables; ``reframe`` keeps the input video's duration at the requested aspect
+ratio, in the resolution class nearest the input's short side; ``modify`` keeps the input's size
+(rounded down to even numbers, as H.264 4:2:0 needs) and duration. Both give 24 fps. Luma keeps
+the source's duration (its reframe "preserves the source frame-for-frame"); the size rules and
+the frame rate of those two are inferred.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +41,13 @@ FRAME_SIZES: Mapping[tuple[str, str], tuple[int, int]] = {
     ("9:21", "720p"): (720, 1680),
     ("9:21", "1080p"): (1080, 2520),
 }
+
+SHORT_SIDES: Mapping[str, int] = {"540p": 540, "720p": 720, "1080p": 1080}
+REFRAME_SIZES: Mapping[tuple[str, str], tuple[int, int]] = {
+    **FRAME_SIZES,
+    **{("1:1", resolution): (side, side) for resolution, side in SHORT_SIDES.items()},
+}
+"""Reframe also offers 1:1 (its schema's enum); the square takes the short side."""
 
 # duration enum -> frame count at FPS.
 FRAME_COUNTS: Mapping[str, int] = {"5s": 120, "9s": 216}
@@ -77,3 +91,63 @@ def video_spec(arguments: Mapping[str, Any]) -> VideoSpec:
             f"duration={duration!r}"
         ) from exc
     return VideoSpec(width=width, height=height, fps=FPS, frame_count=frames)
+
+
+@dataclass(frozen=True)
+class SourceVideo:
+    """What an output rule needs of an input video, as read back from its file."""
+
+    width: int
+    height: int
+    seconds: float
+
+
+def frames_for(seconds: float) -> int:
+    """Frames of a clip that lasts ``seconds`` at FPS (at least one)."""
+    return max(1, round(seconds * FPS))
+
+
+def resolution_class(source: SourceVideo) -> str:
+    """The resolution whose short side is nearest the source's (ties go to the smaller)."""
+    short = min(source.width, source.height)
+    return min(SHORT_SIDES, key=lambda r: (abs(SHORT_SIDES[r] - short), SHORT_SIDES[r]))
+
+
+def _even(value: int) -> int:
+    return max(2, value // 2 * 2)
+
+
+def _reframe(arguments: Mapping[str, Any], source: SourceVideo) -> tuple[int, int]:
+    aspect = arguments.get("aspect_ratio")
+    try:
+        return REFRAME_SIZES[(aspect, resolution_class(source))]  # type: ignore[index]
+    except KeyError as exc:
+        raise ValueError(f"no reframe geometry for aspect_ratio={aspect!r}") from exc
+
+
+def _modify(arguments: Mapping[str, Any], source: SourceVideo) -> tuple[int, int]:
+    return _even(source.width), _even(source.height)
+
+
+SOURCE_RULES: Mapping[str, Callable[[Mapping[str, Any], SourceVideo], tuple[int, int]]] = {
+    "reframe": _reframe,
+    "modify": _modify,
+}
+"""Output rules that start from an input video: its size -> the output's (duration is kept)."""
+OUTPUT_RULES: tuple[str, ...] = ("generate", *SOURCE_RULES)
+
+
+def output_spec(
+    rule: str, arguments: Mapping[str, Any], source: SourceVideo | None = None
+) -> VideoSpec:
+    """The output of an endpoint whose rule is ``rule`` (``endpoints.json``'s ``render``).
+
+    ``source`` is the input video (required by the reframe and modify rules)."""
+    if rule == "generate":
+        return video_spec(arguments)
+    if rule not in SOURCE_RULES:
+        raise ValueError(f"unknown output rule {rule!r}; known: {OUTPUT_RULES}")
+    if source is None:
+        raise ValueError(f"the {rule} rule needs the input video")
+    width, height = SOURCE_RULES[rule](arguments, source)
+    return VideoSpec(width=width, height=height, fps=FPS, frame_count=frames_for(source.seconds))

@@ -1,4 +1,4 @@
-"""fal's HTTP API for the two endpoints: queue submit/status/stream/result/cancel and sync run.
+"""fal's HTTP API for every emulated endpoint: queue submit/status/stream/result/cancel, sync run.
 
 Handlers only translate between HTTP and ``RequestQueue``; lifecycle rules live in
 ``queue.py``, input rules in the schemas, error shapes in ``errors.py``.

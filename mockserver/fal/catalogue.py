@@ -31,7 +31,8 @@ class ErrorKind:
 
 
 # Model errors: fal-toolkit's exceptions (status, msg, type; X-Fal-Retryable false by default,
-# 5xx not billed) and fal's error docs (content_policy_violation).
+# 5xx not billed) and fal's error docs (content_policy_violation; the video types, which the
+# reframe and modify endpoints answer for an input video they cannot use).
 MODEL_ERRORS: dict[str, ErrorKind] = {
     "content_policy_violation": ErrorKind(
         422,
@@ -52,6 +53,15 @@ MODEL_ERRORS: dict[str, ErrorKind] = {
         "Failed to download the file. Please check if the URL is accessible and try again.",
         True,
         ("body", "image_url"),
+    ),
+    "file_too_large": ErrorKind(
+        422, "File size exceeds the maximum allowed", True, ("body", "video_url")
+    ),
+    "unsupported_video_format": ErrorKind(
+        422, "Unsupported video format", True, ("body", "video_url")
+    ),
+    "video_duration_too_long": ErrorKind(
+        422, "Video duration exceeds the maximum allowed", True, ("body", "video_url")
     ),
     "image_too_small": ErrorKind(422, "Image too small", True, ("body", "image_url")),
     "image_too_large": ErrorKind(422, "Image too large", True, ("body", "image_url")),

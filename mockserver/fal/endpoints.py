@@ -52,11 +52,28 @@ class Endpoint:
             filled.update(body)
         return filled
 
-    def cost_units(self, validation: Validation) -> int:
-        """What fal bills for it: nothing for input the app rejects (billable units 0)."""
+    @property
+    def label(self) -> str:
+        return self.facts.label
+
+    def start_log(self, body: Any) -> str:
+        """The model's first log line for this input (``endpoints.json``'s ``start_log``)."""
+        return self.facts.start_log.format_map(_Blank(self.with_defaults(body)))
+
+    def cost_units(self, validation: Validation, seconds: float | None = None) -> int:
+        """What fal bills for it: nothing for input the app rejects (billable units 0).
+
+        ``seconds``: the input video's duration, for a per-second price (None: not read yet)."""
         if validation.arguments is None:
             return 0
-        return cost_units(self.endpoint_id, validation.arguments)
+        return cost_units(self.endpoint_id, validation.arguments, seconds)
+
+
+class _Blank(dict[str, Any]):
+    """A field a log template names but the input lacks is left blank, not an error."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
 
 
 ENDPOINTS: dict[str, Endpoint] = {e: Endpoint(facts) for e, facts in ENDPOINT_FACTS.items()}

@@ -1,4 +1,4 @@
-"""Input images for image-to-video: where the bytes come from, what counts as an error.
+"""Input images (and the bytes of any input file): where they come from, what is an error.
 
 Sources, tried in this order:
 - `data:` URIs (what `fal_client.encode*` produce): decoded in memory.
@@ -26,6 +26,9 @@ Errors (all 422, loc ["body", field], fal's detail shape):
 
 Bytes are hashed into the cache key on the event loop (cheap); decoding and scaling happen in the
 render thread, so a broken image fails its render and is never cached.
+
+Input videos (``videos.py``) come from the same sources by the same rules (``load_input`` with
+``VIDEO``); only their size limit, accepted content types and too-large error differ.
 """
 
 from __future__ import annotations
@@ -62,6 +65,23 @@ FAL_MEDIA_HOSTS: tuple[tuple[str, str], ...] = (
 
 PLACEHOLDER_VERSION = 1
 RESAMPLE = Image.Resampling.BICUBIC
+
+
+@dataclass(frozen=True)
+class InputKind:
+    """What one kind of input file may be: its content types, size limit and too-large error."""
+
+    noun: str
+    content_types: tuple[str, ...]
+    max_bytes: int | None = None
+    """None: ``MAX_IMAGE_BYTES``, read when used (tests lower it)."""
+    too_large_type: str = "file_download_error"
+
+    def limit(self) -> int:
+        return MAX_IMAGE_BYTES if self.max_bytes is None else self.max_bytes
+
+
+IMAGE = InputKind("image", ACCEPTED_CONTENT_TYPES)
 
 
 class MediaInputError(Exception):
@@ -114,10 +134,17 @@ def _download_error(field: str, url: str, why: str, **ctx: Any) -> MediaInputErr
     )
 
 
-def _too_big(field: str, url: str) -> MediaInputError:
-    return _download_error(
-        field, url, f"file exceeds {MAX_IMAGE_BYTES} bytes", max_size=MAX_IMAGE_BYTES
-    )
+def _too_big(field: str, url: str, kind: InputKind = IMAGE) -> MediaInputError:
+    limit = kind.limit()
+    if kind.too_large_type != "file_download_error":
+        return MediaInputError(
+            field,
+            kind.too_large_type,
+            f"File size exceeds the maximum allowed {limit} bytes",
+            _shown(url),
+            ctx={"max_size": limit},
+        )
+    return _download_error(field, url, f"file exceeds {limit} bytes", max_size=limit)
 
 
 def is_fal_media_url(url: str) -> bool:
@@ -129,12 +156,12 @@ def is_fal_media_url(url: str) -> bool:
     )
 
 
-def parse_data_uri(field: str, uri: str) -> bytes:
+def parse_data_uri(field: str, uri: str, kind: InputKind = IMAGE) -> bytes:
     header, sep, payload = uri[len("data:") :].partition(",")
     if not sep:
         raise _download_error(field, uri, "malformed data: URI (no comma)")
-    if len(payload) * 3 // 4 > MAX_IMAGE_BYTES:
-        raise _too_big(field, uri)
+    if len(payload) * 3 // 4 > kind.limit():
+        raise _too_big(field, uri, kind)
     if ";base64" in header.lower():
         text = "".join(urllib.parse.unquote(payload).split())
         try:
@@ -148,7 +175,7 @@ class _Unreachable(Exception):
     """The host could not be reached at all (as opposed to answering with an error)."""
 
 
-async def fetch_url(field: str, url: str) -> bytes:
+async def fetch_url(field: str, url: str, kind: InputKind = IMAGE) -> bytes:
     """GET with a timeout, a size cap and a content-type check. Ignores proxy env vars on purpose:
     `ray2-mock env` may point HTTPS_PROXY at the mock itself."""
     try:
@@ -161,16 +188,16 @@ async def fetch_url(field: str, url: str) -> bytes:
             if resp.status_code != 200:
                 raise _download_error(field, url, f"HTTP {resp.status_code}")
             ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
-            if not ctype.startswith(ACCEPTED_CONTENT_TYPES):
+            if not ctype.startswith(kind.content_types):
                 raise _download_error(field, url, f"content type {ctype or 'missing'!r}")
             declared = resp.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > MAX_IMAGE_BYTES:
-                raise _too_big(field, url)
+            if declared and declared.isdigit() and int(declared) > kind.limit():
+                raise _too_big(field, url, kind)
             chunks, total = [], 0
             async for chunk in resp.aiter_bytes():
                 total += len(chunk)
-                if total > MAX_IMAGE_BYTES:
-                    raise _too_big(field, url)
+                if total > kind.limit():
+                    raise _too_big(field, url, kind)
                 chunks.append(chunk)
             return b"".join(chunks)
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
@@ -179,10 +206,10 @@ async def fetch_url(field: str, url: str) -> bytes:
         raise _download_error(field, url, f"{type(exc).__name__}: {exc}") from exc
 
 
-def _read_local(field: str, url: str, path: Path) -> bytes:
+def _read_local(field: str, url: str, path: Path, kind: InputKind = IMAGE) -> bytes:
     try:
-        if path.stat().st_size > MAX_IMAGE_BYTES:
-            raise _too_big(field, url)
+        if path.stat().st_size > kind.limit():
+            raise _too_big(field, url, kind)
         return path.read_bytes()
     except OSError:
         raise _download_error(field, url, "file not found in the mock's storage") from None
@@ -192,10 +219,10 @@ def _with_bytes(field: str, url: str, data: bytes, *log: str) -> ImageInput:
     return ImageInput(field, url, "sha256:" + hashlib.sha256(data).hexdigest(), data, log)
 
 
-def _placeholder(field: str, url: str, why: str) -> ImageInput:
+def _placeholder(field: str, url: str, why: str, kind: InputKind = IMAGE) -> ImageInput:
     digest = hashlib.sha256(url.encode("utf-8")).hexdigest()
     host = urllib.parse.urlsplit(url).hostname
-    line = f"{field} host {host} {why}; using a deterministic placeholder image"
+    line = f"{field} host {host} {why}; using a deterministic placeholder {kind.noun}"
     return ImageInput(field, url, f"placeholder-v{PLACEHOLDER_VERSION}:{digest}", None, (line,))
 
 
@@ -207,22 +234,34 @@ async def load_image_input(
     resolve_local_url: Callable[[str], Path | None] | None,
 ) -> ImageInput:
     """Resolve one image argument to bytes or a placeholder; raise MediaInputError if impossible."""
+    return await load_input(field, url, remote=remote, resolve_local_url=resolve_local_url)
+
+
+async def load_input(
+    field: str,
+    url: str,
+    *,
+    remote: RemoteImages,
+    resolve_local_url: Callable[[str], Path | None] | None,
+    kind: InputKind = IMAGE,
+) -> ImageInput:
+    """Resolve one file argument to bytes or a placeholder; raise MediaInputError if impossible."""
     if url.startswith("data:"):
-        data = parse_data_uri(field, url)
+        data = parse_data_uri(field, url, kind)
         return _with_bytes(field, url, data)
     local = resolve_local_url(url) if resolve_local_url else None
     if local is not None:
-        data = await asyncio.to_thread(_read_local, field, url, Path(local))
+        data = await asyncio.to_thread(_read_local, field, url, Path(local), kind)
         return _with_bytes(field, url, data)
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
         raise _download_error(field, url, f"unsupported URL scheme {scheme or 'none'!r}")
     fal_host = is_fal_media_url(url)
     if remote == "placeholder":
-        return _placeholder(field, url, "not fetched (--remote-images placeholder)")
+        return _placeholder(field, url, "not fetched (--remote-images placeholder)", kind)
     if remote == "fail":
         if fal_host:
-            return _placeholder(field, url, "not fetched (fal media offline)")
+            return _placeholder(field, url, "not fetched (fal media offline)", kind)
         raise _download_error(
             field,
             url,
@@ -230,10 +269,10 @@ async def load_image_input(
             "placeholder, upload the file to the mock's storage, or pass a data: URI)",
         )
     try:
-        data = await fetch_url(field, url)
+        data = await fetch_url(field, url, kind)
     except _Unreachable as exc:
         if fal_host:
-            return _placeholder(field, url, f"unreachable offline ({exc})")
+            return _placeholder(field, url, f"unreachable offline ({exc})", kind)
         raise _download_error(field, url, f"host unreachable ({exc})") from None
     host = urllib.parse.urlsplit(url).hostname
     return _with_bytes(field, url, data, f"{field} fetched from {host}")
@@ -295,7 +334,7 @@ def cover(image: Image.Image, width: int, height: int) -> Image.Image:
     return image.resize((width, height), RESAMPLE, box=box, reducing_gap=3.0)
 
 
-def placeholder_image(url: str, width: int, height: int) -> Image.Image:
+def placeholder_image(url: str, width: int, height: int, noun: str = "image") -> Image.Image:
     """A gradient in URL-seeded colours with the URL's file name: the same URL, the same picture."""
     seed = hashlib.sha256(url.encode("utf-8")).digest()
     hue = seed[0] / 255
@@ -311,7 +350,7 @@ def placeholder_image(url: str, width: int, height: int) -> Image.Image:
     font = ImageFont.load_default(size=max(12, short // 18))
     parts = urllib.parse.urlsplit(url)
     name = parts.path.rsplit("/", 1)[-1] or parts.hostname or "image"
-    for i, line in enumerate(("placeholder image", name[:40])):
+    for i, line in enumerate((f"placeholder {noun}", name[:40])):
         draw.text(
             (width // 2, height // 2 + (i - 0.5) * short // 12),
             line,

@@ -22,6 +22,10 @@ unreachable fal URL, or the title still when no start image is given) are joined
 whole clip, with the boxes and panel on the frames in between (see `i2v_graph`). No end image:
 loop=true ends on the first image, loop=false on a push-in of it. end_image_url wins over loop.
 
+Video-to-video (reframe, modify): the input video itself is decoded into the frames; the rules
+live in `v2v.py`. Which rule an endpoint follows is data (`endpoints.json`'s `render`), and so is
+the label its frames show.
+
 Motion: each box moves along p(u) = p0 + (p1 - p0)·u + a·(sin(2πku + φ) - sin φ), u = frame/(N-1).
 With loop=true p1 = p0 and k is an integer, so the last frame equals the first; with loop=false the
 boxes end elsewhere and a progress bar fills up, so the last frame differs visibly.
@@ -48,21 +52,34 @@ from typing import Any
 import imageio_ffmpeg
 from PIL import Image, ImageDraw, ImageFont
 
-from contracts.schemas.geometry import DEFAULTS, FPS, VideoSpec, video_spec
+from contracts.schemas.endpoints import ENDPOINT_FACTS
+from contracts.schemas.geometry import DEFAULTS, FPS, SourceVideo, VideoSpec, output_spec
 from mockserver.config import RemoteImages
 
 from .cache import DiskCache, SingleFlight, cache_key, is_valid_key
 from .images import ImageInput, frame_image, load_image_input
+from .videos import VideoInput, load_video_input
 
 # The image arguments, in the order their inputs are resolved.
 IMAGE_FIELDS: tuple[str, ...] = ("image_url", "end_image_url")
+# The video argument of the video-to-video rules.
+VIDEO_FIELDS: tuple[str, ...] = ("video_url",)
 
 # Bump when the drawing or encoding changes: old cache keys then simply stop being produced.
 RENDER_VERSION = 2
 
-T2V_ENDPOINT = "fal-ai/luma-dream-machine/ray-2"
-I2V_ENDPOINT = "fal-ai/luma-dream-machine/ray-2/image-to-video"
-MODE_LABELS: Mapping[str, str] = {T2V_ENDPOINT: "text-to-video", I2V_ENDPOINT: "image-to-video"}
+
+def label_of(endpoint_id: str) -> str:
+    """What the frames call an endpoint (``endpoints.json``'s ``label``)."""
+    facts = ENDPOINT_FACTS.get(endpoint_id)
+    return facts.label if facts and facts.label else endpoint_id.rsplit("/", 1)[-1]
+
+
+def rule_of(endpoint_id: str) -> str:
+    """How an endpoint's output is made (``endpoints.json``'s ``render``)."""
+    facts = ENDPOINT_FACTS.get(endpoint_id)
+    return facts.render if facts else "generate"
+
 
 # Output encoding. Fixed thread count: x264 writes its settings (threads=N) into the stream, so a
 # machine-dependent "auto" would break byte-identical output across machines.
@@ -100,6 +117,10 @@ class RenderedVideo:
     file_size: int
     content_type: str = "video/mp4"
     log_lines: tuple[str, ...] = ()
+    spec: VideoSpec | None = None
+    """What the file holds (size, frame rate, frames)."""
+    source: SourceVideo | None = None
+    """The input video of a video-to-video request, as read back (its seconds are billed)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,7 +272,7 @@ def text_lines(
 ) -> list[str]:
     """The parameters a developer should read off any frame."""
     loop = "on" if arguments.get("loop") else "off"
-    mode = MODE_LABELS.get(endpoint_id, endpoint_id.rsplit("/", 1)[-1])
+    mode = label_of(endpoint_id)
     prompt = " ".join(str(arguments.get("prompt") or "").split())
     if len(prompt) > PROMPT_MAX_CHARS:  # only ~3 lines fit; long prompts would only cost time
         prompt = prompt[:PROMPT_MAX_CHARS] + "…"
@@ -453,6 +474,8 @@ class _Job:
     request_id: str
     log_lines: tuple[str, ...] = ()
     images: dict[str, ImageInput] = field(default_factory=dict)  # field name -> resolved input
+    rule: str = "generate"
+    video: VideoInput | None = None
 
 
 class VideoRenderer:
@@ -497,11 +520,12 @@ class VideoRenderer:
     async def render(self, req: RenderRequest) -> RenderedVideo:
         if self._closed:
             raise RuntimeError("VideoRenderer is closed")
-        spec = video_spec(req.arguments)
-        job = await self._prepare(req, spec)
+        job = await self._prepare(req)
+        facts = {"spec": job.spec, "source": job.video.video if job.video else None}
         hit = self._lookup(job.key)
         if hit is not None:
-            return replace(hit, log_lines=(*job.log_lines, f"reused cached render {job.key}"))
+            lines = (*job.log_lines, f"reused cached render {job.key}")
+            return replace(hit, log_lines=lines, **facts)
         future, new = self._flights.run(
             job.key, lambda: self._pool.submit(self._render_blocking, job)
         )
@@ -510,7 +534,7 @@ class VideoRenderer:
         waiting.add_done_callback(self._settled)
         video: RenderedVideo = await asyncio.shield(waiting)
         joined = () if new else (f"joined an identical render already in progress ({job.key})",)
-        return replace(video, log_lines=(*job.log_lines, *joined, *video.log_lines))
+        return replace(video, log_lines=(*job.log_lines, *joined, *video.log_lines), **facts)
 
     def path_for_key(self, key: str) -> Path | None:
         if not is_valid_key(key):
@@ -541,25 +565,47 @@ class VideoRenderer:
 
     # -- steps ----------------------------------------------------------------------------------
 
-    async def _prepare(self, req: RenderRequest, spec: VideoSpec) -> _Job:
-        """Everything that decides the bytes, hashed into the key (cheap; runs on the loop)."""
+    async def _prepare(self, req: RenderRequest) -> _Job:
+        """Everything that decides the bytes, hashed into the key (cheap; runs on the loop;
+        an input video is read back in a thread)."""
         args = req.arguments
+        rule = rule_of(req.endpoint_id)
         fields = [f for f in IMAGE_FIELDS if args.get(f)]
-        loaded = await asyncio.gather(
-            *(
-                load_image_input(
-                    f,
-                    str(args[f]),
-                    remote=self.remote_images,
-                    resolve_local_url=self.resolve_local_url,
+        # a video rule always reads its video: an empty URL is fal's file_download_error
+        video_fields = [f for f in VIDEO_FIELDS if f in args] if rule != "generate" else []
+        loaded, videos = await asyncio.gather(
+            asyncio.gather(
+                *(
+                    load_image_input(
+                        f,
+                        str(args[f]),
+                        remote=self.remote_images,
+                        resolve_local_url=self.resolve_local_url,
+                    )
+                    for f in fields
                 )
-                for f in fields
-            )
+            ),
+            asyncio.gather(
+                *(
+                    load_video_input(
+                        f,
+                        str(args[f]),
+                        remote=self.remote_images,
+                        resolve_local_url=self.resolve_local_url,
+                    )
+                    for f in video_fields
+                )
+            ),
         )
         images = dict(zip(fields, loaded, strict=True))
+        video = videos[0] if videos else None
         log_lines = [line for image in loaded for line in image.log_lines]
+        log_lines += [line for v in videos for line in v.source.log_lines]
         if args.get("loop") and "end_image_url" in images:
             log_lines.append("loop ignored: end_image_url sets the last frame")
+        spec = output_spec(rule, args, video.video if video else None)
+        if rule != "generate":
+            return self._v2v_job(req, rule, spec, images, video, log_lines)
         parts = {
             "v": RENDER_VERSION,
             "ffmpeg": self._ffmpeg_version,
@@ -580,6 +626,43 @@ class VideoRenderer:
             request_id=req.request_id,
             log_lines=tuple(log_lines),
             images=images,
+        )
+
+    def _v2v_job(
+        self,
+        req: RenderRequest,
+        rule: str,
+        spec: VideoSpec,
+        images: dict[str, ImageInput],
+        video: VideoInput | None,
+        log_lines: list[str],
+    ) -> _Job:
+        """A reframe/modify job: keyed by every argument, with the input files by digest."""
+        if video is None:
+            raise ValueError(f"the {rule} rule needs an input video")
+        files = {**{f: i.digest for f, i in images.items()}, "video": video.source.digest}
+        arguments = {
+            k: v for k, v in req.arguments.items() if k not in (*IMAGE_FIELDS, *VIDEO_FIELDS)
+        }
+        parts = {
+            "v": RENDER_VERSION,
+            "ffmpeg": self._ffmpeg_version,
+            "endpoint": req.endpoint_id,
+            "rule": rule,
+            "arguments": arguments,
+            "size": [spec.width, spec.height, spec.fps, spec.frame_count],
+            "files": files,
+        }
+        return _Job(
+            key=cache_key(parts),
+            spec=spec,
+            endpoint_id=req.endpoint_id,
+            arguments=req.arguments,
+            request_id=req.request_id,
+            log_lines=tuple(log_lines),
+            images=images,
+            rule=rule,
+            video=video,
         )
 
     def _lookup(self, key: str) -> RenderedVideo | None:
@@ -628,6 +711,20 @@ class VideoRenderer:
         spec, args = job.spec, job.arguments
         loop = bool(args.get("loop"))
         look = look_for(str(args.get("prompt") or ""), loop)
+        if job.video is not None:
+            from .v2v import plan_for  # v2v draws with this module's helpers
+
+            return plan_for(
+                job.rule,
+                spec,
+                look,
+                job.video,
+                args,
+                label_of(job.endpoint_id),
+                job.key,
+                job.images,
+                workdir,
+            )
         if not job.images:
             still, lay = draw_still(spec, look, args, job.endpoint_id, job.key)
             return [save_still(still, workdir, "still")], t2v_graph(spec, look, lay, loop)

@@ -17,7 +17,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from mockserver.fal.endpoints import ENDPOINTS
+from mockserver.media import MediaInputError
 from mockserver.media.cache import cache_key
+from mockserver.media.videos import probe_video
 from mockserver.observation.metrics import Metrics
 from mockserver.queue import Producer, Production
 from mockserver.records import RequestRecord
@@ -45,6 +48,19 @@ def install_output(media_dir: Path, source: Path) -> str:
     return key
 
 
+def _per_second_units(record: RequestRecord, output: Path) -> int | None:
+    """A per-second price bills the input video's seconds; a given output stands in for the
+    model, so its own duration is the one billed (reframe and modify keep the duration)."""
+    endpoint = ENDPOINTS.get(record.endpoint_id)
+    if endpoint is None or not endpoint.facts.price.per_second:
+        return None
+    try:
+        seconds = probe_video("video", str(output), output.read_bytes()).seconds
+    except MediaInputError:
+        return None  # not a video: nothing to measure, the submit's units stand
+    return endpoint.cost_units(endpoint.validate(record.input), seconds=seconds)
+
+
 class ScenarioProducer:
     def __init__(self, inner: Producer, media_dir: Path, metrics: Metrics) -> None:
         self.inner = inner
@@ -65,6 +81,7 @@ class ScenarioProducer:
                 "file_size": source.stat().st_size,
                 "content_type": output.get("content_type") or "video/mp4",
             }
-            return Production(media=media, notes=(f"custom output {source.name}",))
+            units = await asyncio.to_thread(_per_second_units, record, source)
+            return Production(media=media, notes=(f"custom output {source.name}",), units=units)
         self.metrics.productions += 1
         return await self.inner(record)

@@ -31,7 +31,8 @@ class VideoProducer:
         self.renderer = renderer
 
     async def __call__(self, record: RequestRecord) -> Production:
-        arguments = ENDPOINTS[record.endpoint_id].with_defaults(record.input)
+        endpoint = ENDPOINTS[record.endpoint_id]
+        arguments = endpoint.with_defaults(record.input)
         try:
             video = await self.renderer.render(
                 RenderRequest(record.endpoint_id, arguments, record.request_id)
@@ -51,7 +52,14 @@ class VideoProducer:
             "file_size": video.file_size,
             "content_type": video.content_type,
         }
-        return Production(media=media, notes=tuple(video.log_lines))
+        if video.spec is not None:  # what the file holds: the dashboard shows it
+            media["width"], media["height"] = video.spec.width, video.spec.height
+            media["fps"], media["frame_count"] = video.spec.fps, video.spec.frame_count
+        units = None
+        if endpoint.facts.price.per_second and video.source is not None:
+            validation = endpoint.validate(record.input)
+            units = endpoint.cost_units(validation, seconds=video.source.seconds)
+        return Production(media=media, notes=tuple(video.log_lines), units=units)
 
 
 class OutputPublisher:

@@ -16,11 +16,14 @@ Routes (shapes verified against fal-client 1.0.3 and @fal-ai/client 1.10.1, prot
 URLs are built from the incoming request: on fal's hosts they look like fal's CDN
 (``https://v3.fal.media/files/uploads/…``), on a loopback address they point at this server,
 so the JS client's raw ``fetch`` PUTs (which bypass its proxy) reach it directly.
-An uploaded file used as ``image_url`` is read from disk via ``resolve_local_url``.
+An uploaded file used as ``image_url`` or ``video_url`` is read from disk via
+``resolve_local_url``, and so is a generated output fed back in (``/files/b/<shard>/<id>_<name>``,
+what a reframe of an earlier clip sends).
 """
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -41,6 +44,7 @@ from mockserver.storage.files import FileStore, StoredObject, quoted_etag
 from mockserver.storage.inputs import (
     FILES_PREFIX,
     OBJECT_PATH,
+    OUTPUT_FILE_PATH,
     STORAGE_TYPES,
     TOKEN_REFUSALS,
     TOKEN_SECONDS,
@@ -257,7 +261,8 @@ class Storage:
     # -- for the renderer -----------------------------------------------------------------------
 
     def resolve_local_url(self, url: str) -> Path | None:
-        """The file behind one of our upload URLs, so ``image_url`` reads it from disk.
+        """The file behind one of our upload or output URLs, so ``image_url`` and
+        ``video_url`` read it from disk.
 
         URLs in our namespace that are unknown, unfinished or expired map to a path that does
         not exist, so the renderer answers fal's ``file_download_error`` instead of treating
@@ -269,13 +274,26 @@ class Storage:
         except ValueError:  # e.g. a broken IPv6 literal: not a URL of ours
             return None
         ours = HOST_ROLES.get(host) == "cdn" or is_loopback(host) or host == self.config.host
-        match = OBJECT_PATH.match(urllib.parse.unquote(parts.path))
-        if parts.scheme not in ("http", "https") or not ours or match is None:
+        if parts.scheme not in ("http", "https") or not ours:
+            return None
+        path = urllib.parse.unquote(parts.path)
+        if (output := OUTPUT_FILE_PATH.match(path)) is not None:
+            return self.resolve_output(output)
+        match = OBJECT_PATH.match(path)
+        if match is None:
             return None
         obj = self.store.readable(match["object_id"])
         if obj is None or obj.file_name != match["name"]:
             return self.store.root / "missing" / match["object_id"]
         return self.store.blob_path(obj.object_id)
+
+    def resolve_output(self, match: re.Match[str]) -> Path:
+        """A generated file: its bytes are the render in the media cache it was published from
+        (a path that does not exist when the id, shard or name is not one we handed out)."""
+        output = self.store.output(match["file_id"])
+        if output is None or (output.shard, output.file_name) != (match["shard"], match["name"]):
+            return self.store.root / "missing" / match["file_id"]
+        return self.config.media_dir / f"{output.media_key}.mp4"
 
 
 Handler = Callable[[Request], Awaitable[Response]]

@@ -16,7 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from mockserver.fal.errors import request_error, validation_error
-from mockserver.storage.files import StoredObject
+from mockserver.storage.files import FILE_ID_LENGTH, StoredObject
 
 FILES_PREFIX = "/files/uploads"
 STORAGE_TYPES = ("fal-cdn-v3", "fal-cdn", "gcs")
@@ -33,6 +33,10 @@ LIFECYCLE_HEADERS = ("x-fal-object-lifecycle-preference", "x-fal-object-lifecycl
 """Python sends both on uploads, JS the second on initiate, JS queue calls the first."""
 MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
 OBJECT_PATH = re.compile(rf"^{FILES_PREFIX}/(?P<object_id>[A-Za-z0-9_-]+)/(?P<name>[^/]+)$")
+OUTPUT_FILE_PATH = re.compile(
+    rf"^/files/b/(?P<shard>[0-9a-f]+)/(?P<file_id>[A-Za-z0-9_-]{{{FILE_ID_LENGTH}}})_(?P<name>[^/]+)$"
+)
+"""A generated file on the emulated CDN (``fal.hosts.OUTPUT_PATH``)."""
 
 
 def json_safe(value: Any) -> Any:

@@ -72,9 +72,8 @@ def missing_cancel_url(app: ASGIApp) -> ASGIApp:
     )
 
 
-def wrong_video_size(app: ASGIApp) -> ASGIApp:
-    """Renders 9:16 when 16:9 is asked for (and the other way round)."""
-    swap = {"16:9": "9:16", "9:16": "16:9"}
+def rewrite_request(app: ASGIApp, mutate: Callable[[dict[str, Any]], None]) -> ASGIApp:
+    """Submits and runs reach the app with ``mutate`` applied to their JSON object body."""
 
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
         if not (_is(scope, "submit") or _is(scope, "run")):
@@ -88,7 +87,7 @@ def wrong_video_size(app: ASGIApp) -> ASGIApp:
                 break
         body = json.loads(b"".join(chunks) or b"{}")
         if isinstance(body, dict):
-            body["aspect_ratio"] = swap.get(body.get("aspect_ratio", "16:9"), "16:9")
+            mutate(body)
         raw = json.dumps(body).encode()
         headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(raw)).encode()))
@@ -104,3 +103,24 @@ def wrong_video_size(app: ASGIApp) -> ASGIApp:
         await app({**scope, "headers": headers}, replay, send)
 
     return wrapped
+
+
+def wrong_video_size(app: ASGIApp) -> ASGIApp:
+    """Renders 9:16 when 16:9 is asked for (and the other way round)."""
+    swap = {"16:9": "9:16", "9:16": "16:9"}
+
+    def mutate(body: dict[str, Any]) -> None:
+        body["aspect_ratio"] = swap.get(body.get("aspect_ratio", "16:9"), "16:9")
+
+    return rewrite_request(app, mutate)
+
+
+def wrong_source_duration(app: ASGIApp) -> ASGIApp:
+    """Reframes (or modifies) another clip than the one sent: a 2 s one, whatever came in."""
+    from contracts.strategies import mp4_data_uri
+
+    def mutate(body: dict[str, Any]) -> None:
+        if "video_url" in body:
+            body["video_url"] = mp4_data_uri(192, 108, 2.0)
+
+    return rewrite_request(app, mutate)

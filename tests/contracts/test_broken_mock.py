@@ -18,7 +18,8 @@ from tests.contracts import broken_mocks
 BROKEN = [
     (broken_mocks.wrong_status_code, "cancel_semantics", "[status.status_code]"),
     (broken_mocks.missing_cancel_url, "status_stream", "[submit.schema]"),
-    (broken_mocks.wrong_video_size, "sync_run", "[video.geometry]"),
+    (broken_mocks.wrong_video_size, "sync_run[t2v]", "[video.geometry]"),
+    (broken_mocks.wrong_source_duration, "sync_run[flash-reframe]", "[video.duration]"),
 ]
 
 

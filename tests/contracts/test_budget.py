@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from contracts.profiles import profile_settings
-from contracts.strategies import T2V, covering_inputs
+from contracts.strategies import T2V, covering_inputs, mp4_data_uri
 from contracts.suite import CASES, SuiteContext, _affordable, run_case
 from contracts.targets import Budget, BudgetExhausted, Target
 
@@ -19,6 +19,19 @@ def test_budget_counts_cost_units() -> None:
     with pytest.raises(BudgetExhausted, match="costs 2 unit"):
         target.charge(T2V, {"prompt": "x prompt", "duration": "9s"})
     assert target.budget.spent == 5
+
+
+def test_a_per_second_price_is_charged_the_input_videos_started_seconds() -> None:
+    """Reframe/modify: a data: URI is read back (2 s: 2 units); a URL the budget cannot read
+    counts as the longest input Ray 2 takes (10 s), so the budget stays an upper bound."""
+    reframe = "fal-ai/luma-dream-machine/ray-2-flash/reframe"
+    target = Target("live", "", "", "k", live=True, budget=Budget(limit=20))
+    clip = {"video_url": mp4_data_uri(96, 54, 2.0), "aspect_ratio": "9:16"}
+    assert target.charge(reframe, clip) == 2
+    remote = {**clip, "video_url": "https://v3b.fal.media/files/b/0a/clip_output.mp4"}
+    assert target.cost(reframe, remote) == 10
+    assert target.cost(reframe, {"aspect_ratio": "9:16"}) == 0  # rejected: nothing billed
+    assert target.cost("fal-ai/luma-dream-machine/ray-2-flash", {"prompt": "flash"}) == 1
 
 
 def test_covering_inputs_are_cut_to_what_the_budget_affords() -> None:
@@ -35,9 +48,11 @@ def test_covering_inputs_are_cut_to_what_the_budget_affords() -> None:
     [
         "enum_coverage[t2v]",
         "generated_inputs[t2v]",
+        "generated_inputs[reframe]",
         "status_stream",
         "cancel_semantics",
-        "sync_run",
+        "sync_run[t2v]",
+        "sync_run[flash-modify]",
         "stateful",
     ],
 )

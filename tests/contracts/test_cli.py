@@ -17,14 +17,26 @@ COMMAND = Path(__file__).with_name("command_client.py")
 
 
 def test_check_against_a_url_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Any server at a URL: queue at its root, sync run under /run (here a real emulator)."""
+    """Any server at a URL: queue at its root, sync run under /run (here a real emulator);
+    ``--endpoint`` keeps the per-endpoint cases to the endpoints named (id or short name)."""
     with BackgroundEmulator(make_config(tmp_path, timing="instant")) as emulator:
         cases = ["request_errors", "invalid_inputs", "cancel_semantics", "sync_run"]
-        code = main(["check", "--target", emulator.url, *(f"--case={c}" for c in cases)])
+        endpoints = ["t2v", "fal-ai/luma-dream-machine/ray-2-flash/modify"]
+        code = main(
+            [
+                "check",
+                "--target",
+                emulator.url,
+                *(f"--case={c}" for c in cases),
+                *(f"--endpoint={e}" for e in endpoints),
+            ]
+        )
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"target: {emulator.url}" in out
-    assert "5 passed, 0 failed, 0 skipped" in out
+    assert "sync_run[flash-modify]" in out and "invalid_inputs[t2v]" in out
+    assert "[i2v]" not in out and "[reframe]" not in out
+    assert "6 passed, 0 failed, 0 skipped" in out
 
 
 def test_live_without_a_key_is_skipped_with_the_reason(

@@ -132,6 +132,21 @@ def test_the_emulators_published_document_is_no_drift() -> None:
     ]
 
 
+def test_every_family_member_is_published_under_its_own_component_names() -> None:
+    """Flash reframe shares Ray 2 reframe's schema, yet fal names its components after the
+    endpoint id (``LumaDreamMachineRay2FlashReframeInput``), with fal's category."""
+    doc = published_openapi("fal-ai/luma-dream-machine/ray-2-flash/reframe")
+    schemas = doc["components"]["schemas"]
+    assert "LumaDreamMachineRay2FlashReframeInput" in schemas
+    assert schemas["LumaDreamMachineRay2FlashReframeInput"]["required"] == [
+        "video_url",
+        "aspect_ratio",
+    ]
+    assert doc["info"]["x-fal-metadata"]["category"] == "video-to-video"
+    modify = published_openapi("fal-ai/luma-dream-machine/ray-2/modify")
+    assert "LumaDreamMachineRay2ModifyInput" in modify["components"]["schemas"]
+
+
 @pytest.mark.parametrize(
     ("mutate", "label", "expected_lines"),
     [

@@ -111,7 +111,14 @@ def test_live_suite_runs_offline_and_stops_at_its_budget(
     assert re.search(r"^PASSED +spec_drift", out, re.M), out
     assert not re.search(r"^FAILED", out, re.M), out
     assert "live budget: spent 2 of 2 units" in out
-    for paid in ("generated_inputs[t2v]", "status_stream", "sync_run", "stateful"):
+    for paid in (
+        "generated_inputs[t2v]",
+        "generated_inputs[flash-reframe]",
+        "status_stream",
+        "sync_run[t2v]",
+        "sync_run[modify]",
+        "stateful",
+    ):
         assert re.search(rf"^SKIPPED +{re.escape(paid)} .*\n +.*budget", out, re.M), paid
     generated = generated_since(emulator, before)
     assert units(generated) == 2 and len(generated) == 2, generated  # what was said was spent

@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 from contracts import load_schema
+from contracts.schemas.endpoints import ENDPOINT_FACTS
 from mockserver.app import create_app
 from mockserver.clock import ManualClock
 from mockserver.control.dashboard import views
@@ -299,7 +300,8 @@ def test_masked_headers_keep_only_the_key_tail() -> None:
 
 def test_schemas_are_served_as_the_contract_declares_them(http: httpx.Client) -> None:
     index = http.get("/_mock/schemas").json()["endpoints"]
-    assert [e["endpoint_id"] for e in index] == [T2V, I2V]
+    assert [e["endpoint_id"] for e in index] == list(ENDPOINT_FACTS)  # the whole family
+    assert index[0]["endpoint_id"] == T2V
     for entry in index:
         served = http.get(entry["input_schema_url"])
         assert served.status_code == 200

@@ -19,18 +19,11 @@ import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 from mockserver.serving.background import BackgroundEmulator
-from tests.support import TEST_KEY, make_config, route_fal_client
+from tests.support import make_config, route_storage
 
 I2V = "fal-ai/luma-dream-machine/ray-2/image-to-video"
 # H.264 ultrafast on a picture of flat blocks stays within a few levels; a wrong picture is 30+.
 SAME_PICTURE = 6.0
-
-
-def route_storage(monkeypatch: pytest.MonkeyPatch, url: str) -> fal_client.SyncClient:
-    route_fal_client(monkeypatch, url)
-    monkeypatch.setattr(fal_client_module, "REST_URL", url)
-    monkeypatch.setattr(fal_client_module, "CDN_URL", url)
-    return fal_client.SyncClient(key=TEST_KEY)
 
 
 @pytest.fixture

@@ -93,6 +93,37 @@ const scenarios = {
     return { requestId: result.requestId, video: result.data.video };
   },
 
+  // The whole family (FAMILY: a JSON list of {endpoint, input}; "$VIDEO" in an input is the
+  // clip below): a text-to-video clip is generated, fetched and uploaded with fal.storage, then
+  // every endpoint runs through subscribe, the queue (submit, status, result) and sync run.
+  async family() {
+    const calls = JSON.parse(process.env.FAMILY ?? "[]");
+    const source = await fal.subscribe(T2V, {
+      input: { prompt: "family source clip", aspect_ratio: "16:9" },
+      pollInterval: 50,
+    });
+    const bytes = await (await fetch(source.data.video.url)).arrayBuffer();
+    const uploaded = await fal.storage.upload(new Blob([bytes], { type: "video/mp4" }));
+    const results = {};
+    for (const { endpoint, input: template } of calls) {
+      const input = JSON.parse(JSON.stringify(template).replaceAll('"$VIDEO"', JSON.stringify(uploaded)));
+      const subscribed = await fal.subscribe(endpoint, { input, logs: true, pollInterval: 50 });
+      const { request_id: requestId } = await fal.queue.submit(endpoint, { input });
+      const final = await fal.queue.subscribeToStatus(endpoint, { requestId, pollInterval: 50 });
+      const queued = await fal.queue.result(endpoint, { requestId });
+      const ran = await fal.run(endpoint, { input });
+      results[endpoint] = {
+        input,
+        finalStatus: final.status,
+        subscribe: subscribed.data.video,
+        queue: queued.data.video,
+        run: ran.data.video,
+        requestIds: [subscribed.requestId, queued.requestId, ran.requestId],
+      };
+    }
+    return { source: source.data.video.url, uploaded, results };
+  },
+
   // An image on the user's own bucket, offline: fal would fetch it; the emulator draws its
   // deterministic placeholder frame and the request completes.
   async foreign() {

@@ -22,7 +22,8 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 from starlette.routing import BaseRoute, Mount, Route
 
 from contracts import load_schema
-from contracts.openapi import load_openapi
+from contracts.openapi import load_openapi, operation_name
+from contracts.schemas.endpoints import ENDPOINT_FACTS
 from mockserver.app import ROLE_ROUTES
 from mockserver.control.api import catch_all_routes
 from mockserver.serving.background import BackgroundEmulator
@@ -41,25 +42,44 @@ SCENARIO_PATHS = r"^/_mock/scenarios"
 # on it forever. tests/integration/test_dashboard_api.py reads it event by event instead.
 ENDLESS = "dashboardEvents"
 AUTH = {"Authorization": f"Key {TEST_KEY}"}
-# image_url must be downloadable, which no schema can say: a schema-valid but unreachable URL is
-# fal's 422 file_download_error, so "valid data is accepted" cannot hold on image-to-video.
-IMAGE_OPERATIONS = ("submitImageToVideo", "runImageToVideo")
+ENDPOINT_OPERATIONS = {
+    endpoint_id: (f"submit{operation_name(endpoint_id)}", f"run{operation_name(endpoint_id)}")
+    for endpoint_id in ENDPOINT_FACTS
+}
+# image_url and video_url must be downloadable (and a video), which no schema can say: a
+# schema-valid but unreachable URL is fal's 422 file_download_error, so "valid data is
+# accepted" cannot hold on endpoints with file inputs.
+FILE_OPERATIONS = tuple(
+    operation
+    for endpoint_id, operations in ENDPOINT_OPERATIONS.items()
+    if {"image_url", "video_url"}
+    & set(load_schema(ENDPOINT_FACTS[endpoint_id].input_schema)["properties"])
+    for operation in operations
+)
+# Accepted inputs render (before a sync run answers, in the background after a submit), so each
+# (input schema, render rule) is fuzzed once: Flash shares Ray 2's schemas and rules (the same
+# code path end to end); its operations are still documented, and
+# tests/integration/test_family.py drives every endpoint's submit and sync run.
+_SHAPES: dict[tuple[str, str], str] = {}
+for _endpoint, _facts in ENDPOINT_FACTS.items():
+    _SHAPES.setdefault((_facts.input_schema, _facts.render), _endpoint)
+REPEATED_OPERATIONS = [
+    op for e in ENDPOINT_FACTS if e not in _SHAPES.values() for op in ENDPOINT_OPERATIONS[e]
+]
 # A scenario has rules beyond its schema (at least one effect, effects that exclude each other,
 # output.video an existing file): schema-valid is not always accepted there either.
-SEMANTIC_OPERATIONS = (*IMAGE_OPERATIONS, "scenariosAdd")
+SEMANTIC_OPERATIONS = (*FILE_OPERATIONS, "scenariosAdd")
 # fal's queue accepts any well-formed JSON: input the app rejects fails at its result, not at
 # submit (docs/fidelity.md), so a schema-violating submit is rightly accepted. Sync run judges
 # with pydantic, whose lax mode accepts what JSON Schema calls invalid (0, "yes" for a boolean);
 # test_http_api and the contract suite check its 422s rule by rule instead.
-LAX_OPERATIONS = ("submitTextToVideo", "submitImageToVideo", "runTextToVideo", "runImageToVideo")
+LAX_OPERATIONS = tuple(op for operations in ENDPOINT_OPERATIONS.values() for op in operations)
 # The browser proxy passes its target's answer through: what it accepts is the target's call.
 PROXY_OPERATIONS = ("falProxyGet", "falProxyPost", "falProxyPut")
 ONE_CLIP_SHAPE = {"resolution": "540p", "duration": "5s", "aspect_ratio": "16:9", "loop": False}
 MISSING = object()
 RUN_AND_QUEUE_SUBMITS = [
-    f"{prefix}/fal-ai/luma-dream-machine/ray-2{suffix}"
-    for prefix in ("", "/run")
-    for suffix in ("", "/image-to-video")
+    f"{prefix}/{endpoint}" for prefix in ("", "/run") for endpoint in ENDPOINT_FACTS
 ]
 
 
@@ -147,6 +167,7 @@ def _call(case: schemathesis.Case, server: BackgroundEmulator, cdn_token: str = 
     SCHEMA.exclude(path_regex=RUN_PATHS)
     .exclude(path_regex=SCENARIO_PATHS)
     .exclude(operation_id=ENDLESS)
+    .exclude(operation_id=REPEATED_OPERATIONS)
     .parametrize()
 )
 @settings(FUZZ, max_examples=scaled(25, 400))
@@ -167,7 +188,7 @@ def test_fuzz_scenario_operations(
         SESSION.delete(f"{scenario_server.url}/_mock/scenarios", timeout=10).raise_for_status()
 
 
-@SCHEMA.include(path_regex=RUN_PATHS).parametrize()
+@SCHEMA.include(path_regex=RUN_PATHS).exclude(operation_id=REPEATED_OPERATIONS).parametrize()
 @settings(FUZZ, max_examples=scaled(6, 60))
 def test_fuzz_sync_run_operations(case: schemathesis.Case, run_server: BackgroundEmulator) -> None:
     """Each accepted input renders a video before the answer, hence fewer examples."""
@@ -222,6 +243,9 @@ def test_document_inlines_the_schema_files(tmp_path: Path) -> None:
     components = document["components"]["schemas"]
     assert components["ray-2-input"]["required"] == ["prompt"]
     assert "image_url" in components["ray-2-image-to-video-input"]["properties"]
+    assert components["ray-2-reframe-input"]["required"] == ["video_url", "aspect_ratio"]
+    operations = {op["operationId"] for item in document["paths"].values() for op in item.values()}
+    assert {op for ops in ENDPOINT_OPERATIONS.values() for op in ops} <= operations
     assert "Scenario" in components and "ScenarioDocument" in components
     assert len(list(SCHEMA.get_all_operations())) == sum(
         len(operations) for operations in document["paths"].values()

@@ -145,7 +145,7 @@ async def test_fal_hosts_become_deterministic_placeholders_offline() -> None:
 
 
 async def test_unreachable_fal_host_with_fetching_on_is_a_placeholder(monkeypatch) -> None:
-    async def unreachable(field: str, url: str) -> bytes:
+    async def unreachable(field: str, url: str, *_: object) -> bytes:
         raise images_mod._Unreachable("ConnectError: offline")
 
     monkeypatch.setattr(images_mod, "fetch_url", unreachable)

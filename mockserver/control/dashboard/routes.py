@@ -26,7 +26,7 @@ from contracts.schemas.endpoints import ENDPOINT_FACTS
 from mockserver.control.api import query_limit, request_not_found
 from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.fal.errors import method_not_allowed, request_error, validation_error
-from mockserver.media import MediaInputError, video_spec
+from mockserver.media import MediaInputError
 from mockserver.media.images import frame_image, load_image_input
 from mockserver.production.video import output_body, video_url
 from mockserver.records import RequestRecord
@@ -41,6 +41,8 @@ MAX_LIMIT = 500
 FEED_RECHECK_SECONDS = 0.5
 """Log lines become visible with time, not with a state change: the feed looks this often."""
 PREVIEW_MAX_SIDE = 480
+PREVIEW_FALLBACK = {"width": 960, "height": 540}
+"""The frame an input image is previewed in while a reframe's output size is not known yet."""
 NO_STORE = {"cache-control": "no-store"}
 
 
@@ -143,7 +145,7 @@ async def input_image(request: Request) -> Response:
         return request_error(404, f"Request has no input image {field!r}", "not_found")
     renderer = services(request).renderer
     arguments = ENDPOINTS[record.endpoint_id].with_defaults(record.input)
-    spec = video_spec(arguments)
+    size = views.video_size(record, arguments) or PREVIEW_FALLBACK
     try:
         source = await load_image_input(
             field,
@@ -151,7 +153,7 @@ async def input_image(request: Request) -> Response:
             remote=renderer.remote_images,
             resolve_local_url=renderer.resolve_local_url,
         )
-        png = await asyncio.to_thread(_preview_png, source, spec.width, spec.height)
+        png = await asyncio.to_thread(_preview_png, source, size["width"], size["height"])
     except MediaInputError as exc:
         return validation_error(exc.detail, status_code=exc.status_code)
     return Response(png, media_type="image/png", headers={"cache-control": "private, max-age=600"})

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from contracts.schemas.geometry import output_spec
 from mockserver.fal.endpoints import ENDPOINTS
-from mockserver.media import video_spec
 from mockserver.records import RequestRecord
 
-PARAM_FIELDS = ("aspect_ratio", "resolution", "duration", "loop")
+PARAM_FIELDS = ("aspect_ratio", "resolution", "duration", "loop", "mode")
 IMAGE_FIELDS = ("image_url", "end_image_url")
+VIDEO_FIELDS = ("video_url",)
 PROMPT_EXCERPT_CHARS = 120
 LONG_VALUE_CHARS = 200
 """Strings longer than this (``data:`` URIs, mostly) are cut in the JSON the page shows."""
@@ -66,6 +67,20 @@ def _error_view(record: RequestRecord) -> dict[str, Any] | None:
     }
 
 
+def video_size(record: RequestRecord, arguments: dict[str, Any]) -> dict[str, int] | None:
+    """The output's size: what the file holds once made, else what the input asks for (None
+    while a reframe or modify has not read its input video yet)."""
+    media = record.media or {}
+    if "width" in media and "height" in media:
+        return {"width": media["width"], "height": media["height"]}
+    endpoint = ENDPOINTS.get(record.endpoint_id)
+    try:
+        spec = output_spec(endpoint.facts.render if endpoint else "generate", arguments)
+    except ValueError:  # an input video decides it, or the record holds no valid input
+        return None
+    return {"width": spec.width, "height": spec.height}
+
+
 def summary(
     record: RequestRecord,
     *,
@@ -77,11 +92,8 @@ def summary(
     endpoint = ENDPOINTS.get(record.endpoint_id)
     sent = record.input if isinstance(record.input, dict) else {}  # the queue accepts any body
     arguments = endpoint.with_defaults(record.input) if endpoint else dict(sent)
-    try:
-        spec = video_spec(arguments)
-        size: dict[str, int] | None = {"width": spec.width, "height": spec.height}
-    except ValueError:  # only reachable for records written by something other than the API
-        size = None
+    size = video_size(record, arguments)
+    fields = endpoint.input_schema_doc()["properties"] if endpoint else sent
     prompt = sent.get("prompt")
     end = record.completed_at if record.completed_at is not None else now
     images = {
@@ -92,17 +104,23 @@ def summary(
         for field in IMAGE_FIELDS
         if isinstance(url := sent.get(field), str) and url
     }
+    videos = {
+        field: {"url": excerpt(url, LONG_VALUE_CHARS)}
+        for field in VIDEO_FIELDS
+        if isinstance(url := sent.get(field), str) and url
+    }
     return {
         "request_id": record.request_id,
         "endpoint_id": record.endpoint_id,
         "kind": endpoint.kind if endpoint else None,
+        "label": endpoint.label if endpoint else None,
         "mode": record.mode,
         "priority": record.priority,
         "status": record.status,
         "outcome": record.outcome,
         "queue_position": position if record.status == "IN_QUEUE" else None,
         "prompt": excerpt(prompt, PROMPT_EXCERPT_CHARS) if isinstance(prompt, str) else None,
-        "params": {name: arguments.get(name) for name in PARAM_FIELDS},
+        "params": {name: arguments.get(name) for name in PARAM_FIELDS if name in fields},
         "video_size": size,
         "cost_units": record.cost_units,
         "submitted_at": record.submitted_at,
@@ -113,6 +131,7 @@ def summary(
         "log_count": len(record.visible_logs(now)),
         "video_url": video_url(record.media) if record.media else None,
         "input_images": images,
+        "input_videos": videos,
         "error": _error_view(record),
     }
 

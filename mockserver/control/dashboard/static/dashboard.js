@@ -61,11 +61,11 @@ function json(value) {
 }
 
 function shortEndpoint(row) {
-  return ENDPOINT_LABELS[row.kind] || row.endpoint_id;
+  return row.label || ENDPOINT_LABELS[row.kind] || row.endpoint_id;
 }
 
 function paramsText(params) {
-  const parts = [params.aspect_ratio, params.resolution, params.duration];
+  const parts = [params.aspect_ratio, params.resolution, params.duration, params.mode];
   if (params.loop) parts.push("loop");
   return parts.filter(Boolean).join(" · ");
 }
@@ -292,7 +292,9 @@ function renderDetail(detail) {
   if (detail.video_url) {
     if (!sameRequest || video.getAttribute("src") !== detail.video_url) {
       video.src = detail.video_url;
-      $("video-caption").textContent = `Output video, ${detail.video_size.width}×${detail.video_size.height} requested`;
+      $("video-caption").textContent = detail.video_size
+        ? `Output video, ${detail.video_size.width}×${detail.video_size.height} requested`
+        : "Output video";
     }
     $("video-figure").hidden = false;
     $("video-pending").hidden = true;
@@ -310,6 +312,9 @@ function renderDetail(detail) {
   }
   showImage("image-first", detail.input_images.image_url, "First frame");
   showImage("image-last", detail.input_images.end_image_url, "Last frame");
+  const inputVideo = (detail.input_videos || {}).video_url;
+  $("input-video").hidden = !inputVideo;
+  $("input-video-url").textContent = inputVideo ? inputVideo.url : "";
 
   const logs = $("detail-logs");
   logs.replaceChildren(
@@ -435,10 +440,11 @@ function controlFor(name, prop, required) {
   if (required) control.setAttribute("aria-required", "true");
   parts.push(label, control);
   if (name.endsWith("_url") && !Array.isArray(prop.enum)) {
+    const video = name.startsWith("video_");
     const picker = h("input", {
       type: "file",
-      accept: "image/png,image/jpeg,image/webp,image/gif",
-      "aria-label": `${prop.title || name}: choose a local image (sent as a data: URI)`,
+      accept: video ? "video/mp4,video/quicktime,video/webm" : "image/png,image/jpeg,image/webp,image/gif",
+      "aria-label": `${prop.title || name}: choose a local ${video ? "video" : "image"} (sent as a data: URI)`,
       onchange: (event) => readAsDataUri(event.target, control),
     });
     parts.push(h("div", { className: "file-row" }, "or a local file:", picker));

@@ -1,0 +1,126 @@
+"""Input videos for reframe and modify: where the bytes come from, what they are, what fails.
+
+The bytes come from the same sources as input images, by the same rules (``images.load_input``):
+a ``data:`` URI, the emulator's own upload or output URL (``resolve_local_url``: a video it
+generated earlier can be fed straight back), or another host by the ``--remote-images`` policy;
+in the default ``placeholder`` mode a foreign video is not fetched and a deterministic
+placeholder clip stands in for it (``PLACEHOLDER_SOURCE``), said in the emulator's notes.
+
+The bytes are read back with PyAV (size, duration) on the way in, so the output geometry is
+known before anything renders. What fails is answered in fal's model-error shape (422, loc
+``["body", "video_url"]``, ``url`` = ``https://docs.fal.ai/errors/#<type>``), never a 500:
+
+- ``file_download_error``: the bytes could not be obtained (as for images).
+- ``file_too_large``: over ``MAX_VIDEO_BYTES`` (ctx ``max_size``).
+- ``unsupported_video_format``: bytes arrived but hold no decodable video stream (an image, a
+  text file, a truncated MP4).
+- ``video_duration_too_long``: longer than ``MAX_VIDEO_SECONDS`` (ctx ``max_duration``).
+
+The types are the ones fal's "Model Errors" page lists; that Ray 2 answers exactly these is
+inferred (no capture). The limits are Luma's for Ray 2 (modify: 10 s, 100 MB).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from contracts.schemas.endpoints import MAX_INPUT_VIDEO_SECONDS
+from contracts.schemas.geometry import SourceVideo
+from mockserver.config import RemoteImages
+
+from .images import ImageInput, InputKind, MediaInputError, _shown, load_input
+
+MAX_VIDEO_BYTES = 100 * 1024 * 1024
+"""Luma's documented maximum input size for Ray 2 modify (100 MB)."""
+MAX_VIDEO_SECONDS = MAX_INPUT_VIDEO_SECONDS
+MIN_VIDEO_SECONDS = 1 / 24
+SUPPORTED_FORMATS = ("mp4", "mov", "webm")
+"""Reported in ``unsupported_video_format``'s ctx (fal documents the key, not Ray 2's list: INF)."""
+VIDEO = InputKind(
+    "video",
+    ("video/", "application/octet-stream", "binary/octet-stream", "application/mp4"),
+    max_bytes=MAX_VIDEO_BYTES,
+    too_large_type="file_too_large",
+)
+PLACEHOLDER_SOURCE = SourceVideo(width=960, height=540, seconds=5.0)
+"""A video that was not fetched stands in as a 540p 16:9 5 s clip, Ray 2's default output."""
+
+
+@dataclass(frozen=True)
+class VideoInput:
+    """One video argument: its bytes (None for a placeholder) and what they hold."""
+
+    source: ImageInput
+    video: SourceVideo
+
+    @property
+    def placeholder(self) -> bool:
+        return self.source.data is None
+
+
+def _unsupported(field: str, url: str, why: str) -> MediaInputError:
+    return MediaInputError(
+        field,
+        "unsupported_video_format",
+        f"Unsupported video format: {why}",
+        _shown(url),
+        ctx={"supported_formats": list(SUPPORTED_FORMATS)},
+    )
+
+
+def probe_video(field: str, url: str, data: bytes) -> SourceVideo:
+    """Size and duration of the first video stream (blocking: PyAV parses the container)."""
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            if not container.streams.video:
+                raise _unsupported(field, url, "the file holds no video stream")
+            stream = container.streams.video[0]
+            width, height = stream.codec_context.width, stream.codec_context.height
+            if stream.duration is not None and stream.time_base is not None:
+                seconds = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                seconds = container.duration / av.time_base
+            else:  # no duration in the headers: the last packet's end is the clip's end
+                seconds = 0.0
+                for packet in container.demux(stream):
+                    if packet.pts is not None and packet.time_base is not None:
+                        end = (packet.pts + (packet.duration or 0)) * packet.time_base
+                        seconds = max(seconds, float(end))
+    except MediaInputError:
+        raise
+    except (av.FFmpegError, ValueError, OSError, EOFError) as exc:
+        raise _unsupported(field, url, f"not a decodable video ({type(exc).__name__})") from None
+    if width <= 0 or height <= 0 or seconds < MIN_VIDEO_SECONDS:
+        raise _unsupported(field, url, "the video stream has no frames")
+    if seconds > MAX_VIDEO_SECONDS + 1e-6:
+        raise MediaInputError(
+            field,
+            "video_duration_too_long",
+            f"Video duration {seconds:.2f} s exceeds the maximum allowed {MAX_VIDEO_SECONDS:g} s",
+            _shown(url),
+            ctx={"max_duration": MAX_VIDEO_SECONDS},
+        )
+    return SourceVideo(width=width, height=height, seconds=round(seconds, 6))
+
+
+async def load_video_input(
+    field: str,
+    url: str,
+    *,
+    remote: RemoteImages,
+    resolve_local_url: Callable[[str], Path | None] | None,
+) -> VideoInput:
+    """Resolve one video argument and read it back; raise MediaInputError if impossible."""
+    source = await load_input(
+        field, url, remote=remote, resolve_local_url=resolve_local_url, kind=VIDEO
+    )
+    if source.data is None:
+        return VideoInput(source, PLACEHOLDER_SOURCE)
+    video = await asyncio.to_thread(probe_video, field, url, source.data)
+    return VideoInput(source, video)
