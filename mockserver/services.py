@@ -112,7 +112,6 @@ def open_services(
     from mockserver.storage.files import FileStore
     from mockserver.stores import MemoryStore, SharedSqliteStore, SqliteStore
     from mockserver.webhooks.dispatch import RetryPolicy, WebhookDispatcher
-    from mockserver.webhooks.keys import WebhookSigner
 
     config.state_dir.mkdir(parents=True, exist_ok=True)
     request_store = store or (
@@ -141,7 +140,7 @@ def open_services(
         request_store, clock, config.timing_profile, producer, progression=observers.progression
     )
     webhooks = WebhookDispatcher(
-        WebhookSigner.load_or_create(config.state_dir),
+        config.state_dir,
         clock,
         RetryPolicy.from_config(config),
         config.webhook_allow,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
 from mockserver.chaos.model import CREATING_ROUTES, Effects, FaultDocument, RandomFaults, Scenario
@@ -33,10 +34,12 @@ RANDOM_FAULTS: dict[str, dict[str, Any]] = {
     "generation_timeout": {"error": "generation_timeout"},
 }
 """Kinds a chaos run draws from; each fires with its own rate, checked in this order."""
-RANDOM_SCENARIOS = {
-    kind: parse_scenario(spec, default_name=f"random:{kind}")
-    for kind, spec in RANDOM_FAULTS.items()
-}
+
+
+@cache
+def random_scenario(kind: str) -> Scenario:
+    """A random fault kind as a scenario, parsed on first draw (most servers never draw one)."""
+    return parse_scenario(RANDOM_FAULTS[kind], default_name=f"random:{kind}")
 
 
 def random_faults(
@@ -195,7 +198,7 @@ class FaultEngine:
             rng = self._rngs[route] = random.Random(f"{self.random.seed}:{route}")
         struck = False
         for kind, rate in self.random.rates:
-            scenario = RANDOM_SCENARIOS[kind]
+            scenario = random_scenario(kind)
             if route not in scenario.match.routes:
                 continue
             if rng.random() < rate and not struck:  # at most one kind per request

@@ -13,9 +13,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml  # PyYAML: scenario files are meant to be written by hand
-from jsonschema import Draft202012Validator
-
 from contracts.schemas import load_schema
 from mockserver.chaos.model import (
     CREATING_ROUTES,
@@ -93,6 +90,8 @@ def _normalise(raw: Any) -> Any:
 
 
 def _schema_problems(schema: dict[str, Any], data: Any, at: DocPath) -> list[tuple[DocPath, str]]:
+    from jsonschema import Draft202012Validator  # on first use: most servers load no scenario
+
     validator = Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     return [(at + tuple(error.absolute_path), error.message) for error in errors]
@@ -289,6 +288,8 @@ def parse_document(
 
 def load_file(path: Path) -> FaultDocument:
     """Read a scenario file (``.json``, else YAML); ScenarioError says what is wrong, where."""
+    import yaml  # PyYAML, on first use: scenario files are meant to be written by hand
+
     source = f"scenario file {path}"
     try:
         text = path.read_text(encoding="utf-8")

@@ -10,7 +10,6 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from sse_starlette.sse import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -276,6 +275,8 @@ class QueueApi:
                 if current.status == "COMPLETED":
                     return
                 await self.queue.wait_changed(timeout=0.25)
+
+        from sse_starlette.sse import EventSourceResponse  # on first stream
 
         return EventSourceResponse(
             events(),

@@ -28,8 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
-
 from contracts.schemas.endpoints import MAX_INPUT_VIDEO_SECONDS
 from contracts.schemas.geometry import SourceVideo
 from mockserver.config import RemoteImages
@@ -76,6 +74,8 @@ def _unsupported(field: str, url: str, why: str) -> MediaInputError:
 
 def probe_video(field: str, url: str, data: bytes) -> SourceVideo:
     """Size and duration of the first video stream (blocking: PyAV parses the container)."""
+    import av  # on first use: only the video-to-video endpoints read a video
+
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
             if not container.streams.video:

@@ -80,7 +80,25 @@ class _QuietSignals(uvicorn.Server):
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         _OUR_LISTENER.set(True)  # in this server's own task (and the lifespan task it starts)
+        self._wake = asyncio.Event()
         await super().serve(sockets)
+
+    async def main_loop(self) -> None:
+        """uvicorn's loop (a tick every 0.1 s), woken at once by ``exit_now``: every pytest
+        fixture's teardown would otherwise wait out half a tick on average."""
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 0.1)
+            should_exit = await self.on_tick(counter)
+
+    def exit_now(self) -> None:
+        self.should_exit = True
+        wake = getattr(self, "_wake", None)
+        if wake is not None:
+            wake.set()
 
 
 def _bound_port(server: uvicorn.Server) -> int:
@@ -146,11 +164,11 @@ class Emulator:
         """Set in a worker of ``serve --workers N``: serve these, no proxy, no server.json."""
         self.info: ServerInfo | None = None
         self.ready = asyncio.Event()
-        self._servers: list[uvicorn.Server] = []
+        self._servers: list[_QuietSignals] = []
         self._proxy: ProxyServer | None = None
         self._stopping = False
 
-    def _uvicorn(self, port: int, *, lifespan: str, **ssl: Any) -> uvicorn.Server:
+    def _uvicorn(self, port: int, *, lifespan: str, **ssl: Any) -> _QuietSignals:
         uvicorn_log = logging.getLogger("uvicorn.error")
         if _LIFECYCLE_FILTER not in uvicorn_log.filters:
             uvicorn_log.addFilter(_LIFECYCLE_FILTER)
@@ -162,6 +180,7 @@ class Emulator:
             log_level=self.log_level,
             access_log=self.access_log,
             timeout_graceful_shutdown=2,
+            ws="none",  # fal's request API has no websocket routes; saves the websockets import
             **ssl,
         )
         return _QuietSignals(config)
@@ -227,7 +246,7 @@ class Emulator:
         self._stopping = True
         # The TLS listener shares the app, so it goes first; the lifespan owner last.
         for server in reversed(self._servers):
-            server.should_exit = True
+            server.exit_now()
 
 
 def _quiet(log_level: str) -> bool:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -32,7 +33,8 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from starlette.requests import Request
@@ -46,7 +48,9 @@ from mockserver.fal.hosts import is_loopback
 from mockserver.production.video import output_body
 from mockserver.records import RequestRecord
 from mockserver.services import services
-from mockserver.webhooks.keys import WebhookSigner
+
+if TYPE_CHECKING:
+    from mockserver.webhooks.keys import WebhookSigner
 
 log = logging.getLogger(__name__)
 
@@ -168,28 +172,44 @@ class WebhookDispatcher:
     """Delivers webhooks for completed requests; ``Services.webhooks`` holds the instance."""
 
     def __init__(
-        self, signer: WebhookSigner, clock: Clock, policy: RetryPolicy, allow: Iterable[str] = ()
+        self, key_dir: Path, clock: Clock, policy: RetryPolicy, allow: Iterable[str] = ()
     ) -> None:
-        self.signer = signer
+        self.key_dir = key_dir
         self.clock = clock
         self.policy = policy
         self.allow = tuple(allow)
         self.deliveries: deque[dict[str, Any]] = deque(maxlen=HISTORY)
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
+        self._open = False
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_DELIVERIES)
         self._advanced = asyncio.Event()
         clock.on_advance(self._on_advance)
 
+    @functools.cached_property
+    def signer(self) -> WebhookSigner:
+        """The server's key in ``key_dir``, read or made on the first webhook or JWKS call:
+        cryptography is a large import and most runs send no webhook."""
+        from mockserver.webhooks.keys import WebhookSigner
+
+        return WebhookSigner.load_or_create(self.key_dir)
+
     async def start(self) -> None:
-        # trust_env=False: HTTPS_PROXY in the emulator's own environment must not reroute
-        # deliveries; no redirects: a 30x must not lead a delivery off the allowed hosts.
-        self._client = httpx.AsyncClient(
-            trust_env=False,
-            follow_redirects=False,
-            timeout=self.policy.timeout_seconds,
-            headers={"user-agent": USER_AGENT},
-        )
+        self._open = True
+
+    def _http(self) -> httpx.AsyncClient:
+        """The delivery client, made on the first delivery (its TLS context costs start-up
+        time most runs never use back)."""
+        if self._client is None:
+            # trust_env=False: HTTPS_PROXY in the emulator's own environment must not reroute
+            # deliveries; no redirects: a 30x must not lead a delivery off the allowed hosts.
+            self._client = httpx.AsyncClient(
+                trust_env=False,
+                follow_redirects=False,
+                timeout=self.policy.timeout_seconds,
+                headers={"user-agent": USER_AGENT},
+            )
+        return self._client
 
     async def aclose(self) -> None:
         tasks = list(self._tasks)
@@ -198,6 +218,7 @@ class WebhookDispatcher:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self._open = False
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -216,7 +237,7 @@ class WebhookDispatcher:
 
     def on_completed(self, record: RequestRecord) -> None:
         """``RequestQueue.completion_listeners`` entry: schedule a delivery, never raise."""
-        if not record.webhook_url or record.mode != "queue" or self._client is None:
+        if not record.webhook_url or record.mode != "queue" or not self._open:
             return
         try:
             body = encode_payload(webhook_payload(record))
@@ -272,7 +293,6 @@ class WebhookDispatcher:
     async def _post(
         self, request_id: str, url: str, body: bytes
     ) -> tuple[int | None, str | None, float]:
-        assert self._client is not None
         timestamp = str(int(time.time()))
         headers = {
             "content-type": "application/json",
@@ -284,7 +304,7 @@ class WebhookDispatcher:
         started = time.perf_counter()
         async with self._slots:
             try:
-                response = await self._client.post(url, content=body, headers=headers)
+                response = await self._http().post(url, content=body, headers=headers)
             except httpx.HTTPError as exc:
                 return None, f"{type(exc).__name__}: {exc}", time.perf_counter() - started
         took = time.perf_counter() - started

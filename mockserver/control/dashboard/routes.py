@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from sse_starlette.sse import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -178,6 +177,8 @@ async def feed(request: Request) -> Response:
                     "data": json.dumps({"now": state.clock.now(), "requests": rows}),
                 }
             await state.queue.wait_changed(timeout=FEED_RECHECK_SECONDS)
+
+    from sse_starlette.sse import EventSourceResponse  # on first stream
 
     return EventSourceResponse(
         events(), ping=state.config.stream_keepalive_seconds, headers=NO_STORE
