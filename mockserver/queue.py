@@ -256,6 +256,7 @@ class RequestQueue:
         self._ready: dict[str, tuple[Production, float]] = {}
         self._producing: dict[str, asyncio.Task[None]] = {}
         self._changed = asyncio.Event()
+        self._watchers = 0
         self._wake = asyncio.Event()
         self._driver: asyncio.Task[None] | None = None
         self.completion_listeners: list[Callable[[RequestRecord], None]] = []
@@ -299,12 +300,18 @@ class RequestQueue:
     async def wait_changed(self, timeout: float | None) -> None:
         """Return when any request changes (or after ``timeout`` seconds)."""
         changed = self._changed
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changed.wait(), timeout)
+        self._watchers += 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), timeout)
+        finally:
+            self._watchers -= 1
 
     def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+        """Wake every ``wait_changed``; a no-op when none waits (most submits under load)."""
+        if self._watchers:
+            self._changed.set()
+            self._changed = asyncio.Event()
 
     async def _drive(self) -> None:
         while True:
@@ -363,6 +370,7 @@ class RequestQueue:
             extra_logs=[dict(line) for line in plan.logs],
             scenario=_scenario_of(plan),
             rejection=validation.errors or None,
+            arguments=validation.arguments,
         )
         if progression == "immediate":
             record.eligible_at, record.run_seconds = now, 0.0
@@ -569,7 +577,7 @@ class RequestQueue:
         record.logs = []
         if record.rejection is None:  # a rejected input never reaches the model: no logs
             endpoint = ENDPOINTS[record.endpoint_id]
-            first = endpoint.start_log(record.input)
+            first = endpoint.start_log(endpoint.arguments_of(record))
             record.logs = [
                 log_line(at + fraction * record.run_seconds, message.format(start_log=first))
                 for fraction, message in LOG_PLAN

@@ -60,6 +60,9 @@ class RequestRecord:
     """The emulator's remarks on how it produced the output (cache hit, placeholder image)."""
     rejection: list[dict[str, Any]] | None = None
     """The 422 ``detail`` the app answers when this request runs (its input is invalid)."""
+    arguments: dict[str, Any] | None = None
+    """The input as the model sees it (validated, coerced, defaults filled in), worked out once
+    at submit; None for an invalid input and for records stored before it was kept."""
 
     @property
     def priority_rank(self) -> int:
@@ -130,12 +133,16 @@ class RequestRecord:
         """An independent copy for the stores, an order of magnitude cheaper than ``to_dict``.
 
         Lists and dicts are copied one level deep: records change by assigning or appending
-        (``logs.append``), never by editing a stored log line, input or output in place."""
+        (``logs.append``), never by editing a stored log line, input or output in place. Only
+        the fields whose type can hold a container are looked at (the stores copy a record on
+        every write, three times per request)."""
         twin = object.__new__(type(self))  # copy.copy's __reduce_ex__ path costs more than this
-        twin.__dict__ = {
-            k: v.copy() if type(v) is list or type(v) is dict else v
-            for k, v in self.__dict__.items()
-        }
+        values = self.__dict__.copy()
+        for name in _container_fields(type(self)):
+            value = values[name]
+            if type(value) is list or type(value) is dict:
+                values[name] = value.copy()
+        twin.__dict__ = values
         return twin
 
 
@@ -163,3 +170,18 @@ class RequestPlan:
 
 PLAN_SCOPE_KEY = "ray2_mock.plan"
 _FIELD_NAMES: dict[type, frozenset[str]] = {}
+
+
+_CONTAINER_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _container_fields(cls: type[RequestRecord]) -> tuple[str, ...]:
+    """The fields of ``cls`` annotated with a list, a dict or ``Any``."""
+    found = _CONTAINER_FIELDS.get(cls)
+    if found is None:
+        found = _CONTAINER_FIELDS[cls] = tuple(
+            f.name
+            for f in dataclasses.fields(cls)
+            if any(word in str(f.type) for word in ("list", "dict", "Any"))
+        )
+    return found

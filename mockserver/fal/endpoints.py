@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contracts.schemas import load_schema
 from contracts.schemas.endpoints import APP_ID, ENDPOINT_FACTS, EndpointFacts, cost_units
 from mockserver.fal.validation import Validation, validator_for
+
+if TYPE_CHECKING:
+    from mockserver.records import RequestRecord
 
 __all__ = ["APP_ID", "ENDPOINTS", "Endpoint", "cost_units"]
 
@@ -56,9 +59,15 @@ class Endpoint:
     def label(self) -> str:
         return self.facts.label
 
-    def start_log(self, body: Any) -> str:
-        """The model's first log line for this input (``endpoints.json``'s ``start_log``)."""
-        return self.facts.start_log.format_map(_Blank(self.with_defaults(body)))
+    def arguments_of(self, record: RequestRecord) -> dict[str, Any]:
+        """``with_defaults`` of a record's input, as kept since its submit when it was valid."""
+        if record.arguments is not None:
+            return record.arguments
+        return self.with_defaults(record.input)
+
+    def start_log(self, arguments: Mapping[str, Any]) -> str:
+        """The model's first log line for these arguments (``endpoints.json``'s ``start_log``)."""
+        return self.facts.start_log.format_map(_Blank(arguments))
 
     def cost_units(self, validation: Validation, seconds: float | None = None) -> int:
         """What fal bills for it: nothing for input the app rejects (billable units 0).

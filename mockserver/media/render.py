@@ -44,7 +44,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -565,6 +565,16 @@ class VideoRenderer:
 
     # -- steps ----------------------------------------------------------------------------------
 
+    def _image(self, field: str, url: str) -> Awaitable[ImageInput]:
+        return load_image_input(
+            field, url, remote=self.remote_images, resolve_local_url=self.resolve_local_url
+        )
+
+    def _video(self, field: str, url: str) -> Awaitable[VideoInput]:
+        return load_video_input(
+            field, url, remote=self.remote_images, resolve_local_url=self.resolve_local_url
+        )
+
     async def _prepare(self, req: RenderRequest) -> _Job:
         """Everything that decides the bytes, hashed into the key (cheap; runs on the loop;
         an input video is read back in a thread)."""
@@ -573,30 +583,13 @@ class VideoRenderer:
         fields = [f for f in IMAGE_FIELDS if args.get(f)]
         # a video rule always reads its video: an empty URL is fal's file_download_error
         video_fields = [f for f in VIDEO_FIELDS if f in args] if rule != "generate" else []
-        loaded, videos = await asyncio.gather(
-            asyncio.gather(
-                *(
-                    load_image_input(
-                        f,
-                        str(args[f]),
-                        remote=self.remote_images,
-                        resolve_local_url=self.resolve_local_url,
-                    )
-                    for f in fields
-                )
-            ),
-            asyncio.gather(
-                *(
-                    load_video_input(
-                        f,
-                        str(args[f]),
-                        remote=self.remote_images,
-                        resolve_local_url=self.resolve_local_url,
-                    )
-                    for f in video_fields
-                )
-            ),
-        )
+        if fields or video_fields:  # no gather (two tasks per field) for a text-only input
+            loaded, videos = await asyncio.gather(
+                asyncio.gather(*(self._image(f, str(args[f])) for f in fields)),
+                asyncio.gather(*(self._video(f, str(args[f])) for f in video_fields)),
+            )
+        else:
+            loaded, videos = [], []
         images = dict(zip(fields, loaded, strict=True))
         video = videos[0] if videos else None
         log_lines = [line for image in loaded for line in image.log_lines]

@@ -32,7 +32,7 @@ class VideoProducer:
 
     async def __call__(self, record: RequestRecord) -> Production:
         endpoint = ENDPOINTS[record.endpoint_id]
-        arguments = endpoint.with_defaults(record.input)
+        arguments = endpoint.arguments_of(record)
         try:
             video = await self.renderer.render(
                 RenderRequest(record.endpoint_id, arguments, record.request_id)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 
 import pytest
 
 from mockserver.clock import ManualClock
+from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.queue import Production, RequestQueue, Schedule, new_request_id
 from mockserver.records import RequestRecord
 from mockserver.stores import RequestStore, SqliteStore
@@ -235,3 +237,31 @@ def test_a_finish_frees_its_slot_before_a_start_at_the_same_instant() -> None:
     queued = plain("queued", 2, eligible_at=3.0)
     schedule = Schedule([queued, running], 1, lambda r: r.eligible_at, lambda r: r.due_at)
     assert schedule.next_event().kind == "finish"
+
+
+async def test_arguments_are_worked_out_once_at_submit(store: RequestStore) -> None:
+    """The model's view of the input (coerced, defaults filled) is kept on the record from the
+    submit on: the start log, the renderer and the dashboard read it instead of validating the
+    body again. An invalid input keeps none; a record stored before the field existed falls
+    back to validating its input."""
+    clock = ManualClock()
+    queue = RequestQueue(store, clock, PROFILE, Producer())
+    record = queue.submit(T2V, {"prompt": "a fox", "loop": "yes", "resolution": "720p"})
+    kept = queue.get(record.request_id).arguments
+    assert kept is not None
+    assert kept["loop"] is True  # pydantic's lax bool, as the app sees it
+    assert (kept["resolution"], kept["aspect_ratio"], kept["duration"]) == ("720p", "16:9", "5s")
+    invalid = queue.submit(T2V, {"prompt": "a fox", "aspect_ratio": "1:1"})
+    assert queue.get(invalid.request_id).arguments is None
+    assert queue.get(invalid.request_id).rejection
+
+    await settle(queue)
+    clock.advance(1.0)
+    queue.advance()
+    first = queue.get(record.request_id).logs[0]["message"]
+    assert first == "Starting generation: 720p, 16:9, 5s"
+
+    endpoint = ENDPOINTS[T2V]
+    legacy = dataclasses.replace(record, input={"prompt": "a", "duration": "9s"}, arguments=None)
+    started = endpoint.start_log(endpoint.arguments_of(legacy))
+    assert started == "Starting generation: 540p, 16:9, 9s"

@@ -30,6 +30,7 @@ def _record() -> RequestRecord:
         run_seconds=1.0,
         logs=[{"message": "m", "at": 1.0}],
         headers={"x-fal-runner-hint": "h"},
+        arguments={"prompt": "a prompt", "duration": "5s"},
     )
 
 
@@ -38,6 +39,7 @@ def test_mutating_a_copy_changes_nothing_stored(store: RequestStore) -> None:
     store.add(mine)
     mine.logs.append({"message": "added after add", "at": 2.0})
     mine.input["prompt"] = "changed"
+    mine.arguments["duration"] = "9s"
     got = store.get("r1")
     assert got is not None and got is not mine
     got.logs.append({"message": "added after get", "at": 3.0})
@@ -47,6 +49,7 @@ def test_mutating_a_copy_changes_nothing_stored(store: RequestStore) -> None:
     assert again is not None
     assert again.logs == [{"message": "m", "at": 1.0}]
     assert again.input == {"prompt": "a prompt"} and again.headers == {"x-fal-runner-hint": "h"}
+    assert again.arguments == {"prompt": "a prompt", "duration": "5s"}
     assert again.status == "IN_QUEUE"
 
 

@@ -143,7 +143,7 @@ async def input_image(request: Request) -> Response:
     if not isinstance(url, str) or not url:
         return request_error(404, f"Request has no input image {field!r}", "not_found")
     renderer = services(request).renderer
-    arguments = ENDPOINTS[record.endpoint_id].with_defaults(record.input)
+    arguments = ENDPOINTS[record.endpoint_id].arguments_of(record)
     size = views.video_size(record, arguments) or PREVIEW_FALLBACK
     try:
         source = await load_image_input(

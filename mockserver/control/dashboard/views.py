@@ -91,7 +91,7 @@ def summary(
     """One row of the live list; ``position`` is the queue position of an IN_QUEUE record."""
     endpoint = ENDPOINTS.get(record.endpoint_id)
     sent = record.input if isinstance(record.input, dict) else {}  # the queue accepts any body
-    arguments = endpoint.with_defaults(record.input) if endpoint else dict(sent)
+    arguments = endpoint.arguments_of(record) if endpoint else dict(sent)
     size = video_size(record, arguments)
     fields = endpoint.input_schema_doc()["properties"] if endpoint else sent
     prompt = sent.get("prompt")
