@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
+import orjson
+
 from mockserver.records import RequestRecord
 
 
@@ -242,10 +244,17 @@ class _SqliteFile:
 
     @staticmethod
     def _encode(record: RequestRecord) -> str:
-        return json.dumps(vars(record), separators=(",", ":"))  # the fields; no deep copy
+        """The fields as compact JSON (no deep copy): orjson, or the standard library for
+        what orjson refuses (an integer beyond 64 bits in a client's input)."""
+        try:
+            return orjson.dumps(vars(record)).decode()
+        except TypeError:
+            return json.dumps(vars(record), separators=(",", ":"))
 
     @staticmethod
     def _decode(row: tuple[int, str]) -> RequestRecord:
+        # The standard library: orjson would read an integer beyond 64 bits as a float, and
+        # reads are rare (a restart, a record evicted from memory), writes are not.
         record = RequestRecord.from_dict(json.loads(row[1]))
         record.seq = row[0]
         return record

@@ -89,3 +89,27 @@ def test_sqlite_reads_what_another_worker_wrote(tmp_path: Path) -> None:
     assert theirs.save(theirs.get("r1"))  # type: ignore[arg-type]
     stale.status = "COMPLETED"
     assert not mine.save(stale)  # the optimistic check still holds
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"prompt": "p", "seed": 10**30},  # beyond 64 bits: orjson refuses it, json keeps it
+        {"prompt": "ünï ✓", "nested": [{"a": None, "b": 1.5e-7}], "big": -(2**63)},
+        ["not", "an", "object"],
+    ],
+)
+def test_any_input_survives_the_sqlite_file_exactly(tmp_path: Path, body: object) -> None:
+    """The queue accepts any JSON body; a restart must hand the app the same one back."""
+    path = tmp_path / "s.sqlite3"
+    first = make_store("sqlite", path)
+    record = _record()
+    record.input = body
+    first.add(record)
+    first.flush()
+    first.close()
+    again = make_store("sqlite", path).get("r1")
+    assert again is not None
+    assert again.input == body and type(again.input) is type(body)
+    if isinstance(body, dict) and "seed" in body:
+        assert type(again.input["seed"]) is int
