@@ -15,7 +15,6 @@ import httpx
 
 from contracts.checks import (
     ContractViolation,
-    Lifecycle,
     check_cancel,
     check_result,
     check_status,
@@ -25,6 +24,7 @@ from contracts.checks import (
     expect_schema,
     parse_sse,
 )
+from contracts.lifecycle import Lifecycle
 from contracts.targets import Target
 
 STREAM_TIMEOUT = httpx.Timeout(60.0, connect=30.0)

@@ -33,7 +33,6 @@ from contracts.checks import (
     check_request_error,
     check_result,
     check_validation_error,
-    check_video,
     expect,
     json_body,
 )
@@ -51,6 +50,7 @@ from contracts.strategies import (
     valid_inputs,
 )
 from contracts.targets import BudgetExhausted, Target
+from contracts.video_checks import check_video
 
 ENDPOINTS = dict(SHORT_NAMES)
 """Short name -> endpoint id, for every family member (``endpoints.json``)."""

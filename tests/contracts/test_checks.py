@@ -9,13 +9,13 @@ import pytest
 
 from contracts.checks import (
     ContractViolation,
-    Lifecycle,
     check_cancel,
     check_status,
     check_submit,
     check_validation_error,
     parse_sse,
 )
+from contracts.lifecycle import Lifecycle
 from contracts.strategies import T2V, InvalidCase
 
 BASE = "http://mock/fal-ai/luma-dream-machine/requests/r1"
