@@ -67,6 +67,17 @@ class RequestStore(Protocol):
         ...
 
 
+class _CopyOnGet:
+    """``RequestStore.get`` for a store with ``view``: the stored record, copied for the caller."""
+
+    def view(self, request_id: str) -> RequestRecord | None:
+        raise NotImplementedError
+
+    def get(self, request_id: str) -> RequestRecord | None:
+        record = self.view(request_id)
+        return None if record is None else record.copy()
+
+
 class QueueIndex:
     """The queue keys of every IN_QUEUE record, sorted: a position is one bisection.
 
@@ -102,7 +113,7 @@ not): docs.fal.ai, queue/result. After that the request is unknown."""
 DEFAULT_RETENTION_COUNT = 10_000
 
 
-class MemoryStore:
+class MemoryStore(_CopyOnGet):
     """Records in a dict: nothing survives the process, and completed requests are forgotten
     ``retention_seconds`` (emulated) after they complete, or once more than ``retention_count``
     have completed (the oldest first), so a long run keeps a flat footprint. A forgotten request
@@ -130,10 +141,6 @@ class MemoryStore:
         stored = record.copy()  # callers keep mutating theirs
         self._records[record.request_id] = stored
         self._track(stored)
-
-    def get(self, request_id: str) -> RequestRecord | None:
-        record = self.view(request_id)
-        return None if record is None else record.copy()
 
     def view(self, request_id: str) -> RequestRecord | None:
         record = self._records.get(request_id)
@@ -228,7 +235,7 @@ DECODED_CACHE_SIZE = 4096
 the JSON decode)."""
 
 
-class _SqliteFile:
+class _SqliteFile(_CopyOnGet):
     """The requests table: one connection guarded by a lock (the event loop thread writes)."""
 
     def __init__(self, path: Path) -> None:
@@ -351,10 +358,6 @@ class SqliteStore(_SqliteFile):
         if row is None:
             return None
         return self._hold(self._decode((row[0], row[2])))
-
-    def get(self, request_id: str) -> RequestRecord | None:
-        record = self.view(request_id)
-        return None if record is None else record.copy()
 
     def save(self, record: RequestRecord) -> bool:
         current = self.view(record.request_id)
@@ -508,10 +511,6 @@ class SharedSqliteStore(_SqliteFile):
         if known is not None and known.version == row[1]:
             return known
         return self._remember(self._decode((row[0], row[2])))
-
-    def get(self, request_id: str) -> RequestRecord | None:
-        record = self.view(request_id)
-        return None if record is None else record.copy()
 
     def save(self, record: RequestRecord) -> bool:
         expected = record.version

@@ -4,6 +4,7 @@ unmodified client, waiting with a deadline, and the server's error log."""
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ def make_store(kind: str, path: Path) -> RequestStore:
 TEST_KEY = "test-key-id:test-key-secret"
 SHARED_MEDIA: list[Path] = []
 """The session's content-addressed video cache (conftest fills it): a clip renders once."""
+REPO_ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
 
 # Ray 2's output geometry as documented (shared/protocol/ray2-output.md), computed here from the
@@ -131,3 +133,20 @@ def markdown_rows(text: str, columns: int, header: str) -> list[list[str]]:
         if line.startswith("|") and len(cells) == columns and cells[0] not in (header, "---"):
             rows.append(cells)
     return rows
+
+
+TEST_REFERENCE = re.compile(r"`((?:tests|contracts)/[\w/]+\.py)(?:::(\w+))?`")
+"""A test named in a doc: `tests/x.py` or `tests/x.py::test_name`."""
+
+
+def assert_names_existing_tests(row: str, cell: str) -> None:
+    """A doc row's tests cell names at least one test, and every one it names exists."""
+    references = TEST_REFERENCE.findall(cell)
+    assert references, f"{row!r} names no test"
+    for path, name in references:
+        source = REPO_ROOT / path
+        assert source.is_file(), f"{row!r}: no file {path}"
+        if name:
+            assert re.search(rf"^(async )?def {name}\b", source.read_text(), re.M), (
+                f"{row!r}: no {name} in {path}"
+            )

@@ -226,6 +226,18 @@ def _first_frame(
     return part, "[ff]"
 
 
+def _ending(
+    parts: list[str], inputs: list[Path], image: Any, spec: VideoSpec, bar_h: int, workdir: Path
+) -> Plan:
+    """Both rules end alike: the chain so far (``[b]``), then ``image_url`` as the first frame
+    when given, then the progress bar."""
+    first, current = _first_frame(image, spec, workdir, inputs, "[b]")
+    if first:
+        parts.append(first)
+    parts.append(overlay_chain(current, [progress_layer(spec, bar_h)], spec))
+    return Plan(inputs, ";".join(parts))
+
+
 def reframe_plan(
     spec: VideoSpec,
     look: Look,
@@ -261,11 +273,7 @@ def reframe_plan(
         f"{still_input(2, spec)}[p]",
         f"[a][p]overlay=x={lay.margin}:y={lay.margin}[b]",
     ]
-    first, current = _first_frame(image, spec, workdir, inputs, "[b]")
-    if first:
-        parts.append(first)
-    parts.append(overlay_chain(current, [progress_layer(spec, lay.bar_h)], spec))
-    return Plan(inputs, ";".join(parts))
+    return _ending(parts, inputs, image, spec, lay.bar_h, workdir)
 
 
 def modify_plan(
@@ -300,11 +308,7 @@ def modify_plan(
         f"{still_input(1, spec)}[p]",
         f"[m][p]overlay=x={lay.margin}:y={lay.margin}[b]",
     ]
-    first, current = _first_frame(image, spec, workdir, inputs, "[b]")
-    if first:
-        parts.append(first)
-    parts.append(overlay_chain(current, [progress_layer(spec, lay.bar_h)], spec))
-    return Plan(inputs, ";".join(parts))
+    return _ending(parts, inputs, image, spec, lay.bar_h, workdir)
 
 
 PLANS = {"reframe": reframe_plan, "modify": modify_plan}

@@ -122,14 +122,7 @@ def test_other_https_calls_of_a_routed_process_are_refused(
     """The side effect the README warns about: with HTTPS_PROXY set, non-fal hosts get a 403
     from the emulator's proxy, which never connects anywhere else."""
     _, state = served
-    shell = f'{env_output(state)}\nexec {sys.executable} -c "$0"'
-    completed = subprocess.run(
-        ["sh", "-c", shell, OTHER_HTTPS_CALL],
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    completed, _ = run_routed(state, sys.executable, "-c", OTHER_HTTPS_CALL)
     assert "403" in completed.stdout, completed.stdout + completed.stderr
 
 
@@ -439,14 +432,7 @@ def test_fal_ai_answers_only_the_published_openapi(served: tuple[ServerInfo, Pat
     """Rehearsal mode: fal's OpenAPI URL, unauthenticated as at fal, reaches the emulator
     through the proxy with fal.ai's own certificate name; nothing else on fal.ai is emulated."""
     _, state = served
-    shell = f'{env_output(state)}\nunset FAL_KEY\nexec {sys.executable} -c "$0"'
-    completed = subprocess.run(
-        ["sh", "-c", shell, OPENAPI_FETCH],
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    completed, _ = run_routed(state, "env", "-u", "FAL_KEY", sys.executable, "-c", OPENAPI_FETCH)
     assert completed.returncode == 0, completed.stderr
     seen = json.loads(completed.stdout)
     status, doc = seen["doc"]

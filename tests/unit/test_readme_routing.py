@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from tests.support import markdown_rows
+from tests.support import assert_names_existing_tests, markdown_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 SECTION = "## Route unmodified programs here"
-REFERENCE = re.compile(r"`(tests/[\w/]+\.py)(?:::(\w+))?`")
 
 
 def routing_rows() -> list[list[str]]:
@@ -23,12 +21,4 @@ def test_every_program_kind_names_what_to_run_and_a_test_that_exists() -> None:
     assert len(rows) >= 8
     for program, command, tests in rows:
         assert command, f"{program!r}: nothing to run"
-        references = REFERENCE.findall(tests)
-        assert references, f"{program!r} names no test"
-        for path, name in references:
-            source = ROOT / path
-            assert source.is_file(), f"{program!r}: no file {path}"
-            if name:
-                assert re.search(rf"^(async )?def {name}\b", source.read_text(), re.M), (
-                    f"{program!r}: no {name} in {path}"
-                )
+        assert_names_existing_tests(program, tests)
