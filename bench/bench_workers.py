@@ -84,7 +84,12 @@ def run() -> dict[str, Any]:
                     print(f"workers {op} c={connections}: {row}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return {"shared_state": shared, "cpus": os.cpu_count(), "results": results}
+    return {
+        "shared_state": shared,
+        "cpus": os.cpu_count(),
+        "load_generator": loadgen.GENERATOR.describe(),
+        "results": results,
+    }
 
 
 def summary_lines(result: dict[str, Any]) -> list[str]:

@@ -1,6 +1,9 @@
 """The ceiling: a bare Starlette app on the emulator's server stack, doing the least work the
-same routes can do (parse the JSON body, answer JSON of the same shape). No validation, no
-store, no queue: whatever the emulator costs beyond this is its own.
+same routes can do (parse the JSON body, answer JSON of the same shape). No validation beyond
+the prompt's type, no store, no queue: whatever the emulator costs beyond this is its own.
+
+The answer shapes are functions here so that Prism's examples (bench/prism_spec.py) are the
+same bodies: all three targets send what `ray2-mock serve` sends.
 
 Run: python -m bench.ceiling --port N (uvicorn, uvloop, httptools, no access log).
 """
@@ -10,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import uuid
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -26,25 +30,76 @@ def _urls(request_id: str) -> dict[str, str]:
     return {"response_url": url, "status_url": f"{url}/status", "cancel_url": f"{url}/cancel"}
 
 
+def submitted(request_id: str) -> dict[str, Any]:
+    """A queue submit's answer."""
+    return {
+        "status": "IN_QUEUE",
+        "request_id": request_id,
+        "gateway_request_id": request_id,
+        **_urls(request_id),
+        "logs": None,
+        "metrics": {},
+        "queue_position": 0,
+    }
+
+
+def completed(request_id: str) -> dict[str, Any]:
+    """The status of a completed request."""
+    return {
+        "status": "COMPLETED",
+        "request_id": request_id,
+        **_urls(request_id),
+        "logs": None,
+        "metrics": {"inference_time": 0.001},
+    }
+
+
+def video() -> dict[str, Any]:
+    """A result (and a valid sync run's answer)."""
+    url = f"{BASE}/files/b/{'0' * 8}/{'0' * 21}_output.mp4"
+    return {
+        "video": {
+            "url": url,
+            "content_type": "video/mp4",
+            "file_name": "output.mp4",
+            "file_size": 58679,
+        }
+    }
+
+
+def invalid_prompt(prompt: Any) -> dict[str, Any]:
+    """The 422 of a body whose prompt is not a string, in pydantic's shape."""
+    error = {
+        "type": "string_type",
+        "loc": ["body", "prompt"],
+        "msg": "Input should be a valid string",
+        "input": prompt,
+    }
+    return {"detail": [error]}
+
+
 async def submit(request: Request) -> Response:
-    payload = json.loads(await request.body() or b"{}")
-    if not isinstance(payload, dict) or not isinstance(payload.get("prompt"), str):
-        detail = [{"loc": ["body", "prompt"], "msg": "Input should be a valid string"}]
-        return JSONResponse({"detail": detail}, 422)
+    json.loads(await request.body() or b"{}")  # the queue accepts any JSON and fails later
     request_id = str(uuid.uuid4())
-    body = {"status": "IN_QUEUE", "request_id": request_id, **_urls(request_id)}
-    return JSONResponse({**body, "queue_position": 0}, headers={"x-fal-request-id": request_id})
+    return JSONResponse(submitted(request_id), headers={"x-fal-request-id": request_id})
+
+
+async def run(request: Request) -> Response:
+    payload = json.loads(await request.body() or b"{}")
+    prompt = payload.get("prompt") if isinstance(payload, dict) else None
+    if isinstance(prompt, str):
+        return JSONResponse(video())
+    return JSONResponse(invalid_prompt(prompt), 422)
 
 
 async def status(request: Request) -> Response:
     request_id = request.path_params["request_id"]
-    body = {"status": "COMPLETED", "request_id": request_id, **_urls(request_id), "logs": None}
-    return JSONResponse({**body, "metrics": {"inference_time": 1.0}})
+    return JSONResponse(completed(request_id), headers={"x-fal-request-id": request_id})
 
 
 async def result(request: Request) -> Response:
-    video = {"url": f"{BASE}/files/mock/{'0' * 32}.mp4", "content_type": "video/mp4"}
-    return JSONResponse({"video": {**video, "file_name": "output.mp4", "file_size": 1}})
+    request_id = request.path_params["request_id"]
+    return JSONResponse(video(), headers={"x-fal-request-id": request_id})
 
 
 async def health(request: Request) -> Response:
@@ -55,6 +110,7 @@ app = Starlette(
     routes=[
         Route("/_mock/health", health),
         Route(f"{APP}/ray-2", submit, methods=["POST"]),
+        Route(f"/run{APP}/ray-2", run, methods=["POST"]),
         Route(f"{APP}/requests/{{request_id}}/status", status),
         Route(f"{APP}/requests/{{request_id}}", result),
     ]

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from bench import pinning
 from bench.loadgen import node_bin
-from contracts.openapi import write_openapi
 
 
 @dataclass
@@ -68,11 +71,20 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running(name: str, command: list[str], port: int, ready_path: str) -> Iterator[Server]:
-    """Start `command`, wait until GET ready_path answers, stop it (SIGTERM, then SIGKILL)."""
+def running(
+    name: str,
+    command: list[str],
+    port: int,
+    ready_path: str,
+    cores: Sequence[int] | None = None,
+) -> Iterator[Server]:
+    """Start `command` (pinned to `cores`, children included), wait until GET ready_path
+    answers, stop it (SIGTERM, then SIGKILL)."""
     log = Path(tempfile.mkstemp(prefix=f"bench-{name}-", suffix=".log")[1])
     with log.open("wb") as sink:
-        proc = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            command, stdout=sink, stderr=subprocess.STDOUT, preexec_fn=pinning.preexec(cores)
+        )
     url = f"http://127.0.0.1:{port}"
     server = Server(name, proc, url, log)
     try:
@@ -86,6 +98,8 @@ def running(name: str, command: list[str], port: int, ready_path: str) -> Iterat
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{name} did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.1)
+        if cores is not None and os.sched_getaffinity(proc.pid) != set(cores):
+            raise RuntimeError(f"{name} is not pinned to {list(cores)}")
         yield server
     finally:
         if proc.poll() is None:
@@ -99,7 +113,13 @@ def running(name: str, command: list[str], port: int, ready_path: str) -> Iterat
 
 
 def emulator(
-    name: str, state_dir: Path, *, store: str, workers: int = 1, timing: str = "instant"
+    name: str,
+    state_dir: Path,
+    *,
+    store: str,
+    workers: int = 1,
+    timing: str = "instant",
+    cores: Sequence[int] | None = None,
 ) -> contextlib.AbstractContextManager[Server]:
     """`ray2-mock serve` in its production shape: uvicorn on uvloop + httptools, access log off."""
     port = free_port()
@@ -108,37 +128,26 @@ def emulator(
         "--state-dir", str(state_dir), "--store", store, "--timing", timing,
         "--log-level", "warning", "--workers", str(workers),
     ]  # fmt: skip
-    return running(name, command, port, "/_mock/health")
+    return running(name, command, port, "/_mock/health", cores)
 
 
-def ceiling() -> contextlib.AbstractContextManager[Server]:
+def ceiling(cores: Sequence[int] | None = None) -> contextlib.AbstractContextManager[Server]:
     port = free_port()
-    return running(
-        "ceiling",
-        [sys.executable, "-m", "bench.ceiling", "--port", str(port)],
-        port,
-        "/_mock/health",
-    )
+    command = [sys.executable, "-m", "bench.ceiling", "--port", str(port)]
+    return running("ceiling", command, port, "/_mock/health", cores)
 
 
-def prism(work_dir: Path) -> contextlib.AbstractContextManager[Server]:
-    """Prism (pinned in bench/node) mocking the emulator's own OpenAPI document (static
-    examples, log level warn)."""
-    launcher = node_bin("prism")
+def prism(
+    work_dir: Path, document: dict[str, Any], cores: Sequence[int] | None = None
+) -> contextlib.AbstractContextManager[Server]:
+    """Prism (pinned in bench/node) mocking `document` with its static examples. Log level
+    fatal: at warn it writes three lines per invalid request, which the emulator (at warning)
+    does not; any answer, even its 404 for an unknown path, says it is up."""
     port = free_port()
-    document = write_openapi(work_dir / "openapi.json")
-    command = [
-        str(launcher),
-        "mock",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        "-v",
-        "warn",
-        str(document),
-    ]
-    return running("prism", command, port, "/_mock/health")
+    spec = work_dir / "prism-openapi.json"
+    spec.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    command = [str(node_bin("prism")), "mock", "-h", "127.0.0.1", "-p", str(port), "-v", "fatal"]
+    return running("prism", [*command, str(spec)], port, "/_mock/health", cores)
 
 
 def completed_request(url: str) -> str:

@@ -12,9 +12,7 @@ becomes ``#/components/schemas/<stem>`` and every reference points there.
 from __future__ import annotations
 
 import copy
-import json
 import re
-from pathlib import Path
 from typing import Any
 
 from contracts.schemas import load_schema
@@ -111,8 +109,3 @@ def load_openapi(server_url: str | None = None) -> dict[str, Any]:
     if server_url is not None:
         document["servers"] = [{"url": server_url}]
     return document
-
-
-def write_openapi(path: Path, server_url: str | None = None) -> Path:
-    path.write_text(json.dumps(load_openapi(server_url), indent=2) + "\n", encoding="utf-8")
-    return path
