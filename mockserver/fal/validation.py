@@ -172,13 +172,17 @@ def _reject_constant(name: str) -> Any:
     raise _NotJsonConstant(f"Out of range float values are not JSON compliant: {name}")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+"""Built once: ``json.loads`` with a keyword argument builds a decoder per call."""
+
+
 def parse_json(raw: bytes) -> tuple[Any, list[Detail]]:
     """The body as JSON, or FastAPI's ``json_invalid`` detail; ``BodyParseError`` if undecodable.
 
     Stricter than FastAPI in one way: NaN and Infinity are not JSON, and echoing them back in
     a 422 would make the error itself invalid JSON, so they are ``json_invalid`` here."""
     try:
-        return json.loads(raw, parse_constant=_reject_constant), []
+        return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass")), []
     except json.JSONDecodeError as exc:
         return None, json_invalid_detail(exc.msg, exc.pos)
     except _NotJsonConstant as exc:

