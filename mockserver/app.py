@@ -26,7 +26,6 @@ from mockserver.control.dashboard import dashboard_routes
 from mockserver.fal.api import QueueApi
 from mockserver.fal.errors import request_error
 from mockserver.fal.hosts import MEDIA_PATH
-from mockserver.fal.operations import FalCall
 from mockserver.fal.published import WEB_ROUTES
 from mockserver.gateway import Gateway
 from mockserver.observation.journal import Journal
@@ -45,10 +44,6 @@ log = logging.getLogger(__name__)
 
 def _api(request: Request) -> QueueApi:
     return services(request).api
-
-
-async def _handle(request: Request, call: FalCall) -> Response:
-    return await _api(request).handle(request, call)
 
 
 async def _queue_path(request: Request) -> Response:
@@ -129,6 +124,7 @@ def create_app(
     async def lifespan(app: Gateway) -> AsyncIterator[None]:
         built = open_services(config, clock, observers, ROLE_ROUTERS, store)
         app.state.services = built
+        app.handle = built.api.handle  # the fast path's one call, bound once
         await built.start()
         try:
             yield
@@ -137,7 +133,6 @@ def create_app(
 
     return Gateway(
         routers=ROLE_ROUTERS,
-        handle=_handle,
         journal=observers.journal,
         metrics=observers.metrics,
         faults=observers.faults,

@@ -18,7 +18,7 @@ the handler's own path parsing); half its time went there. The gateway instead:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -106,7 +106,6 @@ class Gateway:
         self,
         *,
         routers: Mapping[str, Router],
-        handle: Callable[[Request, FalCall], Any],
         journal: Journal,
         metrics: Metrics,
         faults: FaultEngine,
@@ -117,7 +116,8 @@ class Gateway:
     ) -> None:
         self.state = State()
         self.routers = routers
-        self._handle = handle
+        self.handle: Callable[[Request, FalCall], Awaitable[Response]] = _not_started
+        """Where fal's calls go: ``QueueApi.handle``, bound by the lifespan once it is built."""
         self._lifespan = Router(lifespan=lambda _router: lifespan(self))
         observed: ASGIApp = JournalMiddleware(
             FaultMiddleware(self._route, engine=faults, max_body_bytes=max_body_bytes),
@@ -176,7 +176,7 @@ class Gateway:
             and (route not in SUBMITTING_ROUTES or scope["method"] == "POST")
             and not _proxied(scope)
         ):
-            response = await self._handle(FalRequest(scope, receive), call)
+            response = await self.handle(FalRequest(scope, receive), call)
             await response(scope, receive, send)
             return
         host = next((v for k, v in scope["headers"] if k == b"host"), b"")
@@ -184,6 +184,10 @@ class Gateway:
             await self.routers[host_role(host.decode("latin-1"))](scope, receive, send)
         except HTTPException as exc:
             await http_error(exc)(scope, receive, send)
+
+
+async def _not_started(request: Request, call: FalCall) -> Response:
+    raise RuntimeError("fal call before the lifespan started the emulator's services")
 
 
 def _proxied(scope: Scope) -> bool:
