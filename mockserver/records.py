@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Literal
 
 Status = Literal["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]
@@ -124,9 +125,7 @@ class RequestRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RequestRecord:
-        names = _FIELD_NAMES.get(cls) or _FIELD_NAMES.setdefault(
-            cls, frozenset(f.name for f in dataclasses.fields(cls))
-        )
+        names = _field_names(cls)
         return cls(**{k: v for k, v in data.items() if k in names})
 
     def copy(self) -> RequestRecord:
@@ -169,19 +168,18 @@ class RequestPlan:
 
 
 PLAN_SCOPE_KEY = "ray2_mock.plan"
-_FIELD_NAMES: dict[type, frozenset[str]] = {}
 
 
-_CONTAINER_FIELDS: dict[type, tuple[str, ...]] = {}
+@cache
+def _field_names(cls: type[RequestRecord]) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls))
 
 
+@cache
 def _container_fields(cls: type[RequestRecord]) -> tuple[str, ...]:
     """The fields of ``cls`` annotated with a list, a dict or ``Any``."""
-    found = _CONTAINER_FIELDS.get(cls)
-    if found is None:
-        found = _CONTAINER_FIELDS[cls] = tuple(
-            f.name
-            for f in dataclasses.fields(cls)
-            if any(word in str(f.type) for word in ("list", "dict", "Any"))
-        )
-    return found
+    return tuple(
+        f.name
+        for f in dataclasses.fields(cls)
+        if any(word in str(f.type) for word in ("list", "dict", "Any"))
+    )

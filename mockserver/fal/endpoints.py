@@ -59,6 +59,13 @@ class Endpoint:
     def label(self) -> str:
         return self.facts.label
 
+    def validation_of(self, record: RequestRecord) -> Validation:
+        """``validate`` of a record's input, from the arguments kept since its submit when it
+        was valid (records stored before they were kept are validated again)."""
+        if record.arguments is not None:
+            return Validation(record.arguments, [])
+        return self.validate(record.input)
+
     def arguments_of(self, record: RequestRecord) -> dict[str, Any]:
         """``with_defaults`` of a record's input, as kept since its submit when it was valid."""
         if record.arguments is not None:

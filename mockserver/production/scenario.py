@@ -58,7 +58,7 @@ def _per_second_units(record: RequestRecord, output: Path) -> int | None:
         seconds = probe_video("video", str(output), output.read_bytes()).seconds
     except MediaInputError:
         return None  # not a video: nothing to measure, the submit's units stand
-    return endpoint.cost_units(endpoint.validate(record.input), seconds=seconds)
+    return endpoint.cost_units(endpoint.validation_of(record), seconds=seconds)
 
 
 class ScenarioProducer:

@@ -57,8 +57,9 @@ class VideoProducer:
             media["fps"], media["frame_count"] = video.spec.fps, video.spec.frame_count
         units = None
         if endpoint.facts.price.per_second and video.source is not None:
-            validation = endpoint.validate(record.input)
-            units = endpoint.cost_units(validation, seconds=video.source.seconds)
+            units = endpoint.cost_units(
+                endpoint.validation_of(record), seconds=video.source.seconds
+            )
         return Production(media=media, notes=tuple(video.log_lines), units=units)
 
 
