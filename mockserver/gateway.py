@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 HTTP_ERROR_TYPES = {404: "not_found", 405: "method_not_allowed"}
 TARGET_URL_HEADER = b"x-fal-target-url"
+PROXIED_SCOPE_KEY = "ray2_mock.proxied"
+"""A browser-proxy call (``x-fal-target-url``): its path is the proxy's, not fal's."""
 SUBMITTING_ROUTES = frozenset({"submit", "run"})
 """Classified from the path alone, whatever the method: only a POST takes the fast path (a
 GET there is the router's 405)."""
@@ -138,20 +140,21 @@ class Gateway:
             await self.routers["local"](scope, receive, send)
             return
         host = target = b""
-        origin = False
+        origin = proxied = False
         for key, value in scope["headers"]:
             if key == b"host":
                 host = value
             elif key == b"origin":
                 origin = True
             elif key == TARGET_URL_HEADER:
-                target = value
+                target, proxied = value, True
         scope[CALL_SCOPE_KEY] = classify(
             scope["method"],
             host.decode("latin-1"),
             scope["path"],
             target.decode("latin-1") or None,
         )
+        scope[PROXIED_SCOPE_KEY] = proxied
         scope[TRANSPORT_SCOPE_KEY] = getattr(getattr(receive, "__self__", None), "transport", None)
         started = False
 
@@ -174,7 +177,7 @@ class Gateway:
         if (
             route in FAST_ROUTES
             and (route not in SUBMITTING_ROUTES or scope["method"] == "POST")
-            and not _proxied(scope)
+            and not scope[PROXIED_SCOPE_KEY]
         ):
             response = await self.handle(FalRequest(scope, receive), call)
             await response(scope, receive, send)
@@ -188,8 +191,3 @@ class Gateway:
 
 async def _not_started(request: Request, call: FalCall) -> Response:
     raise RuntimeError("fal call before the lifespan started the emulator's services")
-
-
-def _proxied(scope: Scope) -> bool:
-    """A browser-proxy call (``x-fal-target-url``): its path is the proxy's, not fal's."""
-    return any(key == TARGET_URL_HEADER for key, _ in scope["headers"])

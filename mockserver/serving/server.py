@@ -75,13 +75,16 @@ _LIFECYCLE_FILTER = _LifecycleFilter()
 class _QuietSignals(uvicorn.Server):
     """One of the emulator's listeners: no signal capture of its own, no lifecycle lines."""
 
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._wake = asyncio.Event()  # bound to a loop only when first awaited
+
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         _OUR_LISTENER.set(True)  # in this server's own task (and the lifespan task it starts)
-        self._wake = asyncio.Event()
         await super().serve(sockets)
 
     async def main_loop(self) -> None:
@@ -97,9 +100,7 @@ class _QuietSignals(uvicorn.Server):
 
     def exit_now(self) -> None:
         self.should_exit = True
-        wake = getattr(self, "_wake", None)
-        if wake is not None:
-            wake.set()
+        self._wake.set()
 
 
 def _bound_port(server: uvicorn.Server) -> int:
