@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from tests.support import REPO_ROOT, assert_names_existing_tests, markdown_rows
 
-from tests.support import assert_names_existing_tests, markdown_rows
-
-ROOT = Path(__file__).resolve().parents[2]
-LEDGER = ROOT / "docs" / "fidelity.md"
+LEDGER = REPO_ROOT / "docs" / "fidelity.md"
 
 
 def behaviour_rows() -> list[list[str]]:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from tests.support import REPO_ROOT, assert_names_existing_tests, markdown_rows
 
-from tests.support import assert_names_existing_tests, markdown_rows
-
-ROOT = Path(__file__).resolve().parents[2]
 SECTION = "## Route unmodified programs here"
 
 
 def routing_rows() -> list[list[str]]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
     return markdown_rows(section, 3, "program")
 
