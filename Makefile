@@ -8,7 +8,7 @@ JS_STAMP := $(JS_DIR)/node_modules/.installed
 BENCH_NODE_DIR := bench/node
 BENCH_NODE_STAMP := $(BENCH_NODE_DIR)/node_modules/.installed
 
-.PHONY: serve test soak lint bench clean
+.PHONY: serve test soak lint bench mutate clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ test: $(STAMP) $(JS_STAMP)
 # Longer reliability runs: 10x the load, fresh random fuzzing, longer stalls (not part of test).
 soak: $(STAMP)
 	RAY2_SOAK=1 $(BIN)/python -m pytest tests/reliability $(PYTEST_ARGS)
+
+# Proves every fidelity-ledger row can fail: each row's source mutants against its named tests
+# (tests/mutation; ARGS="--row Cancel" for some rows). Slow, so not part of test.
+mutate: $(STAMP) $(JS_STAMP)
+	@sh scripts/ensure-chromium.sh
+	$(BIN)/python -m tests.mutation $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check mockserver contracts tests bench
