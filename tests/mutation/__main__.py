@@ -25,7 +25,8 @@ from pathlib import Path
 from queue import Queue
 
 from tests.mutation.ledger import REPO_ROOT, LedgerRow, ledger_rows
-from tests.mutation.mutants import MUTANTS, Mutant
+from tests.mutation.mutant import Mutant
+from tests.mutation.mutants import MUTANTS
 
 RUN_TIMEOUT = 900
 """Seconds one pytest run may take before it counts as an error (the slowest named test
