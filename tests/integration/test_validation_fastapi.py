@@ -198,17 +198,16 @@ def test_body_rules_match_fastapi(
         b'{"prompt": 5, "extra": true}',
     ],
 )
-def test_sync_run_and_the_queued_result_answer_the_same_bytes(
-    tmp_path: Path, raw: bytes
-) -> None:
+def test_sync_run_and_the_queued_result_answer_the_same_bytes(tmp_path: Path, raw: bytes) -> None:
     """The fast path above is not a shortcut: sync run answers the app's 422 at once, and a
     queued request answers it from its result, with the same bytes as FastAPI."""
     expected = fastapi_answer(T2V, raw, "application/json")
     assert expected.status_code == 422
     config = make_config(tmp_path, timing="instant")
-    with BackgroundEmulator(config) as running, httpx.Client(
-        base_url=running.url, headers=AUTH, timeout=30
-    ) as http:
+    with (
+        BackgroundEmulator(config) as running,
+        httpx.Client(base_url=running.url, headers=AUTH, timeout=30) as http,
+    ):
         ran = http.post(f"/run/{T2V}", content=raw, headers={"content-type": "application/json"})
         assert (ran.status_code, ran.content) == (422, expected.content)
         submitted = http.post(f"/{T2V}", content=raw, headers={"content-type": "application/json"})
