@@ -5,13 +5,15 @@ fal publishes one queue OpenAPI document per endpoint at
 live contract suite and ``ray2-mock record`` read it for spec drift. Serving it here (host role
 ``web``: ``fal.ai``) lets those paid paths rehearse offline through ``ray2-mock env``.
 
-The shape follows a full live copy of another endpoint's document (openapi 3.0.4, ``info`` with
-``x-fal-metadata``, ``QueueStatus`` + ``<Pascal>Input`` + ``<Pascal>Output`` components, four
-queue paths, ``apiKeyAuth``). No stored Ray 2 copy exists, so two details are inferred: a
-nested model (the output's ``File``) is its own component referenced through a one-item
-``allOf`` (pydantic's form for a field with its own description), and ``thumbnailUrl`` is left
-out rather than invented. The inputs and outputs themselves are ``contracts/schemas`` verbatim,
-so the emulator's document never drifts from the contract: a drift report against it is empty.
+The shape follows stored copies of other endpoints' documents (``openapi-copies`` in
+docs/evidence.md; ``tests/fixtures/evidence/openapi-happy-horse-i2v.json``): openapi 3.0.4,
+``info`` with ``x-fal-metadata``, ``QueueStatus`` + ``<Pascal>Input`` + ``<Pascal>Output``
+components, four queue paths under the *full* endpoint id (fal's router answers those GETs with
+405 all the same: clients poll owner/alias), ``apiKeyAuth``, and a nested model (the output's
+``File``) as its own component referenced by a ``$ref`` beside the field's description. No
+stored Ray 2 copy exists, so ``thumbnailUrl`` is left out rather than invented. The inputs and
+outputs themselves are ``contracts/schemas`` verbatim, so the emulator's document never drifts
+from the contract: a drift report against it is empty.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from contracts.schemas import load_schema
-from contracts.schemas.endpoints import APP_ID, ENDPOINT_FACTS
+from contracts.schemas.endpoints import ENDPOINT_FACTS
 from mockserver.fal.errors import request_error
 from mockserver.serving.routing import ANY_METHOD, MethodTableRoute
 
@@ -75,19 +77,18 @@ def _ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _component(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+def _component(schema: dict[str, Any], nested: dict[str, Any]) -> dict[str, Any]:
     """A schema file as fal's generator writes a model: property order first, nested models
-    (objects with a ``title``) moved to their own component and referenced."""
+    (objects with a ``title``) moved to their own component in ``nested`` and referenced."""
     out = {k: copy.deepcopy(v) for k, v in schema.items() if k not in FILE_DROPPED}
     properties = out.get("properties", {})
     out = {"x-fal-order-properties": list(properties), **out}
     for name, prop in properties.items():
         if prop.get("type") == "object" and "properties" in prop and "title" in prop:
             model = {k: v for k, v in prop.items() if k not in ("description", "examples")}
-            components[prop["title"]] = _component(model, components)
-            wrapper = {"allOf": [_ref(prop["title"])], "title": name.replace("_", " ").title()}
-            wrapper.update({k: prop[k] for k in ("description", "examples") if k in prop})
-            properties[name] = wrapper
+            nested[prop["title"]] = _component(model, nested)
+            described = {"description": prop["description"]} if "description" in prop else {}
+            properties[name] = {**described, **_ref(prop["title"])}
     return out
 
 
@@ -100,10 +101,14 @@ def published_openapi(endpoint_id: str) -> dict[str, Any]:
 def _rendered(endpoint_id: str) -> bytes:
     endpoint = ENDPOINT_FACTS[endpoint_id]
     stem = pascal(endpoint_id)
-    components: dict[str, Any] = {"QueueStatus": copy.deepcopy(QUEUE_STATUS)}
-    components[f"{stem}Input"] = _component(load_schema(endpoint.input_schema), components)
-    components[f"{stem}Output"] = _component(load_schema(endpoint.output_schema), components)
-    request_path = f"/{APP_ID}/requests/{{request_id}}"
+    nested: dict[str, Any] = {}  # after the endpoint's own components, as fal lists them
+    components: dict[str, Any] = {
+        "QueueStatus": copy.deepcopy(QUEUE_STATUS),
+        f"{stem}Input": _component(load_schema(endpoint.input_schema), nested),
+        f"{stem}Output": _component(load_schema(endpoint.output_schema), nested),
+    }
+    components.update(nested)
+    request_path = f"/{endpoint_id}/requests/{{request_id}}"
     status = {"description": "The request status.", **_json(_ref("QueueStatus"))}
     document = {
         "openapi": "3.0.4",

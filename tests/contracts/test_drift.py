@@ -4,6 +4,7 @@ a changed enum, default, requirement or nullability is, and the diff says where.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -12,7 +13,10 @@ from contracts import load_schema
 from contracts.drift import drift_report, extract, normalize
 from contracts.strategies import I2V, INPUT_SCHEMAS, T2V
 from mockserver.fal.published import published_openapi
+from tests.fal_reference_app import MODELS
+from tests.support import REPO_ROOT
 
+EVIDENCE = REPO_ROOT / "tests" / "fixtures" / "evidence"
 ENUM_FIELDS = {"aspect_ratio": "AspectRatio", "resolution": "Resolution", "duration": "Duration"}
 
 
@@ -109,27 +113,79 @@ def test_a_missing_endpoint_is_reported() -> None:
 # -- the document the emulator serves at fal.ai (rehearsal mode) ------------------------------
 
 
-def test_the_emulators_published_document_is_no_drift() -> None:
-    """What `ray2-mock serve` answers for fal's OpenAPI URL agrees with contracts/schemas, and
-    in fal's spelling: the output's File is a component behind a one-item allOf."""
-    assert drift_report(published_openapi) == ""
-    doc = published_openapi(I2V)
-    schemas = doc["components"]["schemas"]
+def skeleton(document: dict[str, Any], endpoint_id: str, stem: str) -> str:
+    """What every endpoint's document shares: the document with its endpoint id and component
+    stem named generically, its own input, output and nested models left out (their contents
+    are the contract, held by the tests below), and the two per-model metadata values dropped."""
+    text = json.dumps(document).replace(endpoint_id, "<endpoint>").replace(stem, "<Stem>")
+    shared = json.loads(text)
+    shared["components"]["schemas"] = {
+        "QueueStatus": shared["components"]["schemas"]["QueueStatus"]
+    }
+    metadata = shared["info"]["x-fal-metadata"]
+    metadata.pop("thumbnailUrl", None)  # the model's picture: not known for Ray 2
+    metadata["category"] = "<category>"
+    return json.dumps(shared)
+
+
+def test_the_emulators_published_document_has_fals_skeleton() -> None:
+    """A stored copy of fal's document for another endpoint (openapi-copies): key order,
+    ``info``, ``x-fal-metadata``, ``apiKeyAuth``, ``QueueStatus``, the four paths under the full
+    endpoint id with their parameters and responses, ``servers`` and ``security``, identical."""
+    captured = json.loads(EVIDENCE.joinpath("openapi-happy-horse-i2v.json").read_text())
+    theirs = skeleton(captured, "alibaba/happy-horse/image-to-video", "HappyHorseImageToVideo")
+    for endpoint_id, stem in (
+        (T2V, "LumaDreamMachineRay2"),
+        (I2V, "LumaDreamMachineRay2ImageToVideo"),
+    ):
+        assert skeleton(published_openapi(endpoint_id), endpoint_id, stem) == theirs
+
+
+def test_the_output_model_is_a_component_referenced_beside_its_description() -> None:
+    """fal's copy writes a nested model as its own component after the endpoint's two, and the
+    field as ``{"description": ..., "$ref": ...}`` (happy-horse's ``video``)."""
+    schemas = published_openapi(I2V)["components"]["schemas"]
     assert list(schemas) == [
         "QueueStatus",
         "LumaDreamMachineRay2ImageToVideoInput",
-        "File",
         "LumaDreamMachineRay2ImageToVideoOutput",
+        "File",
     ]
-    video = schemas["LumaDreamMachineRay2ImageToVideoOutput"]["properties"]["video"]
-    assert video["allOf"] == [{"$ref": "#/components/schemas/File"}]
-    assert doc["info"]["x-fal-metadata"]["endpointId"] == I2V
-    assert list(doc["paths"]) == [
-        "/fal-ai/luma-dream-machine/requests/{request_id}/status",
-        "/fal-ai/luma-dream-machine/requests/{request_id}/cancel",
-        f"/{I2V}",
-        "/fal-ai/luma-dream-machine/requests/{request_id}",
-    ]
+    assert schemas["LumaDreamMachineRay2ImageToVideoOutput"]["properties"]["video"] == {
+        "description": "The generated video",
+        "$ref": "#/components/schemas/File",
+    }
+
+
+@pytest.mark.parametrize("schema_name", sorted(MODELS))
+def test_each_published_input_is_fals_published_model(schema_name: str) -> None:
+    """The published input component against the FastAPI models written by hand from fal's
+    schema (tests/fal_reference_app.py): the same fields, order, types, enums, defaults, bounds
+    and required list, so the document is not merely the emulator's contract echoed back."""
+    endpoint_id = next(e for e, name in INPUT_SCHEMAS.items() if name == schema_name)
+    document = published_openapi(endpoint_id)
+    published = next(
+        component
+        for name, component in document["components"]["schemas"].items()
+        if name.endswith("Input")
+    )
+    reference = MODELS[schema_name].model_json_schema()
+    assert published["x-fal-order-properties"] == list(reference["properties"])
+    assert published.get("required", []) == reference.get("required", [])
+    for name, rule in reference["properties"].items():
+        choices = [c for c in [rule, *rule.get("anyOf", [])] if c.get("type") != "null"]
+        prop = published["properties"][name]
+        assert prop["type"] == choices[-1]["type"], (schema_name, name)
+        for keyword in ("enum", "minLength", "maxLength"):
+            found = [c[keyword] for c in choices if keyword in c]
+            assert ([prop[keyword]] if keyword in prop else []) == found, (name, keyword)
+        if rule.get("default") is not None:
+            assert prop["default"] == rule["default"], (schema_name, name)
+
+
+def test_the_emulators_published_document_is_no_drift() -> None:
+    """What `ray2-mock serve` answers for fal's OpenAPI URL agrees with contracts/schemas."""
+    assert drift_report(published_openapi) == ""
 
 
 def test_every_family_member_is_published_under_its_own_component_names() -> None:
