@@ -8,7 +8,7 @@ the in-process emulator, any URL and live fal, which is how drift between them s
 
 Response shapes live in ``contracts/schemas/*.response.json``; the rules that a schema cannot
 state (status codes per state, URLs that belong together, what may follow what) are tables and
-small functions here. Facts marked [INF] in ``shared/protocol/fal-queue.md`` are kept as such:
+small functions here. Facts the ledger (docs/fidelity.md) marks INF are kept as such:
 a live run that disagrees with them is the drift report, not a reason to loosen them here.
 """
 

@@ -22,7 +22,7 @@ from contracts.schemas.endpoints import ENDPOINT_FACTS
 from contracts.strategies import INPUT_SCHEMAS
 
 OPENAPI_URL = "https://fal.ai/api/openapi/queue/openapi.json?endpoint_id={endpoint_id}"
-"""Where fal publishes each endpoint's OpenAPI (the links in shared/seeds/*.md)."""
+"""Where fal publishes each endpoint's OpenAPI (each model page links it as "OpenAPI Schema")."""
 OUTPUT_SCHEMAS = {e: facts.output_schema for e, facts in ENDPOINT_FACTS.items()}
 KEPT = (
     "type",

@@ -35,7 +35,7 @@ SHARED_MEDIA: list[Path] = []
 REPO_ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
 
-# Ray 2's output geometry as documented (shared/protocol/ray2-output.md), computed here from the
+# Ray 2's output geometry as documented (docs/evidence.md, mindstudio-ray2), computed here from the
 # rule itself, so a test never takes the expected size from the emulator's own table.
 SHORT_SIDE = {"540p": 540, "720p": 720, "1080p": 1080}
 FRAMES = {"5s": 120, "9s": 216}
@@ -48,6 +48,32 @@ def expected_size(aspect: str, resolution: str) -> tuple[int, int]:
     short = SHORT_SIDE[resolution]
     long = int(round(short * Fraction(max(a, b), min(a, b)) / 2)) * 2
     return (long, short) if a >= b else (short, long)
+
+
+def expected_video(
+    endpoint: str, arguments: dict[str, Any], source: tuple[int, int, float] | None = None
+) -> tuple[int, int, int]:
+    """(width, height, frames) of a family member's output, from the rules the ledger states,
+    written here again so no test reads the emulator's tables: generators by the documented
+    sizes; reframe keeps the source's duration at the requested aspect ratio, in the resolution
+    class whose short side is nearest the source's (ties to the smaller) [inferred]; modify
+    keeps the source's size rounded down to even numbers and its duration [inferred]."""
+    if endpoint.endswith(("/reframe", "/modify")):
+        assert source is not None, "reframe and modify start from an input video"
+        width, height, seconds = source
+        frames = max(1, round(seconds * 24))
+        if endpoint.endswith("/modify"):
+            return max(2, width // 2 * 2), max(2, height // 2 * 2), frames
+        short = min(width, height)
+        resolution = min(SHORT_SIDE, key=lambda r: (abs(SHORT_SIDE[r] - short), SHORT_SIDE[r]))
+        aspect = arguments["aspect_ratio"]
+        if aspect == "1:1":
+            return SHORT_SIDE[resolution], SHORT_SIDE[resolution], frames
+        return (*expected_size(aspect, resolution), frames)
+    width, height = expected_size(
+        arguments.get("aspect_ratio", "16:9"), arguments.get("resolution", "540p")
+    )
+    return width, height, FRAMES[arguments.get("duration", "5s")]
 
 
 def make_config(tmp_path: Path, **overrides: Any) -> Config:

@@ -1,8 +1,9 @@
 """Output geometry of Ray 2 videos, kept as data so a live measurement can correct it in one line.
 
-Sources and status (see shared/protocol/ray2-output.md): the 16:9 sizes and 24 fps are reported by
-third parties; the other aspect ratios and the frame counts are our inferred rule (short side =
-540/720/1080, long side = short × ratio rounded to an even number; 5 s → 120 frames, 9 s → 216).
+Sources and status (docs/evidence.md, ``mindstudio-ray2``): the 16:9 sizes and 24 fps are
+reported by third parties; the other aspect ratios and the frame counts are our inferred rule
+(short side = 540/720/1080, long side = short × ratio rounded to an even number; 5 s → 120
+frames, 9 s → 216).
 
 Each endpoint names its output rule in ``endpoints.json`` (``render``): ``generate`` looks the
 request up in the tables; ``reframe`` keeps the input video's duration at the requested aspect

@@ -20,11 +20,10 @@ import httpx
 import pytest
 
 from contracts.mp4probe import probe
-from contracts.schemas.endpoints import ENDPOINT_FACTS, cost_usd
-from contracts.schemas.geometry import SourceVideo, output_spec
-from contracts.strategies import minimal_input, png_data_uri
+from contracts.schemas.endpoints import ENDPOINT_FACTS
+from contracts.strategies import png_data_uri
 from mockserver.serving.background import BackgroundEmulator
-from tests.support import TEST_KEY, make_config
+from tests.support import TEST_KEY, expected_video, make_config
 
 APP = "fal-ai/luma-dream-machine"
 T2V = f"{APP}/ray-2"
@@ -32,7 +31,7 @@ REFRAME = f"{APP}/ray-2/reframe"
 FLASH_MODIFY = f"{APP}/ray-2-flash/modify"
 AUTH = {"Authorization": f"Key {TEST_KEY}"}
 SOURCE_INPUT = {"prompt": "family source clip", "aspect_ratio": "16:9"}
-SOURCE = SourceVideo(960, 540, 5.0)  # what SOURCE_INPUT renders
+SOURCE = (960, 540, 5.0)  # what SOURCE_INPUT renders: 540p 16:9, 5 s
 
 
 class Hooks:
@@ -99,18 +98,22 @@ def source_url(http: httpx.Client) -> str:
 
 
 def family_input(endpoint: str, source_url: str) -> dict[str, Any]:
-    return minimal_input(endpoint, prompt="family member", video_url=source_url)
+    """Each member's smallest input, written out (reframe to 9:16, modify in its default mode)."""
+    if endpoint.endswith("/reframe"):
+        return {"video_url": source_url, "aspect_ratio": "9:16", "prompt": "family member"}
+    if endpoint.endswith("/modify"):
+        return {"video_url": source_url, "prompt": "family member"}
+    return {"prompt": "family member"}
 
 
 def check_output(http: httpx.Client, endpoint: str, body: dict[str, Any], tmp: Path) -> None:
     arguments = {**family_input(endpoint, ""), **body}
-    rule = ENDPOINT_FACTS[endpoint].render
-    spec = output_spec(rule, arguments, SOURCE if rule != "generate" else None)
+    width, height, frames = expected_video(endpoint, arguments, SOURCE)
     path = tmp / "out.mp4"
     path.write_bytes(http.get(body["video"]["url"]).content)
     facts = probe(path, decode=False)
-    assert (facts.width, facts.height) == (spec.width, spec.height), endpoint
-    assert facts.frames == spec.frame_count and facts.fps == 24, endpoint
+    assert (facts.width, facts.height) == (width, height), endpoint
+    assert facts.frames == frames and facts.fps == 24, endpoint
 
 
 @pytest.mark.parametrize("endpoint", list(ENDPOINT_FACTS))
@@ -131,7 +134,7 @@ def test_every_endpoint_through_queue_webhook_run_journal_and_dashboard(
     assert result.status_code == 200 and set(result.json()) == {"video"}
     check_output(http, endpoint, {**arguments, **result.json()}, tmp_path)
     logs = http.get(submitted.json()["status_url"], params={"logs": "1"}).json()["logs"]
-    assert logs[0]["message"].startswith("Starting generation")
+    assert logs[0]["message"] == FIRST_LOG_LINES[endpoint.removeprefix(f"{APP}/")]
 
     hook = received.wait_for(request_id)
     assert hook["status"] == "OK" and hook["payload"] == result.json()
@@ -155,26 +158,49 @@ def probe_size(http: httpx.Client, url: str, tmp: Path) -> tuple[int, int]:
     return facts.width, facts.height
 
 
+PRICES_USD = {
+    # (endpoint, extra input) -> dollars for one request, from the evidence, not the table:
+    ("ray-2", ()): 0.50,  # 3P: $0.50 per 540p 5 s clip
+    ("ray-2", (("resolution", "1080p"), ("duration", "9s"))): 4.00,  # 1080p 4x, 9 s 2x
+    ("ray-2/image-to-video", (("resolution", "720p"),)): 1.00,  # 720p 2x
+    ("ray-2-flash", ()): 0.20,  # DOC llms-txt: $0.2 per 5 s clip
+    ("ray-2-flash/image-to-video", (("duration", "9s"),)): 0.40,
+    ("ray-2/reframe", ()): 0.75,  # INF: $0.15 per started second, the 5 s source
+    ("ray-2-flash/reframe", ()): 0.30,  # DOC: $0.06/s
+    ("ray-2/modify", ()): 1.50,  # INF: $0.30/s
+    ("ray-2-flash/modify", ()): 0.60,  # DOC: $0.12/s
+}
+FIRST_LOG_LINES = {  # [inferred] the ledger's "First log line" row, for family_input's values
+    "ray-2": "Starting generation: 540p, 16:9, 5s",
+    "ray-2/image-to-video": "Starting generation: 540p, 16:9, 5s",
+    "ray-2-flash": "Starting generation: 540p, 16:9, 5s",
+    "ray-2-flash/image-to-video": "Starting generation: 540p, 16:9, 5s",
+    "ray-2/reframe": "Starting generation: reframe to 9:16",
+    "ray-2-flash/reframe": "Starting generation: reframe to 9:16",
+    "ray-2/modify": "Starting generation: modify, flex_1",
+    "ray-2-flash/modify": "Starting generation: modify, flex_1",
+}
+
+
+@pytest.mark.parametrize(("case", "member", "extra"), [(i, *k) for i, k in enumerate(PRICES_USD)])
 def test_the_ledger_bills_each_endpoint_at_its_own_price(
-    http: httpx.Client, source_url: str
+    http: httpx.Client,
+    source_url: str,
+    case: int,
+    member: str,
+    extra: tuple[tuple[str, str], ...],
 ) -> None:
-    """Per clip for the generators, per started second of the input for reframe and modify:
-    the 5 s source costs 5 units there."""
-    key = {"Authorization": "Key ledger01:family9876"}
-    ids = {}
-    for endpoint in ENDPOINT_FACTS:
-        run = http.post(f"/run/{endpoint}", json=family_input(endpoint, source_url), headers=key)
-        assert run.status_code == 200, run.text
-        ids[endpoint] = run.headers["x-fal-request-id"]
-    units = {e: http.get(f"/_mock/requests/{i}").json()["cost_units"] for e, i in ids.items()}
-    for endpoint, facts in ENDPOINT_FACTS.items():
-        assert units[endpoint] == (5 if facts.price.per_second else 1), endpoint
-    ledger = http.get("/_mock/ledger").json()
-    (row,) = [r for r in ledger["keys"] if r["key"] == "Key ****9876"]
-    assert row["units"] == sum(units.values())
-    assert row["usd"] == pytest.approx(round(sum(cost_usd(e, u) for e, u in units.items()), 2))
-    assert ledger["prices"][REFRAME]["per_second_of"] == "video_url"
-    assert ledger["prices"][REFRAME]["evidence"] == "INF"
+    """Per clip for the generators, with fal's multipliers; per started second of the input
+    video for reframe and modify (the 5 s source bills 5 seconds). One key per case, so the
+    ledger's row for it is this request's price alone."""
+    endpoint = f"{APP}/{member}"
+    key = f"Key price-case:secret{case:04d}"
+    body = {**family_input(endpoint, source_url), **dict(extra)}
+    run = http.post(f"/run/{endpoint}", json=body, headers={"Authorization": key})
+    assert run.status_code == 200, run.text
+    masked = f"Key ****{key[-4:]}"
+    rows = [r for r in http.get("/_mock/ledger").json()["keys"] if r["key"] == masked]
+    assert [row["usd"] for row in rows] == [pytest.approx(PRICES_USD[(member, extra)])]
 
 
 def test_the_cdn_form_of_an_output_url_is_read_from_the_emulator(

@@ -3,7 +3,7 @@
 Reframe and modify are fed a clip the emulator generated earlier, downloaded and uploaded
 again through the client's own storage upload (``fal_client.upload_file``; JS
 ``fal.storage.upload``). Every output is read back (PyAV) for size, frame rate and duration,
-against the endpoint's rule (``geometry.output_spec``) and, for reframe and modify, the
+against the ledger's rules (``tests.support.expected_video``) and, for reframe and modify, the
 uploaded clip as read back.
 """
 
@@ -20,12 +20,12 @@ import pytest
 
 from contracts.mp4probe import probe
 from contracts.schemas.endpoints import ENDPOINT_FACTS
-from contracts.schemas.geometry import SourceVideo, output_spec
+from contracts.schemas.geometry import SourceVideo
 from contracts.sources import read_source
 from mockserver.serving.background import BackgroundEmulator
 from mockserver.serving.browser_proxy import PROXY_PATH
 from tests.node_client import clean_env, drive, ensure_js_client, node_test, ok
-from tests.support import make_config, route_storage
+from tests.support import expected_video, make_config, route_storage
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
 SOURCE_INPUT = {"prompt": "family source clip", "aspect_ratio": "16:9"}
@@ -68,9 +68,10 @@ def uploaded(emulator: BackgroundEmulator, tmp_path_factory: pytest.TempPathFact
 
 
 def expected(endpoint: str, arguments: dict[str, Any], source: SourceVideo | None) -> tuple:
-    rule = ENDPOINT_FACTS[endpoint].render
-    spec = output_spec(rule, arguments, source if rule != "generate" else None)
-    return spec.width, spec.height, spec.fps, spec.duration_seconds
+    """The documented sizes and the ledger's reframe/modify rules, restated in tests.support."""
+    clip = (source.width, source.height, source.seconds) if source else None
+    width, height, frames = expected_video(endpoint, arguments, clip)
+    return width, height, 24, round(frames / 24, 3)
 
 
 def read_back(video: dict[str, Any], path: Path) -> tuple:

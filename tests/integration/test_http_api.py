@@ -38,6 +38,7 @@ SCHEMA_RULES = [
     (I2V, {"prompt": "a fox", "end_image_url": []}, ["body", "end_image_url"], "string_type"),
     (I2V, {"image_url": "data:,"}, ["body", "prompt"], "missing"),
     (T2V, ["not", "an", "object"], ["body"], "model_attributes_type"),
+    (T2V, {"prompt": "x" * 5001}, ["body", "prompt"], "string_too_long"),  # fal: 3 to 5000
 ]
 
 

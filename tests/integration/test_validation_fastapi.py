@@ -210,6 +210,7 @@ def test_sync_run_and_the_queued_result_answer_the_same_bytes(tmp_path: Path, ra
     ):
         ran = http.post(f"/run/{T2V}", content=raw, headers={"content-type": "application/json"})
         assert (ran.status_code, ran.content) == (422, expected.content)
+        assert http.get("/_mock/requests").json()["requests"] == []  # nothing was queued
         submitted = http.post(f"/{T2V}", content=raw, headers={"content-type": "application/json"})
         assert submitted.status_code == 200
         response_url = submitted.json()["response_url"]
@@ -230,3 +231,99 @@ def test_where_the_emulator_departs_from_fastapi_on_purpose(client: httpx.Client
     nan = emulator_answer(client, f"/{T2V}", b'{"prompt": NaN}', "application/json")
     assert nan.status_code == 422
     assert nan.json()["detail"][0]["type"] == "json_invalid"
+
+
+REFRAME = "fal-ai/luma-dream-machine/ray-2-flash/reframe"
+MODIFY = "fal-ai/luma-dream-machine/ray-2-flash/modify"
+SOURCE = {"video_url": "data:,v"}
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body", "loc", "kind", "ctx"),
+    [
+        (
+            REFRAME,
+            {**SOURCE, "aspect_ratio": "1:1", "prompt": ""},
+            "prompt",
+            "string_too_short",
+            {"min_length": 1},
+        ),
+        (
+            REFRAME,
+            {**SOURCE, "aspect_ratio": "1:1", "prompt": "a" * 5001},
+            "prompt",
+            "string_too_long",
+            {"max_length": 5000},
+        ),
+        (MODIFY, {**SOURCE, "prompt": "ab"}, "prompt", "string_too_short", {"min_length": 3}),
+        (
+            REFRAME,
+            {**SOURCE, "aspect_ratio": "1:1", "grid_position_x": 1.5},
+            "grid_position_x",
+            "int_from_float",
+            None,
+        ),
+        (REFRAME, {**SOURCE}, "aspect_ratio", "missing", None),
+        (MODIFY, {"prompt": "paint it"}, "video_url", "missing", None),
+    ],
+)
+def test_the_bounds_fals_types_drop_are_kept(
+    client: httpx.Client, endpoint: str, body: dict, loc: str, kind: str, ctx: dict | None
+) -> None:
+    """fal-js PR #187's zod schemas, generated from fal's OpenAPI: reframe ``prompt`` 1 to 5000,
+    modify ``prompt`` 3 to 5000, integer grid positions and bounds, reframe's ``aspect_ratio``
+    required with no default; ``video_url`` required on both."""
+    answer = client.post(f"/{endpoint}", json=body)
+    assert answer.status_code == 422, answer.text
+    (entry,) = answer.json()["detail"]
+    assert (entry["loc"], entry["type"], entry.get("ctx")) == (["body", loc], kind, ctx)
+
+
+def test_the_loosest_valid_inputs_are_accepted(
+    emulator: BackgroundEmulator, client: httpx.Client
+) -> None:
+    """A one-character reframe prompt is valid; modify without ``mode`` runs as ``flex_1``
+    (endpoints.d.ts: ``Default value: "flex_1"``)."""
+    reframe = client.post(f"/{REFRAME}", json={**SOURCE, "aspect_ratio": "1:1", "prompt": "a"})
+    assert reframe.status_code == 200, reframe.text
+    modify = client.post(f"/{MODIFY}", json=SOURCE)
+    assert modify.status_code == 200, modify.text
+    assert arguments_of(emulator, modify.json()["request_id"])["mode"] == "flex_1"
+
+
+def test_422_entries_follow_fals_field_order(client: httpx.Client) -> None:
+    """fal's ``x-fal-order-properties`` (fal-js PR #212, generated from fal's OpenAPI; llms.txt
+    lists the same): one entry per broken field, in that order."""
+    broken = {
+        "video_url": 1,
+        "aspect_ratio": "2:7",
+        "image_url": 2,
+        "grid_position_x": "x",
+        "grid_position_y": "y",
+        "prompt": 3,
+        "x_end": "a",
+        "x_start": "b",
+        "y_end": "c",
+        "y_start": "d",
+    }
+    for endpoint, order in (
+        (
+            REFRAME,
+            [
+                "video_url",
+                "aspect_ratio",
+                "image_url",
+                "grid_position_x",
+                "grid_position_y",
+                "prompt",
+                "x_end",
+                "x_start",
+                "y_end",
+                "y_start",
+            ],
+        ),
+        (MODIFY, ["video_url", "image_url", "prompt", "mode"]),
+    ):
+        body = dict(reversed([(k, broken.get(k, 4)) for k in order]))  # sent in reverse
+        detail = client.post(f"/{endpoint}", json=body).json()["detail"]
+        assert [entry["loc"][1] for entry in detail] == order, endpoint

@@ -1,4 +1,4 @@
-"""The geometry table against the documented Ray 2 sizes (shared/protocol/ray2-output.md)."""
+"""The geometry table against the documented Ray 2 sizes (docs/evidence.md, mindstudio-ray2)."""
 
 import pytest
 

@@ -16,11 +16,12 @@ import pytest
 from PIL import Image
 
 from contracts.mp4probe import probe
-from contracts.schemas.geometry import REFRAME_SIZES, SourceVideo, VideoSpec, output_spec
+from contracts.schemas.geometry import SourceVideo, VideoSpec, output_spec
 from contracts.strategies import mp4_data_uri, png_data_uri
 from mockserver.media import MediaInputError, RenderRequest, VideoRenderer
 from mockserver.media.v2v import mode_rank, reframe_window
 from mockserver.media.videos import PLACEHOLDER_SOURCE, load_video_input
+from tests.support import expected_video
 
 REFRAME = "fal-ai/luma-dream-machine/ray-2-flash/reframe"
 RAY2_REFRAME = "fal-ai/luma-dream-machine/ray-2/reframe"
@@ -60,8 +61,10 @@ def test_reframe_keeps_the_duration_at_the_requested_aspect_ratio(
 ) -> None:
     video = render(renderer, REFRAME, video_url=SOURCE, aspect_ratio=aspect)
     facts = probe(video.path)
-    assert (facts.width, facts.height) == REFRAME_SIZES[(aspect, "540p")]
-    assert (facts.frames, facts.fps) == (24, 24)  # the source's 1 s, at 24 fps
+    assert (facts.width, facts.height, facts.frames) == expected_video(
+        REFRAME, {"aspect_ratio": aspect}, (192, 108, 1.0)
+    )  # the 540p class (nearest to 108), the source's 1 s
+    assert facts.fps == 24
     assert video.source == SourceVideo(192, 108, 1.0)
 
 
@@ -83,7 +86,7 @@ def test_modify_keeps_size_and_duration_and_the_mode_changes_the_colours(
 
 def test_an_odd_sized_source_is_kept_at_the_nearest_even_size() -> None:
     spec = output_spec("modify", {}, SourceVideo(641, 361, 2.5))
-    assert (spec.width, spec.height, spec.frame_count) == (640, 360, 60)
+    assert (spec.width, spec.height, spec.frame_count) == (640, 360, 60)  # H.264 4:2:0: even
 
 
 def test_the_reframing_window_follows_bounds_then_grid_position_then_centres() -> None:
