@@ -264,3 +264,12 @@ def test_an_undecodable_image_is_image_load_error(http: httpx.Client) -> None:
     assert (run.status_code, run.content) == (422, expected)
     assert (queued.status_code, queued.content) == (422, expected)
     assert any("not a decodable image" in note for note in notes_of(http, run))
+
+
+def test_a_fal_cdn_file_it_did_not_issue_is_a_foreign_file(http: httpx.Client) -> None:
+    """fal's CDN files are public and any model downloads them: a real current-form URL
+    (a live output, 2026) is foreign fal media, a placeholder offline, never a 422."""
+    live_output = "https://v3b.fal.media/files/b/0a86742f/9rVJtQ2ukp9cid8lheutF_output.mp4"
+    run = http.post(f"/run/{REFRAME}", json={"video_url": live_output, "aspect_ratio": "9:16"})
+    assert run.status_code == 200, run.text
+    assert any("placeholder video" in note for note in notes_of(http, run))
