@@ -65,6 +65,21 @@ FAL_MEDIA_HOSTS: tuple[tuple[str, str], ...] = (
     ("fal.media", ""),  # fal.media, v2.fal.media, v3.fal.media, v3b.fal.media, ...
     ("storage.googleapis.com", "/falserverless"),
 )
+FAL_EXAMPLE_MEDIA: tuple[str, ...] = (
+    # inputs: image-to-video image_url, modify image_url, reframe/modify video_url
+    "https://fal.media/files/elephant/8kkhB12hEZI2kkbU8pZPA_test.jpeg",
+    "https://fal.media/files/koala/Kv2821G03ggpKK2AiZX71_d5fa7bacf06049cfaeb9588f6003b6d5.jpg",
+    "https://v3.fal.media/files/zebra/9aDde3Te2kuJYHdR0Kz8R_output.mp4",
+    # outputs: text-to-video, reframe, modify (image-to-video's is the zebra above)
+    "https://v3.fal.media/files/penguin/Om3xjcOwiSCJwrXs7DUi__output.mp4",
+    "https://v3.fal.media/files/lion/L9nkXSW1MCj2oDimeJ4w5_output.mp4",
+    "https://v3.fal.media/files/lion/_2UO2QC26T_R8vKeVGAdX_output.mp4",
+)
+"""The media URLs in fal's published Ray 2 examples (its OpenAPI ``examples``): the CDN route
+answers them with the placeholder the input path draws for them, so a client that downloads an
+example it read from the published document gets a file, as it would live."""
+PLACEHOLDER_IMAGE_SIZE = (960, 540)
+"""A placeholder image served for download: Ray 2's default output size [INF]."""
 
 PLACEHOLDER_VERSION = 1
 RESAMPLE = Image.Resampling.BICUBIC
@@ -351,6 +366,14 @@ def placeholder_image(url: str, width: int, height: int, noun: str = "image") ->
             anchor="mm",
         )
     return image
+
+
+def placeholder_jpeg(url: str) -> bytes:
+    """The placeholder image for ``url`` as a JPEG file: what the CDN serves for fal's published
+    example images (the picture an ``image_url`` pointing there stands for)."""
+    buffer = io.BytesIO()
+    placeholder_image(url, *PLACEHOLDER_IMAGE_SIZE).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
 
 
 def frame_image(source: ImageInput, width: int, height: int) -> Image.Image:

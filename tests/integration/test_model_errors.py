@@ -13,13 +13,17 @@ emulator's own tables.
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import av
 import httpx
 import pytest
+from PIL import Image, ImageChops, ImageStat
 
 from contracts.strategies import mp4_data_uri
 from mockserver.serving.background import BackgroundEmulator
@@ -273,3 +277,72 @@ def test_a_fal_cdn_file_it_did_not_issue_is_a_foreign_file(http: httpx.Client) -
     run = http.post(f"/run/{REFRAME}", json={"video_url": live_output, "aspect_ratio": "9:16"})
     assert run.status_code == 200, run.text
     assert any("placeholder video" in note for note in notes_of(http, run))
+
+
+# -- fal's published example media ---------------------------------------------------------------
+
+PUBLISHED_EXAMPLES = {
+    # fal's OpenAPI `examples` for the Ray 2 family (fal-js PR #212, generated from it; the
+    # llms.txt pages show the same): inputs, then outputs.
+    "https://fal.media/files/elephant/8kkhB12hEZI2kkbU8pZPA_test.jpeg": "image/jpeg",
+    "https://fal.media/files/koala/Kv2821G03ggpKK2AiZX71_d5fa7bacf06049cfaeb9588f6003b6d5.jpg": (
+        "image/jpeg"
+    ),
+    "https://v3.fal.media/files/zebra/9aDde3Te2kuJYHdR0Kz8R_output.mp4": "video/mp4",
+    "https://v3.fal.media/files/penguin/Om3xjcOwiSCJwrXs7DUi__output.mp4": "video/mp4",
+    "https://v3.fal.media/files/lion/L9nkXSW1MCj2oDimeJ4w5_output.mp4": "video/mp4",
+    "https://v3.fal.media/files/lion/_2UO2QC26T_R8vKeVGAdX_output.mp4": "video/mp4",
+}
+
+
+def cdn_get(http: httpx.Client, url: str, method: str = "GET") -> httpx.Response:
+    """What ``ray2-mock env`` delivers: the request with fal's CDN host in ``Host``."""
+    parsed = httpx.URL(url)
+    return http.request(method, parsed.raw_path.decode(), headers={"host": parsed.host})
+
+
+@pytest.mark.parametrize("url", PUBLISHED_EXAMPLES)
+def test_fals_published_examples_download_as_the_placeholder(http: httpx.Client, url: str) -> None:
+    first, again = cdn_get(http, url), cdn_get(http, url)
+    assert first.status_code == 200, first.text
+    assert first.headers["content-type"] == PUBLISHED_EXAMPLES[url]
+    assert first.content == again.content  # deterministic: the same URL, the same file
+    head = cdn_get(http, url, "HEAD")
+    assert head.status_code == 200 and head.headers["content-type"] == PUBLISHED_EXAMPLES[url]
+    if url.endswith(".mp4"):
+        assert first.content[4:8] == b"ftyp"
+    else:
+        assert Image.open(io.BytesIO(first.content)).format == "JPEG"
+    path = httpx.URL(url).path
+    entries = http.get("/_mock/journal", params={"path": path}).json()["entries"]
+    assert any("placeholder" in note for entry in entries for note in entry["emulator_notes"])
+
+
+def test_a_published_example_image_is_the_picture_the_model_used(
+    http: httpx.Client, tmp_path: Path
+) -> None:
+    """The first frame of image-to-video is its ``image_url``: downloaded, the example is
+    that same picture (540p 16:9 is Ray 2's default output size)."""
+    url = "https://fal.media/files/elephant/8kkhB12hEZI2kkbU8pZPA_test.jpeg"
+    downloaded = Image.open(io.BytesIO(cdn_get(http, url).content)).convert("RGB")
+    run = http.post(f"/run/{I2V}", json={"prompt": "an elephant", "image_url": url})
+    assert run.status_code == 200, run.text
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(http.get(run.json()["video"]["url"]).content)
+    with av.open(str(clip)) as container:
+        first = next(container.decode(video=0)).to_image().convert("RGB")
+    assert first.size == downloaded.size
+    assert sum(ImageStat.Stat(ImageChops.difference(first, downloaded)).mean) / 3 < 4
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://v3.fal.media/files/zebra/not-a-published-example_output.mp4",
+        "https://v3.fal.media/files/elephant/8kkhB12hEZI2kkbU8pZPA_test.jpeg",  # other host
+    ],
+)
+def test_other_cdn_paths_stay_unknown(http: httpx.Client, url: str) -> None:
+    answer = cdn_get(http, url)
+    assert answer.status_code == 404
+    assert answer.json()["error_type"] == "not_found"
