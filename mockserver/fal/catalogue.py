@@ -15,7 +15,7 @@ from typing import Any
 
 DocPath = tuple[str | int, ...]
 ERRORS_DOC_URL = "https://docs.fal.ai/errors"
-"""Each model error entry links ``<this page>#<type>``, no slash before ``#``: so every live
+"""Each model error entry links ``<this page>#<type>``, no slash before ``#``, as every live
 capture writes it (fal's docs examples show ``errors/#<type>``; the captures were followed)."""
 ECHO_LIMIT = 120
 """An echoed ``data:`` URI is cut to this many characters (it can be megabytes) [INF]."""
