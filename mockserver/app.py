@@ -30,6 +30,7 @@ from mockserver.fal.published import WEB_ROUTES
 from mockserver.gateway import Gateway
 from mockserver.observation.journal import Journal
 from mockserver.observation.metrics import Metrics
+from mockserver.production.examples import EXAMPLE_ROUTES
 from mockserver.production.video import serve_output, serve_video
 from mockserver.services import Observers, open_services, services
 from mockserver.serving.browser_proxy import CORS_SETTINGS, PROXY_ROUTE
@@ -79,7 +80,7 @@ LOCAL_ONLY_ROUTES: list[BaseRoute] = [
 ROLE_ROUTES: dict[str, list[BaseRoute]] = {
     "run": [Route("/{path:path}", _run_path, methods=ANY_METHOD)],
     "queue": [Route("/{path:path}", _queue_path, methods=ANY_METHOD)],
-    "cdn": [MEDIA_ROUTE, OUTPUT_ROUTE, *CDN_ROUTES],
+    "cdn": [MEDIA_ROUTE, OUTPUT_ROUTE, *CDN_ROUTES, *EXAMPLE_ROUTES],
     "web": WEB_ROUTES,
     "rest": [
         *REST_ROUTES,

@@ -1,9 +1,10 @@
 """fal's error catalogue, as data: status codes, shapes and messages of each error type.
 
-Two shapes exist at fal. Model errors (fal-toolkit's exceptions, fal's error docs) carry
-``{"detail": [{loc, msg, type, input, ctx}]}`` and ``X-Fal-Retryable``; request
-(infrastructure) errors carry ``{"detail": "...", "error_type": "..."}`` and
-``X-Fal-Error-Type``. Scenarios name an error type; this module knows what it looks like.
+Two shapes exist at fal. Model errors (live captures, fal's error docs) carry
+``{"detail": [{loc, msg, type, url, ctx?, input?}]}`` with ``x-fal-billable-units: 0`` and
+``X-Fal-Retryable``; request (infrastructure) errors carry ``{"detail": "...", "error_type":
+"..."}`` and ``X-Fal-Error-Type``. Scenarios name an error type; this module knows what it
+looks like. The input files' errors (``mockserver.media``) write their entries here too.
 """
 
 from __future__ import annotations
@@ -13,8 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 DocPath = tuple[str | int, ...]
-ERRORS_DOC_URL = "https://docs.fal.ai/errors/"
-"""Each model error entry links ``<this page>#<type>`` (fal's "Model Errors" docs)."""
+ERRORS_DOC_URL = "https://docs.fal.ai/errors"
+"""Each model error entry links ``<this page>#<type>``, no slash before ``#``, as every live
+capture writes it (fal's docs examples show ``errors/#<type>``; the captures were followed)."""
+ECHO_LIMIT = 120
+"""An echoed ``data:`` URI is cut to this many characters (it can be megabytes) [INF]."""
+WHOLE_INPUT_TYPES = frozenset({"content_policy_violation"})
+"""Types that echo the whole input even on a field (live: ``loc ["body", "prompt"]`` with the
+input object); every entry at ``loc ["body"]`` does so too."""
 
 
 @dataclass(frozen=True)
@@ -30,9 +37,9 @@ class ErrorKind:
     retryable: bool = False
 
 
-# Model errors: fal-toolkit's exceptions (status, msg, type; X-Fal-Retryable false by default,
-# 5xx not billed) and fal's error docs (content_policy_violation; the video types, which the
-# reframe and modify endpoints answer for an input video they cannot use).
+# Model errors: fal's error docs and live captures (status, msg, type; X-Fal-Retryable false by
+# default, never billed), fal-toolkit's unmerged exceptions where the docs give no sentence; the
+# video types are the ones the reframe and modify endpoints answer for an unusable input video.
 MODEL_ERRORS: dict[str, ErrorKind] = {
     "content_policy_violation": ErrorKind(
         422,
@@ -58,18 +65,24 @@ MODEL_ERRORS: dict[str, ErrorKind] = {
         422, "File size exceeds the maximum allowed", True, ("body", "video_url")
     ),
     "unsupported_video_format": ErrorKind(
-        422, "Unsupported video format", True, ("body", "video_url")
+        422,
+        "Unsupported video format. Supported formats are .mp4, .mov, .webm.",
+        True,
+        ("body", "video_url"),
     ),
     "video_duration_too_long": ErrorKind(
         422, "Video duration exceeds the maximum allowed", True, ("body", "video_url")
     ),
     "image_too_small": ErrorKind(422, "Image too small", True, ("body", "image_url")),
     "image_too_large": ErrorKind(422, "Image too large", True, ("body", "image_url")),
-    "no_media_generated": ErrorKind(422, "No media was generated", True),
+    "no_media_generated": ErrorKind(
+        422, "The model did not generate the expected output for this prompt.", True
+    ),
     "internal_server_error": ErrorKind(500, "Internal server error", True),
     "generation_timeout": ErrorKind(504, "Generation timeout", True),
-    "downstream_service_error": ErrorKind(500, "Downstream service error", True),
-    "downstream_service_unavailable": ErrorKind(504, "Downstream service unavailable", True),
+    # fal's docs (2025-11 and the newer page): 400 and 500; an unmerged toolkit branch says 504.
+    "downstream_service_error": ErrorKind(400, "Downstream service error", True),
+    "downstream_service_unavailable": ErrorKind(500, "Downstream service unavailable", True),
 }
 # Request (infrastructure) errors: fal's request-errors page, with its typical status codes.
 REQUEST_ERRORS: dict[str, ErrorKind] = {
@@ -110,6 +123,70 @@ REASONS = {
 }
 
 
+def shown(value: Any) -> Any:
+    """An input as a model error echoes it: ``data:`` URIs cut short (inside objects too),
+    everything else, full URLs included, as sent."""
+    if isinstance(value, str):
+        cut = value.startswith("data:") and len(value) > ECHO_LIMIT
+        return value[:ECHO_LIMIT] + "…" if cut else value
+    if isinstance(value, dict):
+        return {key: shown(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [shown(item) for item in value]
+    return value
+
+
+def model_error_entry(
+    loc: Iterable[str | int],
+    msg: str,
+    error_type: str,
+    *,
+    ctx: dict[str, Any] | None = None,
+    given: Any = None,
+) -> dict[str, Any]:
+    """One ``detail`` entry, keys in the live order ``loc, msg, type, url, ctx?, input?``;
+    ``input`` is left out, never ``null``, when there is nothing to echo."""
+    entry: dict[str, Any] = {
+        "loc": list(loc),
+        "msg": msg,
+        "type": error_type,
+        "url": f"{ERRORS_DOC_URL}#{error_type}",
+    }
+    if ctx:
+        entry["ctx"] = ctx
+    if given is not None:
+        entry["input"] = shown(given)
+    return entry
+
+
+def model_error_headers(retryable: bool = False) -> dict[str, str]:
+    """Every model error's headers: not billed (live capture of a fal-hosted model's 422),
+    ``X-Fal-Retryable`` as fal's docs describe it [INF: no capture carries it]."""
+    return {"x-fal-billable-units": "0", "x-fal-retryable": "true" if retryable else "false"}
+
+
+def model_error(
+    status: int, detail: list[dict[str, Any]], *, retryable: bool = False
+) -> dict[str, Any]:
+    """The error record of a model error (what the queue stores and the result replays)."""
+    return {
+        "status_code": status,
+        "error_type": detail[0]["type"] if detail else None,
+        "body": {"detail": detail},
+        "headers": model_error_headers(retryable),
+    }
+
+
+def echoed_input(kind_name: str, loc: list[str | int], payload: Any) -> Any:
+    """What an entry echoes: the whole input at ``loc ["body"]`` and for the types in
+    ``WHOLE_INPUT_TYPES``, else the field's own value (None: nothing to echo)."""
+    if not isinstance(payload, dict):
+        return None
+    if len(loc) < 2 or kind_name in WHOLE_INPUT_TYPES:
+        return payload
+    return payload.get(loc[1]) if isinstance(loc[1], str) else None
+
+
 def fal_error(
     kind_name: str,
     *,
@@ -123,21 +200,12 @@ def fal_error(
     kind = ERROR_KINDS[kind_name]
     code = status or kind.status
     text = message or kind.message
-    flag = kind.retryable if retryable is None else retryable
-    headers = {"x-fal-retryable": "true" if flag else "false"}
     if kind.model:
+        flag = kind.retryable if retryable is None else retryable
         where = list(loc if loc is not None else kind.loc)
-        given = payload.get(where[1]) if isinstance(payload, dict) and len(where) > 1 else None
-        entry = {
-            "loc": where,
-            "msg": text,
-            "type": kind_name,
-            "url": f"{ERRORS_DOC_URL}#{kind_name}",  # [REQUIRED] in fal's Model Errors docs
-            "input": given,
-        }
-        body: dict[str, Any] = {"detail": [entry]}
-        if code >= 500:
-            headers["x-fal-billable-units"] = "0"  # fal does not bill 5xx
-    else:
-        body = {"detail": text, "error_type": kind_name}
-    return {"status_code": code, "error_type": kind_name, "body": body, "headers": headers}
+        given = echoed_input(kind_name, where, payload)
+        return model_error(
+            code, [model_error_entry(where, text, kind_name, given=given)], retryable=flag
+        )
+    body = {"detail": text, "error_type": kind_name}
+    return {"status_code": code, "error_type": kind_name, "body": body, "headers": {}}

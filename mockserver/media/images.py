@@ -16,12 +16,15 @@ Sources, tried in this order:
   - `fail`: fal's own media hosts get the placeholder, any other host is refused with fal's
     `file_download_error`, as a machine without network access would see it.
 
-Errors (all 422, loc ["body", field], fal's detail shape):
+Errors (all 422, loc ["body", field], fal's detail shape, ``mockserver.fal.catalogue``). The
+``msg`` is fal's fixed sentence; why the emulator refused goes to its notes (server log, journal
+``emulator_notes``, dashboard), never into the body:
 - `file_download_error`: the bytes could not be obtained: fetching is off for that host, the host is
   unreachable or answered non-2xx, the content type is not an image, the data: URI is malformed,
-  the local file is missing, or the download exceeds MAX_IMAGE_BYTES (ctx.max_size).
+  or the local file is missing.
+- `file_too_large`: the file exceeds MAX_IMAGE_BYTES (ctx.max_size), fal-toolkit's type for it.
 - `image_load_error`: bytes arrived but are not a PNG/JPEG/WebP/GIF image Pillow can decode.
-- `image_too_large`: decodable, but a side exceeds MAX_IMAGE_SIDE (ctx.max_width/max_height),
+- `image_too_large`: decodable, but a side exceeds MAX_IMAGE_SIDE (ctx.max_height/max_width),
   fal's documented type for this case.
 
 Bytes are hashed into the cache key on the event loop (cheap); decoding and scaling happen in the
@@ -49,7 +52,7 @@ import httpx
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from mockserver.config import RemoteImages
-from mockserver.fal.catalogue import ERRORS_DOC_URL
+from mockserver.fal.catalogue import MODEL_ERRORS, model_error_entry
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024  # not published by fal for Ray 2; generous for real stills
 MAX_IMAGE_SIDE = 8192  # pixels per side, well under Pillow's decompression-bomb limit
@@ -62,20 +65,38 @@ FAL_MEDIA_HOSTS: tuple[tuple[str, str], ...] = (
     ("fal.media", ""),  # fal.media, v2.fal.media, v3.fal.media, v3b.fal.media, ...
     ("storage.googleapis.com", "/falserverless"),
 )
+FAL_EXAMPLE_MEDIA: tuple[str, ...] = (
+    # inputs: image-to-video image_url, modify image_url, reframe/modify video_url
+    "https://fal.media/files/elephant/8kkhB12hEZI2kkbU8pZPA_test.jpeg",
+    "https://fal.media/files/koala/Kv2821G03ggpKK2AiZX71_d5fa7bacf06049cfaeb9588f6003b6d5.jpg",
+    "https://v3.fal.media/files/zebra/9aDde3Te2kuJYHdR0Kz8R_output.mp4",
+    # outputs: text-to-video, reframe, modify (image-to-video's is the zebra above)
+    "https://v3.fal.media/files/penguin/Om3xjcOwiSCJwrXs7DUi__output.mp4",
+    "https://v3.fal.media/files/lion/L9nkXSW1MCj2oDimeJ4w5_output.mp4",
+    "https://v3.fal.media/files/lion/_2UO2QC26T_R8vKeVGAdX_output.mp4",
+)
+"""The media URLs in fal's published Ray 2 examples (its OpenAPI ``examples``): the CDN route
+answers them with the placeholder the input path draws for them, so a client that downloads an
+example it read from the published document gets a file, as it would live."""
+PLACEHOLDER_IMAGE_SIZE = (960, 540)
+"""A placeholder image served for download: Ray 2's default output size [INF]."""
 
 PLACEHOLDER_VERSION = 1
 RESAMPLE = Image.Resampling.BICUBIC
+DOWNLOAD_FAILED = MODEL_ERRORS["file_download_error"].message
+"""fal's ``file_download_error`` message, the same whatever the cause (live captures)."""
+LOAD_FAILED = MODEL_ERRORS["image_load_error"].message
+"""fal-toolkit's ``image_load_error`` message (the sibling of ``DOWNLOAD_FAILED``)."""
 
 
 @dataclass(frozen=True)
 class InputKind:
-    """What one kind of input file may be: its content types, size limit and too-large error."""
+    """What one kind of input file may be: its content types and size limit."""
 
     noun: str
     content_types: tuple[str, ...]
     max_bytes: int | None = None
     """None: ``MAX_IMAGE_BYTES``, read when used (tests lower it)."""
-    too_large_type: str = "file_download_error"
 
     def limit(self) -> int:
         return MAX_IMAGE_BYTES if self.max_bytes is None else self.max_bytes
@@ -95,20 +116,14 @@ class MediaInputError(Exception):
         input_value: Any = None,
         *,
         ctx: dict[str, Any] | None = None,
+        why: str | None = None,
         status_code: int = 422,
     ) -> None:
-        super().__init__(msg)
+        super().__init__(f"{field}: {why or msg}")
         self.status_code = status_code
-        entry: dict[str, Any] = {
-            "loc": ["body", field],
-            "msg": msg,
-            "type": error_type,
-            "url": f"{ERRORS_DOC_URL}#{error_type}",
-        }
-        if ctx:
-            entry["ctx"] = ctx
-        if input_value is not None:
-            entry["input"] = input_value
+        self.notes: tuple[str, ...] = (f"{field} refused ({error_type}): {why}",) if why else ()
+        """Why, in the emulator's words: for its log and journal, not the client's body."""
+        entry = model_error_entry(["body", field], msg, error_type, ctx=ctx, given=input_value)
         self.detail: list[dict[str, Any]] = [entry]
 
 
@@ -123,28 +138,22 @@ class ImageInput:
     log_lines: tuple[str, ...] = ()
 
 
-def _shown(url: str, limit: int = 120) -> str:
-    """The input echoed in errors: data: URIs cut short, they can be megabytes."""
-    return url if len(url) <= limit else url[:limit] + "…"
-
-
-def _download_error(field: str, url: str, why: str, **ctx: Any) -> MediaInputError:
-    return MediaInputError(
-        field, "file_download_error", f"Failed to download the file: {why}", _shown(url), ctx=ctx
-    )
+def _download_error(field: str, url: str, why: str) -> MediaInputError:
+    return MediaInputError(field, "file_download_error", DOWNLOAD_FAILED, url, why=why)
 
 
 def _too_big(field: str, url: str, kind: InputKind = IMAGE) -> MediaInputError:
+    """fal-toolkit's ``FileTooLargeException`` (its sentence; fal's docs show "File too large")."""
     limit = kind.limit()
-    if kind.too_large_type != "file_download_error":
-        return MediaInputError(
-            field,
-            kind.too_large_type,
-            f"File size exceeds the maximum allowed {limit} bytes",
-            _shown(url),
-            ctx={"max_size": limit},
-        )
-    return _download_error(field, url, f"file exceeds {limit} bytes", max_size=limit)
+    return MediaInputError(
+        field,
+        "file_too_large",
+        f"File size exceeds the maximum allowed size of {limit} bytes. Please upload a smaller"
+        " file.",
+        url,
+        ctx={"max_size": limit},
+        why=f"the {kind.noun} exceeds {limit} bytes",
+    )
 
 
 def is_fal_media_url(url: str) -> bool:
@@ -286,9 +295,7 @@ def decode_image(field: str, url: str, data: bytes) -> Image.Image:
     """Decode the first frame to RGB (alpha flattened onto black, EXIF orientation applied)."""
 
     def load_error(why: str) -> MediaInputError:
-        return MediaInputError(
-            field, "image_load_error", f"Failed to load the image: {why}", _shown(url)
-        )
+        return MediaInputError(field, "image_load_error", LOAD_FAILED, url, why=why)
 
     try:
         with Image.open(io.BytesIO(data)) as image:
@@ -299,10 +306,10 @@ def decode_image(field: str, url: str, data: bytes) -> Image.Image:
                 raise MediaInputError(
                     field,
                     "image_too_large",
-                    f"Image dimensions {width}x{height} exceed the maximum allowed "
-                    f"{MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE}",
-                    _shown(url),
-                    ctx={"max_width": MAX_IMAGE_SIDE, "max_height": MAX_IMAGE_SIDE},
+                    "Image too large",
+                    url,
+                    ctx={"max_height": MAX_IMAGE_SIDE, "max_width": MAX_IMAGE_SIDE},
+                    why=f"{width}x{height} exceeds {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE}",
                 )
             image.seek(0)  # GIF/WebP animations: the first frame
             if image.mode in ("RGBA", "LA", "PA", "La") or "transparency" in image.info:
@@ -359,6 +366,14 @@ def placeholder_image(url: str, width: int, height: int, noun: str = "image") ->
             anchor="mm",
         )
     return image
+
+
+def placeholder_jpeg(url: str) -> bytes:
+    """The placeholder image for ``url`` as a JPEG file: what the CDN serves for fal's published
+    example images (the picture an ``image_url`` pointing there stands for)."""
+    buffer = io.BytesIO()
+    placeholder_image(url, *PLACEHOLDER_IMAGE_SIZE).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
 
 
 def frame_image(source: ImageInput, width: int, height: int) -> Image.Image:

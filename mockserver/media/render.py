@@ -57,8 +57,8 @@ from contracts.schemas.geometry import DEFAULTS, FPS, SourceVideo, VideoSpec, ou
 from mockserver.config import RemoteImages
 
 from .cache import DiskCache, SingleFlight, cache_key, is_valid_key
-from .images import ImageInput, frame_image, load_image_input
-from .videos import VideoInput, load_video_input
+from .images import ImageInput, frame_image, load_image_input, placeholder_image
+from .videos import PLACEHOLDER_SOURCE, VideoInput, load_video_input
 
 # The image arguments, in the order their inputs are resolved.
 IMAGE_FIELDS: tuple[str, ...] = ("image_url", "end_image_url")
@@ -67,6 +67,8 @@ VIDEO_FIELDS: tuple[str, ...] = ("video_url",)
 
 # Bump when the drawing or encoding changes: old cache keys then simply stop being produced.
 RENDER_VERSION = 2
+PLACEHOLDER_RULE = "placeholder"
+"""A job that renders a foreign video's placeholder clip itself (``placeholder_clip``)."""
 
 
 def label_of(endpoint_id: str) -> str:
@@ -520,7 +522,22 @@ class VideoRenderer:
     async def render(self, req: RenderRequest) -> RenderedVideo:
         if self._closed:
             raise RuntimeError("VideoRenderer is closed")
-        job = await self._prepare(req)
+        return await self._produce(await self._prepare(req))
+
+    async def placeholder_clip(self, url: str) -> RenderedVideo:
+        """The clip a video URL that was not fetched stands for (``PLACEHOLDER_SOURCE``: the
+        URL's placeholder still, looped), as a file of its own: what the CDN serves for fal's
+        published example videos."""
+        if self._closed:
+            raise RuntimeError("VideoRenderer is closed")
+        source = PLACEHOLDER_SOURCE
+        spec = VideoSpec(source.width, source.height, FPS, round(source.seconds * FPS))
+        parts = {"v": RENDER_VERSION, "ffmpeg": self._ffmpeg_version, "placeholder_of": url}
+        job = _Job(cache_key(parts), spec, "", {"url": url}, "", rule=PLACEHOLDER_RULE)
+        return await self._produce(job)
+
+    async def _produce(self, job: _Job) -> RenderedVideo:
+        """The job's file: from the cache, joined to a render in progress, or rendered."""
         facts = {"spec": job.spec, "source": job.video.video if job.video else None}
         hit = self._lookup(job.key)
         if hit is not None:
@@ -702,6 +719,9 @@ class VideoRenderer:
     def _plan(self, job: _Job, workdir: Path) -> tuple[list[Path], str]:
         """Write the stills the graph reads and return (inputs, filter graph)."""
         spec, args = job.spec, job.arguments
+        if job.rule == PLACEHOLDER_RULE:
+            still = placeholder_image(str(args["url"]), spec.width, spec.height, "video")
+            return [save_still(still, workdir, "still")], f"{still_input(0, spec)}[v]"
         loop = bool(args.get("loop"))
         look = look_for(str(args.get("prompt") or ""), loop)
         if job.video is not None:

@@ -8,16 +8,19 @@ placeholder clip stands in for it (``PLACEHOLDER_SOURCE``), said in the emulator
 
 The bytes are read back with PyAV (size, duration) on the way in, so the output geometry is
 known before anything renders. What fails is answered in fal's model-error shape (422, loc
-``["body", "video_url"]``, ``url`` = ``https://docs.fal.ai/errors/#<type>``), never a 500:
+``["body", "video_url"]``, ``url`` = ``https://docs.fal.ai/errors#<type>``), never a 500; the
+emulator's reason goes to its notes, the ``msg`` is fal's:
 
 - ``file_download_error``: the bytes could not be obtained (as for images).
 - ``file_too_large``: over ``MAX_VIDEO_BYTES`` (ctx ``max_size``).
 - ``unsupported_video_format``: bytes arrived but hold no decodable video stream (an image, a
-  text file, a truncated MP4).
-- ``video_duration_too_long``: longer than ``MAX_VIDEO_SECONDS`` (ctx ``max_duration``).
+  text file, a truncated MP4); ctx ``supported_formats``.
+- ``video_duration_too_long``: longer than ``MAX_VIDEO_SECONDS`` (ctx ``max_duration``,
+  ``provided_duration``).
 
-The types are the ones fal's "Model Errors" page lists; that Ray 2 answers exactly these is
-inferred (no capture). The limits are Luma's for Ray 2 (modify: 10 s, 100 MB).
+The types and their sentences are the ones fal's "Model Errors" page documents; that Ray 2
+answers exactly these is inferred (no capture). The limits are Luma's for Ray 2 (modify: 10 s,
+100 MB).
 """
 
 from __future__ import annotations
@@ -32,19 +35,19 @@ from contracts.schemas.endpoints import MAX_INPUT_VIDEO_SECONDS
 from contracts.schemas.geometry import SourceVideo
 from mockserver.config import RemoteImages
 
-from .images import ImageInput, InputKind, MediaInputError, _shown, load_input
+from .images import ImageInput, InputKind, MediaInputError, load_input
 
 MAX_VIDEO_BYTES = 100 * 1024 * 1024
 """Luma's documented maximum input size for Ray 2 modify (100 MB)."""
 MAX_VIDEO_SECONDS = MAX_INPUT_VIDEO_SECONDS
 MIN_VIDEO_SECONDS = 1 / 24
-SUPPORTED_FORMATS = ("mp4", "mov", "webm")
-"""Reported in ``unsupported_video_format``'s ctx (fal documents the key, not Ray 2's list: INF)."""
+SUPPORTED_FORMATS = (".mp4", ".mov", ".webm")
+"""``unsupported_video_format``'s ctx and sentence, as fal's docs show them (Ray 2's own
+list: INF)."""
 VIDEO = InputKind(
     "video",
     ("video/", "application/octet-stream", "binary/octet-stream", "application/mp4"),
     max_bytes=MAX_VIDEO_BYTES,
-    too_large_type="file_too_large",
 )
 PLACEHOLDER_SOURCE = SourceVideo(width=960, height=540, seconds=5.0)
 """A video that was not fetched stands in as a 540p 16:9 5 s clip, Ray 2's default output."""
@@ -66,9 +69,28 @@ def _unsupported(field: str, url: str, why: str) -> MediaInputError:
     return MediaInputError(
         field,
         "unsupported_video_format",
-        f"Unsupported video format: {why}",
-        _shown(url),
+        f"Unsupported video format. Supported formats are {', '.join(SUPPORTED_FORMATS)}.",
+        url,
         ctx={"supported_formats": list(SUPPORTED_FORMATS)},
+        why=why,
+    )
+
+
+def _number(seconds: float) -> float | int:
+    """A duration as fal writes it in ``ctx``: ``120``, ``7.2`` (what ``{:g}`` prints)."""
+    value = float(f"{seconds:g}")
+    return int(value) if value.is_integer() else value
+
+
+def _too_long(field: str, url: str, seconds: float) -> MediaInputError:
+    """fal's documented sentence and context (its audio twin is a live capture)."""
+    return MediaInputError(
+        field,
+        "video_duration_too_long",
+        f"Video duration exceeds the maximum allowed. Maximum is {MAX_VIDEO_SECONDS:g} seconds,"
+        f" provided is {seconds:g} seconds.",
+        url,
+        ctx={"max_duration": _number(MAX_VIDEO_SECONDS), "provided_duration": _number(seconds)},
     )
 
 
@@ -99,13 +121,7 @@ def probe_video(field: str, url: str, data: bytes) -> SourceVideo:
     if width <= 0 or height <= 0 or seconds < MIN_VIDEO_SECONDS:
         raise _unsupported(field, url, "the video stream has no frames")
     if seconds > MAX_VIDEO_SECONDS + 1e-6:
-        raise MediaInputError(
-            field,
-            "video_duration_too_long",
-            f"Video duration {seconds:.2f} s exceeds the maximum allowed {MAX_VIDEO_SECONDS:g} s",
-            _shown(url),
-            ctx={"max_duration": MAX_VIDEO_SECONDS},
-        )
+        raise _too_long(field, url, seconds)
     return SourceVideo(width=width, height=height, seconds=round(seconds, 6))
 
 

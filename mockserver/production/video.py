@@ -13,6 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from mockserver.fal.catalogue import model_error
 from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.fal.hosts import media_url, output_url
 from mockserver.media import MediaInputError, RenderRequest, VideoRenderer
@@ -37,15 +38,8 @@ class VideoProducer:
             video = await self.renderer.render(
                 RenderRequest(record.endpoint_id, arguments, record.request_id)
             )
-        except MediaInputError as exc:
-            kind = exc.detail[0].get("type", "file_download_error") if exc.detail else None
-            return Production(
-                error={
-                    "status_code": exc.status_code,
-                    "error_type": kind,
-                    "body": {"detail": exc.detail},
-                }
-            )
+        except MediaInputError as exc:  # fal's model error; the emulator's reason in its notes
+            return Production(error=model_error(exc.status_code, exc.detail), notes=exc.notes)
         media = {
             "key": video.key,
             "file_name": video.file_name,

@@ -266,7 +266,9 @@ class Storage:
 
         URLs in our namespace that are unknown, unfinished or expired map to a path that does
         not exist, so the renderer answers fal's ``file_download_error`` instead of treating
-        them as remote fal media. Anything else is None: not ours.
+        them as remote fal media. Anything else is None: not ours. On fal's CDN hosts an output
+        id we never issued is fal's own file (fal's files are public; users paste real ones):
+        None too, so the foreign-media policy applies, not a 422.
         """
         try:
             parts = urllib.parse.urlsplit(url)
@@ -278,6 +280,8 @@ class Storage:
             return None
         path = urllib.parse.unquote(parts.path)
         if (output := OUTPUT_FILE_PATH.match(path)) is not None:
+            if HOST_ROLES.get(host) == "cdn" and self.store.output(output["file_id"]) is None:
+                return None  # a real fal file, not one of ours
             return self.resolve_output(output)
         match = OBJECT_PATH.match(path)
         if match is None:

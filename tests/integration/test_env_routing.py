@@ -442,3 +442,28 @@ def test_fal_ai_answers_only_the_published_openapi(served: tuple[ServerInfo, Pat
     for name in ("other", "unknown"):
         status, body = seen[name]
         assert status == 404 and body["error_type"] == "not_found", seen[name]
+
+
+EXAMPLE_FETCH = """
+import json, httpx
+urls = ["https://fal.media/files/elephant/8kkhB12hEZI2kkbU8pZPA_test.jpeg",
+        "https://v3.fal.media/files/zebra/9aDde3Te2kuJYHdR0Kz8R_output.mp4",
+        "https://v3.fal.media/files/zebra/not-published_output.mp4"]
+seen = [httpx.get(url, timeout=60) for url in urls]
+print(json.dumps([[a.status_code, a.headers["content-type"], a.content[:8].hex()] for a in seen]))
+"""
+
+
+def test_fals_published_example_media_download_through_env_exports(
+    served: tuple[ServerInfo, Path],
+) -> None:
+    """fal's OpenAPI examples (an image-to-video ``image_url``, the reframe/modify
+    ``video_url``) fetched as a harness reading the published document would: the placeholder
+    the model draws for them, as a JPEG or an MP4; any other CDN path stays a 404."""
+    _, state = served
+    completed, _ = run_routed(state, sys.executable, "-c", EXAMPLE_FETCH)
+    assert completed.returncode == 0, completed.stderr
+    (image, video, other) = json.loads(completed.stdout)
+    assert image[:2] == [200, "image/jpeg"] and image[2].startswith("ffd8ff")
+    assert video[:2] == [200, "video/mp4"] and bytes.fromhex(video[2])[4:8] == b"ftyp"
+    assert other[0] == 404

@@ -189,7 +189,7 @@ COMPLETION_ERRORS = [
     ("image_load_error", I2V, 422, None, "model"),
     ("internal_server_error", T2V, 500, None, "model"),
     ("generation_timeout", T2V, 504, None, "model"),
-    ("downstream_service_unavailable", T2V, 504, None, "model"),
+    ("downstream_service_unavailable", T2V, 500, None, "model"),  # fal's docs: 500
     ("runner_disconnected", T2V, 503, "runner_disconnected", "request"),
 ]
 
@@ -212,14 +212,19 @@ def test_errors_at_completion_surface_from_subscribe(
         fal.subscribe(endpoint, arguments=arguments, on_queue_update=updates.append)
     error = info.value
     assert error.status_code == status and error.error_type == error_type
-    assert error.response_headers["x-fal-retryable"] == "false"
     if shape == "model":
+        assert error.response_headers["x-fal-retryable"] == "false"
+        assert error.response_headers["x-fal-billable-units"] == "0"
         (detail,) = error.message
         assert detail["type"] == kind and detail["loc"][0] == "body" and detail["msg"]
-        field = detail["loc"][1] if len(detail["loc"]) > 1 else None
-        assert detail["input"] == (arguments[field] if field else None)
+        assert detail["url"] == f"https://docs.fal.ai/errors#{kind}"
+        # live: the whole input at loc ["body"] and for a content-policy violation; a file
+        # field's own value otherwise
+        whole = len(detail["loc"]) == 1 or kind == "content_policy_violation"
+        assert detail["input"] == (arguments if whole else arguments[detail["loc"][1]])
     else:
         assert error.message == "The runner disconnected unexpectedly"
+        assert "x-fal-retryable" not in error.response_headers  # model errors only
     final = updates[-1]
     assert isinstance(final, fal_client.Completed)
     # a gateway error shows on the status; the app's own errors only in the result

@@ -217,21 +217,26 @@ def test_engine_add_replace_remove_reset() -> None:
 
 def test_model_and_request_error_shapes() -> None:
     policy = fal_error("content_policy_violation", payload={"prompt": "bad words"})
-    assert policy["status_code"] == 422 and policy["headers"] == {"x-fal-retryable": "false"}
+    assert policy["status_code"] == 422
+    assert policy["headers"] == {"x-fal-billable-units": "0", "x-fal-retryable": "false"}
     (entry,) = policy["body"]["detail"]
-    assert entry["loc"] == ["body", "prompt"] and entry["input"] == "bad words"
+    # live: loc ["body", "prompt"] echoing the whole input object
+    assert entry["loc"] == ["body", "prompt"] and entry["input"] == {"prompt": "bad words"}
     assert entry["type"] == "content_policy_violation" and entry["msg"]
     image = fal_error("image_load_error", payload={"prompt": "p prompt", "image_url": "data:,"})
     assert image["body"]["detail"][0]["loc"] == ["body", "image_url"]
+    assert image["body"]["detail"][0]["input"] == "data:,"  # a file field echoes its own value
     crash = fal_error("internal_server_error", retryable=True)
     assert crash["status_code"] == 500
-    assert crash["headers"] == {"x-fal-retryable": "true", "x-fal-billable-units": "0"}
+    assert crash["headers"] == {"x-fal-billable-units": "0", "x-fal-retryable": "true"}
+    assert "input" not in crash["body"]["detail"][0]  # nothing to echo: left out, never null
     runner = fal_error("runner_disconnected")
     assert runner["status_code"] == 503
     assert runner["body"] == {
         "detail": "The runner disconnected unexpectedly",
         "error_type": "runner_disconnected",
     }
+    assert "x-fal-retryable" not in runner["headers"]  # a model-error header only
     custom = fal_error("generation_timeout", status=500, message="took too long")
     assert custom["status_code"] == 500 and custom["body"]["detail"][0]["msg"] == "took too long"
 

@@ -26,6 +26,22 @@ from mockserver.media.images import (
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "images"
 MIME = {".png": "image/png", ".jpg": "image/jpeg", ".webp": "image/webp", ".gif": "image/gif"}
+# fal's sentences, quoted from the evidence (never from the emulator's tables):
+DOWNLOAD_FAILED = (  # live captures of file_download_error (2026-04, 2026-08-13, 2026-09-29)
+    "Failed to download the file. Please check if the URL is accessible and try again."
+)
+LOAD_FAILED = (  # fal-toolkit's ImageLoadException (fal-ai/fal, unmerged branch)
+    "Failed to load the image. Please ensure the image file is not corrupted and is in a"
+    " supported format."
+)
+
+
+def too_large(max_size: int) -> str:
+    """fal-toolkit's FileTooLargeException sentence, for one limit."""
+    return (
+        f"File size exceeds the maximum allowed size of {max_size} bytes. "
+        "Please upload a smaller file."
+    )
 
 
 def data_uri(name: str) -> str:
@@ -41,7 +57,7 @@ async def load(url: str, *, remote: str = "placeholder", local=None, field: str 
     return await load_image_input(field, url, remote=remote, resolve_local_url=local)
 
 
-async def expect_error(url: str, error_type: str, field: str = "image_url", **kw) -> dict:
+async def refusal(url: str, error_type: str, field: str = "image_url", **kw) -> MediaInputError:
     with pytest.raises(MediaInputError) as info:
         source = await load(url, field=field, **kw)
         frame_image(source, 96, 54)
@@ -50,8 +66,12 @@ async def expect_error(url: str, error_type: str, field: str = "image_url", **kw
     (entry,) = err.detail
     assert entry["loc"] == ["body", field]
     assert entry["type"] == error_type
-    assert entry["msg"] and entry["url"].endswith(f"#{error_type}")
-    return entry
+    assert entry["url"] == f"https://docs.fal.ai/errors#{error_type}"
+    return err
+
+
+async def expect_error(url: str, error_type: str, field: str = "image_url", **kw) -> dict:
+    return (await refusal(url, error_type, field, **kw)).detail[0]
 
 
 @pytest.mark.parametrize(
@@ -161,12 +181,26 @@ async def test_other_hosts_get_a_placeholder_offline_by_default() -> None:
 
 
 async def test_other_hosts_are_refused_when_strict() -> None:
-    entry = await expect_error("https://example.com/cat.png", "file_download_error", remote="fail")
-    assert "--remote-images" in entry["msg"]
-    assert entry["input"] == "https://example.com/cat.png"
-    assert entry["url"] == "https://docs.fal.ai/errors/#file_download_error"
+    err = await refusal("https://example.com/cat.png", "file_download_error", remote="fail")
+    assert err.detail == [
+        {
+            "loc": ["body", "image_url"],
+            "msg": DOWNLOAD_FAILED,
+            "type": "file_download_error",
+            "url": "https://docs.fal.ai/errors#file_download_error",
+            "input": "https://example.com/cat.png",
+        }
+    ]
+    assert "--remote-images" in err.notes[0]  # the reason: the emulator's notes, not the msg
     fal_media = await load("https://v3.fal.media/files/rabbit/x.png", remote="fail")
     assert fal_media.data is None  # fal's own page examples keep working offline
+
+
+async def test_a_long_url_is_echoed_whole() -> None:
+    """Live bodies echo the URL as sent (cap-fdl-*); only data: URIs may be cut [INF]."""
+    url = "https://example.com/" + "deep/" * 40 + "cat.png"
+    entry = await expect_error(url, "file_download_error", remote="fail")
+    assert entry["input"] == url
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/x.png", "file:///etc/passwd", "/etc/passwd"])
@@ -186,20 +220,21 @@ async def test_broken_images(name: str, error_type: str) -> None:
 async def test_unsupported_format_is_a_load_error(tmp_path: Path) -> None:
     Image.new("RGB", (8, 8)).save(tmp_path / "x.bmp")
     raw = base64.b64encode((tmp_path / "x.bmp").read_bytes()).decode()
-    entry = await expect_error(f"data:image/bmp;base64,{raw}", "image_load_error")
-    assert "BMP" in entry["msg"]
+    err = await refusal(f"data:image/bmp;base64,{raw}", "image_load_error")
+    assert err.detail[0]["msg"] == LOAD_FAILED and "BMP" in err.notes[0]
 
 
 async def test_too_many_pixels_is_image_too_large(monkeypatch) -> None:
     monkeypatch.setattr(images_mod, "MAX_IMAGE_SIDE", 100)
     entry = await expect_error(data_uri("start.png"), "image_too_large")
-    assert entry["ctx"] == {"max_width": 100, "max_height": 100}
+    assert entry["msg"] == "Image too large"  # fal's docs and toolkit
+    assert list(entry["ctx"].items()) == [("max_height", 100), ("max_width", 100)]
 
 
-async def test_too_many_bytes_is_a_download_error(monkeypatch) -> None:
+async def test_too_many_bytes_is_file_too_large(monkeypatch) -> None:
     monkeypatch.setattr(images_mod, "MAX_IMAGE_BYTES", 500)
-    entry = await expect_error(data_uri("end.jpg"), "file_download_error")
-    assert entry["ctx"] == {"max_size": 500}
+    entry = await expect_error(data_uri("end.jpg"), "file_too_large")
+    assert entry["msg"] == too_large(500) and entry["ctx"] == {"max_size": 500}
     assert len(entry["input"]) < 200, "huge data: URIs are not echoed back whole"
 
 
@@ -248,10 +283,10 @@ async def test_remote_fetch_when_allowed(http_base: str, path: str) -> None:
 
 async def test_remote_fetch_checks_status_type_and_size(http_base: str, monkeypatch) -> None:
     await expect_error(http_base + "/missing.png", "file_download_error", remote="fetch")
-    entry = await expect_error(http_base + "/page.html", "file_download_error", remote="fetch")
-    assert "text/html" in entry["msg"]
+    err = await refusal(http_base + "/page.html", "file_download_error", remote="fetch")
+    assert err.detail[0]["msg"] == DOWNLOAD_FAILED and "text/html" in err.notes[0]
     monkeypatch.setattr(images_mod, "MAX_IMAGE_BYTES", 1000)
-    entry = await expect_error(http_base + "/big.jpg", "file_download_error", remote="fetch")
+    entry = await expect_error(http_base + "/big.jpg", "file_too_large", remote="fetch")
     assert entry["ctx"] == {"max_size": 1000}
 
 
@@ -259,7 +294,5 @@ async def test_refused_connection_is_a_download_error() -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    entry = await expect_error(
-        f"http://127.0.0.1:{port}/x.png", "file_download_error", remote="fetch"
-    )
-    assert "unreachable" in entry["msg"]
+    err = await refusal(f"http://127.0.0.1:{port}/x.png", "file_download_error", remote="fetch")
+    assert err.detail[0]["msg"] == DOWNLOAD_FAILED and "unreachable" in err.notes[0]
