@@ -15,6 +15,20 @@ import httpx
 
 from contracts.checks import STATUS_RANK, ContractViolation, body_text, expect
 
+IN_PROGRESS = "Request is still in progress"
+"""The result route's 400 ``detail`` before completion (fal's e2e; vercel/ai checks it)."""
+
+
+def _in_progress(response: httpx.Response) -> bool:
+    """fal's answer to a result asked for too early: 400 with that detail."""
+    if response.status_code != 400:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("detail") == IN_PROGRESS
+
 
 def _log_key(line: Mapping[str, Any]) -> tuple[Any, ...]:
     return (line.get("timestamp"), line.get("message"))  # what fal's own CLI dedupes on
@@ -142,7 +156,14 @@ class Lifecycle:
             expected="200 once COMPLETED, the app's or the gateway's error otherwise",
             observed=body_text(response),
         )
-        if self.completed is None and code not in (400, 404):
+        if self.completed is not None and _in_progress(response):
+            self._violate(
+                "result",
+                "the result said the request is still in progress after a COMPLETED status",
+                expected="the output or the request's error",
+                observed=body_text(response),
+            )
+        if self.completed is None and not _in_progress(response):
             self.must_be_completed = f"the result answered the request's error ({code})"
 
     def on_cancel(self, outcome: str) -> None:

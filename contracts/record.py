@@ -61,6 +61,8 @@ KEPT_HEADERS = frozenset(
         "x-fal-error-type",
         "x-fal-retryable",
         "x-fal-request-timeout-type",
+        "x-fal-billable-units",
+        "x-fal-needs-retry",
         "retry-after",
     }
 )

@@ -96,9 +96,9 @@ def http_error(exc: HTTPException) -> Response:
 
 
 def crash_response() -> Response:
-    return request_error(
-        500, "The emulator hit an internal error; see its log", "internal_server_error"
-    )
+    """fal's request error for a failure of its own (``internal_error``, fal's request-error
+    catalogue); the text points at the emulator's log, where the traceback is."""
+    return request_error(500, "The emulator hit an internal error; see its log", "internal_error")
 
 
 class Gateway:

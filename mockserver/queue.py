@@ -23,17 +23,16 @@ import contextlib
 import heapq
 import logging
 import math
-import os
 import re
-import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypeVar
 
 from mockserver.clock import Clock
+from mockserver.fal.catalogue import fal_error
 from mockserver.fal.endpoints import ENDPOINTS
+from mockserver.fal.ids import new_request_id
 from mockserver.fal.validation import Validation
 from mockserver.records import RequestPlan, RequestRecord
 from mockserver.stores import RequestStore
@@ -133,16 +132,6 @@ class Production:
 
 class Producer(Protocol):
     def __call__(self, record: RequestRecord) -> Awaitable[Production]: ...
-
-
-def new_request_id() -> str:
-    """A UUIDv7 (RFC 9562), as fal's 2026 request ids are: 48 bits of Unix milliseconds, then
-    random bits, so ids sort by submission time. Wall-clock milliseconds, not the emulated
-    clock, which a test may set back to an earlier run's time."""
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
-    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
-    return str(uuid.UUID(int=value))
 
 
 def log_line(at: float, message: str) -> dict[str, Any]:
@@ -390,6 +379,27 @@ class RequestQueue:
         """The request as stored, for reading only (``RequestStore.view``: no copy)."""
         return self.store.view(request_id)
 
+    def slots_taken(self) -> int:
+        """Slots the account's requests hold now: running ones, and sync runs accepted but not
+        started (fal dispatches a run at once). Queued requests hold none: at fal they wait
+        for a slot, and only running ones count against the concurrency limit. Counted over
+        the requests this process drives, as its capacity is (``serve --workers N``)."""
+        self.advance()
+        return sum(r.status == "IN_PROGRESS" or r.mode == "sync" for r in self._active.values())
+
+    @property
+    def slots(self) -> int:
+        """The account's concurrency limit: the timing profile's capacity."""
+        return self.timing.capacity
+
+    def waiting(self, endpoint_id: str) -> int:
+        """Queued requests of one endpoint still waiting for a slot (every caller's)."""
+        self.advance()
+        return sum(
+            r.status == "IN_QUEUE" and r.mode == "queue" and r.endpoint_id == endpoint_id
+            for r in self._active.values()
+        )
+
     def position(self, record: RequestRecord) -> int:
         position = self.store.position(record)
         if record.held_position is not None and self.clock.now() < record.eligible_at:
@@ -495,20 +505,9 @@ class RequestQueue:
             raise
         except Exception as exc:  # an emulated model failure, never a server crash
             log.exception("producing %s failed", record.request_id)
+            failure = f"Video generation failed: {exc}"
             production = Production(
-                error={
-                    "status_code": 500,
-                    "error_type": "internal_server_error",
-                    "body": {
-                        "detail": [
-                            {
-                                "loc": [],
-                                "msg": f"Video generation failed: {exc}",
-                                "type": "internal_server_error",
-                            }
-                        ]
-                    },
-                }
+                error=fal_error("internal_server_error", message=failure, payload=record.input)
             )
         self._ready[record.request_id] = (production, self.clock.now())
         self._producing.pop(record.request_id, None)

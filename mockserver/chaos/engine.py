@@ -17,7 +17,8 @@ from mockserver.fal.operations import FAL_ROUTES, FalCall
 from mockserver.records import RequestPlan, RequestRecord
 
 RANDOM_FAULTS: dict[str, dict[str, Any]] = {
-    "submit_429": {"match": {"route": ["submit", "run"]}, "http_error": {"status": 429}},
+    # fal refuses a sync run over the concurrency limit; queued requests wait, never refused
+    "run_429": {"match": {"route": ["run"]}, "http_error": {"status": 429}},
     "submit_503_ingress": {
         "match": {"route": ["submit", "run"]},
         "http_error": {"status": 503, "ingress": True},

@@ -15,7 +15,6 @@ import logging
 from collections import deque
 from typing import Any
 
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.chaos.engine import FaultEngine
@@ -145,9 +144,7 @@ class FaultMiddleware:
             await _drop(scope, receive)
             return
         if effects.http_error is not None:
-            status, body, answer_headers = effects.http_error.response_parts()
-            media_type = answer_headers.pop("content-type")
-            await Response(body, status, answer_headers, media_type)(scope, receive, send)
+            await effects.http_error.response(call.route)(scope, receive, send)
             return
         if call.route in CREATING_ROUTES and effects.shapes_the_request:
             if effects.error and payload is None:

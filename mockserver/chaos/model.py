@@ -3,8 +3,9 @@ them (``Effects``), a scenario document, and a chaos run's random fault rates.
 
 A scenario is a *match* (route, endpoint, input fields, headers; optionally only the next N
 requests) and *effects*. Effects at the gateway happen before fal's handler runs: an HTTP
-error (429 with Retry-After; 5xx with or without ``x-fal-request-id``; nginx-style ingress
-pages), a dropped connection, latency, a slow or stalled status stream. Effects on the
+error (by default what the gateway itself answers for that status: the unknown-key 401, a
+429 ``concurrent_requests_limit``, 5xx with or without ``x-fal-request-id``, nginx-style
+ingress pages), a dropped connection, latency, a slow or stalled status stream. Effects on the
 request's life are handed to the queue when it creates the request: a fal error at
 completion (model errors with a ``detail`` list, request errors with ``error_type``),
 progression, a slow queue, extra log lines, a given output file. ``parse.py`` reads them from
@@ -13,15 +14,19 @@ files and API bodies, ``engine.py`` decides, ``middleware.py`` acts.
 
 from __future__ import annotations
 
-import json
 import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mockserver.fal.catalogue import GATEWAY_ERRORS, REASONS
+from starlette.responses import Response
+
+from mockserver.fal.catalogue import GATEWAY_ERRORS, REASONS, GatewayAnswer
 from mockserver.fal.endpoints import ENDPOINTS
+from mockserver.fal.errors import request_error
+from mockserver.fal.ids import new_request_id
+from mockserver.fal.unknown import WRITERS as UNKNOWN_REQUEST_ROUTES
+from mockserver.fal.unknown import unknown_request
 
 CREATING_ROUTES = frozenset({"submit", "run"})
 """Routes that create a request: the only ones where effects on its life make sense."""
@@ -32,42 +37,58 @@ CREATING_ROUTES = frozenset({"submit", "run"})
 
 @dataclass(frozen=True)
 class HttpError:
-    """An answer from fal's gateway instead of the handler's."""
+    """An answer from fal's gateway instead of the handler's: by default the one the gateway
+    (and the emulator's own checks) send for this status (``catalogue.GATEWAY_ERRORS``)."""
 
     status: int
-    request_id: bool = True
-    """Send ``x-fal-request-id`` (the Python client never retries a 5xx that has one)."""
+    request_id: bool | None = None
+    """Send ``x-fal-request-id`` (the Python client never retries a 5xx that has one); None:
+    as the status's own answer does."""
     ingress: bool = False
     """An nginx HTML page without fal headers: what the Python client retries on 502-504."""
     retry_after: float | None = None
     error_type: str | None = None
+    """None: the status's own type."""
+    bare: bool = False
+    """``error_type: null``: a bare ``{"detail": ...}`` without a type, as fal's 401/403."""
     message: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
 
-    def response_parts(self) -> tuple[int, bytes, dict[str, str]]:
-        """Status, body and headers of the answer."""
+    def response(self, route: str) -> Response:
+        """The answer on ``route``."""
         headers = dict(self.headers)
         if self.retry_after is not None:
             headers["retry-after"] = f"{self.retry_after:g}"
         if self.ingress:
-            reason = REASONS.get(self.status, "Error")
-            page = (
-                f"<html>\r\n<head><title>{self.status} {reason}</title></head>\r\n<body>\r\n"
-                f"<center><h1>{self.status} {reason}</h1></center>\r\n"
-                "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
-            )
-            headers["content-type"] = "text/html"
-            return self.status, page.encode(), headers
-        default_type, default_message = GATEWAY_ERRORS.get(
-            self.status, ("http_error", f"HTTP {self.status}")
+            return Response(ingress_page(self.status), self.status, {**NGINX_HEADERS, **headers})
+        default = GATEWAY_ERRORS.get(self.status) or GatewayAnswer(
+            "http_error", f"HTTP {self.status}"
         )
-        error_type = self.error_type or default_type
-        body = {"detail": self.message or default_message, "error_type": error_type}
-        headers.setdefault("content-type", "application/json")
-        headers["x-fal-error-type"] = error_type
-        if self.request_id:
-            headers["x-fal-request-id"] = str(uuid.uuid4())
-        return self.status, json.dumps(body).encode(), headers
+        sends_id = default.request_id if self.request_id is None else self.request_id
+        if sends_id:
+            headers["x-fal-request-id"] = new_request_id()
+        headers = {**dict(default.headers), **headers}
+        own = self.message is None and self.error_type is None and not self.bare
+        if own and self.status == 404 and route in UNKNOWN_REQUEST_ROUTES:
+            return unknown_request(route, headers)
+        error_type = None if self.bare else self.error_type or default.error_type
+        return request_error(
+            self.status, self.message or default.message, error_type, headers=headers
+        )
+
+
+def ingress_page(status: int) -> bytes:
+    """nginx's built-in error page (CRLF line ends, as nginx writes it)."""
+    reason = REASONS.get(status, "Error")
+    return (
+        f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{status} {reason}</h1></center>\r\n"
+        "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    ).encode()
+
+
+NGINX_HEADERS = {"content-type": "text/html"}
+"""nginx sends its pages as ``text/html``, with a charset only when configured to."""
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,11 @@ EFFECT_KEYS = (
     "output",
 )
 REQUEST_EFFECTS = ("error", "progression", "slow_queue", "logs", "output")
+RENAMED_FAULTS = {
+    "submit_429": "run_429 (fal never refuses a queue submit for concurrency: queued requests"
+    " wait; a sync run over the limit gets the 429)",
+}
+"""Random fault kinds that were renamed: old name -> what to write instead, and why."""
 
 
 class ScenarioError(ValueError):
@@ -208,10 +213,11 @@ def _http_error(http: dict[str, Any] | None) -> HttpError | None:
     ingress = http.get("ingress", False)
     return HttpError(
         status=http["status"],
-        request_id=http.get("request_id", not ingress),
+        request_id=http.get("request_id", False if ingress else None),
         ingress=ingress,
-        retry_after=http.get("retry_after", 1 if http["status"] == 429 else None),
+        retry_after=http.get("retry_after"),
         error_type=http.get("error_type"),
+        bare="error_type" in http and http["error_type"] is None,
         message=http.get("message"),
         headers=tuple((k.lower(), v) for k, v in http.get("headers", {}).items()),
     )
@@ -253,6 +259,13 @@ def parse_document(
     if data is None:
         data = {}
     problems = _schema_problems(DOCUMENT_SCHEMA, data, ())
+    rates = data.get("fault_rates") if isinstance(data, dict) else None
+    if isinstance(rates, dict):
+        problems += [
+            (("fault_rates", old), f"renamed: write {new}")
+            for old, new in RENAMED_FAULTS.items()
+            if old in rates
+        ]
     scenarios: list[Scenario] = []
     if not problems:
         names: dict[str, int] = {}

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from mockserver.bodies import read_body
 from mockserver.config import Config
 from mockserver.fal.auth import check_key
+from mockserver.fal.catalogue import CONCURRENCY_LIMIT
 from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.fal.errors import method_not_allowed, request_error
 from mockserver.fal.hosts import base_url, request_urls
@@ -26,6 +27,7 @@ from mockserver.fal.operations import (
     REQUEST_TARGETS,
     FalCall,
 )
+from mockserver.fal.unknown import unknown_request
 from mockserver.fal.validation import NO_BODY, BodyParseError, body_from_request
 from mockserver.fal.wire import Answers, gateway_json
 from mockserver.observation.masking import mask_secret
@@ -41,15 +43,13 @@ RECORDED_HEADERS = (
     "x-fal-queue-priority",
     "x-fal-no-retry",
 )
+IN_PROGRESS = "Request is still in progress"
+"""The result route's ``detail`` before completion (fal's e2e tests, clients check it)."""
 CANCEL_RESPONSES = {
     "CANCELLATION_REQUESTED": 202,
     "ALREADY_COMPLETED": 400,
     "NOT_FOUND": 404,
 }
-NOT_FOUND_STATUS = {"status": "NOT_FOUND"}
-"""What fal's status (and cancel) routes answer for an unknown request id."""
-NOT_FOUND_RESULT = {"detail": "Request not found"}
-"""What fal's result route answers for an unknown request id."""
 
 
 def _query(request: Request, name: str) -> str | None:
@@ -81,6 +81,18 @@ def _bad_timeout(request: Request) -> Response | None:
     except ValueError as exc:
         return request_error(400, str(exc), "bad_request")
     return None
+
+
+def _max_queue_length(request: Request) -> int | None | Response:
+    """``?fal_max_queue_length=N``; a value that is no count is refused. [INF: fal's answer to
+    a malformed value is not captured]"""
+    raw = _query(request, "fal_max_queue_length")
+    if raw is None:
+        return None
+    if not raw.isascii() or not raw.isdigit():
+        detail = f"Invalid fal_max_queue_length {raw!r}: expected a whole number of requests"
+        return request_error(400, detail, "bad_request")
+    return int(raw)
 
 
 def _validation_failure(detail: list[dict[str, Any]]) -> Response:
@@ -127,12 +139,10 @@ class QueueApi:
             return _validation_failure(not_json)
         return body
 
-    def _record_or_404(
-        self, request_id: str, not_found: dict[str, Any]
-    ) -> RequestRecord | Response:
+    def _record_or_404(self, request_id: str, route: str) -> RequestRecord | Response:
         record = self.queue.get(request_id)
         if record is None:
-            return gateway_json(not_found, 404)
+            return unknown_request(route)
         return record
 
     def status_body(
@@ -157,9 +167,13 @@ class QueueApi:
         return body
 
     def finished_response(self, request: Request, record: RequestRecord) -> Response:
-        """A completed request's answer: the output, or the error as its author wrote it."""
+        """A completed request's answer: the output, or the error as its author wrote it.
+
+        The output carries ``x-fal-billable-units``: the units the cost ledger charges for it
+        (``/_mock/ledger``), as fal states its own count on a successful answer."""
         headers = {"x-fal-request-id": record.request_id}
         if record.error is None:
+            headers["x-fal-billable-units"] = str(record.cost_units)
             return JSONResponse(output_body(request, record), headers=headers)
         headers.update(record.error.get("headers", {}))
         if record.gateway_error:  # request-error shape: fal repeats the type in a header
@@ -170,15 +184,24 @@ class QueueApi:
     # -- queue --------------------------------------------------------------------------------
 
     async def _accept(
-        self, request: Request, endpoint_id: str, *, validate_now: bool, **options: Any
+        self,
+        request: Request,
+        endpoint_id: str,
+        *,
+        validate_now: bool,
+        admit: Callable[[], Response | None],
+        **options: Any,
     ) -> RequestRecord | Response:
         """The common start of submit and run: the gateway's checks, then a new record.
 
-        The queue accepts input the app will reject (it fails when it runs, as at fal);
-        ``validate_now`` answers the app's 422 at once instead, as sync run does."""
+        ``admit`` is the route's own admission rule (a 429 when it refuses). The queue accepts
+        input the app will reject (it fails when it runs, as at fal); ``validate_now`` answers
+        the app's 422 at once instead, as sync run does."""
         if (denied := self.check_auth(request)) is not None:
             return denied
         if (refused := _bad_timeout(request)) is not None:
+            return refused
+        if (refused := admit()) is not None:
             return refused
         body = await self.read_body(request)
         if isinstance(body, Response):
@@ -205,11 +228,35 @@ class QueueApi:
         await self.queue.durable()  # accepted means on disk: answered after its commit
         return record
 
+    def _queue_room(self, request: Request, endpoint_id: str) -> Response | None:
+        """A queue submit is never refused for concurrency (it waits for a slot); only
+        ``fal_max_queue_length`` refuses it, when more than that many requests already wait
+        for this endpoint (fal's docs). [INF: the 429's text; no type is documented]"""
+        limit = _max_queue_length(request)
+        if limit is None or isinstance(limit, Response):
+            return limit
+        if (waiting := self.queue.waiting(endpoint_id)) <= limit:
+            return None
+        detail = (
+            f"{waiting} requests are waiting for {endpoint_id},"
+            f" more than fal_max_queue_length={limit}"
+        )
+        return request_error(429, detail, None)
+
+    def _free_slot(self) -> Response | None:
+        """A sync run is refused at once when every slot of the account is busy (fal's
+        concurrency-limits docs: "the gateway checks concurrency at request time")."""
+        if self.queue.slots_taken() < self.queue.slots:
+            return None
+        answer = CONCURRENCY_LIMIT
+        return request_error(429, answer.message, answer.error_type, headers=dict(answer.headers))
+
     async def submit(self, request: Request, endpoint_id: str) -> Response:
         record = await self._accept(
             request,
             endpoint_id,
             validate_now=self.config.validate_at_submit,
+            admit=lambda: self._queue_room(request, endpoint_id),
             priority=request.headers.get("x-fal-queue-priority", "normal"),
             webhook_url=_query(request, "fal_webhook"),
         )
@@ -235,7 +282,7 @@ class QueueApi:
         return await self._operations[route](request, request_id)
 
     async def status(self, request: Request, request_id: str) -> Response:
-        record = self._record_or_404(request_id, NOT_FOUND_STATUS)
+        record = self._record_or_404(request_id, "status")
         if isinstance(record, Response):
             return record
         with_logs = _flag(request, "logs")
@@ -252,7 +299,7 @@ class QueueApi:
         return self.answers.keep(key, answer) if _settled(record, with_logs) else answer
 
     async def stream(self, request: Request, request_id: str) -> Response:
-        record = self._record_or_404(request_id, NOT_FOUND_STATUS)
+        record = self._record_or_404(request_id, "stream")
         if isinstance(record, Response):
             return record
         with_logs = _flag(request, "logs")
@@ -285,20 +332,25 @@ class QueueApi:
         )
 
     async def result(self, request: Request, request_id: str) -> Response:
-        record = self._record_or_404(request_id, NOT_FOUND_RESULT)
+        record = self._record_or_404(request_id, "result")
         if isinstance(record, Response):
             return record
         if record.status != "COMPLETED":
-            return request_error(
-                400,
-                "Request is still in progress",
-                "request_in_progress",
-                headers={"x-fal-request-id": request_id},
-            )
+            return self.in_progress(request, record)
         key = ("result", record.request_id, record.version, base_url(request), False)
         if (known := self.answers.get(key)) is not None:
             return known
         return self.answers.keep(key, self.finished_response(request, record))
+
+    def in_progress(self, request: Request, record: RequestRecord) -> Response:
+        """The result asked for before completion: 400, the detail and the request's URLs, no
+        ``error_type`` (a third party's capture; fal's e2e asserts the 400)."""
+        body = {
+            "detail": IN_PROGRESS,
+            "request_id": record.request_id,
+            **request_urls(request, record.request_id),
+        }
+        return gateway_json(body, 400, headers={"x-fal-request-id": record.request_id})
 
     async def cancel(self, request: Request, request_id: str) -> Response:
         outcome = self.queue.cancel(request_id)
@@ -309,7 +361,9 @@ class QueueApi:
     # -- sync run -----------------------------------------------------------------------------
 
     async def run(self, request: Request, endpoint_id: str) -> Response:
-        record = await self._accept(request, endpoint_id, validate_now=True, mode="sync")
+        record = await self._accept(
+            request, endpoint_id, validate_now=True, admit=self._free_slot, mode="sync"
+        )
         if isinstance(record, Response):
             return record
         while record.status != "COMPLETED":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from mockserver.fal.wire import gateway_json
+from mockserver.fal.errors import request_error
 
 LOCAL_KEY = "ray2-mock-id:ray2-mock-secret"
 """The key ``ray2-mock env`` and the pytest fixture set when ``FAL_KEY`` is unset: well formed,
@@ -20,6 +20,11 @@ NO_USER = "No user found for Key ID and Secret"
 BAD_FORMAT = "Invalid Key Authorization header format. Expected '<key_id>:<key_secret>'."
 NO_CREDENTIALS = "Missing Authorization header: send 'Authorization: Key <key_id>:<key_secret>'"
 """[inferred] No capture of fal's answer to a request without credentials exists."""
+LOCKED_ACCOUNT = (
+    "User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing."
+)
+"""fal's 403 for an account out of credit (fal-ai/fal issues #1112, #1163, 2026-07..09): the
+emulator never locks an account itself, scenarios send it (``http_error: {status: 403}``)."""
 
 
 def is_well_formed_key(key: str) -> bool:
@@ -47,4 +52,4 @@ def refusal(header: str, required_key: str | None) -> str | None:
 def check_key(header: str, required_key: str | None) -> Response | None:
     """The 401 fal answers for this ``Authorization`` value, or None when it is accepted."""
     reason = refusal(header, required_key)
-    return None if reason is None else gateway_json({"detail": reason}, 401)
+    return None if reason is None else request_error(401, reason, None)

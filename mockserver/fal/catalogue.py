@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from mockserver.fal.auth import LOCKED_ACCOUNT, NO_USER
+
 DocPath = tuple[str | int, ...]
 ERRORS_DOC_URL = "https://docs.fal.ai/errors"
 """Each model error entry links ``<this page>#<type>``, no slash before ``#``, as every live
@@ -99,21 +101,52 @@ REQUEST_ERRORS: dict[str, ErrorKind] = {
 }
 ERROR_KINDS: dict[str, ErrorKind] = {**MODEL_ERRORS, **REQUEST_ERRORS}
 
-# The gateway's own answers by status (http_error without an error_type). [INF: fal does not
-# document its 429 body; the Python client only looks at the status.]
-GATEWAY_ERRORS: dict[int, tuple[str, str]] = {
-    400: ("bad_request", "Bad request"),
-    401: ("unauthorized", "No user found for the given key"),
-    403: ("forbidden", "Access denied"),
-    404: ("not_found", "Not found"),
-    408: ("request_timeout", "Request timeout"),
-    409: ("conflict", "Conflict"),
-    429: ("too_many_requests", "Too many requests: concurrency limit reached"),
-    500: ("internal_error", "An unexpected internal error occurred"),
-    502: ("runner_incomplete_response", "Bad gateway"),
-    503: ("runner_scheduling_failure", "No runner could be allocated"),
-    504: ("request_timeout", "Request timed out"),
+
+@dataclass(frozen=True)
+class GatewayAnswer:
+    """What fal's gateway answers by itself for one status code: the default of a scenario's
+    ``http_error`` (its ``message``, ``error_type``, ``request_id`` and ``headers`` override)."""
+
+    error_type: str | None
+    """None: the bare ``{"detail": ...}`` of the gateway's account checks (401, 403)."""
+    message: str
+    request_id: bool = True
+    """Send ``x-fal-request-id`` (the emulator's own refusals before a request exists do not)."""
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def _request_error(kind: str) -> GatewayAnswer:
+    """A request-error type's own answer: one text per type, wherever it is sent from."""
+    return GatewayAnswer(kind, REQUEST_ERRORS[kind].message)
+
+
+CONCURRENCY_LIMIT = GatewayAnswer(
+    "concurrent_requests_limit",
+    "Concurrent requests limit reached: every slot of this account is busy",  # [INF] text
+    request_id=False,
+    headers=(("x-fal-needs-retry", "1"),),
+)
+"""fal's 429 for a sync run over the account's concurrency limit: the type and the
+``X-Fal-Needs-Retry: 1`` header are fal's docs (concurrency-limits page); no live body exists,
+so the text is inferred, and no ``Retry-After`` is sent (none is documented). Refused before
+a request exists, it carries no request id (INF, as the emulator's other refusals)."""
+GATEWAY_ERRORS: dict[int, GatewayAnswer] = {
+    400: GatewayAnswer("bad_request", "Bad request"),
+    401: GatewayAnswer(None, NO_USER, request_id=False),
+    403: GatewayAnswer(None, LOCKED_ACCOUNT, request_id=False),
+    404: GatewayAnswer("not_found", "Not found", request_id=False),
+    408: _request_error("request_timeout"),
+    409: GatewayAnswer("conflict", "Conflict"),
+    429: CONCURRENCY_LIMIT,
+    500: _request_error("internal_error"),
+    502: _request_error("runner_incomplete_response"),
+    503: _request_error("runner_scheduling_failure"),
+    504: _request_error("request_timeout"),
 }
+"""The gateway's own answer per status. 401 is the emulator's own unknown-key refusal, 403 the
+locked account of live reports; on status, stream, result and cancel a 404 is the route's own
+unknown-request answer (``fal/unknown.py``). [INF: the texts of 400, 404, 409; which 5xx fal
+sends for which failure.]"""
 REASONS = {
     429: "Too Many Requests",
     500: "Internal Server Error",

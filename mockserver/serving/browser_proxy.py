@@ -39,6 +39,7 @@ EXPOSED_HEADERS = [
     "x-fal-error-type",
     "x-fal-retryable",
     "x-fal-billable-units",
+    "x-fal-needs-retry",
     "retry-after",
     "content-length",
     "content-range",

@@ -183,6 +183,7 @@ class Emulator:
             access_log=self.access_log,
             timeout_graceful_shutdown=2,
             ws="none",  # fal's request API has no websocket routes; saves the websockets import
+            server_header=False,  # no capture of fal's Server header: send none, not uvicorn's
             **ssl,
         )
         return _QuietSignals(config)

@@ -104,6 +104,26 @@ def test_a_status_that_ignores_logs_1_is_caught() -> None:
     Lifecycle("r1").on_status(queued(0), with_logs=True)  # queued: nothing ran, null is fine
 
 
+EARLY = {"detail": "Request is still in progress", "request_id": "r1", **URLS}
+"""fal's 400 for a result asked for before completion (a third party's live capture)."""
+
+
+def test_only_fals_in_progress_400_may_answer_an_early_result() -> None:
+    life = Lifecycle("r1")
+    life.on_status(queued(0), with_logs=False)
+    life.on_result(answer(400, EARLY))  # too early: the request goes on
+    life.on_status(running(), with_logs=False)
+    for other in (answer(400, {"detail": "Bad request"}), answer(404, {"detail": "x"})):
+        failed = Lifecycle("r1")  # any other 4xx is the request's error: it must have completed
+        failed.on_status(queued(0), with_logs=False)
+        failed.on_result(other)
+        with pytest.raises(ContractViolation, match="yet the status is IN_PROGRESS"):
+            failed.on_status(running(), with_logs=False)
+    life = Lifecycle("r1")
+    life.on_status(DONE, with_logs=False)
+    violation("lifecycle.result", lambda: life.on_result(answer(400, EARLY)))
+
+
 def test_result_before_completion_must_be_followed_by_completed() -> None:
     life = Lifecycle("r1")
     life.on_status(queued(0), with_logs=False)

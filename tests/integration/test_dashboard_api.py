@@ -310,3 +310,24 @@ def test_schemas_are_served_as_the_contract_declares_them(http: httpx.Client) ->
         refused = http.get(f"/_mock/schemas/{name}")
         assert refused.status_code == 404, name
         assert refused.json()["error_type"] == "not_found"
+
+
+def test_every_scenario_template_is_accepted_and_none_refuses_a_queue_submit_for_429(
+    tmp_path: Path,
+) -> None:
+    """The dashboard's templates teach what fal does: a 429 aims at sync runs only (fal's
+    concurrency docs: queued requests "are never rejected due to concurrency limits")."""
+    with (
+        BackgroundEmulator(make_config(tmp_path)) as emulator,
+        httpx.Client(base_url=emulator.url, timeout=30) as client,
+    ):
+        templates = client.get("/_mock/ui/static/scenario-templates.json").json()
+        for template in templates:
+            added = client.post("/_mock/scenarios", json=template["scenario"])
+            assert added.status_code == 200, (template["label"], added.text)
+        client.delete("/_mock/scenarios")
+    for template in templates:
+        spec = template["scenario"]
+        if spec.get("http_error", {}).get("status") == 429:
+            routes = spec.get("match", {}).get("route", ["submit", "run"])
+            assert "submit" not in routes, template["label"]

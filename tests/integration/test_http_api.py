@@ -352,3 +352,68 @@ def test_non_json_numbers_are_a_422_not_a_crash(http: httpx.Client, constant: by
         assert response.status_code == 422, response.text
         (detail,) = response.json()["detail"]
         assert detail["type"] == "json_invalid" and detail["loc"][0] == "body"
+
+
+def test_a_successful_answer_states_its_billable_units(
+    http: httpx.Client, emulator: BackgroundEmulator, tmp_path: Path
+) -> None:
+    """Live fal states its count on a successful result and sync run (``fal-ai/flux/dev``
+    returns ``x-fal-billable-units: 1``, measured 2026-09-10; a ``fal.run`` 200 carried it,
+    2026-05), not on a submit. The units: Ray 2's schema descriptions, 720p and 9 s each cost
+    2x a 540p 5 s clip, so 720p 9 s is 4."""
+    clip = tmp_path / "given.mp4"
+    clip.write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(256))
+    scenario = {"match": {"input": {"prompt": "^billed"}}, "output": {"video": str(clip)}}
+    assert http.post("/_mock/scenarios", json=scenario).status_code == 200
+    big = {"prompt": "billed big", "resolution": "720p", "duration": "9s"}
+    answers = []
+    for body in ({"prompt": "billed small"}, big):
+        submitted = http.post(f"/{T2V}", json=body)
+        assert "x-fal-billable-units" not in submitted.headers
+        finish(http, submitted.json())
+        status = http.get(submitted.json()["status_url"])
+        assert status.status_code == 200 and "x-fal-billable-units" not in status.headers
+        answers.append(http.get(submitted.json()["response_url"]))
+    answers.append(http.post(f"/run/{T2V}", json=big))
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert [a.headers["x-fal-billable-units"] for a in answers] == ["1", "4", "4"]
+    assert http.get("/_mock/ledger").json()["total_units"] == 9, "what the cost ledger charges"
+
+
+def test_headers_fal_documents_but_no_capture_shows(http: httpx.Client) -> None:
+    """No ``Server`` header (none of fal's was captured; uvicorn's would be the emulator's
+    own) and no ``X-Fal-Served-From`` (documented, no value ever captured)."""
+    run = http.post(f"/run/{T2V}", json={"prompt": "plain headers"})
+    submitted = http.post(f"/{T2V}", json={"prompt": "plain headers"})
+    finish(http, submitted.json())
+    result = http.get(submitted.json()["response_url"])
+    for answer in (run, submitted, result):
+        assert answer.status_code == 200
+        assert "server" not in answer.headers
+        assert "x-fal-served-from" not in answer.headers
+
+
+def test_the_result_before_completion_is_the_in_progress_400(tmp_path: Path) -> None:
+    """A third party's live capture (``hunyuan-video-v1.5``): 400 with the detail, the request
+    id and its three URLs, no ``error_type``; fal's e2e asserts the 400, vercel/ai the text."""
+    config = make_config(tmp_path, progression="manual")
+    with (
+        BackgroundEmulator(config) as running,
+        httpx.Client(base_url=running.url, headers=AUTH) as client,
+    ):
+        request_id = client.post(f"/{T2V}", json={"prompt": "not yet"}).json()["request_id"]
+        base = f"{running.url}/{APP}/requests/{request_id}"
+        expected = {
+            "detail": "Request is still in progress",
+            "request_id": request_id,
+            "response_url": base,
+            "status_url": f"{base}/status",
+            "cancel_url": f"{base}/cancel",
+        }
+        for _ in range(2):  # queued, then running
+            early = client.get(base)
+            assert (early.status_code, early.json()) == (400, expected)
+            assert early.content == json.dumps(expected).encode()  # the gateway's spacing (INF)
+            assert "x-fal-error-type" not in early.headers
+            assert early.headers["x-fal-request-id"] == request_id
+            client.post(f"/_mock/requests/{request_id}/advance")

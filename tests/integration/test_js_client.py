@@ -100,3 +100,27 @@ def test_identical_requests_get_their_own_video_urls(outcomes: dict[str, Any]) -
 def test_a_foreign_image_url_completes_offline(outcomes: dict[str, Any]) -> None:
     seen = ok(outcomes, "foreign")
     assert seen["fetched"]["status"] == 200 and seen["fetched"]["type"] == "video/mp4"
+
+
+def test_run_retries_a_concurrency_429(
+    outcomes: dict[str, Any], emulator: BackgroundEmulator
+) -> None:
+    """fal-js retries 429 (``DEFAULT_RETRYABLE_STATUS_CODES``; ``fal.run`` up to 3 retries):
+    a sync run over the concurrency limit is answered, then retried until it is let in."""
+    with httpx.Client(base_url=emulator.url, timeout=30) as control:
+        control.delete("/_mock/journal")
+        busy = {
+            "name": "busy",
+            "times": 2,
+            "match": {"route": "run"},
+            "http_error": {"status": 429},
+        }
+        control.post("/_mock/scenarios", json=busy).raise_for_status()
+        try:
+            seen = ok(drive(emulator.url + PROXY_PATH, "run"), "run")
+        finally:
+            control.delete("/_mock/scenarios/busy")
+        runs = control.get("/_mock/journal", params={"route": "run"}).json()["entries"]
+    assert seen["video"]["url"].endswith(".mp4")
+    assert [e["status"] for e in runs] == [429, 429, 200]
+    assert runs[0]["response_headers"]["x-fal-needs-retry"] == "1"

@@ -114,23 +114,29 @@ def test_5xx_without_request_id_and_not_nginx_is_final(
     assert statuses(control, route="submit") == [502]
 
 
-def test_429_with_retry_after_is_retried(fal: fal_client.SyncClient, control: httpx.Client) -> None:
-    scenario(control, times=2, match={"route": "submit"}, http_error={"status": 429})
-    fal.submit(T2V, arguments={"prompt": "busy"})
-    attempts = journal(control, route="submit")
+def test_a_sync_run_429_is_retried(fal: fal_client.SyncClient, control: httpx.Client) -> None:
+    """fal's concurrency 429 (its docs: type ``concurrent_requests_limit``, header
+    ``X-Fal-needs-retry: 1``; "the fal client handles retries automatically")."""
+    scenario(control, times=2, match={"route": "run"}, http_error={"status": 429})
+    assert "video" in fal.run(T2V, arguments={"prompt": "busy"})
+    attempts = journal(control, route="run")
     assert [e["status"] for e in attempts] == [429, 429, 200]
-    assert attempts[0]["response_headers"]["retry-after"] == "1"
-    assert attempts[0]["response_body"]["error_type"] == "too_many_requests"
+    refused = attempts[0]
+    assert refused["response_headers"]["x-fal-needs-retry"] == "1"
+    assert refused["response_headers"]["x-fal-error-type"] == "concurrent_requests_limit"
+    assert refused["response_body"]["error_type"] == "concurrent_requests_limit"
+    assert "retry-after" not in refused["response_headers"], "fal documents no Retry-After"
 
 
 def test_persistent_429_gives_up_after_ten_attempts(
     fal: fal_client.SyncClient, control: httpx.Client, no_backoff: None
 ) -> None:
-    scenario(control, match={"route": "submit"}, http_error={"status": 429, "retry_after": 5})
+    scenario(control, match={"route": "run"}, http_error={"status": 429, "retry_after": 5})
     with pytest.raises(HTTPError) as info:
-        fal.submit(T2V, arguments={"prompt": "never"})
-    assert info.value.status_code == 429
-    assert statuses(control, route="submit") == [429] * 10
+        fal.run(T2V, arguments={"prompt": "never"})
+    assert (info.value.status_code, info.value.error_type) == (429, "concurrent_requests_limit")
+    assert info.value.response_headers["retry-after"] == "5", "still settable"
+    assert statuses(control, route="run") == [429] * 10
 
 
 def test_user_timeout_504_is_never_retried(

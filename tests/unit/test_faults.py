@@ -24,6 +24,7 @@ from mockserver.records import RequestRecord
 T2V = "fal-ai/luma-dream-machine/ray-2"
 I2V = "fal-ai/luma-dream-machine/ray-2/image-to-video"
 SUBMIT = FalCall("submit", T2V)
+RUN = FalCall("run", T2V)
 STATUS = FalCall("status", "fal-ai/luma-dream-machine", "req-1")
 
 
@@ -47,9 +48,11 @@ def test_short_forms_and_defaults() -> None:
     everywhere = parse_scenario({"latency": 0.1, "match": {"route": "*"}})
     assert everywhere.match.routes == {"submit", "run", "status", "stream", "result", "cancel"}
     http = parse_scenario({"http_error": {"status": 429}}).effects.http_error
-    assert http == HttpError(429, request_id=True, retry_after=1)
+    assert http == HttpError(429), "no Retry-After unless asked for: fal documents none"
     ingress = parse_scenario({"http_error": {"status": 502, "ingress": True}}).effects.http_error
-    assert ingress is not None and not ingress.request_id
+    assert ingress is not None and ingress.request_id is False
+    bare = parse_scenario({"http_error": {"status": 418, "error_type": None}}).effects.http_error
+    assert bare == HttpError(418, bare=True)
     logs = parse_scenario({"logs": ["plain", {"message": "late", "at": 0.9}]})
     assert logs.effects.logs == (
         {"message": "plain", "at": 0.5},
@@ -92,6 +95,8 @@ def test_every_problem_is_reported_with_its_path(tmp_path: Path) -> None:
     assert "no effect given" in found["scenarios[10]"]
     assert "choose one" in found["scenarios[11]"]
     assert len(found) == 11
+    renamed = problems_of({"fault_rates": {"submit_429": 0.1}})
+    assert "renamed: write run_429" in renamed["fault_rates.submit_429"]
 
 
 def test_files_load_as_yaml_or_json_and_say_where_they_are_wrong(tmp_path: Path) -> None:
@@ -242,22 +247,28 @@ def test_model_and_request_error_shapes() -> None:
 
 
 def test_gateway_answers() -> None:
-    status, body, headers = HttpError(503, request_id=False, ingress=True).response_parts()
-    assert status == 503 and b"nginx" in body and headers["content-type"] == "text/html"
-    assert "x-fal-request-id" not in headers
-    status, body, headers = HttpError(503).response_parts()
-    assert json.loads(body) == {
+    page = HttpError(503, request_id=False, ingress=True).response("submit")
+    assert page.status_code == 503 and b"nginx" in page.body
+    assert page.headers["content-type"] == "text/html"
+    assert "x-fal-request-id" not in page.headers
+    answer = HttpError(503).response("submit")
+    assert json.loads(answer.body) == {
         "detail": "No runner could be allocated",
         "error_type": "runner_scheduling_failure",
     }
-    assert headers["x-fal-error-type"] == "runner_scheduling_failure"
-    assert headers["x-fal-request-id"] and b"nginx" not in body
-    _, _, headers = HttpError(429, retry_after=2.5).response_parts()
-    assert headers["retry-after"] == "2.5"
-    _, body, headers = HttpError(
+    assert answer.headers["x-fal-error-type"] == "runner_scheduling_failure"
+    assert answer.headers["x-fal-request-id"] and b"nginx" not in answer.body
+    assert HttpError(429, retry_after=2.5).response("run").headers["retry-after"] == "2.5"
+    timed_out = HttpError(
         504, error_type="request_timeout", headers=(("x-fal-request-timeout-type", "user"),)
-    ).response_parts()
-    assert headers["x-fal-request-timeout-type"] == "user"
+    ).response("submit")
+    assert timed_out.headers["x-fal-request-timeout-type"] == "user"
+    bare = HttpError(418, bare=True, message="short and stout").response("submit")
+    assert json.loads(bare.body) == {"detail": "short and stout"}
+    assert "x-fal-error-type" not in bare.headers
+    assert HttpError(404, message="gone").response("status").body == (
+        b'{"detail": "gone", "error_type": "not_found"}'
+    ), "a message of its own: the request-error shape, not the route's unknown-id body"
 
 
 def test_classify_names_fal_routes() -> None:
@@ -330,16 +341,17 @@ def test_polling_does_not_shift_the_submit_sequence() -> None:
 
 
 def test_per_kind_rates_and_reset_reseeds() -> None:
-    document = parse_document({"seed": 11, "fault_rates": {"submit_429": 0.5}})
+    document = parse_document({"seed": 11, "fault_rates": {"run_429": 0.5}})
     engine = FaultEngine(document)
     assert engine.random is not None and engine.random.to_json() == {
         "seed": 11,
-        "rates": {"submit_429": 0.5},
+        "rates": {"run_429": 0.5},
     }
-    first = sequence(engine, [SUBMIT] * 50)
-    assert set(first) == {"-", "random:submit_429"}
+    first = sequence(engine, [RUN] * 50)
+    assert set(first) == {"-", "random:run_429"}
+    assert set(sequence(engine, [SUBMIT] * 50)) == {"-"}, "a queue submit is never refused"
     engine.reset()
-    assert sequence(engine, [SUBMIT] * 50) == first
+    assert sequence(engine, [RUN] * 50) == first
     unseeded = FaultEngine(FaultDocument(), fault_rate=0.1)
     assert unseeded.random is not None and isinstance(unseeded.random.seed, int)
     assert FaultEngine(FaultDocument(), fault_rate=0).random is None
@@ -356,7 +368,7 @@ def test_the_readme_example_is_a_valid_scenario_file(tmp_path: Path) -> None:
     path.write_text(example)
     document = load_file(path)
     assert document.seed == 7 and document.fault_rates == {
-        "submit_429": 0.02,
+        "run_429": 0.02,
         "poll_502_ingress": 0.01,
     }
     assert len(document.scenarios) == 8

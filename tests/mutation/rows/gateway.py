@@ -56,16 +56,16 @@ MUTANTS = (
     ),
     Mutant(
         row="Unknown request id",
-        path=API,
+        path="mockserver/fal/unknown.py",
         old='NOT_FOUND_RESULT = {"detail": "Request not found"}',
         new='NOT_FOUND_RESULT = {"detail": "Not found"}',
         breaks="the result of an unknown id has another text",
     ),
     Mutant(
         row="Unknown request id",
-        path=API,
-        old="return gateway_json(not_found, 404)",
-        new="return JSONResponse(not_found, 404)",
+        path="mockserver/fal/unknown.py",
+        old='"result": (NOT_FOUND_RESULT, gateway_json),',
+        new='"result": (NOT_FOUND_RESULT, JSONResponse),',
         breaks="unknown-id 404s lose the gateway's spacing",
     ),
     Mutant(
@@ -77,7 +77,7 @@ MUTANTS = (
     ),
     Mutant(
         row="Request ids",
-        path="mockserver/queue.py",
+        path="mockserver/fal/ids.py",
         old="| (0x7 << 76)  # version 7",
         new="| (0x4 << 76)  # version 4",
         breaks="request ids are UUIDv4, as fal's were before 2026",

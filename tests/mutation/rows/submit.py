@@ -24,8 +24,8 @@ MUTANTS = (
     Mutant(
         row="Sync run with invalid input",
         path=API,
-        old='validate_now=True, mode="sync"',
-        new='validate_now=False, mode="sync"',
+        old='validate_now=True, admit=self._free_slot, mode="sync"',
+        new='validate_now=False, admit=self._free_slot, mode="sync"',
         breaks="sync run queues an invalid request and answers once it has run",
     ),
     Mutant(
