@@ -8,7 +8,7 @@ import json
 import math
 import mimetypes
 import re
-import urllib.parse
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +16,13 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from mockserver.fal.errors import request_error, validation_error
+from mockserver.fal.hosts import cdn_file_url
 from mockserver.storage.files import FILE_ID_LENGTH, StoredObject
 
-FILES_PREFIX = "/files/uploads"
 STORAGE_TYPES = ("fal-cdn-v3", "fal-cdn", "gcs")
-TOKEN_SECONDS = 3600.0
-"""Lifetime of a CDN token (fal's is not published; the Python client refreshes on expiry)."""
+TOKEN_SECONDS = 30 * 86400.0
+"""Lifetime of a CDN token: a live token of 2026-09 was valid for 30 days. The Python client
+refreshes on expiry by the wall clock, the emulator expires it on its own clock."""
 UPLOAD_URL_SECONDS = 3600.0
 """Lifetime of a signed ``upload_url`` from initiate, like a GCS signed URL."""
 TOKEN_REFUSALS = {
@@ -32,11 +33,12 @@ MAX_PART_NUMBER = 10_000  # S3's limit, which fal's multipart API mirrors
 LIFECYCLE_HEADERS = ("x-fal-object-lifecycle-preference", "x-fal-object-lifecycle")
 """Python sends both on uploads, JS the second on initiate, JS queue calls the first."""
 MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
-OBJECT_PATH = re.compile(rf"^{FILES_PREFIX}/(?P<object_id>[A-Za-z0-9_-]+)/(?P<name>[^/]+)$")
-OUTPUT_FILE_PATH = re.compile(
+CDN_FILE_PATH = re.compile(
     rf"^/files/b/(?P<shard>[0-9a-f]+)/(?P<file_id>[A-Za-z0-9_-]{{{FILE_ID_LENGTH}}})_(?P<name>[^/]+)$"
 )
-"""A generated file on the emulated CDN (``fal.hosts.OUTPUT_PATH``)."""
+"""A file on the emulated CDN, uploaded or generated (``fal.hosts.FILE_PATH``)."""
+LEGACY_OBJECT_PATH = re.compile(r"^/files/uploads/(?P<object_id>[A-Za-z0-9_-]+)/(?P<name>[^/]+)$")
+"""An upload stored before uploads took fal's URL shape: still served and read."""
 
 
 def json_safe(value: Any) -> Any:
@@ -81,8 +83,15 @@ def safe_name(raw: str | None, media_type: str) -> str:
     return name
 
 
-def object_url(base: str, obj: StoredObject) -> str:
-    return f"{base}{FILES_PREFIX}/{obj.object_id}/{urllib.parse.quote(obj.file_name)}"
+def iso_time(seconds: float) -> str:
+    """A token's timestamps as fal writes them: ISO 8601, microseconds, ``+00:00`` (not ``Z``,
+    which ``datetime.fromisoformat`` before Python 3.11 rejects)."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="microseconds")
+
+
+def object_url(request: Request, obj: StoredObject) -> str:
+    """An upload's URL, in the shape of fal's own: ``files/b/<shard>/<id>_<file name>``."""
+    return cdn_file_url(request, obj.shard or "", obj.object_id, obj.file_name)
 
 
 def lifecycle_seconds(request: Request) -> float | None | Response:

@@ -14,7 +14,6 @@ from starlette.responses import JSONResponse, Response
 
 from mockserver.bodies import read_json_object
 from mockserver.fal.errors import request_error, validation_error
-from mockserver.fal.hosts import public_base
 from mockserver.storage.files import Part, StoredObject, quoted_etag, same_etag
 from mockserver.storage.inputs import MAX_PART_NUMBER, error_entry, object_url, receive_body
 
@@ -38,9 +37,7 @@ class Multipart:
         if isinstance(obj, Response):
             return obj
         upload_id = self.store.start_multipart(obj)
-        return JSONResponse(
-            {"access_url": object_url(public_base(request), obj), "uploadId": upload_id}
-        )
+        return JSONResponse({"access_url": object_url(request, obj), "uploadId": upload_id})
 
     def _multipart_object(self, request: Request) -> tuple[StoredObject, str] | Response:
         obj = self.storage.object_for_path(request)
@@ -114,7 +111,7 @@ class Multipart:
         self.store.finish(obj, incoming, size, quoted_etag(md5_hex), parts=len(listed))
         self.store.end_multipart(upload_id)
         self.store.sweep()
-        return JSONResponse({"access_url": object_url(public_base(request), obj)})
+        return JSONResponse({"access_url": object_url(request, obj)})
 
     @staticmethod
     def _listed_parts(body: dict[str, Any]) -> list[tuple[int, str]] | Response:

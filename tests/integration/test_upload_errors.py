@@ -56,7 +56,7 @@ def test_cdn_upload_needs_a_valid_unexpired_token(
     request_error(http.post("/files/upload", content=b"x", headers=forged), 401, "invalid_token")
     token = bearer(http)
     assert http.post("/files/upload", content=b"x", headers={**headers, **token}).status_code == 200
-    emulator.call(emulator.services.clock.advance, 3601)
+    emulator.call(emulator.services.clock.advance, 30 * 86400 + 1)  # a live token's lifetime
     expired = http.post("/files/upload", content=b"x", headers={**headers, **token})
     request_error(expired, 401, "token_expired")
     token_call = http.post("/storage/auth/token", json={})  # the token itself needs a key
@@ -106,8 +106,10 @@ def test_unknown_and_forged_upload_ids(http: httpx.Client) -> None:
     upload_id = upload_url.rsplit("/", 1)[1]
     moved = http.put(f"{other}/multipart/{upload_id}/1", content=b"x")
     request_error(moved, 404, "upload_not_found")
-    unknown = file_url.replace("/files/uploads/", "/files/uploads/nosuchobject0")
-    request_error(http.get(unknown), 404, "file_not_found")
+    base, _, last = file_url.rpartition("/")
+    for unknown in (f"{base}/{'x' * 21}_a.png", f"{base}/{last[:21]}_b.png"):  # id, name
+        missing = http.get(unknown)  # uploads and generated files: one namespace, one 404
+        assert (missing.status_code, missing.json()) == (404, {"detail": "File not found"})
 
 
 def test_multipart_part_numbers_and_etags_are_checked(http: httpx.Client) -> None:
