@@ -19,7 +19,12 @@ from mockserver.fal.errors import request_error, validation_error
 from mockserver.fal.hosts import cdn_file_url
 from mockserver.storage.files import FILE_ID_LENGTH, StoredObject
 
-STORAGE_TYPES = ("fal-cdn-v3", "fal-cdn", "gcs")
+STORAGE_TYPE = "fal-cdn-v3"
+"""The one storage type fal still serves: ``gcs`` (fal_client's fallback) answers 400 live
+since 2026, and the legacy ``fal-cdn`` is gone from fal's code. A request without one is
+accepted (inferred)."""
+INVALID_STORAGE_TYPE = b'{"detail":"Invalid storage type"}'
+"""fal's answer to any other ``storage_type``, as captured (compact, no ``error_type``)."""
 TOKEN_SECONDS = 30 * 86400.0
 """Lifetime of a CDN token: a live token of 2026-09 was valid for 30 days. The Python client
 refreshes on expiry by the wall clock, the emulator expires it on its own clock."""

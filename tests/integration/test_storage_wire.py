@@ -106,3 +106,14 @@ def test_uploaded_files_get_fals_url_shape_and_are_served_without_a_key(
         served = http.get(url.path)  # no key
         assert (served.status_code, served.content) == (200, b"RIFF wav")
         assert served.headers["content-type"] == "audio/wav"
+
+
+@pytest.mark.parametrize("path", ["auth/token", "upload/initiate", "upload/initiate-multipart"])
+def test_storage_types_but_fal_cdn_v3_get_fals_400(http: httpx.Client, path: str) -> None:
+    body = {"file_name": "a.png", "content_type": "image/png"}
+    for kind in ("gcs", "fal-cdn", "s3", ""):  # gcs: live 2026-09-27; the others: INF, alike
+        refused = http.post(f"/storage/{path}?storage_type={kind}", headers=KEY, json=body)
+        assert (refused.status_code, refused.content) == (400, b'{"detail":"Invalid storage type"}')
+        assert "x-fal-error-type" not in refused.headers
+    for query in ("?storage_type=fal-cdn-v3", ""):  # no storage_type at all: INF, accepted
+        assert http.post(f"/storage/{path}{query}", headers=KEY, json=body).status_code == 200

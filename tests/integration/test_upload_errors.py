@@ -137,12 +137,6 @@ def test_initiate_input_errors(http: httpx.Client) -> None:
     input_error(missing, ["body", "content_type"], "missing")
     not_json = http.post("/storage/upload/initiate", headers=KEY, content=b"{nope")
     input_error(not_json, ["body", 1], "json_invalid")  # FastAPI's form: loc ends at the offset
-    storage = http.post(
-        "/storage/upload/initiate?storage_type=s3",
-        headers=KEY,
-        json={"file_name": "a", "content_type": "image/png"},
-    )
-    input_error(storage, ["query", "storage_type"], "literal_error")
     lifecycle = http.post(
         "/storage/upload/initiate",
         headers={**KEY, "X-Fal-Object-Lifecycle": '{"expiration_duration_seconds": -5}'},

@@ -91,14 +91,26 @@ def test_upload_bytes_and_pil_image(
     assert Image.open(io.BytesIO(served.content)).size == (32, 32)
 
 
-def test_fallback_repository_initiate_and_put(
-    client: fal_client.SyncClient, emulator: BackgroundEmulator
+def test_fallback_repository_initiate_and_put(client: fal_client.SyncClient) -> None:
+    """Python's "fal" repository initiates with ``storage_type=gcs``, which live fal refuses
+    since 2026 with 400 ``{"detail":"Invalid storage type"}``."""
+    with pytest.raises(fal_client.client.FalClientHTTPError) as refused:
+        client.upload(os.urandom(3000), "application/octet-stream", "blob.bin", repository="fal")
+    assert (refused.value.status_code, refused.value.message) == (400, "Invalid storage type")
+    assert refused.value.error_type is None
+    assert refused.value.response.content == b'{"detail":"Invalid storage type"}'
+
+
+def test_a_failed_v3_upload_surfaces_the_fallbacks_400(
+    capped: BackgroundEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Python's "fal" repository: rest initiate (Key auth), then PUT to the signed upload_url."""
-    data = os.urandom(3000)
-    url = client.upload(data, "application/octet-stream", "blob.bin", repository="fal")
-    assert httpx.get(url).content == data
-    assert stored(emulator, url).upload_secret is not None  # made by initiate, not the CDN
+    """With its default fallback, fal_client 1.0.3 retries a failed v3 upload on the gcs
+    repository; live fal refuses that, and the caller gets the fallback's 400."""
+    client = route_storage(monkeypatch, capped.url)
+    with pytest.raises(fal_client.client.FalClientHTTPError) as refused:
+        client.upload(os.urandom(5000), "application/octet-stream")  # v3: over the cap
+    assert (refused.value.status_code, refused.value.message) == (400, "Invalid storage type")
+    assert refused.value.response.content == b'{"detail":"Invalid storage type"}'
 
 
 def test_multipart_upload_reassembles_parts(
@@ -140,7 +152,7 @@ def test_oversize_upload_is_refused_on_every_path(
 ) -> None:
     client = route_storage(monkeypatch, capped.url)
     with pytest.raises(fal_client.client.FalClientHTTPError) as refused:
-        client.upload(os.urandom(5000), "application/octet-stream")  # v3, then the fallback
+        client.upload(os.urandom(5000), "application/octet-stream", fallback_repository=[])
     assert refused.value.status_code == 413
     assert refused.value.error_type == "payload_too_large"
     monkeypatch.setattr(fal_client_module, "MULTIPART_THRESHOLD", 2048)

@@ -66,4 +66,25 @@ MUTANTS = (
         new='media_type="application/octet-stream",',
         breaks="an uploaded file comes back without the content type it was stored with",
     ),
+    Mutant(
+        row="Storage types",
+        path="mockserver/storage/api.py",
+        old='request.query_params.get("storage_type", STORAGE_TYPE) == STORAGE_TYPE:',
+        new='request.query_params.get("storage_type", STORAGE_TYPE) in (STORAGE_TYPE, "fal-cdn"):',
+        breaks="the legacy fal-cdn storage type still works",
+    ),
+    Mutant(
+        row="Storage types",
+        path="mockserver/storage/inputs.py",
+        old="""INVALID_STORAGE_TYPE = b'{"detail":"Invalid storage type"}'""",
+        new="""INVALID_STORAGE_TYPE = b'{"detail": "Invalid storage type"}'""",
+        breaks="the storage-type 400 is not byte for byte fal's",
+    ),
+    Mutant(
+        row="Python client's upload fallback",
+        path="mockserver/storage/api.py",
+        old='request.query_params.get("storage_type", STORAGE_TYPE) == STORAGE_TYPE:',
+        new='request.query_params.get("storage_type", STORAGE_TYPE) in (STORAGE_TYPE, "gcs"):',
+        breaks="a failed v3 upload is masked by a gcs fallback that live fal refuses",
+    ),
 )
