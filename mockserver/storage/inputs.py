@@ -100,7 +100,9 @@ def object_url(request: Request, obj: StoredObject) -> str:
 
 
 def lifecycle_seconds(request: Request) -> float | None | Response:
-    """``expiration_duration_seconds`` from the lifecycle header, or a 422 explaining why not."""
+    """``expiration_duration_seconds`` from the lifecycle header (None: never expires), or a
+    422 explaining why not. fal's backends read null and 0 as no expiration (fal_client's
+    source says so); what they answer for a negative or a non-number is not known."""
     for name in LIFECYCLE_HEADERS:
         raw = request.headers.get(name)
         if raw is None:
@@ -115,20 +117,16 @@ def lifecycle_seconds(request: Request) -> float | None | Response:
                 [error_entry(loc, "Input should be a valid dictionary", "dict_type", value)]
             )
         seconds = value.get("expiration_duration_seconds")
-        if seconds is None:
-            return None
-        if (
-            isinstance(seconds, bool)
-            or not isinstance(seconds, int | float)
-            or not math.isfinite(seconds)
-            or seconds <= 0
-        ):
+        number = isinstance(seconds, int | float) and not isinstance(seconds, bool)
+        if seconds is None or (number and seconds == 0):
+            return None  # null and 0: no expiration
+        if not number or not 0 < seconds < math.inf:  # NaN fails too
             return validation_error(
                 [
                     error_entry(
                         [*loc, "expiration_duration_seconds"],
-                        "Input should be a number greater than 0",
-                        "greater_than",
+                        "Input should be a number greater than or equal to 0",
+                        "greater_than_equal",
                         seconds,
                     )
                 ]

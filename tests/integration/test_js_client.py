@@ -100,3 +100,13 @@ def test_identical_requests_get_their_own_video_urls(outcomes: dict[str, Any]) -
 def test_a_foreign_image_url_completes_offline(outcomes: dict[str, Any]) -> None:
     seen = ok(outcomes, "foreign")
     assert seen["fetched"]["status"] == 200 and seen["fetched"]["type"] == "video/mp4"
+
+
+def test_an_upload_with_expires_in_0_never_expires(tmp_path: Path) -> None:
+    """fal's backends read ``expiration_duration_seconds: 0`` as no expiration (fal_client's
+    source); @fal-ai/client sends the 0 as given."""
+    with BackgroundEmulator(make_config(tmp_path)) as running:
+        url = ok(drive(running.url + PROXY_PATH, "keep"), "keep")["url"]
+        running.call(running.services.clock.advance, 10 * 365 * 86400)
+        kept = httpx.get(url)
+        assert (kept.status_code, kept.content) == (200, b"kept")

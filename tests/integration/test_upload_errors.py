@@ -145,7 +145,7 @@ def test_initiate_input_errors(http: httpx.Client) -> None:
     input_error(
         lifecycle,
         ["header", "x-fal-object-lifecycle", "expiration_duration_seconds"],
-        "greater_than",
+        "greater_than_equal",
     )
     for bad in ("NaN", "Infinity", '"3600"', "true"):
         never = http.post(
@@ -156,7 +156,7 @@ def test_initiate_input_errors(http: httpx.Client) -> None:
         input_error(
             never,
             ["header", "x-fal-object-lifecycle", "expiration_duration_seconds"],
-            "greater_than",
+            "greater_than_equal",
         )
     for body in (b"NaN", b'{"file_name": NaN, "content_type": "image/png"}'):
         refused = http.post("/storage/upload/initiate", headers=KEY, content=body)

@@ -248,3 +248,22 @@ def test_files_stored_before_fals_url_shape_are_still_served(tmp_path: Path) -> 
         resolved = running.call(running.services.storage.resolve_local_url, url)
         assert resolved is not None and resolved.read_bytes() == b"\x89PNG kept"
         assert httpx.get(url.replace("a%20b", "other")).status_code == 404
+
+
+def test_an_expiration_of_0_or_null_never_expires(emulator: BackgroundEmulator) -> None:
+    """fal_client's source: "Backends treat None and 0 as no-expiration" (fal_client refuses
+    0 itself; @fal-ai/client passes any number through)."""
+    urls = []
+    with httpx.Client(base_url=emulator.url, headers={"Authorization": "Key a:b"}) as http:
+        for seconds in ("0", "0.0", "null", "60"):
+            lifecycle = {"X-Fal-Object-Lifecycle": f'{{"expiration_duration_seconds": {seconds}}}'}
+            body = {"file_name": "keep.txt", "content_type": "text/plain"}
+            urls_of = http.post("/storage/upload/initiate", headers=lifecycle, json=body).json()
+            put = httpx.put(
+                urls_of["upload_url"], content=b"kept", headers={"Content-Type": "text/plain"}
+            )
+            assert put.status_code == 200
+            urls.append(urls_of["file_url"])
+    emulator.call(emulator.services.clock.advance, 10 * 365 * 86400)
+    assert [httpx.get(url).status_code for url in urls[:3]] == [200, 200, 200]
+    assert httpx.get(urls[3]).status_code != 200  # the control: 60 s did expire

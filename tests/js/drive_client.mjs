@@ -88,6 +88,15 @@ const scenarios = {
     return { url, sameBytes: back.equals(png), video: result.data.video };
   },
 
+  // expiresIn: 0 is passed through as expiration_duration_seconds: 0, which fal reads as
+  // "never expires"; the test advances the emulator's clock and fetches the file again.
+  async keep() {
+    const url = await fal.storage.upload(new Blob(["kept"], { type: "text/plain" }), {
+      lifecycle: { expiresIn: 0 },
+    });
+    return { url };
+  },
+
   async run() {
     const result = await fal.run(T2V, { input: INPUT });
     return { requestId: result.requestId, video: result.data.video };

@@ -87,4 +87,25 @@ MUTANTS = (
         new='request.query_params.get("storage_type", STORAGE_TYPE) in (STORAGE_TYPE, "gcs"):',
         breaks="a failed v3 upload is masked by a gcs fallback that live fal refuses",
     ),
+    Mutant(
+        row="Upload lifecycle",
+        path="mockserver/storage/files.py",
+        old="expires_at=None if lifetime_seconds is None else now + lifetime_seconds,",
+        new="expires_at=None,",
+        breaks="an upload with an expiry never expires",
+    ),
+    Mutant(
+        row="Lifecycle expiration 0 or null",
+        path="mockserver/storage/inputs.py",
+        old="if seconds is None or (number and seconds == 0):",
+        new="if seconds is None:",
+        breaks="an upload asking for expiration 0 (no expiry) is refused",
+    ),
+    Mutant(
+        row="Lifecycle expiration that is negative or not a number",
+        path="mockserver/storage/inputs.py",
+        old="if not number or not 0 < seconds < math.inf:",
+        new="if not number:",
+        breaks="a negative expiration is accepted",
+    ),
 )
