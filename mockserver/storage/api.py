@@ -8,10 +8,12 @@ Routes (shapes verified against fal-client 1.0.3 and @fal-ai/client 1.10.1, prot
 - ``POST {base_url}/files/upload/multipart`` (Bearer) → ``{"access_url", "uploadId"}``, then
   ``PUT {access_url}/multipart/{uploadId}/{n}`` (answers an ``ETag`` header for Python and a
   ``{"partNumber", "etag"}`` body for JS) and ``POST …/complete`` with the parts list.
-- ``POST rest.fal.ai/storage/upload/initiate[?storage_type=…]`` (Key) →
-  ``{"upload_url", "file_url"}``, then ``PUT upload_url``: Python's fallback and JS's path.
+- ``POST rest.fal.ai/storage/upload/initiate?storage_type=fal-cdn-v3`` (Key) →
+  ``{"upload_url", "file_url"}``, then ``PUT upload_url``: JS's path. Any other storage type
+  gets fal's 400, which is what Python's ``gcs`` fallback meets.
 - ``POST rest.fal.ai/storage/upload/initiate-multipart`` (Key): JS's large files; its
-  ``upload_url`` is the multipart URL above, so both clients share one part/complete route.
+  ``upload_url`` is the multipart URL above plus a ``?signature=`` query, so both clients
+  share one part/complete route.
 - ``GET|HEAD {file_url}``: the bytes, with Range support, until the object expires.
 
 Files have fal's current URL shape, ``files/b/<8 hex>/<21-char id>_<file name>``, one namespace
@@ -173,13 +175,13 @@ class Storage:
             safe_name(body["file_name"], media_type),
             body["content_type"].strip(),
             lifetime_seconds=lifetime,
-            upload_url_seconds=None if multipart else UPLOAD_URL_SECONDS,
+            upload_url_seconds=UPLOAD_URL_SECONDS,
         )
         file_url = object_url(request, obj)
-        if multipart:
-            upload_url = f"{file_url}/multipart/{self.store.start_multipart(obj)}"
-        else:
-            upload_url = f"{file_url}?signature={obj.upload_secret}"
+        # Multipart: parts go to upload_url + "/<n>", completion to upload_url + "/complete";
+        # the clients keep the query when they append, so the signature travels with both.
+        upload_path = f"/multipart/{self.store.start_multipart(obj)}" if multipart else ""
+        upload_url = f"{file_url}{upload_path}?signature={obj.upload_secret}"
         return JSONResponse({"upload_url": upload_url, "file_url": file_url})
 
     # -- CDN host -------------------------------------------------------------------------------
@@ -213,12 +215,8 @@ class Storage:
         obj = self.object_for_path(request)
         if isinstance(obj, Response):
             return obj
-        if not self.store.upload_secret_matches(obj, request.query_params.get("signature", "")):
-            return request_error(
-                403, "Invalid upload signature for this file", "invalid_upload_signature"
-            )
-        if obj.upload_expires_at is not None and self.store.clock.now() >= obj.upload_expires_at:
-            return request_error(403, "Upload URL has expired", "upload_url_expired")
+        if (refused := self.signature_refusal(request, obj)) is not None:
+            return refused
         content_type = request.headers.get("content-type")
         if media_type_of(content_type) != media_type_of(obj.content_type):
             return request_error(
@@ -231,6 +229,17 @@ class Storage:
         if isinstance(stored, Response):
             return stored
         return Response(status_code=200, headers={"etag": stored})
+
+    def signature_refusal(self, request: Request, obj: StoredObject) -> Response | None:
+        """Why a PUT (or a multipart call) on an initiated ``upload_url`` is refused: a
+        missing or wrong ``signature``, or an expired URL; None when it is accepted."""
+        if not self.store.upload_secret_matches(obj, request.query_params.get("signature", "")):
+            return request_error(
+                403, "Invalid upload signature for this file", "invalid_upload_signature"
+            )
+        if obj.upload_expires_at is not None and self.store.clock.now() >= obj.upload_expires_at:
+            return request_error(403, "Upload URL has expired", "upload_url_expired")
+        return None
 
     async def _store_body(self, request: Request, obj: StoredObject) -> str | Response:
         """The request body becomes ``obj``'s file: its quoted ETag, or the refusal (size)."""

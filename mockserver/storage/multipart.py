@@ -1,6 +1,8 @@
 """Multipart uploads, as both clients send them: Python's ``{base_url}/files/upload/multipart``
-(parts answer an ``ETag`` header) and JS's ``initiate-multipart`` (parts answer
-``{"partNumber", "etag"}``); both share one part and one complete route."""
+(Bearer; parts answer an ``ETag`` header) and JS's ``initiate-multipart`` (parts answer
+``{"partNumber", "etag"}``; its ``upload_url`` carries a ``?signature=`` that every part and the
+completion must keep, as the clients do when they append ``/<n>``); both share one part and
+one complete route."""
 
 from __future__ import annotations
 
@@ -48,6 +50,9 @@ class Multipart:
             return request_error(
                 404, f"No multipart upload {upload_id!r} for this file", "upload_not_found"
             )
+        signed = obj.upload_secret is not None  # initiate-multipart's upload_url (not Bearer)
+        if signed and (refused := self.storage.signature_refusal(request, obj)) is not None:
+            return refused
         return obj, upload_id
 
     async def put_part(self, request: Request) -> Response:

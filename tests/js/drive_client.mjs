@@ -97,6 +97,16 @@ const scenarios = {
     return { url };
   },
 
+  // Over 90 MiB the client goes multipart: initiate-multipart, then 10 MiB parts PUT to
+  // upload_url + "/<n>" and a completion, each keeping upload_url's query.
+  async large() {
+    const bytes = new Uint8Array(91 * 1024 * 1024);
+    for (let i = 0; i < bytes.length; i += 4096) bytes[i] = (i / 4096) % 251;
+    const url = await fal.storage.upload(new Blob([bytes], { type: "video/mp4" }));
+    const back = new Uint8Array(await (await fetch(url)).arrayBuffer());
+    return { url, same: Buffer.from(back).equals(Buffer.from(bytes)) };
+  },
+
   async run() {
     const result = await fal.run(T2V, { input: INPUT });
     return { requestId: result.requestId, video: result.data.video };
