@@ -267,3 +267,22 @@ def test_an_expiration_of_0_or_null_never_expires(emulator: BackgroundEmulator) 
     emulator.call(emulator.services.clock.advance, 10 * 365 * 86400)
     assert [httpx.get(url).status_code for url in urls[:3]] == [200, 200, 200]
     assert httpx.get(urls[3]).status_code != 200  # the control: 60 s did expire
+
+
+def test_initial_acl_is_accepted_and_ignored(client: fal_client.SyncClient) -> None:
+    """A gap, on purpose: fal applies ``initial_acl`` (``forbid``: access denied, ``hide``:
+    treated as absent), the emulator accepts it and keeps every file public."""
+    for decision in ("forbid", "hide"):
+        acl = fal_client.client.StorageACL(default=decision)
+        settings = fal_client.client.StorageSettings(initial_acl=acl)
+        url = client.upload(b"acl", "text/plain", lifecycle=settings, fallback_repository=[])
+        assert httpx.get(url).content == b"acl"
+
+
+def test_uploads_are_not_checked_against_their_type(client: fal_client.SyncClient) -> None:
+    """A gap, on purpose: v3b checks the bytes against the claimed type and rate-limits
+    unrecognised binaries, with answers nobody captured; the emulator accepts any bytes."""
+    for content_type in ("image/png", "video/mp4", "application/octet-stream"):
+        data = os.urandom(512)
+        url = client.upload(data, content_type, fallback_repository=[])
+        assert httpx.get(url).content == data
