@@ -35,7 +35,7 @@ from mockserver.production.video import serve_output, serve_video
 from mockserver.services import Observers, open_services, services
 from mockserver.serving.browser_proxy import CORS_SETTINGS, PROXY_ROUTE
 from mockserver.serving.routing import ANY_METHOD, MethodNotAllowedRoute
-from mockserver.storage.api import CDN_ROUTES, LOCAL_ROUTES, REST_ROUTES
+from mockserver.storage.api import CDN_ROUTES, LOCAL_ROUTES, REST_ROUTES, cdn_file_route
 from mockserver.stores import RequestStore
 from mockserver.webhooks.dispatch import LOCAL_ROUTES as WEBHOOK_LOCAL_ROUTES
 from mockserver.webhooks.dispatch import REST_ROUTES as WEBHOOK_REST_ROUTES
@@ -67,12 +67,13 @@ async def _unknown_rest(request: Request) -> Response:
 
 
 MEDIA_ROUTE = Route(MEDIA_PATH.replace("{key}", "{key:str}"), serve_video, methods=["GET", "HEAD"])
-OUTPUT_ROUTE = Route("/files/b/{shard:str}/{name:str}", serve_output, methods=["GET", "HEAD"])
+CDN_FILE_ROUTE = cdn_file_route(serve_output)
+"""Uploads and generated files share fal's ``files/b/<shard>/<id>_<name>`` namespace."""
 
 LOCAL_ONLY_ROUTES: list[BaseRoute] = [
     *dashboard_routes(),
     MEDIA_ROUTE,
-    OUTPUT_ROUTE,
+    CDN_FILE_ROUTE,
     *LOCAL_ROUTES,
     *WEBHOOK_LOCAL_ROUTES,
     *control_routes(),
@@ -80,7 +81,7 @@ LOCAL_ONLY_ROUTES: list[BaseRoute] = [
 ROLE_ROUTES: dict[str, list[BaseRoute]] = {
     "run": [Route("/{path:path}", _run_path, methods=ANY_METHOD)],
     "queue": [Route("/{path:path}", _queue_path, methods=ANY_METHOD)],
-    "cdn": [MEDIA_ROUTE, OUTPUT_ROUTE, *CDN_ROUTES, *EXAMPLE_ROUTES],
+    "cdn": [MEDIA_ROUTE, CDN_FILE_ROUTE, *CDN_ROUTES, *EXAMPLE_ROUTES],
     "web": WEB_ROUTES,
     "rest": [
         *REST_ROUTES,

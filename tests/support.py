@@ -33,6 +33,11 @@ TEST_KEY = "test-key-id:test-key-secret"
 SHARED_MEDIA: list[Path] = []
 """The session's content-addressed video cache (conftest fills it): a clip renders once."""
 REPO_ROOT = Path(__file__).resolve().parents[1]
+EVIDENCE = REPO_ROOT / "tests" / "fixtures" / "evidence"
+"""Live answers as captured (exact bytes), the expected values of the tests that cite them."""
+CDN_FILE_PATH = re.compile(r"/files/b/[0-9a-f]{8}/[A-Za-z0-9_-]{21}_(?P<name>[^/?]+)$")
+"""fal's CDN file path, by the rule a live upload shows (``/files/b/0aac27e0/`` then a
+21-character id, ``_`` and the file name: ``hzumoERxCN0OZTqbpMb2L_line.wav``)."""
 T = TypeVar("T")
 
 # Ray 2's output geometry as documented (docs/evidence.md, mindstudio-ray2), computed here from the

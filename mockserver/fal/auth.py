@@ -18,8 +18,9 @@ LOCAL_KEY = "ray2-mock-id:ray2-mock-secret"
 so it passes the format check every fal host applies, and plainly not a real key."""
 NO_USER = "No user found for Key ID and Secret"
 BAD_FORMAT = "Invalid Key Authorization header format. Expected '<key_id>:<key_secret>'."
-NO_CREDENTIALS = "Missing Authorization header: send 'Authorization: Key <key_id>:<key_secret>'"
-"""[inferred] No capture of fal's answer to a request without credentials exists."""
+NO_CREDENTIALS = "Authorization header is required"
+"""fal's text for a request without credentials (captured on the REST host's storage initiate;
+the same text on the queue and run hosts, and for an unknown scheme, is inferred)."""
 LOCKED_ACCOUNT = (
     "User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing."
 )

@@ -9,6 +9,7 @@ incoming request's own scheme and host, so http, https, proxies and any port all
 from __future__ import annotations
 
 import ipaddress
+import urllib.parse
 from typing import Literal
 
 from starlette.requests import Request
@@ -31,13 +32,16 @@ HOST_ROLES: dict[str, HostRole] = {
     "fal.ai": "web",  # only the published OpenAPI documents (mockserver/fal/published.py)
 }
 CDN_BASE = "https://v3.fal.media"
-"""Where uploads live (fal_client uploads to this host; it is hard-coded there)."""
-OUTPUT_CDN_BASE = "https://v3b.fal.media"
-"""Where generated files live now: fal's docs and 2026 live results use ``v3b``."""
+"""fal's CDN host that fal_client posts single uploads to (hard-coded there); the dashboard's
+previews use it too."""
+FILES_BASE = "https://v3b.fal.media"
+"""Where files live now, uploaded or generated: fal's docs, a live token's ``base_url`` and
+2026 live uploads and results use ``v3b``."""
 MEDIA_PATH = "/files/mock/{key}.mp4"
-"""A rendered file by its cache key: the dashboard's previews (results get ``OUTPUT_PATH``)."""
-OUTPUT_PATH = "/files/b/{shard}/{file_id}_{file_name}"
-"""One generation's file, fal's current CDN shape: ``files/b/<8 hex>/<21-char id>_output.mp4``."""
+"""A rendered file by its cache key: the dashboard's previews (results get ``FILE_PATH``)."""
+FILE_PATH = "/files/b/{shard}/{file_id}_{file_name}"
+"""One file on fal's CDN, uploaded or generated, in fal's current shape:
+``files/b/<8 hex>/<21-char id>_<file name>`` (``…_output.mp4``, ``…_line.wav``)."""
 
 
 def host_role(host_header: str) -> HostRole:
@@ -79,7 +83,10 @@ def media_url(request: Request, key: str) -> str:
     return public_base(request) + MEDIA_PATH.format(key=key)
 
 
-def output_url(request: Request, shard: str, file_id: str, file_name: str) -> str:
-    """One generation's own URL: never shared with another request, even for the same bytes."""
-    path = OUTPUT_PATH.format(shard=shard, file_id=file_id, file_name=file_name)
-    return public_base(request, OUTPUT_CDN_BASE) + path
+def cdn_file_url(request: Request, shard: str, file_id: str, file_name: str) -> str:
+    """A file's own URL (an upload's, or one generation's: never shared with another request,
+    even for the same bytes): fal's file host, or this server on loopback."""
+    name = urllib.parse.quote(file_name)
+    return public_base(request, FILES_BASE) + FILE_PATH.format(
+        shard=shard, file_id=file_id, file_name=name
+    )

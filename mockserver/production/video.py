@@ -15,14 +15,14 @@ from starlette.responses import JSONResponse, Response
 
 from mockserver.fal.catalogue import model_error
 from mockserver.fal.endpoints import ENDPOINTS
-from mockserver.fal.hosts import media_url, output_url
+from mockserver.fal.hosts import cdn_file_url, media_url
 from mockserver.media import MediaInputError, RenderRequest, VideoRenderer
 from mockserver.media.cache import SUFFIX
 from mockserver.media.serving import cached_file_response
 from mockserver.queue import Producer, Production
 from mockserver.records import RequestRecord
 from mockserver.services import services
-from mockserver.storage.files import FILE_ID_LENGTH, FileStore
+from mockserver.storage.files import FileStore, split_file_name
 
 
 class VideoProducer:
@@ -78,23 +78,23 @@ class OutputPublisher:
 def video_url(request: Request, media: dict[str, Any]) -> str:
     """The URL a client was given for this output (its own CDN file)."""
     if "file_id" in media:
-        return output_url(request, media["shard"], media["file_id"], media["file_name"])
+        return cdn_file_url(request, media["shard"], media["file_id"], media["file_name"])
     return media_url(request, media["key"])  # a record written before outputs had their own
 
 
 async def serve_output(request: Request) -> Response:
     """GET/HEAD one generation's file: ``/files/b/{shard}/{file_id}_{file_name}``."""
-    name = str(request.path_params["name"])
-    file_id, separator, file_name = (
-        name[:FILE_ID_LENGTH],
-        name[FILE_ID_LENGTH : FILE_ID_LENGTH + 1],
-        name[FILE_ID_LENGTH + 1 :],
-    )
+    named = split_file_name(str(request.path_params["name"]))
     emulator = services(request)
-    output = emulator.files.output(file_id) if separator == "_" else None
-    if output is None or (output.shard, output.file_name) != (
-        request.path_params["shard"],
-        file_name,
+    output = None if named is None else emulator.files.output(named[0])
+    if (
+        named is None
+        or output is None
+        or (output.shard, output.file_name)
+        != (
+            request.path_params["shard"],
+            named[1],
+        )
     ):
         return JSONResponse({"detail": "File not found"}, status_code=404)
     path = emulator.renderer.path_for_key(output.media_key)

@@ -3,22 +3,26 @@
 Routes (shapes verified against fal-client 1.0.3 and @fal-ai/client 1.10.1, protocol notes §10):
 
 - ``POST rest.fal.ai/storage/auth/token?storage_type=fal-cdn-v3`` → a Bearer token for the CDN.
-- ``POST v3.fal.media/files/upload`` (Bearer) → ``{"access_url"}``: Python's single upload.
+- ``POST v3.fal.media/files/upload`` (Bearer) → ``{"access_url", "uploaded": true}``: Python's
+  single upload.
 - ``POST {base_url}/files/upload/multipart`` (Bearer) → ``{"access_url", "uploadId"}``, then
   ``PUT {access_url}/multipart/{uploadId}/{n}`` (answers an ``ETag`` header for Python and a
   ``{"partNumber", "etag"}`` body for JS) and ``POST …/complete`` with the parts list.
-- ``POST rest.fal.ai/storage/upload/initiate[?storage_type=…]`` (Key) →
-  ``{"upload_url", "file_url"}``, then ``PUT upload_url``: Python's fallback and JS's path.
+- ``POST rest.fal.ai/storage/upload/initiate?storage_type=fal-cdn-v3`` (Key) →
+  ``{"upload_url", "file_url"}``, then ``PUT upload_url``: JS's path. Any other storage type
+  gets fal's 400, which is what Python's ``gcs`` fallback meets.
 - ``POST rest.fal.ai/storage/upload/initiate-multipart`` (Key): JS's large files; its
-  ``upload_url`` is the multipart URL above, so both clients share one part/complete route.
+  ``upload_url`` is the multipart URL above plus a ``?signature=`` query, so both clients
+  share one part/complete route.
 - ``GET|HEAD {file_url}``: the bytes, with Range support, until the object expires.
 
-URLs are built from the incoming request: on fal's hosts they look like fal's CDN
-(``https://v3.fal.media/files/uploads/…``), on a loopback address they point at this server,
-so the JS client's raw ``fetch`` PUTs (which bypass its proxy) reach it directly.
-An uploaded file used as ``image_url`` or ``video_url`` is read from disk via
-``resolve_local_url``, and so is a generated output fed back in (``/files/b/<shard>/<id>_<name>``,
-what a reframe of an earlier clip sends).
+Files have fal's current URL shape, ``files/b/<8 hex>/<21-char id>_<file name>``, one namespace
+with generated outputs. URLs are built from the incoming request: on fal's hosts they are on
+``https://v3b.fal.media``, on a loopback address they point at this server, so the JS client's
+raw ``fetch`` PUTs (which bypass its proxy) reach it directly. Files stored before uploads took
+this shape stay at ``files/uploads/<id>/<name>``. An uploaded file used as ``image_url`` or
+``video_url`` is read from disk via ``resolve_local_url``, and so is a generated output fed back
+in (what a reframe of an earlier clip sends).
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ from __future__ import annotations
 import re
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -37,19 +41,20 @@ from mockserver.bodies import read_json_object
 from mockserver.config import Config
 from mockserver.fal.auth import check_key
 from mockserver.fal.errors import request_error, validation_error
-from mockserver.fal.hosts import HOST_ROLES, is_loopback, public_base
+from mockserver.fal.hosts import FILES_BASE, HOST_ROLES, is_loopback, public_base
 from mockserver.services import services
 from mockserver.serving.routing import MethodTableRoute
-from mockserver.storage.files import FileStore, StoredObject, quoted_etag
+from mockserver.storage.files import FileStore, StoredObject, quoted_etag, split_file_name
 from mockserver.storage.inputs import (
-    FILES_PREFIX,
-    OBJECT_PATH,
-    OUTPUT_FILE_PATH,
-    STORAGE_TYPES,
+    CDN_FILE_PATH,
+    INVALID_STORAGE_TYPE,
+    LEGACY_OBJECT_PATH,
+    STORAGE_TYPE,
     TOKEN_REFUSALS,
     TOKEN_SECONDS,
     UPLOAD_URL_SECONDS,
     error_entry,
+    iso_time,
     lifecycle_seconds,
     media_type_of,
     object_url,
@@ -58,6 +63,12 @@ from mockserver.storage.inputs import (
     unsupported_media_type,
 )
 from mockserver.storage.multipart import Multipart
+
+
+def file_not_found() -> Response:
+    """One answer for a CDN URL that names no file, uploaded or generated: the generated
+    files' 404 (fal's body for it is not captured)."""
+    return JSONResponse({"detail": "File not found"}, status_code=404)
 
 
 class Storage:
@@ -90,29 +101,23 @@ class Storage:
         return None if refusal is None else request_error(401, *refusal)
 
     def _storage_type(self, request: Request) -> Response | None:
-        value = request.query_params.get("storage_type")
-        if value is None or value in STORAGE_TYPES:
+        if request.query_params.get("storage_type", STORAGE_TYPE) == STORAGE_TYPE:
             return None
-        expected = ", ".join(f"'{t}'" for t in STORAGE_TYPES)
-        return validation_error(
-            [
-                {
-                    **error_entry(
-                        ["query", "storage_type"],
-                        f"Input should be {expected}",
-                        "literal_error",
-                        value,
-                    ),
-                    "ctx": {"expected": expected},
-                }
-            ]
-        )
+        return Response(INVALID_STORAGE_TYPE, 400, media_type="application/json")
+
+    def named_object(self, request: Request) -> StoredObject | None:
+        """The upload a file URL names (any state), if its id, shard and name all match."""
+        named = named_in_path(request.path_params)
+        obj = None if named is None else self.store.get(named[0])
+        if named is None or obj is None or (obj.shard, obj.file_name) != named[1:]:
+            return None
+        return obj
 
     def object_for_path(self, request: Request) -> StoredObject | Response:
-        """The object a file URL names (pending or ready), or fal's 404 / 410."""
-        obj = self.store.get(request.path_params["object_id"])
-        if obj is None or obj.file_name != request.path_params["name"]:
-            return request_error(404, "File not found", "file_not_found")
+        """The object a file URL names (pending or ready), or the 404 / 410."""
+        obj = self.named_object(request)
+        if obj is None:
+            return file_not_found()
         if obj.expired(self.store.clock.now()):
             if obj.state != "expired":
                 self.store.expire(obj)
@@ -124,14 +129,14 @@ class Storage:
     async def auth_token(self, request: Request) -> Response:
         if (refused := self._key_auth(request) or self._storage_type(request)) is not None:
             return refused
-        token, expires_at = self.store.issue_token(TOKEN_SECONDS)
+        token, created_at, expires_at = self.store.issue_token(TOKEN_SECONDS)
         return JSONResponse(
-            {
+            {  # the fields in the order of a live answer (2026-09)
                 "token": token,
+                "created_at": iso_time(created_at),
+                "expires_at": iso_time(expires_at),
+                "base_url": public_base(request, FILES_BASE),
                 "token_type": "Bearer",
-                "base_url": public_base(request),
-                # +00:00, not Z: datetime.fromisoformat before 3.11 rejects "Z".
-                "expires_at": datetime.fromtimestamp(expires_at, UTC).isoformat(),
             }
         )
 
@@ -170,13 +175,13 @@ class Storage:
             safe_name(body["file_name"], media_type),
             body["content_type"].strip(),
             lifetime_seconds=lifetime,
-            upload_url_seconds=None if multipart else UPLOAD_URL_SECONDS,
+            upload_url_seconds=UPLOAD_URL_SECONDS,
         )
-        file_url = object_url(public_base(request), obj)
-        if multipart:
-            upload_url = f"{file_url}/multipart/{self.store.start_multipart(obj)}"
-        else:
-            upload_url = f"{file_url}?signature={obj.upload_secret}"
+        file_url = object_url(request, obj)
+        # Multipart: parts go to upload_url + "/<n>", completion to upload_url + "/complete";
+        # the clients keep the query when they append, so the signature travels with both.
+        upload_path = f"/multipart/{self.store.start_multipart(obj)}" if multipart else ""
+        upload_url = f"{file_url}{upload_path}?signature={obj.upload_secret}"
         return JSONResponse({"upload_url": upload_url, "file_url": file_url})
 
     # -- CDN host -------------------------------------------------------------------------------
@@ -189,7 +194,7 @@ class Storage:
         stored = await self._store_body(request, obj)
         if isinstance(stored, Response):
             return stored
-        return JSONResponse({"access_url": object_url(public_base(request), obj)})
+        return JSONResponse({"access_url": object_url(request, obj), "uploaded": True})
 
     def new_cdn_object(self, request: Request) -> StoredObject | Response:
         """A new object for a CDN-token upload, or the refusal (token, media type, lifecycle)."""
@@ -210,12 +215,8 @@ class Storage:
         obj = self.object_for_path(request)
         if isinstance(obj, Response):
             return obj
-        if not self.store.upload_secret_matches(obj, request.query_params.get("signature", "")):
-            return request_error(
-                403, "Invalid upload signature for this file", "invalid_upload_signature"
-            )
-        if obj.upload_expires_at is not None and self.store.clock.now() >= obj.upload_expires_at:
-            return request_error(403, "Upload URL has expired", "upload_url_expired")
+        if (refused := self.signature_refusal(request, obj)) is not None:
+            return refused
         content_type = request.headers.get("content-type")
         if media_type_of(content_type) != media_type_of(obj.content_type):
             return request_error(
@@ -228,6 +229,17 @@ class Storage:
         if isinstance(stored, Response):
             return stored
         return Response(status_code=200, headers={"etag": stored})
+
+    def signature_refusal(self, request: Request, obj: StoredObject) -> Response | None:
+        """Why a PUT (or a multipart call) on an initiated ``upload_url`` is refused: a
+        missing or wrong ``signature``, or an expired URL; None when it is accepted."""
+        if not self.store.upload_secret_matches(obj, request.query_params.get("signature", "")):
+            return request_error(
+                403, "Invalid upload signature for this file", "invalid_upload_signature"
+            )
+        if obj.upload_expires_at is not None and self.store.clock.now() >= obj.upload_expires_at:
+            return request_error(403, "Upload URL has expired", "upload_url_expired")
+        return None
 
     async def _store_body(self, request: Request, obj: StoredObject) -> str | Response:
         """The request body becomes ``obj``'s file: its quoted ETag, or the refusal (size)."""
@@ -246,17 +258,12 @@ class Storage:
         if isinstance(obj, Response):
             return obj
         if obj.state != "ready":
-            return request_error(404, "File not found (upload not finished)", "file_not_found")
+            return file_not_found()  # not a file until its upload finishes
         return FileResponse(
             self.store.blob_path(obj.object_id),
             media_type=obj.content_type,
             headers={"etag": obj.etag or ""},
         )
-
-    async def object_route(self, request: Request) -> Response:
-        if request.method == "PUT":
-            return await self.put_object(request)
-        return await self.get_object(request)
 
     # -- for the renderer -----------------------------------------------------------------------
 
@@ -279,17 +286,22 @@ class Storage:
         if parts.scheme not in ("http", "https") or not ours:
             return None
         path = urllib.parse.unquote(parts.path)
-        if (output := OUTPUT_FILE_PATH.match(path)) is not None:
-            if HOST_ROLES.get(host) == "cdn" and self.store.output(output["file_id"]) is None:
-                return None  # a real fal file, not one of ours
-            return self.resolve_output(output)
-        match = OBJECT_PATH.match(path)
-        if match is None:
-            return None
-        obj = self.store.readable(match["object_id"])
-        if obj is None or obj.file_name != match["name"]:
-            return self.store.root / "missing" / match["object_id"]
-        return self.store.blob_path(obj.object_id)
+        if (match := CDN_FILE_PATH.match(path)) is not None:
+            if self.store.get(match["file_id"]) is not None:  # an upload of ours
+                return self.readable_blob(match["file_id"], match["shard"], match["name"])
+            if HOST_ROLES.get(host) == "cdn" and self.store.output(match["file_id"]) is None:
+                return None  # a real fal file, not one of ours: foreign fal media
+            return self.resolve_output(match)
+        if (match := LEGACY_OBJECT_PATH.match(path)) is not None:
+            return self.readable_blob(match["object_id"], None, match["name"])
+        return None
+
+    def readable_blob(self, object_id: str, shard: str | None, name: str) -> Path:
+        """An upload's bytes, or a path that does not exist (unknown, unfinished, expired)."""
+        obj = self.store.readable(object_id)
+        if obj is None or (obj.shard, obj.file_name) != (shard, name):
+            return self.store.root / "missing" / object_id
+        return self.store.blob_path(object_id)
 
     def resolve_output(self, match: re.Match[str]) -> Path:
         """A generated file: its bytes are the render in the media cache it was published from
@@ -313,8 +325,35 @@ def _route(path: str, handler: Callable[[Storage], Handler], *methods: str) -> R
     return MethodTableRoute(path, dict.fromkeys(methods, call))
 
 
-OBJECT_ROUTE = FILES_PREFIX + "/{object_id}/{name}"
-MULTIPART_ROUTE = OBJECT_ROUTE + "/multipart/{upload_id}"
+FILE_ROUTE = "/files/b/{shard}/{name}"
+"""``fal.hosts.FILE_PATH``: ``name`` is ``<21-char id>_<file name>``."""
+LEGACY_OBJECT_ROUTE = "/files/uploads/{object_id}/{name}"
+MULTIPART_ROUTE = FILE_ROUTE + "/multipart/{upload_id}"
+
+
+def named_in_path(params: dict[str, Any]) -> tuple[str, str | None, str] | None:
+    """(object id, shard, file name) from a file route's path parameters."""
+    if "shard" not in params:  # the legacy route
+        return params["object_id"], None, params["name"]
+    named = split_file_name(params["name"])
+    return None if named is None else (named[0], params["shard"], named[1])
+
+
+def cdn_file_route(serve_generated: Handler) -> Route:
+    """``files/b/<shard>/<id>_<name>``: fal's CDN has one namespace, so a GET serves an upload
+    or else a generated file (``serve_generated``); a PUT is an upload's signed PUT."""
+
+    async def get(request: Request) -> Response:
+        storage = services(request).storage
+        if storage.named_object(request) is not None:
+            return await storage.get_object(request)
+        return await serve_generated(request)
+
+    async def put(request: Request) -> Response:
+        return await services(request).storage.put_object(request)
+
+    return MethodTableRoute(FILE_ROUTE, {"GET": get, "PUT": put})
+
 
 REST_ROUTES: list[BaseRoute] = [
     _route("/storage/auth/token", lambda s: s.auth_token, "POST"),
@@ -324,7 +363,7 @@ REST_ROUTES: list[BaseRoute] = [
 CDN_ROUTES: list[BaseRoute] = [
     _route("/files/upload", lambda s: s.cdn_upload, "POST"),
     _route("/files/upload/multipart", lambda s: s.multipart.cdn_multipart_start, "POST"),
-    _route(OBJECT_ROUTE, lambda s: s.object_route, "GET", "PUT"),
+    _route(LEGACY_OBJECT_ROUTE, lambda s: s.get_object, "GET"),
     _route(MULTIPART_ROUTE + "/complete", lambda s: s.multipart.complete, "POST"),
     _route(MULTIPART_ROUTE + "/{part}", lambda s: s.multipart.put_part, "PUT"),
 ]

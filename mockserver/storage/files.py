@@ -16,6 +16,7 @@ Layout::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import secrets
 import shutil
@@ -44,7 +45,8 @@ CREATE TABLE IF NOT EXISTS objects (
     created_at REAL NOT NULL,
     expires_at REAL,
     upload_secret TEXT,
-    upload_expires_at REAL
+    upload_expires_at REAL,
+    shard TEXT
 );
 CREATE TABLE IF NOT EXISTS multipart (
     upload_id TEXT PRIMARY KEY,
@@ -73,7 +75,7 @@ CREATE TABLE IF NOT EXISTS tokens (
 """
 OBJECT_COLUMNS = (
     "object_id, file_name, content_type, state, size, etag, part_count, created_at, expires_at, "
-    "upload_secret, upload_expires_at"
+    "upload_secret, upload_expires_at, shard"
 )
 
 
@@ -90,6 +92,9 @@ class StoredObject:
     expires_at: float | None
     upload_secret: str | None
     upload_expires_at: float | None
+    shard: str | None
+    """The ``files/b/<shard>/`` of the object's URL; None for objects stored before uploads
+    took fal's current URL shape (served at ``files/uploads/<object_id>/<name>``)."""
 
     def expired(self, now: float) -> bool:
         return self.state == "expired" or (self.expires_at is not None and now >= self.expires_at)
@@ -114,6 +119,21 @@ def new_file_id() -> str:
     """nanoid's own method: one random byte per character, masked to the 64-letter alphabet
     (uniform, since 64 divides 256); a tenth of the cost of 21 ``secrets.choice`` calls."""
     return "".join([FILE_ID_ALPHABET[byte & 63] for byte in secrets.token_bytes(FILE_ID_LENGTH)])
+
+
+def new_shard() -> str:
+    """The 8 hex digits after ``files/b/`` (``0aac27e0``)."""
+    return secrets.token_hex(4)
+
+
+def split_file_name(name: str) -> tuple[str, str] | None:
+    """``<21-char id>_<file name>`` (the last segment of a CDN file URL) as (id, file name)."""
+    file_id, separator, file_name = (
+        name[:FILE_ID_LENGTH],
+        name[FILE_ID_LENGTH : FILE_ID_LENGTH + 1],
+        name[FILE_ID_LENGTH + 1 :],
+    )
+    return (file_id, file_name) if separator == "_" and file_name else None
 
 
 @dataclass(frozen=True)
@@ -152,7 +172,16 @@ class FileStore:
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across a crash of ours
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
+        self._add_shard_column()
         self._new_outputs: dict[str, tuple[OutputFile, float]] = {}
+
+    def _add_shard_column(self) -> None:
+        """A store written before uploads had shards gets the column (its rows keep NULL)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(objects)")}
+        if "shard" not in columns:
+            # another worker process may have added it first
+            with contextlib.suppress(sqlite3.OperationalError):
+                self._db.execute("ALTER TABLE objects ADD COLUMN shard TEXT")
 
     def close(self) -> None:
         self.flush_outputs()
@@ -177,11 +206,12 @@ class FileStore:
 
     # -- CDN tokens ----------------------------------------------------------------------------
 
-    def issue_token(self, ttl_seconds: float) -> tuple[str, float]:
+    def issue_token(self, ttl_seconds: float) -> tuple[str, float, float]:
+        """A new CDN token, when it was issued and when it expires (emulated clock)."""
         now = self.clock.now()
         token = "emu-" + secrets.token_urlsafe(24)
         self._run("INSERT INTO tokens VALUES (?, ?, ?)", (token, now, now + ttl_seconds))
-        return token, now + ttl_seconds
+        return token, now, now + ttl_seconds
 
     def check_token(self, token: str) -> TokenCheck:
         rows = self._run("SELECT expires_at FROM tokens WHERE token = ?", (token,))
@@ -202,7 +232,7 @@ class FileStore:
         """A pending object; ``upload_url_seconds`` also gives it a signed-upload secret."""
         now = self.clock.now()
         obj = StoredObject(
-            object_id=secrets.token_urlsafe(12),
+            object_id=new_file_id(),
             file_name=file_name,
             content_type=content_type,
             state="pending",
@@ -213,9 +243,10 @@ class FileStore:
             expires_at=None if lifetime_seconds is None else now + lifetime_seconds,
             upload_secret=None if upload_url_seconds is None else secrets.token_urlsafe(24),
             upload_expires_at=None if upload_url_seconds is None else now + upload_url_seconds,
+            shard=new_shard(),
         )
         self._run(
-            f"INSERT INTO objects ({OBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO objects ({OBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 obj.object_id,
                 obj.file_name,
@@ -228,6 +259,7 @@ class FileStore:
                 obj.expires_at,
                 obj.upload_secret,
                 obj.upload_expires_at,
+                obj.shard,
             ),
         )
         return obj
@@ -284,7 +316,7 @@ class FileStore:
         next one, before the queue can mark its request completed (that takes a later tick:
         the producer's kick wakes the driver), so no client learns a URL that is not on disk.
         """
-        output = OutputFile(new_file_id(), secrets.token_hex(4), file_name, media_key)
+        output = OutputFile(new_file_id(), new_shard(), file_name, media_key)
         self._new_outputs[output.file_id] = (output, self.clock.now())
         if len(self._new_outputs) == 1:
             try:

@@ -8,7 +8,7 @@ import json
 import math
 import mimetypes
 import re
-import urllib.parse
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +16,18 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from mockserver.fal.errors import request_error, validation_error
+from mockserver.fal.hosts import cdn_file_url
 from mockserver.storage.files import FILE_ID_LENGTH, StoredObject
 
-FILES_PREFIX = "/files/uploads"
-STORAGE_TYPES = ("fal-cdn-v3", "fal-cdn", "gcs")
-TOKEN_SECONDS = 3600.0
-"""Lifetime of a CDN token (fal's is not published; the Python client refreshes on expiry)."""
+STORAGE_TYPE = "fal-cdn-v3"
+"""The one storage type fal still serves: ``gcs`` (fal_client's fallback) answers 400 live
+since 2026, and the legacy ``fal-cdn`` is gone from fal's code. A request without one is
+accepted (inferred)."""
+INVALID_STORAGE_TYPE = b'{"detail":"Invalid storage type"}'
+"""fal's answer to any other ``storage_type``, as captured (compact, no ``error_type``)."""
+TOKEN_SECONDS = 30 * 86400.0
+"""Lifetime of a CDN token: a live token of 2026-09 was valid for 30 days. The Python client
+refreshes on expiry by the wall clock, the emulator expires it on its own clock."""
 UPLOAD_URL_SECONDS = 3600.0
 """Lifetime of a signed ``upload_url`` from initiate, like a GCS signed URL."""
 TOKEN_REFUSALS = {
@@ -32,11 +38,12 @@ MAX_PART_NUMBER = 10_000  # S3's limit, which fal's multipart API mirrors
 LIFECYCLE_HEADERS = ("x-fal-object-lifecycle-preference", "x-fal-object-lifecycle")
 """Python sends both on uploads, JS the second on initiate, JS queue calls the first."""
 MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
-OBJECT_PATH = re.compile(rf"^{FILES_PREFIX}/(?P<object_id>[A-Za-z0-9_-]+)/(?P<name>[^/]+)$")
-OUTPUT_FILE_PATH = re.compile(
+CDN_FILE_PATH = re.compile(
     rf"^/files/b/(?P<shard>[0-9a-f]+)/(?P<file_id>[A-Za-z0-9_-]{{{FILE_ID_LENGTH}}})_(?P<name>[^/]+)$"
 )
-"""A generated file on the emulated CDN (``fal.hosts.OUTPUT_PATH``)."""
+"""A file on the emulated CDN, uploaded or generated (``fal.hosts.FILE_PATH``)."""
+LEGACY_OBJECT_PATH = re.compile(r"^/files/uploads/(?P<object_id>[A-Za-z0-9_-]+)/(?P<name>[^/]+)$")
+"""An upload stored before uploads took fal's URL shape: still served and read."""
 
 
 def json_safe(value: Any) -> Any:
@@ -81,12 +88,21 @@ def safe_name(raw: str | None, media_type: str) -> str:
     return name
 
 
-def object_url(base: str, obj: StoredObject) -> str:
-    return f"{base}{FILES_PREFIX}/{obj.object_id}/{urllib.parse.quote(obj.file_name)}"
+def iso_time(seconds: float) -> str:
+    """A token's timestamps as fal writes them: ISO 8601, microseconds, ``+00:00`` (not ``Z``,
+    which ``datetime.fromisoformat`` before Python 3.11 rejects)."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="microseconds")
+
+
+def object_url(request: Request, obj: StoredObject) -> str:
+    """An upload's URL, in the shape of fal's own: ``files/b/<shard>/<id>_<file name>``."""
+    return cdn_file_url(request, obj.shard or "", obj.object_id, obj.file_name)
 
 
 def lifecycle_seconds(request: Request) -> float | None | Response:
-    """``expiration_duration_seconds`` from the lifecycle header, or a 422 explaining why not."""
+    """``expiration_duration_seconds`` from the lifecycle header (None: never expires), or a
+    422 explaining why not. fal's backends read null and 0 as no expiration (fal_client's
+    source says so); what they answer for a negative or a non-number is not known."""
     for name in LIFECYCLE_HEADERS:
         raw = request.headers.get(name)
         if raw is None:
@@ -101,20 +117,16 @@ def lifecycle_seconds(request: Request) -> float | None | Response:
                 [error_entry(loc, "Input should be a valid dictionary", "dict_type", value)]
             )
         seconds = value.get("expiration_duration_seconds")
-        if seconds is None:
-            return None
-        if (
-            isinstance(seconds, bool)
-            or not isinstance(seconds, int | float)
-            or not math.isfinite(seconds)
-            or seconds <= 0
-        ):
+        number = isinstance(seconds, int | float) and not isinstance(seconds, bool)
+        if seconds is None or (number and seconds == 0):
+            return None  # null and 0: no expiration
+        if not number or not 0 < seconds < math.inf:  # NaN fails too
             return validation_error(
                 [
                     error_entry(
                         [*loc, "expiration_duration_seconds"],
-                        "Input should be a number greater than 0",
-                        "greater_than",
+                        "Input should be a number greater than or equal to 0",
+                        "greater_than_equal",
                         seconds,
                     )
                 ]

@@ -1,6 +1,8 @@
 """Multipart uploads, as both clients send them: Python's ``{base_url}/files/upload/multipart``
-(parts answer an ``ETag`` header) and JS's ``initiate-multipart`` (parts answer
-``{"partNumber", "etag"}``); both share one part and one complete route."""
+(Bearer; parts answer an ``ETag`` header) and JS's ``initiate-multipart`` (parts answer
+``{"partNumber", "etag"}``; its ``upload_url`` carries a ``?signature=`` that every part and the
+completion must keep, as the clients do when they append ``/<n>``); both share one part and
+one complete route."""
 
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ from starlette.responses import JSONResponse, Response
 
 from mockserver.bodies import read_json_object
 from mockserver.fal.errors import request_error, validation_error
-from mockserver.fal.hosts import public_base
 from mockserver.storage.files import Part, StoredObject, quoted_etag, same_etag
 from mockserver.storage.inputs import MAX_PART_NUMBER, error_entry, object_url, receive_body
 
@@ -38,9 +39,7 @@ class Multipart:
         if isinstance(obj, Response):
             return obj
         upload_id = self.store.start_multipart(obj)
-        return JSONResponse(
-            {"access_url": object_url(public_base(request), obj), "uploadId": upload_id}
-        )
+        return JSONResponse({"access_url": object_url(request, obj), "uploadId": upload_id})
 
     def _multipart_object(self, request: Request) -> tuple[StoredObject, str] | Response:
         obj = self.storage.object_for_path(request)
@@ -51,6 +50,9 @@ class Multipart:
             return request_error(
                 404, f"No multipart upload {upload_id!r} for this file", "upload_not_found"
             )
+        signed = obj.upload_secret is not None  # initiate-multipart's upload_url (not Bearer)
+        if signed and (refused := self.storage.signature_refusal(request, obj)) is not None:
+            return refused
         return obj, upload_id
 
     async def put_part(self, request: Request) -> Response:
@@ -114,7 +116,7 @@ class Multipart:
         self.store.finish(obj, incoming, size, quoted_etag(md5_hex), parts=len(listed))
         self.store.end_multipart(upload_id)
         self.store.sweep()
-        return JSONResponse({"access_url": object_url(public_base(request), obj)})
+        return JSONResponse({"access_url": object_url(request, obj)})
 
     @staticmethod
     def _listed_parts(body: dict[str, Any]) -> list[tuple[int, str]] | Response:

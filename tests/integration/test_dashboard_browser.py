@@ -219,7 +219,7 @@ def test_invalid_form_shows_the_422_as_the_api_returns_it(
     options.locator("summary").click()  # folded again before submitting
     page.click("#play-submit")
     expect(errors).to_contain_text("HTTP 401")
-    expect(errors).to_contain_text("Missing Authorization header")
+    expect(errors).to_contain_text("Authorization header is required")
     expect(options).to_have_attribute("open", "")
     expect(page.locator("#play-key")).to_be_focused()
     assert page.locator("#request-rows tr").count() == rows_before  # nothing was queued

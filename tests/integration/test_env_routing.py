@@ -21,6 +21,7 @@ import pytest
 from mockserver.serving.browser_proxy import PROXY_PATH
 from mockserver.serving.server import ServerInfo
 from tests.node_client import JS_DIR, NODE, NODE_MISSING, SCRIPT, clean_env, ensure_js_client, ok
+from tests.support import CDN_FILE_PATH
 
 CLIENT_SCRIPT = """
 import json, sys, httpx, fal_client
@@ -181,8 +182,8 @@ def test_upload_file_through_proxy_env(served: tuple[ServerInfo, Path], tmp_path
     )
     assert completed.returncode == 0, completed.stderr
     seen = json.loads(completed.stdout)
-    assert seen["url"].startswith("https://v3.fal.media/files/uploads/")
-    assert seen["url"].endswith("/frame.png")
+    assert seen["url"].startswith("https://v3b.fal.media/files/b/")  # fal's file host and shape
+    assert CDN_FILE_PATH.search(seen["url"])["name"] == "frame.png"
     assert (seen["status"], seen["type"], seen["same"]) == (200, "image/png", True)
     # A receiver with these exports verifies webhooks against fal's own JWKS URL.
     local_jwks = httpx.get(f"{info.url}/_mock/webhooks/jwks.json").json()
@@ -231,13 +232,14 @@ def test_node_program_with_its_own_fal_config_through_env_exports(
     )
     assert completed.returncode == 0, completed.stderr
     seen = json.loads(completed.stdout)
-    assert seen["imageUrl"].startswith("https://v3.fal.media/files/uploads/")
+    assert seen["imageUrl"].startswith("https://v3b.fal.media/files/b/")
+    assert CDN_FILE_PATH.search(seen["imageUrl"])
     assert seen["uploadedSame"] is True
     video = seen["video"]
     assert video["url"].startswith("https://v3b.fal.media/files/b/")
     assert seen["download"] == {"status": 200, "type": "video/mp4", "bytes": video["file_size"]}
     assert seen["statuses"][-1] == "COMPLETED" and seen["logs"]
-    assert {"rest.fal.ai", "v3.fal.media", "queue.fal.run", "v3b.fal.media"} <= hosts
+    assert {"rest.fal.ai", "queue.fal.run", "v3b.fal.media"} <= hosts
 
 
 @pytest.mark.node

@@ -25,7 +25,7 @@ from contracts.sources import read_source
 from mockserver.serving.background import BackgroundEmulator
 from mockserver.serving.browser_proxy import PROXY_PATH
 from tests.node_client import clean_env, drive, ensure_js_client, node_test, ok
-from tests.support import expected_video, make_config, route_storage
+from tests.support import CDN_FILE_PATH, expected_video, make_config, route_storage
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
 SOURCE_INPUT = {"prompt": "family source clip", "aspect_ratio": "16:9"}
@@ -63,7 +63,7 @@ def uploaded(emulator: BackgroundEmulator, tmp_path_factory: pytest.TempPathFact
         path = tmp_path_factory.mktemp("clip") / "source.mp4"
         path.write_bytes(httpx.get(source, timeout=30).content)
         url = client.upload_file(path)
-    assert "/files/uploads/" in url and url != source
+    assert CDN_FILE_PATH.search(url)["name"] == "source.mp4" and url != source
     return url
 
 
@@ -117,7 +117,7 @@ def test_js_client_subscribe_queue_and_run(emulator: BackgroundEmulator, tmp_pat
         drive(emulator.url + PROXY_PATH, "family", env=clean_env(FAMILY=json.dumps(calls))),
         "family",
     )
-    assert "/files/uploads/" in seen["uploaded"] and seen["uploaded"] != seen["source"]
+    assert CDN_FILE_PATH.search(seen["uploaded"]) and seen["uploaded"] != seen["source"]
     source = read_source(seen["uploaded"])
     assert (source.width, source.height, round(source.seconds)) == (960, 540, 5)
     assert set(seen["results"]) == set(ENDPOINT_FACTS)

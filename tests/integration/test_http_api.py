@@ -189,7 +189,11 @@ def test_request_refusals_have_fal_shapes(tmp_path: Path) -> None:
         bad_format = {
             "detail": "Invalid Key Authorization header format. Expected '<key_id>:<key_secret>'."
         }
+        no_credentials = {"detail": "Authorization header is required"}  # fal-js issue #169
         gateway = [  # (response, status, exact body): the gateway's own answers
+            (http.post(f"/{T2V}", json={"prompt": "x"}), 401, no_credentials),
+            (http.post(f"/run/{T2V}", json={"prompt": "x"}), 401, no_credentials),
+            (http.post("/storage/upload/initiate", json={}), 401, no_credentials),
             (
                 http.post(f"/{T2V}", json={"prompt": "x"}, headers={"Authorization": "Key a:b"}),
                 401,
@@ -219,9 +223,8 @@ def test_request_refusals_have_fal_shapes(tmp_path: Path) -> None:
         for response, status, body in gateway:
             assert (response.status_code, response.json()) == (status, body), response.text
             assert "x-fal-error-type" not in response.headers
-        assert b'{"detail": "No user found' in gateway[0][0].content  # json.dumps spacing
+        assert b'{"detail": "No user found' in gateway[3][0].content  # json.dumps spacing
         cases = [  # the emulator's own refusals where fal's body is not known: request errors
-            (http.post(f"/{T2V}", json={"prompt": "x"}), 401),
             (http.post(f"/{T2V}", json={"prompt": "x"}, headers={"Authorization": "Basic x"}), 401),
             (http.post(f"/{T2V}", json={"prompt": "x" * 2000}, headers=good), 413),
             (http.post("/fal-ai/flux/dev", json={"prompt": "x"}, headers=good), 404),

@@ -124,3 +124,25 @@ def test_run_retries_a_concurrency_429(
     assert seen["video"]["url"].endswith(".mp4")
     assert [e["status"] for e in runs] == [429, 429, 200]
     assert runs[0]["response_headers"]["x-fal-needs-retry"] == "1"
+
+
+def test_an_upload_with_expires_in_0_never_expires(tmp_path: Path) -> None:
+    """fal's backends read ``expiration_duration_seconds: 0`` as no expiration (fal_client's
+    source); @fal-ai/client sends the 0 as given."""
+    with BackgroundEmulator(make_config(tmp_path)) as running:
+        url = ok(drive(running.url + PROXY_PATH, "keep"), "keep")["url"]
+        running.call(running.services.clock.advance, 10 * 365 * 86400)
+        kept = httpx.get(url)
+        assert (kept.status_code, kept.content) == (200, b"kept")
+
+
+def test_a_large_upload_goes_in_parts_keeping_the_upload_urls_query(
+    emulator: BackgroundEmulator,
+) -> None:
+    """@fal-ai/client uploads files over 90 MiB in 10 MiB parts to ``upload_url`` + ``/<n>``,
+    keeping its query; the emulator's multipart ``upload_url`` is signed, so a client that
+    dropped the query would fail here."""
+    seen = ok(drive(emulator.url + PROXY_PATH, "large"), "large")
+    assert seen["same"], "the file did not come back byte for byte"
+    object_id = seen["url"].rsplit("/", 1)[1][:21]
+    assert emulator.call(emulator.services.files.get, object_id).part_count == 10  # 91 MiB

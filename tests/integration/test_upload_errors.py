@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 import httpx
@@ -56,7 +57,7 @@ def test_cdn_upload_needs_a_valid_unexpired_token(
     request_error(http.post("/files/upload", content=b"x", headers=forged), 401, "invalid_token")
     token = bearer(http)
     assert http.post("/files/upload", content=b"x", headers={**headers, **token}).status_code == 200
-    emulator.call(emulator.services.clock.advance, 3601)
+    emulator.call(emulator.services.clock.advance, 30 * 86400 + 1)  # a live token's lifetime
     expired = http.post("/files/upload", content=b"x", headers={**headers, **token})
     request_error(expired, 401, "token_expired")
     token_call = http.post("/storage/auth/token", json={})  # the token itself needs a key
@@ -93,6 +94,14 @@ def test_signed_put_checks_signature_type_and_expiry(
     request_error(refused, 403, "upload_url_expired")
 
 
+def then(upload_url: str, step: str | int, query: str | None = None) -> str:
+    """``upload_url`` + ``/<step>``, its query kept, as @fal-ai/client builds part and complete
+    URLs (``${origin}${pathname}/${partNumber}${search}``); ``query`` replaces it."""
+    parts = urllib.parse.urlsplit(upload_url)
+    kept = parts.query if query is None else query
+    return urllib.parse.urlunsplit(parts._replace(path=f"{parts.path}/{step}", query=kept))
+
+
 def test_unknown_and_forged_upload_ids(http: httpx.Client) -> None:
     urls = initiate(http, "initiate-multipart")
     upload_url = urls["upload_url"]
@@ -103,31 +112,48 @@ def test_unknown_and_forged_upload_ids(http: httpx.Client) -> None:
     request_error(http.post(f"{forged}/complete", json=complete), 404, "upload_not_found")
     # A real upload id presented under another file's URL is not accepted either.
     other = initiate(http, "initiate-multipart")["file_url"]
-    upload_id = upload_url.rsplit("/", 1)[1]
+    upload_id = urllib.parse.urlsplit(upload_url).path.rsplit("/", 1)[1]
     moved = http.put(f"{other}/multipart/{upload_id}/1", content=b"x")
     request_error(moved, 404, "upload_not_found")
-    unknown = file_url.replace("/files/uploads/", "/files/uploads/nosuchobject0")
-    request_error(http.get(unknown), 404, "file_not_found")
+    base, _, last = file_url.rpartition("/")
+    for unknown in (f"{base}/{'x' * 21}_a.png", f"{base}/{last[:21]}_b.png"):  # id, name
+        missing = http.get(unknown)  # uploads and generated files: one namespace, one 404
+        assert (missing.status_code, missing.json()) == (404, {"detail": "File not found"})
+
+
+def test_multipart_upload_url_signature_is_kept_on_every_call(http: httpx.Client) -> None:
+    upload_url = initiate(http, "initiate-multipart")["upload_url"]
+    assert urllib.parse.urlsplit(upload_url).query  # the JS client must carry it along
+    for query in ("", "signature=forged"):
+        dropped = http.put(then(upload_url, 1, query), content=b"x")
+        request_error(dropped, 403, "invalid_upload_signature")
+    part = http.put(then(upload_url, 1), content=b"x")
+    assert part.status_code == 200
+    complete = {"parts": [{"partNumber": 1, "etag": part.json()["etag"]}]}
+    unsigned = http.post(then(upload_url, "complete", ""), json=complete)
+    request_error(unsigned, 403, "invalid_upload_signature")
+    assert http.post(then(upload_url, "complete"), json=complete).status_code == 200
 
 
 def test_multipart_part_numbers_and_etags_are_checked(http: httpx.Client) -> None:
     upload_url = initiate(http, "initiate-multipart")["upload_url"]
-    input_error(http.put(f"{upload_url}/0", content=b"x"), ["path", "part_number"], "int_parsing")
-    input_error(http.put(f"{upload_url}/one", content=b"x"), ["path", "part_number"], "int_parsing")
-    part = http.put(f"{upload_url}/1", content=b"first")
+    input_error(http.put(then(upload_url, 0), content=b"x"), ["path", "part_number"], "int_parsing")
+    input_error(
+        http.put(then(upload_url, "one"), content=b"x"), ["path", "part_number"], "int_parsing"
+    )
+    part = http.put(then(upload_url, 1), content=b"first")
     assert part.status_code == 200 and part.json() == {
         "partNumber": 1,
         "etag": part.headers["etag"],
     }
+    complete = then(upload_url, "complete")
     wrong = {"parts": [{"partNumber": 1, "etag": '"0000"'}]}
-    request_error(http.post(f"{upload_url}/complete", json=wrong), 400, "invalid_part")
+    request_error(http.post(complete, json=wrong), 400, "invalid_part")
     missing = {"parts": [{"partNumber": 2, "etag": part.headers["etag"]}]}
-    request_error(http.post(f"{upload_url}/complete", json=missing), 400, "invalid_part")
-    input_error(
-        http.post(f"{upload_url}/complete", json={"parts": []}), ["body", "parts"], "list_type"
-    )
+    request_error(http.post(complete, json=missing), 400, "invalid_part")
+    input_error(http.post(complete, json={"parts": []}), ["body", "parts"], "list_type")
     good = {"parts": [{"partNumber": 1, "etag": part.headers["etag"].strip('"')}]}
-    assert http.post(f"{upload_url}/complete", json=good).status_code == 200
+    assert http.post(complete, json=good).status_code == 200
 
 
 def test_initiate_input_errors(http: httpx.Client) -> None:
@@ -135,12 +161,6 @@ def test_initiate_input_errors(http: httpx.Client) -> None:
     input_error(missing, ["body", "content_type"], "missing")
     not_json = http.post("/storage/upload/initiate", headers=KEY, content=b"{nope")
     input_error(not_json, ["body", 1], "json_invalid")  # FastAPI's form: loc ends at the offset
-    storage = http.post(
-        "/storage/upload/initiate?storage_type=s3",
-        headers=KEY,
-        json={"file_name": "a", "content_type": "image/png"},
-    )
-    input_error(storage, ["query", "storage_type"], "literal_error")
     lifecycle = http.post(
         "/storage/upload/initiate",
         headers={**KEY, "X-Fal-Object-Lifecycle": '{"expiration_duration_seconds": -5}'},
@@ -149,7 +169,7 @@ def test_initiate_input_errors(http: httpx.Client) -> None:
     input_error(
         lifecycle,
         ["header", "x-fal-object-lifecycle", "expiration_duration_seconds"],
-        "greater_than",
+        "greater_than_equal",
     )
     for bad in ("NaN", "Infinity", '"3600"', "true"):
         never = http.post(
@@ -160,7 +180,7 @@ def test_initiate_input_errors(http: httpx.Client) -> None:
         input_error(
             never,
             ["header", "x-fal-object-lifecycle", "expiration_duration_seconds"],
-            "greater_than",
+            "greater_than_equal",
         )
     for body in (b"NaN", b'{"file_name": NaN, "content_type": "image/png"}'):
         refused = http.post("/storage/upload/initiate", headers=KEY, content=body)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import os
+import sqlite3
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 from mockserver.serving.background import BackgroundEmulator
-from tests.support import make_config, route_storage
+from tests.support import CDN_FILE_PATH, make_config, route_storage
 
 I2V = "fal-ai/luma-dream-machine/ray-2/image-to-video"
 # H.264 ultrafast on a picture of flat blocks stays within a few levels; a wrong picture is 30+.
@@ -39,7 +41,7 @@ def capped(tmp_path: Path) -> Iterator[BackgroundEmulator]:
 
 def stored(emulator: BackgroundEmulator, url: str) -> object:
     """The emulator's metadata for an uploaded URL (which path stored it, how many parts)."""
-    object_id = url.split("/files/uploads/", 1)[1].split("/", 1)[0]
+    object_id = urllib.parse.urlsplit(url).path.split("/")[-1][:21]  # <21-char id>_<name>
     return emulator.call(emulator.services.files.get, object_id)
 
 
@@ -64,7 +66,8 @@ def test_upload_file_goes_to_cdn_v3_and_is_served_back(
     path = tmp_path / "start frame.png"
     blocks_picture((64, 36)).save(path)
     url = client.upload_file(path, fallback_repository=[])  # no silent fallback: v3 must work
-    assert url.startswith(f"{emulator.url}/files/uploads/") and url.endswith("/start%20frame.png")
+    assert url.startswith(f"{emulator.url}/files/b/") and url.endswith("_start%20frame.png")
+    assert CDN_FILE_PATH.search(urllib.parse.unquote(url))["name"] == "start frame.png"
     served = httpx.get(url)
     assert served.status_code == 200
     assert served.content == path.read_bytes()
@@ -88,14 +91,26 @@ def test_upload_bytes_and_pil_image(
     assert Image.open(io.BytesIO(served.content)).size == (32, 32)
 
 
-def test_fallback_repository_initiate_and_put(
-    client: fal_client.SyncClient, emulator: BackgroundEmulator
+def test_fallback_repository_initiate_and_put(client: fal_client.SyncClient) -> None:
+    """Python's "fal" repository initiates with ``storage_type=gcs``, which live fal refuses
+    since 2026 with 400 ``{"detail":"Invalid storage type"}``."""
+    with pytest.raises(fal_client.client.FalClientHTTPError) as refused:
+        client.upload(os.urandom(3000), "application/octet-stream", "blob.bin", repository="fal")
+    assert (refused.value.status_code, refused.value.message) == (400, "Invalid storage type")
+    assert refused.value.error_type is None
+    assert refused.value.response.content == b'{"detail":"Invalid storage type"}'
+
+
+def test_a_failed_v3_upload_surfaces_the_fallbacks_400(
+    capped: BackgroundEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Python's "fal" repository: rest initiate (Key auth), then PUT to the signed upload_url."""
-    data = os.urandom(3000)
-    url = client.upload(data, "application/octet-stream", "blob.bin", repository="fal")
-    assert httpx.get(url).content == data
-    assert stored(emulator, url).upload_secret is not None  # made by initiate, not the CDN
+    """With its default fallback, fal_client 1.0.3 retries a failed v3 upload on the gcs
+    repository; live fal refuses that, and the caller gets the fallback's 400."""
+    client = route_storage(monkeypatch, capped.url)
+    with pytest.raises(fal_client.client.FalClientHTTPError) as refused:
+        client.upload(os.urandom(5000), "application/octet-stream")  # v3: over the cap
+    assert (refused.value.status_code, refused.value.message) == (400, "Invalid storage type")
+    assert refused.value.response.content == b'{"detail":"Invalid storage type"}'
 
 
 def test_multipart_upload_reassembles_parts(
@@ -137,7 +152,7 @@ def test_oversize_upload_is_refused_on_every_path(
 ) -> None:
     client = route_storage(monkeypatch, capped.url)
     with pytest.raises(fal_client.client.FalClientHTTPError) as refused:
-        client.upload(os.urandom(5000), "application/octet-stream")  # v3, then the fallback
+        client.upload(os.urandom(5000), "application/octet-stream", fallback_repository=[])
     assert refused.value.status_code == 413
     assert refused.value.error_type == "payload_too_large"
     monkeypatch.setattr(fal_client_module, "MULTIPART_THRESHOLD", 2048)
@@ -178,9 +193,9 @@ def test_resolve_local_url_maps_both_url_forms_to_the_file(
     resolve = emulator.services.storage.resolve_local_url
     local = emulator.call(resolve, url)
     assert local is not None and local.read_bytes() == b"\x89PNG fake"
-    cdn_form = "https://v3.fal.media" + url.split(emulator.url, 1)[1]
+    cdn_form = "https://v3b.fal.media" + url.split(emulator.url, 1)[1]
     assert emulator.call(resolve, cdn_form) == local
-    unknown = emulator.call(resolve, cdn_form.replace("/a.png", "/b.png"))
+    unknown = emulator.call(resolve, cdn_form.replace("_a.png", "_b.png"))
     assert unknown is not None and not unknown.exists()  # ours but absent: a download error
     assert emulator.call(resolve, "https://example.com" + url.split(emulator.url, 1)[1]) is None
     assert emulator.call(resolve, "https://v3.fal.media/files/mock/other.png") is None
@@ -205,3 +220,69 @@ def test_expired_upload_as_image_url_is_a_download_error(
     assert failed.value.status_code == 422
     [entry] = failed.value.response.json()["detail"]
     assert (entry["loc"], entry["type"]) == (["body", "image_url"], "file_download_error")
+
+
+LEGACY_OBJECTS = """CREATE TABLE objects (
+    object_id TEXT PRIMARY KEY, file_name TEXT NOT NULL, content_type TEXT NOT NULL,
+    state TEXT NOT NULL, size INTEGER NOT NULL DEFAULT 0, etag TEXT,
+    part_count INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL, expires_at REAL,
+    upload_secret TEXT, upload_expires_at REAL)"""
+"""The objects table before uploads took fal's URL shape (no shard)."""
+
+
+def test_files_stored_before_fals_url_shape_are_still_served(tmp_path: Path) -> None:
+    files = tmp_path / "state" / "files"
+    (files / "objects").mkdir(parents=True)
+    (files / "objects" / "oldId123").write_bytes(b"\x89PNG kept")
+    with sqlite3.connect(files / "files.sqlite3") as db:
+        db.execute(LEGACY_OBJECTS)
+        db.execute(
+            "INSERT INTO objects VALUES ('oldId123', 'a b.png', 'image/png', 'ready', 9, '\"e\"',"
+            " 0, 0, NULL, NULL, NULL)"
+        )
+    db.close()
+    with BackgroundEmulator(make_config(tmp_path)) as running:
+        url = f"{running.url}/files/uploads/oldId123/a%20b.png"
+        served = httpx.get(url)
+        assert (served.status_code, served.content) == (200, b"\x89PNG kept")
+        resolved = running.call(running.services.storage.resolve_local_url, url)
+        assert resolved is not None and resolved.read_bytes() == b"\x89PNG kept"
+        assert httpx.get(url.replace("a%20b", "other")).status_code == 404
+
+
+def test_an_expiration_of_0_or_null_never_expires(emulator: BackgroundEmulator) -> None:
+    """fal_client's source: "Backends treat None and 0 as no-expiration" (fal_client refuses
+    0 itself; @fal-ai/client passes any number through)."""
+    urls = []
+    with httpx.Client(base_url=emulator.url, headers={"Authorization": "Key a:b"}) as http:
+        for seconds in ("0", "0.0", "null", "60"):
+            lifecycle = {"X-Fal-Object-Lifecycle": f'{{"expiration_duration_seconds": {seconds}}}'}
+            body = {"file_name": "keep.txt", "content_type": "text/plain"}
+            urls_of = http.post("/storage/upload/initiate", headers=lifecycle, json=body).json()
+            put = httpx.put(
+                urls_of["upload_url"], content=b"kept", headers={"Content-Type": "text/plain"}
+            )
+            assert put.status_code == 200
+            urls.append(urls_of["file_url"])
+    emulator.call(emulator.services.clock.advance, 10 * 365 * 86400)
+    assert [httpx.get(url).status_code for url in urls[:3]] == [200, 200, 200]
+    assert httpx.get(urls[3]).status_code != 200  # the control: 60 s did expire
+
+
+def test_initial_acl_is_accepted_and_ignored(client: fal_client.SyncClient) -> None:
+    """A gap, on purpose: fal applies ``initial_acl`` (``forbid``: access denied, ``hide``:
+    treated as absent), the emulator accepts it and keeps every file public."""
+    for decision in ("forbid", "hide"):
+        acl = fal_client.client.StorageACL(default=decision)
+        settings = fal_client.client.StorageSettings(initial_acl=acl)
+        url = client.upload(b"acl", "text/plain", lifecycle=settings, fallback_repository=[])
+        assert httpx.get(url).content == b"acl"
+
+
+def test_uploads_are_not_checked_against_their_type(client: fal_client.SyncClient) -> None:
+    """A gap, on purpose: v3b checks the bytes against the claimed type and rate-limits
+    unrecognised binaries, with answers nobody captured; the emulator accepts any bytes."""
+    for content_type in ("image/png", "video/mp4", "application/octet-stream"):
+        data = os.urandom(512)
+        url = client.upload(data, content_type, fallback_repository=[])
+        assert httpx.get(url).content == data

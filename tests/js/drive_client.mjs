@@ -88,6 +88,25 @@ const scenarios = {
     return { url, sameBytes: back.equals(png), video: result.data.video };
   },
 
+  // expiresIn: 0 is passed through as expiration_duration_seconds: 0, which fal reads as
+  // "never expires"; the test advances the emulator's clock and fetches the file again.
+  async keep() {
+    const url = await fal.storage.upload(new Blob(["kept"], { type: "text/plain" }), {
+      lifecycle: { expiresIn: 0 },
+    });
+    return { url };
+  },
+
+  // Over 90 MiB the client goes multipart: initiate-multipart, then 10 MiB parts PUT to
+  // upload_url + "/<n>" and a completion, each keeping upload_url's query.
+  async large() {
+    const bytes = new Uint8Array(91 * 1024 * 1024);
+    for (let i = 0; i < bytes.length; i += 4096) bytes[i] = (i / 4096) % 251;
+    const url = await fal.storage.upload(new Blob([bytes], { type: "video/mp4" }));
+    const back = new Uint8Array(await (await fetch(url)).arrayBuffer());
+    return { url, same: Buffer.from(back).equals(Buffer.from(bytes)) };
+  },
+
   async run() {
     const result = await fal.run(T2V, { input: INPUT });
     return { requestId: result.requestId, video: result.data.video };

@@ -111,7 +111,7 @@ MUTANTS = (
     Mutant(
         row="A fal CDN file the emulator did not issue",
         path="mockserver/storage/api.py",
-        old='if HOST_ROLES.get(host) == "cdn" and self.store.output(output["file_id"]) is None:',
+        old='if HOST_ROLES.get(host) == "cdn" and self.store.output(match["file_id"]) is None:',
         new="if False:",
         breaks="a real fal output URL pasted from a live run is refused with a 422",
     ),

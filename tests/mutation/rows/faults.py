@@ -109,7 +109,7 @@ MUTANTS = (
     Mutant(
         row="A failure of the emulator's own model",
         path="mockserver/queue.py",
-        old='error=fal_error("internal_server_error", message=failure)',
+        old='error=fal_error("internal_server_error", message=failure, payload=record.input)',
         new='error={"status_code": 500, "error_type": "internal_server_error", "body": {"detail":'
         ' [{"loc": [], "msg": failure, "type": "internal_server_error"}]}}',
         breaks="the emulator's own generation failure lacks the model error's url and headers",

@@ -95,8 +95,8 @@ MUTANTS = (
     Mutant(
         row="One URL per generation",
         path="mockserver/fal/hosts.py",
-        old='OUTPUT_CDN_BASE = "https://v3b.fal.media"',
-        new='OUTPUT_CDN_BASE = "https://v3.fal.media"',
+        old='FILES_BASE = "https://v3b.fal.media"',
+        new='FILES_BASE = "https://v3.fal.media"',
         breaks="results point at the older v3 CDN host",
     ),
     Mutant(
