@@ -85,24 +85,28 @@ class RequestRecord:
         return None if self.error is None else self.error.get("error_type")
 
     @property
+    def error_detail(self) -> Any:
+        """The ``detail`` of the error's body; None when the body is not a JSON object (an app
+        may answer plain text: ``error["body"]`` is then a ``str``)."""
+        body = None if self.error is None else self.error.get("body")
+        return body.get("detail") if isinstance(body, dict) else None
+
+    @property
     def gateway_error(self) -> bool:
         """Failed in fal's gateway (timeout, runner, cancelled in the queue), not in the app.
 
         Only these show on the status as ``error``/``error_type`` and come as the request-error
         shape ``{"detail": "...", "error_type": ...}``; the app's own errors (a 422, a model
         error) show only in the result, as the app wrote them."""
-        if self.error is None:
-            return False
-        return isinstance(self.error["body"].get("detail"), str) and bool(self.error_type)
+        return isinstance(self.error_detail, str) and bool(self.error_type)
 
     @property
     def error_message(self) -> str | None:
         """fal's ``error`` text: a gateway error's own, else the app's status code."""
         if self.error is None:
             return None
-        detail = self.error["body"].get("detail")
         if self.gateway_error:
-            return str(detail)
+            return str(self.error_detail)
         return f"Unexpected status code: {self.error['status_code']}"
 
     @property

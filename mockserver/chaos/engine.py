@@ -76,6 +76,8 @@ class Decision:
                 loc=spec.get("loc"),
                 payload=payload,
             )
+            if "body" in spec:  # the app answered text, not fal's JSON
+                error = {**error, "body": spec["body"]}
         return RequestPlan(
             scenario=", ".join(self.fired) or None,
             progression=e.progression,

@@ -165,7 +165,10 @@ class QueueApi:
         if record.gateway_error:  # request-error shape: fal repeats the type in a header
             headers["x-fal-error-type"] = record.error_type or ""
             return gateway_json(record.error["body"], record.error["status_code"], headers)
-        return JSONResponse(record.error["body"], record.error["status_code"], headers=headers)
+        body, status = record.error["body"], record.error["status_code"]
+        if isinstance(body, str):  # an app that answered text, not JSON [INF: its media type]
+            return Response(body, status, headers, media_type="text/plain")
+        return JSONResponse(body, status, headers=headers)
 
     # -- queue --------------------------------------------------------------------------------
 

@@ -1,12 +1,12 @@
 """``fal_webhook`` delivery: fal's payload, signed like fal's, retried with bounded backoff.
 
 When a queued request with a webhook completes (ok, failed or cancelled), the emulator POSTs
-fal's payload to it (protocol notes §11)::
+fal's payload to it (fal's webhooks docs)::
 
     {"error": null, "gateway_request_id", "payload": {"video": {...}}, "request_id", "status": "OK"}
     {"error": "...", "gateway_request_id", "payload": {...}, "request_id", "status": "ERROR"}
 
-(``payload: null`` + ``payload_error`` if the payload cannot be serialised), with
+(``payload: null`` + fal's ``payload_error`` if the answer is not JSON), with
 ``X-Fal-Webhook-Request-Id``, ``-User-Id``, ``-Timestamp`` (Unix seconds, wall clock: receivers
 compare it with their own clock) and ``-Signature`` (hex Ed25519, see ``webhooks/keys.py``).
 
@@ -64,6 +64,12 @@ HISTORY = 1000
 JWKS_PATH = "/.well-known/jwks.json"
 LOCAL_JWKS_PATH = "/_mock/webhooks/jwks.json"
 DELIVERIES_PATH = "/_mock/webhooks/deliveries"
+PAYLOAD_ERROR = (
+    "Response payload is not JSON serializable. Either return a JSON serializable object or use"
+    " the queue endpoint to retrieve the response."
+)
+"""fal's words when the answer cannot go into the webhook as JSON (fal's webhooks docs, and a
+live delivery quoted in fal-js issue #153)."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,17 @@ def _origin_request(origin: str | None) -> Request:
     return Request(scope)
 
 
+def _payload(body: Any) -> dict[str, Any]:
+    """The ``payload`` field for the app's answer: a body sent as text (``str``) is parsed, and
+    one that is not JSON becomes ``payload: null`` with fal's ``payload_error``."""
+    if not isinstance(body, str):
+        return {"payload": body}
+    try:
+        return {"payload": json.loads(body)}
+    except (ValueError, RecursionError):
+        return {"payload": None, "payload_error": PAYLOAD_ERROR}
+
+
 def webhook_payload(record: RequestRecord) -> dict[str, Any]:
     """fal's webhook body for a completed record (``error`` is null on success, as live)."""
     base = {"request_id": record.request_id, "gateway_request_id": record.request_id}
@@ -150,7 +167,7 @@ def webhook_payload(record: RequestRecord) -> dict[str, Any]:
         **base,
         "status": "ERROR",
         "error": record.error_message,
-        "payload": record.error["body"],
+        **_payload(record.error["body"]),
     }
 
 
@@ -159,12 +176,8 @@ def encode_payload(payload: dict[str, Any]) -> bytes:
     capture); a payload that is not strict JSON becomes fal's ``payload_error``."""
     try:
         return json.dumps(payload, allow_nan=False, sort_keys=True).encode()
-    except (TypeError, ValueError) as exc:
-        fallback = {
-            **payload,
-            "payload": None,
-            "payload_error": f"Response payload is not JSON serializable: {exc}",
-        }
+    except (TypeError, ValueError):
+        fallback = {**payload, "payload": None, "payload_error": PAYLOAD_ERROR}
         return json.dumps(fallback, default=str, sort_keys=True).encode()
 
 

@@ -28,7 +28,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from mockserver.serving.background import BackgroundEmulator
 from mockserver.webhooks.dispatch import target_problem
 from mockserver.webhooks.keys import KEY_FILE, WebhookSigner
-from tests.support import TEST_KEY, make_config, route_fal_client, wait_until
+from tests.support import (
+    TEST_KEY,
+    fal_js_153_payload_error,
+    make_config,
+    route_fal_client,
+    wait_until,
+    written_like_the_webhook_capture,
+)
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
 PROMPT = {"prompt": "webhook"}  # one prompt: each emulator renders one clip, shared by its tests
@@ -157,7 +164,7 @@ def test_signed_delivery_verifies_with_the_published_jwks(
         "error": None,
         "payload": result,  # the same video URL polling returned
     }
-    assert delivery.body.startswith(b'{"error": null, "gateway_request_id": ')  # sorted, spaced
+    assert written_like_the_webhook_capture(delivery.body)  # sorted keys, json.dumps spacing
     local_keys = fetch_keys(f"{emulator.url}/_mock/webhooks/jwks.json")
     fal_keys = fetch_keys(f"{emulator.url}/.well-known/jwks.json", host="rest.alpha.fal.ai")
     assert [k.public_bytes_raw() for k in local_keys] == [k.public_bytes_raw() for k in fal_keys]
@@ -166,6 +173,33 @@ def test_signed_delivery_verifies_with_the_published_jwks(
     assert not verified(tampered, fal_keys)
     [attempt] = deliveries(emulator, handle.request_id)
     assert (attempt["attempt"], attempt["status_code"], attempt["outcome"]) == (1, 200, "delivered")
+
+
+def test_an_answer_that_is_not_json_reaches_the_webhook_as_payload_error(
+    fal: fal_client.SyncClient, emulator: BackgroundEmulator, receiver: Receiver
+) -> None:
+    """An app that answers a page instead of JSON: fal's webhook carries ``payload: null`` and
+    its ``payload_error`` (the text of a live delivery, fal-js issue #153)."""
+    page = "<html><body><h1>404 Not Found</h1></body></html>"
+    error = {"type": "no_media_generated", "status": 404, "body": page}
+    scenario = {"match": {"input": {"prompt": "^not json$"}}, "error": error}
+    assert httpx.post(f"{emulator.url}/_mock/scenarios", json=scenario).status_code == 200
+    handle = fal.submit(T2V, arguments={"prompt": "not json"}, webhook_url=f"{receiver.url}/txt")
+    [delivery] = receiver.wait_for("/txt", 1)
+    assert json.loads(delivery.body) == {
+        "request_id": handle.request_id,
+        "gateway_request_id": handle.request_id,
+        "status": "ERROR",
+        "error": "Unexpected status code: 404",
+        "payload": None,
+        "payload_error": fal_js_153_payload_error(),
+    }
+    assert written_like_the_webhook_capture(delivery.body)
+    result = httpx.get(
+        f"{emulator.url}/fal-ai/luma-dream-machine/requests/{handle.request_id}",
+        headers={"Authorization": f"Key {TEST_KEY}"},
+    )
+    assert (result.status_code, result.content) == (404, page.encode())
 
 
 @pytest.fixture
