@@ -13,7 +13,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,6 +25,8 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from mockserver.app import create_app
+from mockserver.clock import ManualClock
 from mockserver.serving.background import BackgroundEmulator
 from mockserver.webhooks.dispatch import target_problem
 from mockserver.webhooks.keys import KEY_FILE, WebhookSigner
@@ -47,6 +49,8 @@ class Delivery:
     headers: dict[str, str]
     body: bytes
     answered: int
+    emulated_at: float | None = None
+    """The emulator's clock when the delivery arrived (set when the receiver is given one)."""
 
 
 @dataclass
@@ -57,6 +61,10 @@ class Receiver:
     scripts: dict[str, list[int]] = field(default_factory=dict)
     received: list[Delivery] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    hang_seconds: float = 1.5
+    """How long a 0 in a script hangs: longer than the emulator's 1 s timeout in most tests."""
+    clock: Callable[[], float] | None = None
+    """The emulator's clock, to stamp each arrival in emulated time."""
 
     def at(self, path: str) -> list[Delivery]:
         with self.lock:
@@ -81,9 +89,10 @@ def receiver() -> Iterator[Receiver]:
                 script = state.scripts.setdefault(self.path, [200])
                 status = script.pop(0) if len(script) > 1 else script[0]
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                state.received.append(Delivery(self.path, headers, body, status))
+                at = state.clock() if state.clock else None
+                state.received.append(Delivery(self.path, headers, body, status, at))
             if status == 0:
-                time.sleep(1.5)  # longer than the emulator's 1 s timeout in these tests
+                time.sleep(state.hang_seconds)
                 return
             self.send_response(status)
             self.send_header("content-length", "0")
@@ -166,8 +175,16 @@ def test_signed_delivery_verifies_with_the_published_jwks(
     }
     assert written_like_the_webhook_capture(delivery.body)  # sorted keys, json.dumps spacing
     local_keys = fetch_keys(f"{emulator.url}/_mock/webhooks/jwks.json")
-    fal_keys = fetch_keys(f"{emulator.url}/.well-known/jwks.json", host="rest.alpha.fal.ai")
-    assert [k.public_bytes_raw() for k in local_keys] == [k.public_bytes_raw() for k in fal_keys]
+    # fal's docs (2026): "https://rest.fal.ai/.well-known/jwks.json"; older docs and verifiers
+    # name rest.alpha.fal.ai: both hosts answer
+    fal_keys = fetch_keys(f"{emulator.url}/.well-known/jwks.json", host="rest.fal.ai")
+    alpha_keys = fetch_keys(f"{emulator.url}/.well-known/jwks.json", host="rest.alpha.fal.ai")
+    raw = [k.public_bytes_raw() for k in local_keys]
+    assert (
+        raw
+        == [k.public_bytes_raw() for k in fal_keys]
+        == [k.public_bytes_raw() for k in alpha_keys]
+    )
     assert verified(delivery, fal_keys)
     tampered = Delivery(delivery.path, delivery.headers, delivery.body + b" ", 200)
     assert not verified(tampered, fal_keys)
@@ -212,6 +229,48 @@ def retrying(tmp_path: Path) -> Iterator[BackgroundEmulator]:
     )
     with BackgroundEmulator(config) as running:
         yield running
+
+
+# fal's webhooks docs (2026): "Initial webhook deliveries have a 15-second timeout. If a
+# delivery exceeds this time or fails to deliver the payload, it will retry 10 times in the
+# span of 2 hours."
+DOCUMENTED_TIMEOUT_SECONDS = 15
+DOCUMENTED_RETRIES = 10
+DOCUMENTED_SPAN_SECONDS = 2 * 3600
+SPAN_LEEWAY = 0.1
+""""In the span of 2 hours", read as within 10%: the spacing itself is not published."""
+
+
+def test_delivery_follows_fals_documented_retry_policy(
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Out of the box (nothing about webhooks configured): a first delivery that hangs is cut at
+    15 s, then 10 retries follow, the last about 2 hours after the first, then no more."""
+    clock = ManualClock()
+    config = make_config(tmp_path)
+    with BackgroundEmulator(config, create_app(config, clock=clock)) as emulator:
+        client = routed_client(emulator, monkeypatch)
+        receiver.clock = clock.now
+        receiver.hang_seconds = DOCUMENTED_TIMEOUT_SECONDS + 5
+        receiver.scripts["/policy"] = [0, 500]
+        handle = client.submit(T2V, arguments=PROMPT, webhook_url=f"{receiver.url}/policy")
+        wait_until(lambda: len(deliveries(emulator, handle.request_id)) == 1, timeout=60)
+        [first] = deliveries(emulator, handle.request_id)
+        assert first["status_code"] is None and "Timeout" in first["error"]
+        took = first["duration_ms"] / 1000
+        assert DOCUMENTED_TIMEOUT_SECONDS <= took < DOCUMENTED_TIMEOUT_SECONDS + 1.5
+        for _ in range(2 * DOCUMENTED_RETRIES):  # bounded: a runaway retry loop fails below
+            rows = deliveries(emulator, handle.request_id)
+            if rows[-1]["next_retry_in"] is None:
+                break
+            emulator.call(clock.advance, rows[-1]["next_retry_in"])
+            made = len(rows)
+            wait_until(lambda: len(deliveries(emulator, handle.request_id)) > made)  # noqa: B023
+        arrivals = [d.emulated_at or 0.0 for d in receiver.at("/policy")]
+        assert len(arrivals) == 1 + DOCUMENTED_RETRIES
+        assert rows[-1]["outcome"] == "gave_up"
+        span = arrivals[-1] - arrivals[0]
+        assert abs(span - DOCUMENTED_SPAN_SECONDS) <= SPAN_LEEWAY * DOCUMENTED_SPAN_SECONDS
 
 
 def test_failing_twice_then_succeeding_gets_exactly_one_success(

@@ -54,4 +54,32 @@ MUTANTS = (
         new='f"{user_id}\\n{request_id}\\n{timestamp}\\n{digest}"',
         breaks="signatures cover another message: receivers following fal's docs reject them",
     ),
+    Mutant(
+        row="Signature",
+        path="mockserver/fal/hosts.py",
+        old='"rest.fal.ai"',
+        new='"rest.fal.invalid"',
+        breaks="fal's 2026 JWKS URL (rest.fal.ai) does not answer",
+    ),
+    Mutant(
+        row="Retries",
+        path="mockserver/config.py",
+        old="webhook_max_retries: int = 10",
+        new="webhook_max_retries: int = 9",
+        breaks="a failing receiver gets 9 retries, not fal's 10",
+    ),
+    Mutant(
+        row="Retries",
+        path="mockserver/config.py",
+        old="webhook_retry_max_seconds: float = 1800.0",
+        new="webhook_retry_max_seconds: float = 3600.0",
+        breaks="the retries span 3.5 hours, not about 2",
+    ),
+    Mutant(
+        row="Retries",
+        path="mockserver/config.py",
+        old="webhook_timeout_seconds: float = 15.0",
+        new="webhook_timeout_seconds: float = 30.0",
+        breaks="a hanging receiver holds the first delivery 30 s, not fal's 15",
+    ),
 )
