@@ -339,6 +339,7 @@ class RequestQueue:
         headers: Mapping[str, str] | None = None,
         origin: str | None = None,
         plan: RequestPlan | None = None,
+        notes: Iterable[str] = (),
     ) -> RequestRecord:
         endpoint = ENDPOINTS[endpoint_id]
         validation = validation or endpoint.validate(payload)
@@ -371,6 +372,7 @@ class RequestQueue:
             scenario=_scenario_of(plan),
             rejection=validation.errors or None,
             arguments=validation.arguments,
+            notes=list(notes),
         )
         if progression == "immediate":
             record.eligible_at, record.run_seconds = now, 0.0
@@ -609,7 +611,7 @@ class RequestQueue:
         record.outcome = outcome
         record.media = production.media
         record.error = production.error
-        record.notes = list(production.notes)
+        record.notes = [*record.notes, *production.notes]  # the submit's own come first
         if production.units is not None:
             record.cost_units = production.units
         for note in production.notes:

@@ -58,7 +58,8 @@ class RequestRecord:
     scenario: dict[str, Any] | None = None
     """The matching scenario's name and what the model must produce (error or output)."""
     notes: list[str] = field(default_factory=list)
-    """The emulator's remarks on how it produced the output (cache hit, placeholder image)."""
+    """The emulator's remarks: on the request (a webhook it will not deliver), then on how it
+    produced the output (cache hit, placeholder image)."""
     rejection: list[dict[str, Any]] | None = None
     """The 422 ``detail`` the app answers when this request runs (its input is invalid)."""
     arguments: dict[str, Any] | None = None

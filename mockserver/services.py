@@ -145,7 +145,7 @@ def open_services(
         RetryPolicy.from_config(config),
         config.webhook_allow,
     )
-    api = QueueApi(queue, config, webhook_guard=webhooks.guard)
+    api = QueueApi(queue, config, webhook_note=webhooks.blocked_note)
     journal = observers.journal
     queue.completion_listeners.append(webhooks.on_completed)
     queue.completion_listeners.append(

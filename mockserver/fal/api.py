@@ -94,12 +94,12 @@ class QueueApi:
         queue: RequestQueue,
         config: Config,
         *,
-        webhook_guard: Callable[[str], Response | None] | None = None,
+        webhook_note: Callable[[str], str | None] | None = None,
     ) -> None:
         self.queue = queue
         self.config = config
-        self.webhook_guard = webhook_guard
-        """Refuses a ``fal_webhook`` the emulator will not deliver to."""
+        self.webhook_note = webhook_note
+        """What to note on a request whose ``fal_webhook`` the emulator will not deliver to."""
         self.answers = Answers()
         self._operations = {
             "result": self.result,
@@ -190,12 +190,9 @@ class QueueApi:
         if validate_now and not validation.ok:
             return _validation_failure(validation.errors)
         webhook_url = options.get("webhook_url")
-        if (
-            webhook_url is not None
-            and self.webhook_guard is not None
-            and (refused := self.webhook_guard(webhook_url)) is not None
-        ):
-            return refused
+        note = None
+        if webhook_url is not None and self.webhook_note is not None:
+            note = self.webhook_note(webhook_url)
         record = self.queue.submit(
             endpoint_id,
             None if body is NO_BODY else body,
@@ -203,6 +200,7 @@ class QueueApi:
             headers=_recorded_headers(request),
             origin=base_url(request),
             plan=request.scope.get(PLAN_SCOPE_KEY),
+            notes=() if note is None else (note,),
             **options,
         )
         await self.queue.durable()  # accepted means on disk: answered after its commit

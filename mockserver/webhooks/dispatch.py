@@ -10,9 +10,12 @@ fal's payload to it (fal's webhooks docs)::
 ``X-Fal-Webhook-Request-Id``, ``-User-Id``, ``-Timestamp`` (Unix seconds, wall clock: receivers
 compare it with their own clock) and ``-Signature`` (hex Ed25519, see ``webhooks/keys.py``).
 
-Safety: targets must be loopback unless the host is in ``webhook_allow`` (``--webhook-allow``),
-checked at submit (fal-shaped 422) so the emulator never forwards to the internet by
-accident; redirects are not followed and proxies from the environment are ignored.
+Safety: the emulator delivers only to http(s) URLs on loopback or on a host in
+``webhook_allow`` (``--webhook-allow``), so it never forwards to the internet by accident. Live
+fal is not known to refuse any webhook URL, so a submit with another target is accepted as there;
+its delivery is recorded as ``blocked`` (deliveries list, the request's notes in the journal and
+dashboard, a warning in the server log). Redirects are not followed and proxies from the
+environment are ignored.
 
 Retries: a non-2xx answer, a timeout or a connection error is retried up to
 ``webhook_max_retries`` times, waiting base·2^(n-1) seconds (capped) on the emulator's clock,
@@ -43,7 +46,6 @@ from starlette.routing import BaseRoute, Route
 
 from mockserver.clock import Clock
 from mockserver.config import Config
-from mockserver.fal.errors import validation_error
 from mockserver.fal.hosts import is_loopback
 from mockserver.production.video import output_body
 from mockserver.records import RequestRecord
@@ -93,42 +95,25 @@ class RetryPolicy:
         return min(self.base_seconds * 2 ** (retry - 1), self.max_seconds)
 
 
-def target_problem(url: str, allow: Iterable[str]) -> dict[str, Any] | None:
-    """Why the emulator will not deliver to ``url`` (a 422 detail entry), or None if it will."""
-    loc = ["query", "fal_webhook"]
+def blocked_reason(url: str, allow: Iterable[str]) -> str | None:
+    """Why the emulator will not deliver to ``url``, or None if it will: only http(s) URLs on
+    loopback or an allowed host (the emulator must not reach the internet by accident)."""
     try:
         parts = urllib.parse.urlsplit(url)
         host = (parts.hostname or "").lower()
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError:
-        parts, host = None, ""
-    if parts is None or not host:
-        return {
-            "loc": loc,
-            "msg": "Input should be a valid URL",
-            "type": "url_parsing",
-            "input": url,
-        }
+        host = ""
+    if not host:
+        return f"{url!r} is not a URL"
     if parts.scheme not in ("http", "https"):
-        return {
-            "loc": loc,
-            "msg": "URL scheme should be 'http' or 'https'",
-            "type": "url_scheme",
-            "input": url,
-        }
-    allowed = {h.lower() for h in allow}
-    if is_loopback(host) or host in allowed:
+        return f"{url!r} is not an http(s) URL"
+    if is_loopback(host) or host in {h.lower() for h in allow}:
         return None
-    return {
-        "loc": loc,
-        "msg": (
-            f"Webhook host {host!r} is not allowed: the emulator delivers only to loopback "
-            f"unless started with --webhook-allow {host}"
-        ),
-        "type": "value_error",
-        "input": url,
-        "ctx": {"allowed_hosts": ["loopback", *sorted(allowed)]},
-    }
+    return (
+        f"host {host!r} is not loopback: start the emulator with --webhook-allow {host}"
+        " to deliver there"
+    )
 
 
 def _origin_request(origin: str | None) -> Request:
@@ -243,14 +228,20 @@ class WebhookDispatcher:
 
     # -- hooks into the queue -------------------------------------------------------------------
 
-    def guard(self, url: str) -> Response | None:
-        """Refuse a submit whose webhook the emulator would not deliver."""
-        problem = target_problem(url, self.allow)
-        return None if problem is None else validation_error([problem])
+    def blocked_note(self, url: str) -> str | None:
+        """The note a submit gets when its webhook will not be delivered (None: it will be).
+
+        Live fal is not known to refuse any webhook URL, so the submit is accepted as there;
+        only the delivery is held back."""
+        reason = blocked_reason(url, self.allow)
+        return None if reason is None else f"webhook not delivered: {reason}"
 
     def on_completed(self, record: RequestRecord) -> None:
         """``RequestQueue.completion_listeners`` entry: schedule a delivery, never raise."""
         if not record.webhook_url or record.mode != "queue" or not self._open:
+            return
+        if (reason := blocked_reason(record.webhook_url, self.allow)) is not None:
+            self._blocked(record.request_id, record.webhook_url, reason)
             return
         try:
             body = encode_payload(webhook_payload(record))
@@ -265,6 +256,23 @@ class WebhookDispatcher:
         task.add_done_callback(self._tasks.discard)
 
     # -- delivery -------------------------------------------------------------------------------
+
+    def _blocked(self, request_id: str, url: str, reason: str) -> None:
+        """A delivery the emulator will not make: listed, and said in the server log."""
+        self.deliveries.append(
+            {
+                "request_id": request_id,
+                "url": url,
+                "attempt": 0,
+                "at": datetime.now(UTC).isoformat(),
+                "status_code": None,
+                "error": reason,
+                "duration_ms": 0.0,
+                "outcome": "blocked",
+                "next_retry_in": None,
+            }
+        )
+        log.warning("webhook for %s not delivered: %s", request_id, reason)
 
     def _on_advance(self) -> None:
         self._advanced.set()

@@ -3,6 +3,10 @@
 from tests.mutation.mutant import Mutant
 
 DISPATCH = "mockserver/webhooks/dispatch.py"
+BLOCKED = (
+    "A `fal_webhook` the emulator will not deliver to (another host than loopback or"
+    " `--webhook-allow`, not http(s), not a URL)"
+)
 
 MUTANTS = (
     Mutant(
@@ -81,5 +85,19 @@ MUTANTS = (
         old="webhook_timeout_seconds: float = 15.0",
         new="webhook_timeout_seconds: float = 30.0",
         breaks="a hanging receiver holds the first delivery 30 s, not fal's 15",
+    ),
+    Mutant(
+        row=BLOCKED,
+        path=DISPATCH,
+        old='"outcome": "blocked"',
+        new='"outcome": "gave_up"',
+        breaks="a held-back delivery looks like a receiver that kept failing",
+    ),
+    Mutant(
+        row=BLOCKED,
+        path="mockserver/fal/api.py",
+        old="notes=() if note is None else (note,),",
+        new="notes=(),",
+        breaks="nothing in the journal or dashboard says the webhook was not delivered",
     ),
 )
