@@ -40,6 +40,7 @@ RECORDED_HEADERS = (
     "x-fal-object-lifecycle-preference",
     "x-fal-queue-priority",
     "x-fal-no-retry",
+    "x-fal-store-io",
 )
 CANCEL_RESPONSES = {
     "CANCELLATION_REQUESTED": 202,
