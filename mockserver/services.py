@@ -147,6 +147,7 @@ def open_services(
     )
     api = QueueApi(queue, config, webhook_note=webhooks.blocked_note)
     journal = observers.journal
+    queue.completion_listeners.append(producer.on_completed)
     queue.completion_listeners.append(webhooks.on_completed)
     queue.completion_listeners.append(
         lambda record: journal.annotate(record.request_id, record.notes) if record.notes else None
