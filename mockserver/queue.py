@@ -13,6 +13,8 @@ Progression (per request, default from the config): ``timed`` follows the profil
 API ``POST /_mock/requests/{id}/advance``) and ``polls:N`` one state per N status polls.
 ``X-Fal-Request-Timeout`` is fal's time-to-start deadline: a request still queued when it
 passes completes with fal's 504 ``request_timeout`` (``X-Fal-Request-Timeout-Type: user``).
+An attempt that fails the way fal retries (``retries.py``) goes back IN_QUEUE as a new
+attempt with its own gateway request id, up to fal's 10 attempts and within that deadline.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from mockserver.clock import Clock
 from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.fal.validation import Validation
 from mockserver.records import RequestPlan, RequestRecord
+from mockserver.retries import MAX_ATTEMPTS, retried, retries_wanted
 from mockserver.stores import RequestStore
 from mockserver.timing import TimingProfile
 
@@ -597,7 +600,40 @@ class RequestQueue:
             self._complete(record, at, Production(error=CANCELLED_WHILE_RUNNING), "cancelled")
             return
         production, _ = self._ready[record.request_id]
+        if production.error is not None and self._retries(record, production.error):
+            self._requeue(record, at)
+            return
         self._complete(record, at, production, "error" if production.error else "ok")
+
+    @staticmethod
+    def _retries(record: RequestRecord, error: dict[str, Any]) -> bool:
+        """Whether fal would run this failed attempt again (queue requests only)."""
+        return (
+            record.mode == "queue"
+            and record.attempt < MAX_ATTEMPTS
+            and retried(error)
+            and retries_wanted(record.headers)
+        )
+
+    def _requeue(self, record: RequestRecord, at: float) -> None:
+        """The next attempt: back IN_QUEUE at once with a new gateway request id [INF: the
+        status shown while fal retries]; past the start deadline it fails as fal's 504."""
+        if record.start_deadline is not None and at >= record.start_deadline:
+            self._complete(record, at, Production(error=START_TIMEOUT_ERROR), "error")
+            return
+        log.info("%s: attempt %d failed, retrying", record.request_id, record.attempt)
+        record.status = "IN_QUEUE"
+        record.attempt += 1
+        record.gateway_request_id = new_request_id()
+        record.eligible_at = at
+        record.started_at = record.due_at = None
+        record.start_gate = record.finish_gate = None
+        record.logs = []
+        if not self._save(record):
+            return
+        self._ready.pop(record.request_id, None)
+        self._produce(record)
+        self.kick()
 
     def _complete(
         self,
@@ -634,4 +670,9 @@ def _scenario_of(plan: RequestPlan) -> dict[str, Any] | None:
     """What the producer must make of a scenario: its name, an error or a custom output."""
     if plan.scenario is None:
         return None
-    return {"name": plan.scenario, "error": plan.error, "output": plan.output}
+    return {
+        "name": plan.scenario,
+        "error": plan.error,
+        "error_attempts": plan.error_attempts,
+        "output": plan.output,
+    }

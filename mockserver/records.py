@@ -65,6 +65,11 @@ class RequestRecord:
     arguments: dict[str, Any] | None = None
     """The input as the model sees it (validated, coerced, defaults filled in), worked out once
     at submit; None for an invalid input and for records stored before it was kept."""
+    attempt: int = 1
+    """Which attempt is queued or running: fal re-queues a request whose runner failed
+    (``retries.py``)."""
+    gateway_request_id: str | None = None
+    """The current attempt's own id (webhooks carry the last one); None: the request id."""
 
     @property
     def priority_rank(self) -> int:
@@ -170,6 +175,8 @@ class RequestPlan:
     error: dict[str, Any] | None = None
     output: dict[str, Any] | None = None
     logs: tuple[dict[str, Any], ...] = ()
+    error_attempts: int | None = None
+    """How many attempts fail with ``error`` (then the model answers); None: every one."""
 
 
 PLAN_SCOPE_KEY = "ray2_mock.plan"

@@ -144,7 +144,10 @@ def _payload(body: Any) -> dict[str, Any]:
 
 def webhook_payload(record: RequestRecord) -> dict[str, Any]:
     """fal's webhook body for a completed record (``error`` is null on success, as live)."""
-    base = {"request_id": record.request_id, "gateway_request_id": record.request_id}
+    base = {
+        "request_id": record.request_id,
+        "gateway_request_id": record.gateway_request_id or record.request_id,
+    }
     if record.error is None:
         payload = output_body(_origin_request(record.origin), record)
         return {**base, "status": "OK", "error": None, "payload": payload}

@@ -14,6 +14,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -218,6 +219,26 @@ def test_an_answer_that_is_not_json_reaches_the_webhook_as_payload_error(
         headers={"Authorization": f"Key {TEST_KEY}"},
     )
     assert (result.status_code, result.content) == (404, page.encode())
+
+
+def test_a_retried_request_is_delivered_once_with_its_last_gateway_request_id(
+    fal: fal_client.SyncClient, emulator: BackgroundEmulator, receiver: Receiver
+) -> None:
+    """fal's webhooks docs: "if the request failed and was retried, gateway_request_id will
+    have the value of the last tried request, while request_id will be the value used in the
+    queue API". Two attempts fail on a disconnected runner, the third succeeds."""
+    error = {"type": "runner_disconnected"}
+    scenario = {"times": 2, "match": {"input": {"prompt": "^retried$"}}, "error": error}
+    assert httpx.post(f"{emulator.url}/_mock/scenarios", json=scenario).status_code == 200
+    handle = fal.submit(T2V, arguments={"prompt": "retried"}, webhook_url=f"{receiver.url}/re")
+    [delivery] = receiver.wait_for("/re", 1)
+    body = json.loads(delivery.body)
+    assert (body["status"], body["request_id"]) == ("OK", handle.request_id)
+    last = body["gateway_request_id"]
+    assert last != handle.request_id and str(uuid.UUID(last)) == last
+    record = httpx.get(f"{emulator.url}/_mock/requests/{handle.request_id}").json()
+    assert (record["attempt"], record["gateway_request_id"]) == (3, last)
+    assert len(deliveries(emulator, handle.request_id)) == 1  # the failed attempts sent none
 
 
 @pytest.fixture

@@ -100,4 +100,11 @@ MUTANTS = (
         new="notes=(),",
         breaks="nothing in the journal or dashboard says the webhook was not delivered",
     ),
+    Mutant(
+        row="`gateway_request_id` of a retried request",
+        path=DISPATCH,
+        old='"gateway_request_id": record.gateway_request_id or record.request_id,',
+        new='"gateway_request_id": record.request_id,',
+        breaks="a retried request's webhook names the first attempt, not the last",
+    ),
 )
