@@ -616,8 +616,9 @@ class RequestQueue:
         )
 
     def _requeue(self, record: RequestRecord, at: float) -> None:
-        """The next attempt: back IN_QUEUE at once with a new gateway request id [INF: the
-        status shown while fal retries]; past the start deadline it fails as fal's 504."""
+        """The next attempt: "the request goes back to the queue for a retry" (fal's queue
+        docs), IN_QUEUE at once [INF: the status value shown], with a new gateway request id.
+        The start deadline is a fixed time: past it the attempt ends in fal's 504."""
         if record.start_deadline is not None and at >= record.start_deadline:
             self._complete(record, at, Production(error=START_TIMEOUT_ERROR), "error")
             return
