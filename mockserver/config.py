@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from mockserver.fal.auth import is_well_formed_key
+from mockserver.retention import PAYLOAD_STORAGE_SECONDS
 from mockserver.timing import TIMING_PROFILES, TimingProfile
 
 DEFAULT_PORT = 8765
@@ -50,8 +51,10 @@ class Config:
     else timed)."""
     journal_size: int = 1000
     """Entries the request journal keeps (a ring: the oldest fall out); 0 turns it off."""
-    retention_seconds: float = 3600.0
-    """Emulated seconds a completed request stays known in the memory store (fal: 1 h)."""
+    retention_seconds: float = PAYLOAD_STORAGE_SECONDS
+    """fal's payload-storage period (30 days): how long, in emulated seconds, a completed
+    request stays known in the memory store; with ``X-Fal-Store-IO: 0`` fal's 1 h (6 min for a
+    result of 10 KB or more), never longer (``retention.py``)."""
     retention_count: int = 10_000
     """Completed requests the memory store keeps at most; the oldest are forgotten first."""
     scenarios_path: Path | None = None

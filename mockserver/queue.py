@@ -13,6 +13,8 @@ Progression (per request, default from the config): ``timed`` follows the profil
 API ``POST /_mock/requests/{id}/advance``) and ``polls:N`` one state per N status polls.
 ``X-Fal-Request-Timeout`` is fal's time-to-start deadline: a request still queued when it
 passes completes with fal's 504 ``request_timeout`` (``X-Fal-Request-Timeout-Type: user``).
+An attempt that fails the way fal retries (``retries.py``) goes back IN_QUEUE as a new
+attempt with its own gateway request id, up to fal's 10 attempts and within that deadline.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.fal.ids import new_request_id
 from mockserver.fal.validation import Validation
 from mockserver.records import RequestPlan, RequestRecord
+from mockserver.retries import MAX_ATTEMPTS, retried, retries_wanted
 from mockserver.stores import RequestStore
 from mockserver.timing import TimingProfile
 
@@ -328,6 +331,7 @@ class RequestQueue:
         headers: Mapping[str, str] | None = None,
         origin: str | None = None,
         plan: RequestPlan | None = None,
+        notes: Iterable[str] = (),
     ) -> RequestRecord:
         endpoint = ENDPOINTS[endpoint_id]
         validation = validation or endpoint.validate(payload)
@@ -360,6 +364,7 @@ class RequestQueue:
             scenario=_scenario_of(plan),
             rejection=validation.errors or None,
             arguments=validation.arguments,
+            notes=list(notes),
         )
         if progression == "immediate":
             record.eligible_at, record.run_seconds = now, 0.0
@@ -594,7 +599,41 @@ class RequestQueue:
             self._complete(record, at, Production(error=CANCELLED_WHILE_RUNNING), "cancelled")
             return
         production, _ = self._ready[record.request_id]
+        if production.error is not None and self._retries(record, production.error):
+            self._requeue(record, at)
+            return
         self._complete(record, at, production, "error" if production.error else "ok")
+
+    @staticmethod
+    def _retries(record: RequestRecord, error: dict[str, Any]) -> bool:
+        """Whether fal would run this failed attempt again (queue requests only)."""
+        return (
+            record.mode == "queue"
+            and record.attempt < MAX_ATTEMPTS
+            and retried(error)
+            and retries_wanted(record.headers)
+        )
+
+    def _requeue(self, record: RequestRecord, at: float) -> None:
+        """The next attempt: "the request goes back to the queue for a retry" (fal's queue
+        docs), IN_QUEUE at once [INF: the status value shown], with a new gateway request id.
+        The start deadline is a fixed time: past it the attempt ends in fal's 504."""
+        if record.start_deadline is not None and at >= record.start_deadline:
+            self._complete(record, at, Production(error=START_TIMEOUT_ERROR), "error")
+            return
+        log.info("%s: attempt %d failed, retrying", record.request_id, record.attempt)
+        record.status = "IN_QUEUE"
+        record.attempt += 1
+        record.gateway_request_id = new_request_id()
+        record.eligible_at = at
+        record.started_at = record.due_at = None
+        record.start_gate = record.finish_gate = None
+        record.logs = []
+        if not self._save(record):
+            return
+        self._ready.pop(record.request_id, None)
+        self._produce(record)
+        self.kick()
 
     def _complete(
         self,
@@ -608,7 +647,7 @@ class RequestQueue:
         record.outcome = outcome
         record.media = production.media
         record.error = production.error
-        record.notes = list(production.notes)
+        record.notes = [*record.notes, *production.notes]  # the submit's own come first
         if production.units is not None:
             record.cost_units = production.units
         for note in production.notes:
@@ -631,4 +670,9 @@ def _scenario_of(plan: RequestPlan) -> dict[str, Any] | None:
     """What the producer must make of a scenario: its name, an error or a custom output."""
     if plan.scenario is None:
         return None
-    return {"name": plan.scenario, "error": plan.error, "output": plan.output}
+    return {
+        "name": plan.scenario,
+        "error": plan.error,
+        "error_attempts": plan.error_attempts,
+        "output": plan.output,
+    }

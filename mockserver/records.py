@@ -58,12 +58,18 @@ class RequestRecord:
     scenario: dict[str, Any] | None = None
     """The matching scenario's name and what the model must produce (error or output)."""
     notes: list[str] = field(default_factory=list)
-    """The emulator's remarks on how it produced the output (cache hit, placeholder image)."""
+    """The emulator's remarks: on the request (a webhook it will not deliver), then on how it
+    produced the output (cache hit, placeholder image)."""
     rejection: list[dict[str, Any]] | None = None
     """The 422 ``detail`` the app answers when this request runs (its input is invalid)."""
     arguments: dict[str, Any] | None = None
     """The input as the model sees it (validated, coerced, defaults filled in), worked out once
     at submit; None for an invalid input and for records stored before it was kept."""
+    attempt: int = 1
+    """Which attempt is queued or running: fal re-queues a request whose runner failed
+    (``retries.py``)."""
+    gateway_request_id: str | None = None
+    """The current attempt's own id (webhooks carry the last one); None: the request id."""
 
     @property
     def priority_rank(self) -> int:
@@ -85,24 +91,28 @@ class RequestRecord:
         return None if self.error is None else self.error.get("error_type")
 
     @property
+    def error_detail(self) -> Any:
+        """The ``detail`` of the error's body; None when the body is not a JSON object (an app
+        may answer plain text: ``error["body"]`` is then a ``str``)."""
+        body = None if self.error is None else self.error.get("body")
+        return body.get("detail") if isinstance(body, dict) else None
+
+    @property
     def gateway_error(self) -> bool:
         """Failed in fal's gateway (timeout, runner, cancelled in the queue), not in the app.
 
         Only these show on the status as ``error``/``error_type`` and come as the request-error
         shape ``{"detail": "...", "error_type": ...}``; the app's own errors (a 422, a model
         error) show only in the result, as the app wrote them."""
-        if self.error is None:
-            return False
-        return isinstance(self.error["body"].get("detail"), str) and bool(self.error_type)
+        return isinstance(self.error_detail, str) and bool(self.error_type)
 
     @property
     def error_message(self) -> str | None:
         """fal's ``error`` text: a gateway error's own, else the app's status code."""
         if self.error is None:
             return None
-        detail = self.error["body"].get("detail")
         if self.gateway_error:
-            return str(detail)
+            return str(self.error_detail)
         return f"Unexpected status code: {self.error['status_code']}"
 
     @property
@@ -165,6 +175,8 @@ class RequestPlan:
     error: dict[str, Any] | None = None
     output: dict[str, Any] | None = None
     logs: tuple[dict[str, Any], ...] = ()
+    error_attempts: int | None = None
+    """How many attempts fail with ``error`` (then the model answers); None: every one."""
 
 
 PLAN_SCOPE_KEY = "ray2_mock.plan"

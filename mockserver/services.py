@@ -145,8 +145,9 @@ def open_services(
         RetryPolicy.from_config(config),
         config.webhook_allow,
     )
-    api = QueueApi(queue, config, webhook_guard=webhooks.guard)
+    api = QueueApi(queue, config, webhook_note=webhooks.blocked_note)
     journal = observers.journal
+    queue.completion_listeners.append(producer.on_completed)
     queue.completion_listeners.append(webhooks.on_completed)
     queue.completion_listeners.append(
         lambda record: journal.annotate(record.request_id, record.notes) if record.notes else None

@@ -22,6 +22,7 @@ from typing import Protocol
 import orjson
 
 from mockserver.records import RequestRecord
+from mockserver.retention import PAYLOAD_STORAGE_SECONDS, retention_seconds
 
 
 class RequestStore(Protocol):
@@ -107,23 +108,21 @@ class QueueIndex:
         self._keys.clear()
 
 
-DEFAULT_RETENTION_SECONDS = 3600.0
-"""fal keeps a request's result for an hour ("6 min if the result is >= 10 KB"; Ray 2's are
-not): docs.fal.ai, queue/result. After that the request is unknown."""
 DEFAULT_RETENTION_COUNT = 10_000
 
 
 class MemoryStore(_CopyOnGet):
     """Records in a dict: nothing survives the process, and completed requests are forgotten
-    ``retention_seconds`` (emulated) after they complete, or once more than ``retention_count``
-    have completed (the oldest first), so a long run keeps a flat footprint. A forgotten request
-    is unknown: its status and result answer the same 404 as an id never seen."""
+    when fal would forget them (``retention.py``: ``retention_seconds`` is the payload-storage
+    period, shorter with ``X-Fal-Store-IO: 0``), or once more than ``retention_count`` have
+    completed (the oldest first), so a long run keeps a flat footprint. A forgotten request is
+    unknown: its status and result answer the same 404 as an id never seen."""
 
     def __init__(
         self,
         *,
         now: Callable[[], float] | None = None,
-        retention_seconds: float | None = DEFAULT_RETENTION_SECONDS,
+        retention_seconds: float | None = PAYLOAD_STORAGE_SECONDS,
         retention_count: int | None = DEFAULT_RETENTION_COUNT,
     ) -> None:
         self._now = now
@@ -132,7 +131,9 @@ class MemoryStore(_CopyOnGet):
         self._records: dict[str, RequestRecord] = {}
         self._queued = QueueIndex()
         self._unfinished: dict[str, RequestRecord] = {}
-        self._completed: collections.OrderedDict[str, float] = collections.OrderedDict()
+        self._completed: collections.OrderedDict[str, float | None] = collections.OrderedDict()
+        """Completed ids in completion order, each with the time it is forgotten (None: kept)."""
+        self._expiring: list[tuple[float, str]] = []  # (forgotten at, id), a heap
         self._seq = 0
 
     def add(self, record: RequestRecord) -> None:
@@ -164,29 +165,38 @@ class MemoryStore(_CopyOnGet):
         if new.status == "COMPLETED":
             self._unfinished.pop(new.request_id, None)
             if new.request_id not in self._completed:
-                self._completed[new.request_id] = new.completed_at or 0.0
+                expires = self._expiry(new)
+                self._completed[new.request_id] = expires
+                if expires is not None:
+                    heapq.heappush(self._expiring, (expires, new.request_id))
             self._forget_expired()
         else:
             self._unfinished[new.request_id] = new
 
     # -- retention ----------------------------------------------------------------------------
 
+    def _expiry(self, record: RequestRecord) -> float | None:
+        if self.retention_seconds is None or self._now is None:
+            return None
+        return (record.completed_at or 0.0) + retention_seconds(record, self.retention_seconds)
+
     def _expired(self, request_id: str) -> bool:
-        completed_at = self._completed.get(request_id)
-        if completed_at is None or self.retention_seconds is None or self._now is None:
-            return False
-        return self._now() >= completed_at + self.retention_seconds
+        expires = self._completed.get(request_id)
+        return expires is not None and self._now is not None and self._now() >= expires
+
+    def _forget(self, request_id: str) -> None:
+        self._completed.pop(request_id, None)
+        self._records.pop(request_id, None)
 
     def _forget_expired(self) -> None:
-        """Drop completed records past the window or over the count, oldest first."""
+        """Drop completed records over the count (oldest first) and those past their time."""
         completed = self._completed
-        while completed:
-            oldest = next(iter(completed))
-            over_count = self.retention_count is not None and len(completed) > self.retention_count
-            if not over_count and not self._expired(oldest):
-                return
-            del completed[oldest]
-            self._records.pop(oldest, None)
+        while self.retention_count is not None and len(completed) > self.retention_count:
+            self._forget(next(iter(completed)))
+        while self._expiring and (
+            self._expiring[0][1] not in completed or self._expired(self._expiring[0][1])
+        ):
+            self._forget(heapq.heappop(self._expiring)[1])
 
     def unfinished(self) -> list[RequestRecord]:
         ordered = sorted(self._unfinished.values(), key=lambda r: r.queue_key)
@@ -205,6 +215,7 @@ class MemoryStore(_CopyOnGet):
         self._queued.clear()
         self._unfinished.clear()
         self._completed.clear()
+        self._expiring.clear()
         self._seq = 0
 
     def close(self) -> None:

@@ -3,6 +3,7 @@ unmodified client, waiting with a deadline, and the server's error log."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -181,3 +182,29 @@ def assert_names_existing_tests(row: str, cell: str) -> None:
             assert re.search(rf"^(async )?def {name}\b", source.read_text(), re.M), (
                 f"{row!r}: no {name} in {path}"
             )
+
+
+EVIDENCE_DIR = REPO_ROOT / "tests" / "fixtures" / "evidence"
+"""Captured bodies, byte for byte as captured: a test's expected value when the evidence has
+bytes (the source of each is in the ledger's evidence cell)."""
+
+
+def evidence(name: str) -> bytes:
+    return (EVIDENCE_DIR / name).read_bytes()
+
+
+def fal_js_153_payload_error() -> str:
+    """``payload_error`` of the live webhook quoted in fal-js issue #153 (a Node console dump:
+    single-quoted strings, no escapes)."""
+    dump = evidence("fal-js-153.txt").decode()
+    found = re.search(r"^\s*payload_error: '([^']*)',$", dump, re.M)
+    assert found, "fal-js-153.txt has no payload_error line"
+    return found[1]
+
+
+def written_like_the_webhook_capture(body: bytes) -> bool:
+    """The form of fal's signed webhook bytes: ``json.dumps`` with sorted keys and its default
+    ``", "`` / ``": "`` separators. The rule is checked against the capture itself first."""
+    capture = evidence("webhook-capture.json")
+    assert json.dumps(json.loads(capture), sort_keys=True).encode() == capture
+    return json.dumps(json.loads(body), sort_keys=True).encode() == body

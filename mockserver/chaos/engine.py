@@ -15,6 +15,7 @@ from mockserver.chaos.parse import parse_scenario
 from mockserver.fal.catalogue import fal_error
 from mockserver.fal.operations import FAL_ROUTES, FalCall
 from mockserver.records import RequestPlan, RequestRecord
+from mockserver.retries import MAX_ATTEMPTS, retried, retries_wanted
 
 RANDOM_FAULTS: dict[str, dict[str, Any]] = {
     # fal refuses a sync run over the concurrency limit; queued requests wait, never refused
@@ -61,31 +62,56 @@ class Decision:
 
     fired: list[str] = field(default_factory=list)
     effects: Effects = field(default_factory=Effects)
+    error_attempts: int | None = None
+    """Attempts of the new request its error fails (None: every one, see ``_attempts``)."""
 
     def plan(self, payload: Any) -> RequestPlan | None:
         e = self.effects
         if not e.shapes_the_request:
             return None
-        error = None
-        if e.error:
-            spec = e.error
-            error = fal_error(
-                spec["type"],
-                status=spec.get("status"),
-                message=spec.get("message"),
-                retryable=spec.get("retryable"),
-                loc=spec.get("loc"),
-                payload=payload,
-            )
         return RequestPlan(
             scenario=", ".join(self.fired) or None,
             progression=e.progression,
             hold_seconds=e.hold_seconds,
             hold_position=e.hold_position,
-            error=error,
+            error=None if e.error is None else scenario_error(e.error, payload),
             output=e.output,
             logs=e.logs,
+            error_attempts=self.error_attempts,
         )
+
+
+def scenario_error(spec: dict[str, Any], payload: Any) -> dict[str, Any]:
+    """The error record a scenario's ``error`` effect gives the request."""
+    error = fal_error(
+        spec["type"],
+        status=spec.get("status"),
+        message=spec.get("message"),
+        retryable=spec.get("retryable"),
+        loc=spec.get("loc"),
+        payload=payload,
+    )
+    if "body" in spec:  # the app answered text, not fal's JSON
+        error = {**error, "body": spec["body"]}
+    return error
+
+
+def _attempts(scenario: Scenario, route: str, headers: Mapping[str, str]) -> int | None:
+    """How many attempts of the new request the scenario's error fails.
+
+    An error fal retries (``retries.py``: a runner's 503/504 on a queue submit without
+    ``X-Fal-No-Retry``) is one failed attempt, and each retry is another matching call: the
+    request uses up to ``times`` of the scenario's calls at once (None: every attempt fails, so
+    the last one's error is final). Any other error fails the one attempt there is."""
+    assert scenario.effects.error is not None
+    error = scenario_error(scenario.effects.error, None)
+    if route != "submit" or not retries_wanted(headers) or not retried(error):
+        return 1
+    if scenario.times is None:
+        return None
+    extra = min(scenario.times - scenario.hits, MAX_ATTEMPTS - 1)
+    scenario.hits += extra
+    return 1 + extra
 
 
 def _merge(base: Effects, extra: Effects) -> Effects:
@@ -185,6 +211,8 @@ class FaultEngine:
                 if not scenario.fires():
                     continue
                 decision.fired.append(scenario.name)
+                if scenario.effects.error is not None and decision.effects.error is None:
+                    decision.error_attempts = _attempts(scenario, call.route, headers)
                 decision.effects = _merge(decision.effects, scenario.effects)
         self._roll(call.route, decision)
         return decision if decision.fired else None

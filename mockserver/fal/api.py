@@ -42,6 +42,7 @@ RECORDED_HEADERS = (
     "x-fal-object-lifecycle-preference",
     "x-fal-queue-priority",
     "x-fal-no-retry",
+    "x-fal-store-io",
 )
 IN_PROGRESS = "Request is still in progress"
 """The result route's ``detail`` before completion (fal's e2e tests, clients check it)."""
@@ -106,12 +107,12 @@ class QueueApi:
         queue: RequestQueue,
         config: Config,
         *,
-        webhook_guard: Callable[[str], Response | None] | None = None,
+        webhook_note: Callable[[str], str | None] | None = None,
     ) -> None:
         self.queue = queue
         self.config = config
-        self.webhook_guard = webhook_guard
-        """Refuses a ``fal_webhook`` the emulator will not deliver to."""
+        self.webhook_note = webhook_note
+        """What to note on a request whose ``fal_webhook`` the emulator will not deliver to."""
         self.answers = Answers()
         self._operations = {
             "result": self.result,
@@ -179,7 +180,10 @@ class QueueApi:
         if record.gateway_error:  # request-error shape: fal repeats the type in a header
             headers["x-fal-error-type"] = record.error_type or ""
             return gateway_json(record.error["body"], record.error["status_code"], headers)
-        return JSONResponse(record.error["body"], record.error["status_code"], headers=headers)
+        body, status = record.error["body"], record.error["status_code"]
+        if isinstance(body, str):  # an app that answered text, not JSON [INF: its media type]
+            return Response(body, status, headers, media_type="text/plain")
+        return JSONResponse(body, status, headers=headers)
 
     # -- queue --------------------------------------------------------------------------------
 
@@ -210,12 +214,9 @@ class QueueApi:
         if validate_now and not validation.ok:
             return _validation_failure(validation.errors)
         webhook_url = options.get("webhook_url")
-        if (
-            webhook_url is not None
-            and self.webhook_guard is not None
-            and (refused := self.webhook_guard(webhook_url)) is not None
-        ):
-            return refused
+        note = None
+        if webhook_url is not None and self.webhook_note is not None:
+            note = self.webhook_note(webhook_url)
         record = self.queue.submit(
             endpoint_id,
             None if body is NO_BODY else body,
@@ -223,6 +224,7 @@ class QueueApi:
             headers=_recorded_headers(request),
             origin=base_url(request),
             plan=request.scope.get(PLAN_SCOPE_KEY),
+            notes=() if note is None else (note,),
             **options,
         )
         await self.queue.durable()  # accepted means on disk: answered after its commit

@@ -1,8 +1,9 @@
 """The model as scenarios see it: render, or fail with a given error, or return a given file.
 
 Wraps the real producer (``production.video.VideoProducer``). A request whose scenario names
-an error completes with that error and renders nothing; one that names an output file gets
-that file, copied into the media directory under a content hash so the usual video URL serves
+an error completes with that error and renders nothing (a retried request: for the attempts
+the error fails, then it renders); one that names an output file gets that file, copied
+into the media directory under a content hash so the usual video URL serves
 it. Every output asked of the renderer is counted for the metrics (renders started vs. cache
 hits).
 """
@@ -69,7 +70,8 @@ class ScenarioProducer:
 
     async def __call__(self, record: RequestRecord) -> Production:
         scenario: dict[str, Any] = record.scenario or {}
-        if scenario.get("error"):
+        failing = scenario.get("error_attempts")
+        if scenario.get("error") and (failing is None or record.attempt <= failing):
             return Production(error=scenario["error"])
         output = scenario.get("output")
         if output:

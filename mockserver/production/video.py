@@ -3,10 +3,15 @@
 Rendering is content-addressed (identical inputs share one cached MP4), but fal uploads each
 result under a new id, so every generation gets its own CDN file (``OutputPublisher``) that
 serves the cached bytes: a client that caches or de-duplicates by URL sees what it sees live.
+The submit's ``X-Fal-Object-Lifecycle-Preference`` sets how long that file lives.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import math
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -15,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 
 from mockserver.fal.catalogue import model_error
 from mockserver.fal.endpoints import ENDPOINTS
+from mockserver.fal.errors import request_error
 from mockserver.fal.hosts import cdn_file_url, media_url
 from mockserver.media import MediaInputError, RenderRequest, VideoRenderer
 from mockserver.media.cache import SUFFIX
@@ -57,6 +63,34 @@ class VideoProducer:
         return Production(media=media, notes=tuple(video.log_lines), units=units)
 
 
+log = logging.getLogger(__name__)
+
+LIFECYCLE_HEADER = "x-fal-object-lifecycle-preference"
+
+
+def output_lifetime(headers: Mapping[str, str]) -> float | None:
+    """Seconds a generated file lives after completion, from the submit's lifecycle header
+    (``{"expiration_duration_seconds": N}``); None: it never expires.
+
+    fal's app framework reads the header of the request and applies it to every file the app
+    uploads (``fal/app.py``, ``toolkit/file/file.py``); a value it cannot parse is printed and
+    ignored, never refused. null, 0 or a negative number: no expiry [INF for the last two]."""
+    raw = headers.get(LIFECYCLE_HEADER)
+    if raw is None:
+        return None
+    try:
+        preference = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        log.warning("ignoring an unparsable %s header %r: %s", LIFECYCLE_HEADER, raw, exc)
+        return None
+    seconds = (
+        preference.get("expiration_duration_seconds") if isinstance(preference, dict) else None
+    )
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        return None
+    return float(seconds) if math.isfinite(seconds) and seconds > 0 else None
+
+
 class OutputPublisher:
     """Gives every generation its own file on the emulated CDN (``files/b/<shard>/<id>_...``)."""
 
@@ -73,6 +107,17 @@ class OutputPublisher:
         return replace(
             production, media={**media, "file_id": published.file_id, "shard": published.shard}
         )
+
+    def on_completed(self, record: RequestRecord) -> None:
+        """``RequestQueue.completion_listeners`` entry: the file's lifetime starts now."""
+        file_id = (record.media or {}).get("file_id")
+        lifetime = output_lifetime(record.headers)
+        if file_id is None or lifetime is None:
+            return
+        try:
+            self.files.expire_output(file_id, (record.completed_at or 0.0) + lifetime)
+        except Exception:  # a file row must not break the queue's completion
+            log.exception("setting the lifetime of %s's output failed", record.request_id)
 
 
 def video_url(request: Request, media: dict[str, Any]) -> str:
@@ -97,6 +142,9 @@ async def serve_output(request: Request) -> Response:
         )
     ):
         return JSONResponse({"detail": "File not found"}, status_code=404)
+    if emulator.files.output_expired(output.file_id):
+        # the answer an expired upload gets here [INF: no capture of an expired CDN file]
+        return request_error(410, "File has expired (object lifecycle)", "file_expired")
     path = emulator.renderer.path_for_key(output.media_key)
     return cached_file_response(request, path, output.media_key, output.file_name)
 

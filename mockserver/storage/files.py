@@ -10,6 +10,7 @@ Layout::
     files/files.sqlite3          objects, multipart uploads and their parts, CDN tokens
     files/objects/<object_id>    the bytes of a finished object
     (outputs)                    generated files: an id per generation, bytes in the media cache
+    (output_expiry)              when a generated file expires (the submit's lifecycle header)
     files/parts/<upload_id>/<n>  multipart parts until the upload completes
 """
 
@@ -66,6 +67,10 @@ CREATE TABLE IF NOT EXISTS outputs (
     file_name TEXT NOT NULL,
     media_key TEXT NOT NULL,
     created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS output_expiry (
+    file_id TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tokens (
     token TEXT PRIMARY KEY,
@@ -337,6 +342,14 @@ class FileStore:
             )
         for output, _ in pending:
             self._new_outputs.pop(output.file_id, None)
+
+    def expire_output(self, file_id: str, at: float) -> None:
+        """Let a generated file expire at ``at`` (emulated time): the submit's lifecycle."""
+        self._run("INSERT OR REPLACE INTO output_expiry VALUES (?, ?)", (file_id, at))
+
+    def output_expired(self, file_id: str) -> bool:
+        rows = self._run("SELECT expires_at FROM output_expiry WHERE file_id = ?", (file_id,))
+        return bool(rows) and self.clock.now() >= rows[0][0]
 
     def output(self, file_id: str) -> OutputFile | None:
         if (pending := self._new_outputs.get(file_id)) is not None:

@@ -1,18 +1,21 @@
 """``fal_webhook`` delivery: fal's payload, signed like fal's, retried with bounded backoff.
 
 When a queued request with a webhook completes (ok, failed or cancelled), the emulator POSTs
-fal's payload to it (protocol notes §11)::
+fal's payload to it (fal's webhooks docs)::
 
     {"error": null, "gateway_request_id", "payload": {"video": {...}}, "request_id", "status": "OK"}
     {"error": "...", "gateway_request_id", "payload": {...}, "request_id", "status": "ERROR"}
 
-(``payload: null`` + ``payload_error`` if the payload cannot be serialised), with
+(``payload: null`` + fal's ``payload_error`` if the answer is not JSON), with
 ``X-Fal-Webhook-Request-Id``, ``-User-Id``, ``-Timestamp`` (Unix seconds, wall clock: receivers
 compare it with their own clock) and ``-Signature`` (hex Ed25519, see ``webhooks/keys.py``).
 
-Safety: targets must be loopback unless the host is in ``webhook_allow`` (``--webhook-allow``),
-checked at submit (fal-shaped 422) so the emulator never forwards to the internet by
-accident; redirects are not followed and proxies from the environment are ignored.
+Safety: the emulator delivers only to http(s) URLs on loopback or on a host in
+``webhook_allow`` (``--webhook-allow``), so it never forwards to the internet by accident. Live
+fal is not known to refuse any webhook URL, so a submit with another target is accepted as there;
+its delivery is recorded as ``blocked`` (deliveries list, the request's notes in the journal and
+dashboard, a warning in the server log). Redirects are not followed and proxies from the
+environment are ignored.
 
 Retries: a non-2xx answer, a timeout or a connection error is retried up to
 ``webhook_max_retries`` times, waiting base·2^(n-1) seconds (capped) on the emulator's clock,
@@ -43,7 +46,6 @@ from starlette.routing import BaseRoute, Route
 
 from mockserver.clock import Clock
 from mockserver.config import Config
-from mockserver.fal.errors import validation_error
 from mockserver.fal.hosts import is_loopback
 from mockserver.production.video import output_body
 from mockserver.records import RequestRecord
@@ -64,6 +66,12 @@ HISTORY = 1000
 JWKS_PATH = "/.well-known/jwks.json"
 LOCAL_JWKS_PATH = "/_mock/webhooks/jwks.json"
 DELIVERIES_PATH = "/_mock/webhooks/deliveries"
+PAYLOAD_ERROR = (
+    "Response payload is not JSON serializable. Either return a JSON serializable object or use"
+    " the queue endpoint to retrieve the response."
+)
+"""fal's words when the answer cannot go into the webhook as JSON (fal's webhooks docs, and a
+live delivery quoted in fal-js issue #153)."""
 
 
 @dataclass(frozen=True)
@@ -87,42 +95,25 @@ class RetryPolicy:
         return min(self.base_seconds * 2 ** (retry - 1), self.max_seconds)
 
 
-def target_problem(url: str, allow: Iterable[str]) -> dict[str, Any] | None:
-    """Why the emulator will not deliver to ``url`` (a 422 detail entry), or None if it will."""
-    loc = ["query", "fal_webhook"]
+def blocked_reason(url: str, allow: Iterable[str]) -> str | None:
+    """Why the emulator will not deliver to ``url``, or None if it will: only http(s) URLs on
+    loopback or an allowed host (the emulator must not reach the internet by accident)."""
     try:
         parts = urllib.parse.urlsplit(url)
         host = (parts.hostname or "").lower()
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError:
-        parts, host = None, ""
-    if parts is None or not host:
-        return {
-            "loc": loc,
-            "msg": "Input should be a valid URL",
-            "type": "url_parsing",
-            "input": url,
-        }
+        host = ""
+    if not host:
+        return f"{url!r} is not a URL"
     if parts.scheme not in ("http", "https"):
-        return {
-            "loc": loc,
-            "msg": "URL scheme should be 'http' or 'https'",
-            "type": "url_scheme",
-            "input": url,
-        }
-    allowed = {h.lower() for h in allow}
-    if is_loopback(host) or host in allowed:
+        return f"{url!r} is not an http(s) URL"
+    if is_loopback(host) or host in {h.lower() for h in allow}:
         return None
-    return {
-        "loc": loc,
-        "msg": (
-            f"Webhook host {host!r} is not allowed: the emulator delivers only to loopback "
-            f"unless started with --webhook-allow {host}"
-        ),
-        "type": "value_error",
-        "input": url,
-        "ctx": {"allowed_hosts": ["loopback", *sorted(allowed)]},
-    }
+    return (
+        f"host {host!r} is not loopback: start the emulator with --webhook-allow {host}"
+        " to deliver there"
+    )
 
 
 def _origin_request(origin: str | None) -> Request:
@@ -140,9 +131,23 @@ def _origin_request(origin: str | None) -> Request:
     return Request(scope)
 
 
+def _payload(body: Any) -> dict[str, Any]:
+    """The ``payload`` field for the app's answer: a body sent as text (``str``) is parsed, and
+    one that is not JSON becomes ``payload: null`` with fal's ``payload_error``."""
+    if not isinstance(body, str):
+        return {"payload": body}
+    try:
+        return {"payload": json.loads(body)}
+    except (ValueError, RecursionError):
+        return {"payload": None, "payload_error": PAYLOAD_ERROR}
+
+
 def webhook_payload(record: RequestRecord) -> dict[str, Any]:
     """fal's webhook body for a completed record (``error`` is null on success, as live)."""
-    base = {"request_id": record.request_id, "gateway_request_id": record.request_id}
+    base = {
+        "request_id": record.request_id,
+        "gateway_request_id": record.gateway_request_id or record.request_id,
+    }
     if record.error is None:
         payload = output_body(_origin_request(record.origin), record)
         return {**base, "status": "OK", "error": None, "payload": payload}
@@ -150,7 +155,7 @@ def webhook_payload(record: RequestRecord) -> dict[str, Any]:
         **base,
         "status": "ERROR",
         "error": record.error_message,
-        "payload": record.error["body"],
+        **_payload(record.error["body"]),
     }
 
 
@@ -159,12 +164,8 @@ def encode_payload(payload: dict[str, Any]) -> bytes:
     capture); a payload that is not strict JSON becomes fal's ``payload_error``."""
     try:
         return json.dumps(payload, allow_nan=False, sort_keys=True).encode()
-    except (TypeError, ValueError) as exc:
-        fallback = {
-            **payload,
-            "payload": None,
-            "payload_error": f"Response payload is not JSON serializable: {exc}",
-        }
+    except (TypeError, ValueError):
+        fallback = {**payload, "payload": None, "payload_error": PAYLOAD_ERROR}
         return json.dumps(fallback, default=str, sort_keys=True).encode()
 
 
@@ -230,14 +231,20 @@ class WebhookDispatcher:
 
     # -- hooks into the queue -------------------------------------------------------------------
 
-    def guard(self, url: str) -> Response | None:
-        """Refuse a submit whose webhook the emulator would not deliver."""
-        problem = target_problem(url, self.allow)
-        return None if problem is None else validation_error([problem])
+    def blocked_note(self, url: str) -> str | None:
+        """The note a submit gets when its webhook will not be delivered (None: it will be).
+
+        Live fal is not known to refuse any webhook URL, so the submit is accepted as there;
+        only the delivery is held back."""
+        reason = blocked_reason(url, self.allow)
+        return None if reason is None else f"webhook not delivered: {reason}"
 
     def on_completed(self, record: RequestRecord) -> None:
         """``RequestQueue.completion_listeners`` entry: schedule a delivery, never raise."""
         if not record.webhook_url or record.mode != "queue" or not self._open:
+            return
+        if (reason := blocked_reason(record.webhook_url, self.allow)) is not None:
+            self._blocked(record.request_id, record.webhook_url, reason)
             return
         try:
             body = encode_payload(webhook_payload(record))
@@ -252,6 +259,23 @@ class WebhookDispatcher:
         task.add_done_callback(self._tasks.discard)
 
     # -- delivery -------------------------------------------------------------------------------
+
+    def _blocked(self, request_id: str, url: str, reason: str) -> None:
+        """A delivery the emulator will not make: listed, and said in the server log."""
+        self.deliveries.append(
+            {
+                "request_id": request_id,
+                "url": url,
+                "attempt": 0,
+                "at": datetime.now(UTC).isoformat(),
+                "status_code": None,
+                "error": reason,
+                "duration_ms": 0.0,
+                "outcome": "blocked",
+                "next_retry_in": None,
+            }
+        )
+        log.warning("webhook for %s not delivered: %s", request_id, reason)
 
     def _on_advance(self) -> None:
         self._advanced.set()

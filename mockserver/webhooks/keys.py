@@ -1,9 +1,10 @@
 """The emulator's webhook signing key: Ed25519, persisted in the state dir, published as JWKS.
 
 fal signs each webhook delivery with Ed25519 and publishes the public keys at
-``https://rest.alpha.fal.ai/.well-known/jwks.json``; receivers rebuild the message
-``"{request_id}\\n{user_id}\\n{timestamp}\\n{sha256_hex(raw body)}"`` and verify the hex
-signature against each key (protocol notes §11). The key survives restarts, so a receiver
+``https://rest.fal.ai/.well-known/jwks.json`` (fal's webhooks docs, 2026; older docs and many
+verifiers name ``rest.alpha.fal.ai``: the emulator answers on both); receivers rebuild the
+message ``"{request_id}\\n{user_id}\\n{timestamp}\\n{sha256_hex(raw body)}"`` and verify the
+hex signature against each key. The key survives restarts, so a receiver
 that cached the JWKS keeps verifying; several processes sharing a state dir share one key.
 """
 

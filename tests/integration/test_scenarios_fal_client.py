@@ -255,6 +255,136 @@ def test_sync_run_returns_the_scenario_error(
     assert statuses(control, route="run") == [504]
 
 
+# -- fal's own retries of queued requests --------------------------------------------------------
+# fal's docs (2026): "If a runner fails during processing (503, 504, or a connection error), the
+# request is automatically re-queued and retried up to 10 times" (queue); "queue-based requests
+# are retried for up to 10 total attempts on server errors (503, 504, connection errors)",
+# X-Fal-No-Retry "1", "true", "yes" to disable; X-Fal-Retry-Config "is ignored on shared or
+# public model APIs" (platform headers); 500 and 502 "not retried", "4XX responses ... are never
+# retried" (retries); "Automatic retries only apply to queue-based requests" (reliability).
+FAL_ATTEMPTS = 10
+RUNNER_GONE = {"type": "runner_disconnected"}
+
+
+def attempts_of(control: httpx.Client, request_id: str) -> int:
+    return int(control.get(f"/_mock/requests/{request_id}").json()["attempt"])
+
+
+def remaining(control: httpx.Client, name: str) -> int:
+    [found] = [s for s in control.get("/_mock/scenarios").json()["scenarios"] if s["name"] == name]
+    return int(found["remaining"])
+
+
+def test_a_runner_failure_is_retried_transparently(
+    fal: fal_client.SyncClient, control: httpx.Client
+) -> None:
+    """Two attempts fail on a disconnected runner; fal re-queues the request and the third
+    attempt's video is the result: the client sees a success."""
+    scenario(control, name="flaky-runner", times=2, error=RUNNER_GONE)
+    handle = fal.submit(T2V, arguments={"prompt": "third time lucky"})
+    assert "video" in handle.get()
+    assert isinstance(handle.status(), fal_client.Completed)
+    assert attempts_of(control, handle.request_id) == 3
+    assert remaining(control, "flaky-runner") == 0
+    assert statuses(control, route="result") == [200]
+
+
+@pytest.mark.parametrize("status", [503, 504])
+def test_every_attempt_failing_ends_after_fals_ten(
+    fal: fal_client.SyncClient, control: httpx.Client, status: int
+) -> None:
+    scenario(control, name="broken", times=50, error={**RUNNER_GONE, "status": status})
+    handle = fal.submit(T2V, arguments={"prompt": "never works"})
+    with pytest.raises(HTTPError) as info:
+        handle.get()
+    assert (info.value.status_code, info.value.error_type) == (status, "runner_disconnected")
+    assert attempts_of(control, handle.request_id) == FAL_ATTEMPTS
+    assert remaining(control, "broken") == 50 - FAL_ATTEMPTS
+
+
+@pytest.mark.parametrize("status", [500, 502, 400])
+def test_500_502_and_4xx_are_final(
+    fal: fal_client.SyncClient, control: httpx.Client, status: int
+) -> None:
+    scenario(control, name="final", times=2, error={**RUNNER_GONE, "status": status})
+    handle = fal.submit(T2V, arguments={"prompt": "not retried"})
+    with pytest.raises(HTTPError) as info:
+        handle.get()
+    assert info.value.status_code == status
+    assert attempts_of(control, handle.request_id) == 1
+    assert remaining(control, "final") == 1
+
+
+def test_the_apps_own_errors_are_final(fal: fal_client.SyncClient, control: httpx.Client) -> None:
+    """A model error is the app's answer (a 504 generation timeout included): not retried
+    here [INF: the docs' 504 rule names the runner]."""
+    scenario(control, name="model", times=2, error={"type": "generation_timeout"})
+    handle = fal.submit(T2V, arguments={"prompt": "slow model"})
+    with pytest.raises(HTTPError):
+        handle.get()
+    assert attempts_of(control, handle.request_id) == 1
+
+
+@pytest.mark.parametrize("value", ["1", "true", "yes"])
+def test_x_fal_no_retry_makes_the_first_failure_final(
+    fal: fal_client.SyncClient, control: httpx.Client, value: str
+) -> None:
+    scenario(control, name="flaky-runner", times=2, error=RUNNER_GONE)
+    handle = fal.submit(
+        T2V, arguments={"prompt": "no second chance"}, headers={"X-Fal-No-Retry": value}
+    )
+    with pytest.raises(HTTPError) as info:
+        handle.get()
+    assert (info.value.status_code, info.value.error_type) == (503, "runner_disconnected")
+    assert attempts_of(control, handle.request_id) == 1
+    assert remaining(control, "flaky-runner") == 1
+
+
+def test_x_fal_retry_config_is_ignored_on_a_public_model(
+    fal: fal_client.SyncClient, control: httpx.Client
+) -> None:
+    scenario(control, name="flaky-runner", times=2, error=RUNNER_GONE)
+    no_retries = json.dumps({"server_error": {"retries": 0}, "connection_error": {"retries": 0}})
+    handle = fal.submit(
+        T2V, arguments={"prompt": "retried anyway"}, headers={"X-Fal-Retry-Config": no_retries}
+    )
+    assert "video" in handle.get()
+    assert attempts_of(control, handle.request_id) == 3
+
+
+def test_a_sync_run_is_never_retried(fal: fal_client.SyncClient, control: httpx.Client) -> None:
+    scenario(control, name="flaky-runner", times=2, match={"route": "run"}, error=RUNNER_GONE)
+    with pytest.raises(HTTPError) as info:
+        fal.run(T2V, arguments={"prompt": "direct"})
+    assert info.value.status_code == 503
+    assert remaining(control, "flaky-runner") == 1
+
+
+def test_the_start_timeout_ends_the_retries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed attempt past the request's start deadline is not retried: fal's 504 with
+    ``X-Fal-Request-Timeout-Type: user``. Meanwhile the retried request shows IN_QUEUE (INF)."""
+    with serving(tmp_path, monkeypatch, progression="manual") as (fal, control):
+        scenario(control, name="flaky-runner", error=RUNNER_GONE)
+        handle = fal.submit(T2V, arguments={"prompt": "late retry"}, start_timeout=30)
+        advance = f"/_mock/requests/{handle.request_id}/advance"
+        control.post(advance)  # attempt 1 starts
+        control.post(advance)  # ... and fails: back in the queue
+        assert isinstance(handle.status(), fal_client.Queued)
+        assert attempts_of(control, handle.request_id) == 2
+        control.post(advance)  # attempt 2 starts in time
+        control.post("/_mock/clock/advance", json={"seconds": 31})
+        control.post(advance)  # ... and fails after the deadline
+        final = handle.status()
+        assert isinstance(final, fal_client.Completed) and final.error_type == "request_timeout"
+        with pytest.raises(HTTPError) as info:
+            handle.get()
+        assert (info.value.status_code, info.value.error_type) == (504, "request_timeout")
+        assert info.value.response_headers["x-fal-request-timeout-type"] == "user"
+        assert attempts_of(control, handle.request_id) == 2
+
+
 # -- X-Fal-Request-Timeout ----------------------------------------------------------------------
 
 

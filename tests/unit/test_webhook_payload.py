@@ -6,6 +6,7 @@ import json
 
 from mockserver.records import RequestRecord
 from mockserver.webhooks.dispatch import encode_payload, webhook_payload
+from tests.support import evidence, fal_js_153_payload_error, written_like_the_webhook_capture
 
 
 def record(**fields: object) -> RequestRecord:
@@ -54,11 +55,12 @@ def test_ok_payload_urls_follow_the_submitting_origin() -> None:
 
 
 def test_ok_body_is_written_like_the_live_capture() -> None:
-    """Sorted keys at every level, json.dumps separators: the bytes a live signature covered."""
+    """The live, signed capture's content, encoded here, gives back the capture's bytes."""
+    capture = evidence("webhook-capture.json")
+    assert encode_payload(json.loads(capture)) == capture
     sent = encode_payload(webhook_payload(record(media=MEDIA, origin="https://queue.fal.run")))
-    assert sent.startswith(b'{"error": null, "gateway_request_id": "r-1", "payload": {"video": ')
-    assert sent.endswith(b'"request_id": "r-1", "status": "OK"}')
-    assert b'"content_type": "video/mp4", "file_name": "output.mp4", "file_size": 10' in sent
+    assert written_like_the_webhook_capture(sent)
+    assert list(json.loads(sent)) == list(json.loads(capture))  # the same fields, in order
 
 
 def test_model_error_payload_carries_the_status_and_body() -> None:
@@ -79,8 +81,28 @@ def test_gateway_error_payload_carries_its_own_text() -> None:
     assert timed_out["error"] == "Request timed out" and timed_out["payload"] == body
 
 
+def test_an_answer_that_is_not_json_becomes_payload_error() -> None:
+    """fal's words, from a live delivery (fal-js issue #153): payload null, status and error
+    as for any error."""
+    failed = webhook_payload(
+        record(error={"status_code": 404, "error_type": None, "body": "<h1>Not Found</h1>"})
+    )
+    assert failed == {
+        "request_id": "r-1",
+        "gateway_request_id": "r-1",
+        "status": "ERROR",
+        "error": "Unexpected status code: 404",
+        "payload": None,
+        "payload_error": fal_js_153_payload_error(),
+    }
+    as_text = webhook_payload(
+        record(error={"status_code": 500, "error_type": None, "body": '{"detail": "x"}'})
+    )
+    assert as_text["payload"] == {"detail": "x"} and "payload_error" not in as_text
+
+
 def test_unserialisable_payload_becomes_payload_error() -> None:
     for bad in (float("nan"), object()):
         sent = json.loads(encode_payload({"request_id": "r", "status": "OK", "payload": bad}))
-        assert sent["payload"] is None and "not JSON serializable" in sent["payload_error"]
+        assert sent["payload"] is None and sent["payload_error"] == fal_js_153_payload_error()
         assert sent["status"] == "OK" and sent["request_id"] == "r"

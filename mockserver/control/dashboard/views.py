@@ -54,7 +54,7 @@ def _error_view(record: RequestRecord) -> dict[str, Any] | None:
     """The error a person wants to read: the model's own messages, not fal's status text."""
     if record.error is None:
         return None
-    detail = record.error.get("body", {}).get("detail")
+    detail = record.error_detail
     messages = (
         [str(item["msg"]) for item in detail if isinstance(item, dict) and item.get("msg")]
         if isinstance(detail, list)
