@@ -78,7 +78,7 @@ class RequestRecord:
         """fal's ``metrics.inference_time``: run time of a request that produced output."""
         if self.outcome != "ok" or self.started_at is None or self.completed_at is None:
             return None
-        return round(self.completed_at - self.started_at, 3)
+        return self.completed_at - self.started_at  # unrounded, as live answers show
 
     @property
     def error_type(self) -> str | None:
