@@ -243,7 +243,8 @@ class QueueApi:
         key = ("status", record.request_id, record.version, base_url(request), with_logs)
         if (known := self.answers.get(key)) is not None:
             return known
-        logs = record.visible_logs(self.queue.clock.now()) if with_logs else None
+        now = self.queue.clock.now()
+        logs = record.polled_logs(now, self.config.log_window_seconds) if with_logs else None
         answer = gateway_json(
             self.status_body(request, record, logs),
             200 if record.status == "COMPLETED" else 202,

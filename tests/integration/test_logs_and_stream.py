@@ -1,6 +1,8 @@
-"""``metrics.inference_time`` over a real socket.
+"""Logs over time and ``metrics.inference_time``, over a real socket.
 
-Expected values come from fal's evidence: the live ``inference_time`` values.
+Expected values come from fal's evidence: the gateway's five-minute log window (fal staff
+quoting its code on fal-ai/fal PR #1143), the live ``inference_time`` values, and the two
+client patterns fal's own code and README use.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,8 @@ T2V = f"{APP}/ray-2"
 AUTH = {"Authorization": f"Key {TEST_KEY}"}
 START = 1_767_225_600.0
 """2026-01-01T00:00:00Z: the emulated clock's start, a whole second so edges are exact."""
+FIVE_MINUTES = 300.0
+"""fal's gateway: ``let max_range = chrono::Duration::minutes(5);`` (PR #1143, 2026-08-14)."""
 
 
 @dataclass
@@ -64,6 +69,95 @@ def emulated(tmp_path: Path, *, frozen: bool = True, **overrides: Any) -> Iterat
         httpx.Client(base_url=emulator.url, timeout=30) as control,
     ):
         yield Emulated(http, control)
+
+
+def seconds_of(line: dict[str, Any]) -> float:
+    """A log entry's time: fal's timestamps are naive UTC with microseconds."""
+    return datetime.fromisoformat(line["timestamp"]).replace(tzinfo=UTC).timestamp()
+
+
+def inside(lines: list[dict[str, Any]], start: float, end: float) -> list[dict[str, Any]]:
+    """The window rule: the lines whose time lies from ``start`` to ``end``."""
+    return [line for line in lines if start <= seconds_of(line) <= end]
+
+
+# -- polled logs ------------------------------------------------------------------------------
+
+
+def test_polled_logs_are_a_moving_window_so_only_identity_sees_every_line(
+    tmp_path: Path,
+) -> None:
+    window = 20.0
+    with emulated(tmp_path, log_window_seconds=window) as mock:
+        request_id = mock.submit()
+        mock.step(request_id)  # starts now
+        answers: list[tuple[float, bool, httpx.Response]] = []
+        for poll in range(14):  # every 6 s from the start to 78 s: no line sits on an edge
+            mock.advance(6 if poll else 0)
+            answers.append((mock.now(), False, mock.poll(request_id)))
+        mock.advance(6)
+        mock.step(request_id)  # finishes at 84 s, the clock's time
+        completed_at = mock.now()
+        answers.append((completed_at, True, mock.poll(request_id)))
+        mock.advance(1000)
+        answers.append((mock.now(), True, mock.poll(request_id)))
+        every_line = mock.every_line(request_id)
+
+    assert len(every_line) >= 4
+    for now, completed, answer in answers:
+        end = completed_at if completed else now  # fal: the window ends at the finish time
+        assert answer.json()["logs"] == inside(every_line, end - window, end), now - START
+    assert answers[-1][2].content == answers[-2][2].content  # a finished window stays put
+    assert answers[-1][2].json()["logs"], "the lines before the finish are still answered"
+
+    # fal's CLI (cli/api.py): "identity decides what is new"
+    printed_by_identity: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for _, _, answer in answers:
+        for entry in answer.json()["logs"]:
+            key = (entry["timestamp"], entry["message"])
+            if key not in seen:
+                seen.add(key)
+                printed_by_identity.append(entry["message"])
+
+    # the fal_client README's loop: new_logs = event.logs[logs_index:]
+    printed_by_position: list[str] = []
+    logs_index = 0
+    for _, _, answer in answers:
+        logs = answer.json()["logs"]
+        new_logs = logs[logs_index:]
+        for log in new_logs:
+            printed_by_position.append(log["message"])
+        logs_index = len(logs)
+
+    every_message = [line["message"] for line in every_line]
+    assert printed_by_identity == every_message
+    missed = [message for message in every_message if message not in printed_by_position]
+    assert missed, "a positional cursor stalls once the window slides"
+
+
+def test_the_log_window_is_five_minutes_by_default(tmp_path: Path) -> None:
+    with emulated(tmp_path) as mock:
+        request_id = mock.submit()
+        mock.step(request_id)
+        started = mock.now()
+        mock.advance(FIVE_MINUTES - 0.5)
+        before = mock.poll(request_id).json()["logs"]
+        mock.advance(1.0)
+        after = mock.poll(request_id).json()["logs"]
+    first = before[0]
+    assert seconds_of(first) == started  # the run's first line, printed as it started
+    assert first not in after and after == before[1:]
+
+
+def test_a_zero_log_window_answers_every_line_so_far(tmp_path: Path) -> None:
+    with emulated(tmp_path, log_window_seconds=0) as mock:
+        request_id = mock.submit()
+        mock.step(request_id)
+        mock.advance(10 * FIVE_MINUTES)
+        running = mock.poll(request_id).json()["logs"]
+        every_line = mock.every_line(request_id)
+    assert running == every_line and len(running) >= 4
 
 
 # -- metrics.inference_time -------------------------------------------------------------------

@@ -3,9 +3,38 @@
 
 from tests.mutation.mutant import Mutant
 
+POLLED = "Polled logs over time"
 INFERENCE = "`metrics.inference_time`"
 
 MUTANTS = (
+    Mutant(
+        row=POLLED,
+        path="mockserver/config.py",
+        old="log_window_seconds: float = 300.0",
+        new="log_window_seconds: float = 600.0",
+        breaks="polls keep answering lines older than fal's five minutes",
+    ),
+    Mutant(
+        row=POLLED,
+        path="mockserver/records.py",
+        old="end = now if self.completed_at is None else min(now, self.completed_at)",
+        new="end = now",
+        breaks="a finished request's window keeps moving with the clock and empties",
+    ),
+    Mutant(
+        row=POLLED,
+        path="mockserver/records.py",
+        old='return [line for line in self.logs if start <= line["at"] <= end]',
+        new='return [line for line in self.logs if line["at"] <= end]',
+        breaks="every line so far is answered: a positional log cursor never stalls as live",
+    ),
+    Mutant(
+        row=POLLED,
+        path="contracts/lifecycle.py",
+        old="if known != [key for key in self.logs if key in known]:",
+        new="if known != self.logs[: len(known)]:",
+        breaks="the contract suite rejects fal's moving log window as lines going missing",
+    ),
     Mutant(
         row=INFERENCE,
         path="mockserver/records.py",
