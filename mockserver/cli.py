@@ -130,6 +130,14 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         "the finish, as fal's gateway does (5 min); 0 answers every line so far",
     )
     p.add_argument(
+        "--stream-repeat",
+        type=float,
+        default=Config.stream_repeat_seconds,
+        metavar="SECONDS",
+        help="the status stream sends the unchanged status again after SECONDS of quiet "
+        "while queued or running, as fal's does; 0 turns it off",
+    )
+    p.add_argument(
         "--log-level", default="info", help="above info, uvicorn's access log is off too"
     )
     p.add_argument(
@@ -270,7 +278,7 @@ def serve_config(args: argparse.Namespace) -> Config:
         if value is not None and value <= 0:
             flag = "--" + name.replace("_", "-")
             raise ValueError(f"{flag} must be positive (leave it out to keep the default)")
-    for name in ("log_window",):
+    for name in ("log_window", "stream_repeat"):
         value = getattr(args, name)
         if not (math.isfinite(value) and value >= 0):
             flag = "--" + name.replace("_", "-")
@@ -303,6 +311,7 @@ def serve_config(args: argparse.Namespace) -> Config:
         retention_seconds=args.retention,
         retention_count=args.retention_count,
         log_window_seconds=args.log_window,
+        stream_repeat_seconds=args.stream_repeat,
     )
 
 

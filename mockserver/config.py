@@ -35,6 +35,11 @@ class Config:
     remote_images: RemoteImages = "placeholder"
     """Image URLs on other hosts: placeholder (offline, the default), fetch, or fail."""
     stream_keepalive_seconds: float = 15.0
+    """Real seconds between the status stream's ``: ping`` comments (fal's docs: every 15 s)."""
+    stream_repeat_seconds: float = 5.0
+    """Real seconds after which the status stream sends the unchanged status again (logs
+    ``[]``) while the request is queued or running, as a live capture shows; 0 turns it off.
+    [inferred: the cadence is not published]"""
     log_window_seconds: float = 300.0
     """``?logs=1`` answers the lines of the last this many emulated seconds, ending now or at
     the finish (fal's gateway: five minutes); 0 answers every line so far."""
@@ -72,7 +77,7 @@ class Config:
     fal accepts it and the 422 comes from the result, which is the default here too."""
 
     def __post_init__(self) -> None:
-        for name in ("log_window_seconds",):
+        for name in ("stream_repeat_seconds", "log_window_seconds"):
             value = getattr(self, name)
             if (
                 isinstance(value, bool)

@@ -42,6 +42,7 @@ FLAGS: list[tuple[list[str], str, Any]] = [
     (["--retention-count", "500"], "retention_count", 500),
     (["--log-window", "2.5"], "log_window_seconds", 2.5),
     (["--log-window", "0"], "log_window_seconds", 0.0),
+    (["--stream-repeat", "0"], "stream_repeat_seconds", 0.0),
 ]
 
 
@@ -68,6 +69,7 @@ def test_no_flags_give_the_config_defaults() -> None:
         (["--retention-count", "-5"], "--retention-count must be positive"),
         (["--log-window", "-1"], "--log-window must be a number of seconds, 0 or more"),
         (["--log-window", "nan"], "--log-window must be a number of seconds, 0 or more"),
+        (["--stream-repeat", "-0.5"], "--stream-repeat must be"),
         (["--log-window", "five"], "invalid float value"),
     ],
 )

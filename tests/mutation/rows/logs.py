@@ -5,6 +5,7 @@ from tests.mutation.mutant import Mutant
 
 POLLED = "Polled logs over time"
 INFERENCE = "`metrics.inference_time`"
+STREAM = "Status stream"
 
 MUTANTS = (
     Mutant(
@@ -41,5 +42,47 @@ MUTANTS = (
         old="return self.completed_at - self.started_at  # unrounded",
         new="return round(self.completed_at - self.started_at, 3)  # unrounded",
         breaks="inference_time is rounded to milliseconds; live sends the raw float",
+    ),
+    Mutant(
+        row=STREAM,
+        path="mockserver/fal/api.py",
+        old="ping_message_factory=fal_ping,",
+        new="",
+        breaks="keep-alive comments read ': ping - <date>', not fal's ': ping'",
+    ),
+    Mutant(
+        row=STREAM,
+        path="mockserver/fal/api.py",
+        old="if state != last or fresh or (repeat and quiet_for >= repeat):",
+        new="if state != last or fresh:",
+        breaks="the stream goes silent between changes instead of repeating the status",
+    ),
+    Mutant(
+        row=STREAM,
+        path="mockserver/fal/api.py",
+        old='yield {"data": json.dumps(body)}',
+        new='yield {"data": json.dumps(body, separators=(",", ":"))}',
+        breaks="stream events are compact JSON, not json.dumps spacing",
+    ),
+    Mutant(
+        row=STREAM,
+        path="mockserver/fal/stream_logs.py",
+        old="arrived = record.polled_logs(now, 0)",
+        new="arrived = record.polled_logs(now, self.window_seconds)",
+        breaks="lines that leave the window between two looks are never streamed",
+    ),
+    Mutant(
+        row=STREAM,
+        path="mockserver/config.py",
+        old="stream_keepalive_seconds: float = 15.0",
+        new="stream_keepalive_seconds: float = 30.0",
+        breaks="keep-alive comments every 30 s, not fal's 15",
+    ),
+    Mutant(
+        row=STREAM,
+        path="mockserver/config.py",
+        old="stream_repeat_seconds: float = 5.0",
+        new="stream_repeat_seconds: float = 20.0",
+        breaks="the unchanged status is repeated far less often than the capture shows",
     ),
 )
