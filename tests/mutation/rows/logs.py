@@ -3,11 +3,35 @@
 
 from tests.mutation.mutant import Mutant
 
+ENTRIES = "Log entries"
+WHAT = "What the logs say"
 POLLED = "Polled logs over time"
+LOGS_OFF = "Logs off"
 INFERENCE = "`metrics.inference_time`"
 STREAM = "Status stream"
 
 MUTANTS = (
+    Mutant(
+        row=ENTRIES,
+        path="mockserver/queue.py",
+        old='isoformat(timespec="microseconds")',
+        new='isoformat(timespec="milliseconds")',
+        breaks="log timestamps carry milliseconds, not the captured six digits",
+    ),
+    Mutant(
+        row=ENTRIES,
+        path="mockserver/queue.py",
+        old='"labels": {}, "at": at}',
+        new='"labels": {}, "level": "INFO", "at": at}',
+        breaks="log entries gain a level the live capture does not have",
+    ),
+    Mutant(
+        row=WHAT,
+        path="mockserver/queue.py",
+        old="record.logs.append(log_line(at, FINISHED_LOG))",
+        new="record.logs += [log_line(at, n) for n in (FINISHED_LOG, *production.notes)]",
+        breaks="the emulator's own notes (placeholder images) show up as the model's log lines",
+    ),
     Mutant(
         row=POLLED,
         path="mockserver/config.py",
@@ -35,6 +59,13 @@ MUTANTS = (
         old="if known != [key for key in self.logs if key in known]:",
         new="if known != self.logs[: len(known)]:",
         breaks="the contract suite rejects fal's moving log window as lines going missing",
+    ),
+    Mutant(
+        row=LOGS_OFF,
+        path="mockserver/fal/api.py",
+        old='"logs": None if logs is None else public_lines(logs),',
+        new='"logs": public_lines(logs or []),',
+        breaks="a status without ?logs=1 answers a list instead of null",
     ),
     Mutant(
         row=INFERENCE,
