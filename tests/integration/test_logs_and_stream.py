@@ -106,9 +106,9 @@ def test_polled_logs_are_a_moving_window_so_only_identity_sees_every_line(
         mock.advance(6)
         mock.step(request_id)  # finishes at 84 s, the clock's time
         completed_at = mock.now()
-        answers.append((completed_at, True, mock.poll(request_id)))
-        mock.advance(1000)
-        answers.append((mock.now(), True, mock.poll(request_id)))
+        for later_by in (10, 1000):  # first asked once the clock has moved on
+            mock.advance(later_by)
+            answers.append((mock.now(), True, mock.poll(request_id)))
         every_line = mock.every_line(request_id)
 
     assert len(every_line) >= 4
