@@ -2,7 +2,8 @@
 
 ``Lifecycle`` is fed every status, stream event, result and cancel answer of one request in the
 order they arrived, and raises ``ContractViolation`` (``contracts.checks``) when the story stops
-being one fal could tell: a status moving back, a queue position growing, logs shrinking.
+being one fal could tell: a status moving back, a queue position growing, log lines coming
+back reordered.
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ class Lifecycle:
     """Everything observed about one request, checked against what may follow what.
 
     Feed it every status body, stream, result and cancel in the order they were received.
-    Invariants: statuses only move forward; queue_position never grows while queued; logs
-    only grow (polls with logs) and a stream sends each line once; a result is served only
-    once the request is COMPLETED; cancel outcomes agree with the state.
+    Invariants: statuses only move forward; queue_position never grows while queued; polled
+    logs are a moving time window (lines may drop out, never come back reordered) and a stream
+    sends each line once; a result is served only once the request is COMPLETED; cancel
+    outcomes agree with the state.
     """
 
     request_id: str

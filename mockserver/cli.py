@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import shlex
 import socket
 import sys
@@ -120,6 +121,22 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=Config.retention_count,
         help="completed requests the memory store keeps at most (oldest forgotten first)",
+    )
+    p.add_argument(
+        "--log-window",
+        type=float,
+        default=Config.log_window_seconds,
+        metavar="SECONDS",
+        help="?logs=1 answers the log lines of the last SECONDS (emulated), ending now or at "
+        "the finish, as fal's gateway does (5 min); 0 answers every line so far",
+    )
+    p.add_argument(
+        "--stream-repeat",
+        type=float,
+        default=Config.stream_repeat_seconds,
+        metavar="SECONDS",
+        help="the status stream sends the unchanged status again after SECONDS of quiet "
+        "while queued or running, as fal's does; 0 turns it off",
     )
     p.add_argument(
         "--log-level", default="info", help="above info, uvicorn's access log is off too"
@@ -262,6 +279,11 @@ def serve_config(args: argparse.Namespace) -> Config:
         if value is not None and value <= 0:
             flag = "--" + name.replace("_", "-")
             raise ValueError(f"{flag} must be positive (leave it out to keep the default)")
+    for name in ("log_window", "stream_repeat"):
+        value = getattr(args, name)
+        if not (math.isfinite(value) and value >= 0):
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} must be a number of seconds, 0 or more")
     return Config(
         host=args.host,
         port=args.port,
@@ -289,6 +311,8 @@ def serve_config(args: argparse.Namespace) -> Config:
         journal_size=args.journal_size,
         retention_seconds=args.retention,
         retention_count=args.retention_count,
+        log_window_seconds=args.log_window,
+        stream_repeat_seconds=args.stream_repeat,
     )
 
 

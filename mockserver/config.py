@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -35,6 +36,14 @@ class Config:
     remote_images: RemoteImages = "placeholder"
     """Image URLs on other hosts: placeholder (offline, the default), fetch, or fail."""
     stream_keepalive_seconds: float = 15.0
+    """Real seconds between the status stream's ``: ping`` comments (fal's docs: every 15 s)."""
+    stream_repeat_seconds: float = 5.0
+    """Real seconds after which the status stream sends the unchanged status again (logs
+    ``[]``) while the request is queued or running, as a live capture shows; 0 turns it off.
+    [inferred: the cadence is not published]"""
+    log_window_seconds: float = 300.0
+    """``?logs=1`` answers the lines of the last this many emulated seconds, ending now or at
+    the finish (fal's gateway: five minutes); 0 answers every line so far."""
     media_cache_dir: Path | None = None
     """Rendered videos are content-addressed, so several emulators may share one cache."""
     max_upload_bytes: int = 1024 * 1024 * 1024
@@ -71,6 +80,14 @@ class Config:
     fal accepts it and the 422 comes from the result, which is the default here too."""
 
     def __post_init__(self) -> None:
+        for name in ("stream_repeat_seconds", "log_window_seconds"):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not (math.isfinite(value) and value >= 0)
+            ):
+                raise ValueError(f"{name} must be a number of seconds, 0 or more, not {value!r}")
         if self.api_key is not None and not is_well_formed_key(self.api_key):
             raise ValueError(
                 f"api_key {self.api_key!r} is not a fal key: fal keys are <key_id>:<key_secret>"

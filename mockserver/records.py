@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
@@ -84,7 +85,7 @@ class RequestRecord:
         """fal's ``metrics.inference_time``: run time of a request that produced output."""
         if self.outcome != "ok" or self.started_at is None or self.completed_at is None:
             return None
-        return round(self.completed_at - self.started_at, 3)
+        return self.completed_at - self.started_at  # unrounded, as live answers show
 
     @property
     def error_type(self) -> str | None:
@@ -123,6 +124,18 @@ class RequestRecord:
     def visible_logs(self, now: float) -> list[dict[str, Any]]:
         """Log lines whose time has come; the rest of the plan stays hidden."""
         return [line for line in self.logs if line["at"] <= now]
+
+    def log_window(self, now: float, seconds: float) -> tuple[float, float]:
+        """The span a poll with ``?logs=1`` answers, as fal's gateway clamps its log query:
+        ``seconds`` long (0: from the start), ending now, or at the finish once completed."""
+        end = now if self.completed_at is None else min(now, self.completed_at)
+        return (end - seconds if seconds > 0 else -math.inf), end
+
+    def polled_logs(self, now: float, window_seconds: float) -> list[dict[str, Any]]:
+        """The lines a status poll shows: those inside ``log_window``, a moving time window,
+        not a growing prefix (both edges inclusive: an inferred detail)."""
+        start, end = self.log_window(now, window_seconds)
+        return [line for line in self.logs if start <= line["at"] <= end]
 
     def public_logs(self, now: float | None = None) -> list[dict[str, Any]]:
         """Log lines as fal sends them (without the emulator's ``at``); with ``now``, only

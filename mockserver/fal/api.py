@@ -6,6 +6,7 @@ Handlers only translate between HTTP and ``RequestQueue``; lifecycle rules live 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -27,6 +28,7 @@ from mockserver.fal.operations import (
     REQUEST_TARGETS,
     FalCall,
 )
+from mockserver.fal.stream_logs import StreamLogs
 from mockserver.fal.unknown import unknown_request
 from mockserver.fal.validation import NO_BODY, BodyParseError, body_from_request
 from mockserver.fal.wire import Answers, gateway_json
@@ -61,6 +63,14 @@ def _query(request: Request, name: str) -> str | None:
 def _flag(request: Request, name: str) -> bool:
     """A query flag: Python sends logs=true/false, JS logs=1/0."""
     return (_query(request, name) or "").lower() in ("1", "true")
+
+
+def fal_ping() -> Any:
+    """The stream's keep-alive comment, exactly ``: ping`` as fal's captured stream shows (the
+    SSE library's own default appends a date)."""
+    from sse_starlette.sse import ServerSentEvent  # on first stream, as the response class
+
+    return ServerSentEvent(comment="ping")
 
 
 def _settled(record: RequestRecord, with_logs: bool) -> bool:
@@ -292,7 +302,8 @@ class QueueApi:
         key = ("status", record.request_id, record.version, base_url(request), with_logs)
         if (known := self.answers.get(key)) is not None:
             return known
-        logs = record.visible_logs(self.queue.clock.now()) if with_logs else None
+        now = self.queue.clock.now()
+        logs = record.polled_logs(now, self.config.log_window_seconds) if with_logs else None
         answer = gateway_json(
             self.status_body(request, record, logs),
             200 if record.status == "COMPLETED" else 202,
@@ -305,21 +316,23 @@ class QueueApi:
         if isinstance(record, Response):
             return record
         with_logs = _flag(request, "logs")
+        repeat = self.config.stream_repeat_seconds
+        loop = asyncio.get_running_loop()
 
         async def events() -> AsyncIterator[dict[str, str]]:
-            sent_logs = 0
+            cursor = StreamLogs(self.config.log_window_seconds)
             last: tuple[Any, ...] | None = None
+            sent_at = loop.time()
             while True:
                 current = self.queue.get(request_id)
                 if current is None:
                     return
-                visible = current.visible_logs(self.queue.clock.now())
-                fresh = visible[sent_logs:] if with_logs else None
-                body = self.status_body(request, current, fresh)
-                state = (current.status, body.get("queue_position"), len(visible))
-                if state != last:
-                    last = state
-                    sent_logs = len(visible)
+                fresh = cursor.fresh(current, self.queue.clock.now())
+                body = self.status_body(request, current, fresh if with_logs else None)
+                state = (current.status, body.get("queue_position"))
+                quiet_for = loop.time() - sent_at
+                if state != last or fresh or (repeat and quiet_for >= repeat):
+                    last, sent_at = state, loop.time()
                     yield {"data": json.dumps(body)}
                 if current.status == "COMPLETED":
                     return
@@ -330,6 +343,7 @@ class QueueApi:
         return EventSourceResponse(
             events(),
             ping=self.config.stream_keepalive_seconds,
+            ping_message_factory=fal_ping,
             headers={"x-fal-request-id": request_id},
         )
 

@@ -77,6 +77,18 @@ def test_lifecycle_accepts_a_normal_life() -> None:
     life.finish()
 
 
+def test_lifecycle_accepts_a_sliding_log_window() -> None:
+    """fal answers each poll with the lines of the last five minutes (PR #1143): old lines
+    drop out of later answers."""
+    life = Lifecycle("r1")
+    early, late = running("a", "b"), running("a", "b", "c", "d")
+    life.on_status(early, with_logs=True)
+    life.on_status({**late, "logs": late["logs"][1:3]}, with_logs=True)  # b, c: a dropped out
+    life.on_status({**late, "logs": late["logs"][3:]}, with_logs=True)  # d alone
+    life.on_status({**DONE, "logs": late["logs"][3:]}, with_logs=True)
+    assert life.logs == [(line["timestamp"], line["message"]) for line in late["logs"]]
+
+
 @pytest.mark.parametrize(
     ("steps", "check"),
     [

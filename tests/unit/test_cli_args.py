@@ -40,6 +40,9 @@ FLAGS: list[tuple[list[str], str, Any]] = [
     (["--journal-size", "0"], "journal_size", 0),
     (["--retention", "60"], "retention_seconds", 60.0),
     (["--retention-count", "500"], "retention_count", 500),
+    (["--log-window", "2.5"], "log_window_seconds", 2.5),
+    (["--log-window", "0"], "log_window_seconds", 0.0),
+    (["--stream-repeat", "0"], "stream_repeat_seconds", 0.0),
 ]
 
 
@@ -64,6 +67,10 @@ def test_no_flags_give_the_config_defaults() -> None:
         (["--journal-size", "-1"], "--journal-size cannot be negative"),
         (["--retention", "0"], "--retention must be positive"),
         (["--retention-count", "-5"], "--retention-count must be positive"),
+        (["--log-window", "-1"], "--log-window must be a number of seconds, 0 or more"),
+        (["--log-window", "nan"], "--log-window must be a number of seconds, 0 or more"),
+        (["--stream-repeat", "-0.5"], "--stream-repeat must be"),
+        (["--log-window", "five"], "invalid float value"),
     ],
 )
 def test_a_bad_value_exits_2_with_a_message(
