@@ -38,6 +38,19 @@ def test_behaviours_are_unique() -> None:
     assert len(names) == len(set(names)), "two rows share a behaviour: mutants could not aim"
 
 
+def test_every_row_has_a_mutant() -> None:
+    """``make mutate`` can only prove a row held if some mutant breaks it."""
+    aimed = {mutant.row for mutant in MUTANTS}
+    assert [row.behaviour for row in ROWS if row.behaviour not in aimed] == []
+
+
+def test_every_captured_body_is_cited_in_the_evidence() -> None:
+    """A stored capture says where it came from: docs/evidence.md names each file."""
+    evidence = (REPO_ROOT / "docs" / "evidence.md").read_text("utf-8")
+    stored = sorted(p.name for p in (REPO_ROOT / "tests" / "fixtures" / "evidence").iterdir())
+    assert stored and [name for name in stored if name not in evidence] == []
+
+
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: f"{m.path}:{m.breaks[:40]}")
 def test_each_mutant_aims_at_a_row_and_applies(mutant) -> None:  # type: ignore[no-untyped-def]
     assert mutant.row in {row.behaviour for row in ROWS}, f"no ledger row {mutant.row!r}"

@@ -84,4 +84,18 @@ MUTANTS = (
         ),
         breaks="Flash reframe's first log line drops the word reframe",
     ),
+    Mutant(
+        row="Where `video_url` comes from",
+        path="mockserver/storage/api.py",
+        old='ours = HOST_ROLES.get(host) == "cdn" or is_loopback(host) or host == self.config.host',
+        new="ours = is_loopback(host) or host == self.config.host",
+        breaks="an output URL in fal's CDN form is treated as a foreign video, not read back",
+    ),
+    Mutant(
+        row="Webhooks, journal, dashboard, scenarios per member",
+        path="mockserver/chaos/model.py",
+        old="if self.endpoints is not None and endpoint_id not in self.endpoints:",
+        new="if False:",
+        breaks="a scenario aimed at one family member hits every member",
+    ),
 )
