@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, Router
 
+from mockserver.assembly import open_services
 from mockserver.chaos.engine import FaultEngine
 from mockserver.chaos.model import FaultDocument
 from mockserver.chaos.parse import load_file
@@ -32,7 +33,7 @@ from mockserver.observation.journal import Journal
 from mockserver.observation.metrics import Metrics
 from mockserver.production.examples import EXAMPLE_ROUTES
 from mockserver.production.video import serve_output, serve_video
-from mockserver.services import Observers, open_services, services
+from mockserver.services import Observers, services
 from mockserver.serving.browser_proxy import CORS_SETTINGS, PROXY_ROUTE
 from mockserver.serving.routing import ANY_METHOD, MethodNotAllowedRoute
 from mockserver.storage.api import CDN_ROUTES, LOCAL_ROUTES, REST_ROUTES, cdn_file_route

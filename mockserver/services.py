@@ -1,8 +1,10 @@
-"""Everything one emulator is made of, built by one function and typed for its handlers.
+"""Everything one emulator is made of, typed for its handlers, and how a handler reaches it.
 
 ``create_app`` builds the parts the middleware needs at once (journal, metrics, fault engine)
-and the rest when the app starts (``open_services``: stores open files). Handlers reach them
-with ``services(request)``; tests with ``BackgroundEmulator.services``.
+and the rest when the app starts (``assembly.open_services``: stores open files). Handlers
+reach them with ``services(request)``; tests with ``BackgroundEmulator.services``. This module
+needs none of the parts at run time (they are named for the type checker only), so every part
+may import the accessor without an import circle.
 """
 
 from __future__ import annotations
@@ -93,79 +95,6 @@ class Services:
         self.files.close()
         if self.owns_store:
             self.store.close()
-
-
-def open_services(
-    config: Config,
-    clock: Clock,
-    observers: Observers,
-    routers: dict[str, Any],
-    store: RequestStore | None = None,
-) -> Services:
-    """Open the stores and build the queue, its producers, the APIs and the webhooks."""
-    from mockserver.fal.api import QueueApi
-    from mockserver.media import VideoRenderer
-    from mockserver.production.scenario import ScenarioProducer
-    from mockserver.production.video import OutputPublisher, VideoProducer
-    from mockserver.queue import RequestQueue
-    from mockserver.storage.api import Storage
-    from mockserver.storage.files import FileStore
-    from mockserver.stores import MemoryStore, SharedSqliteStore, SqliteStore
-    from mockserver.webhooks.dispatch import RetryPolicy, WebhookDispatcher
-
-    config.state_dir.mkdir(parents=True, exist_ok=True)
-    request_store = store or (
-        MemoryStore(
-            now=clock.now,
-            retention_seconds=config.retention_seconds,
-            retention_count=config.retention_count,
-        )
-        if config.store == "memory"
-        else SharedSqliteStore(config.database_path)
-        if config.shared_store
-        else SqliteStore(config.database_path)
-    )
-    files = FileStore(config.files_dir, clock)
-    storage = Storage(files, config)
-    renderer = VideoRenderer(
-        config.media_dir,
-        max_workers=config.render_workers,
-        remote_images=config.remote_images,
-        resolve_local_url=storage.resolve_local_url,
-    )
-    producer = OutputPublisher(
-        ScenarioProducer(VideoProducer(renderer), config.media_dir, observers.metrics), files
-    )
-    queue = RequestQueue(
-        request_store, clock, config.timing_profile, producer, progression=observers.progression
-    )
-    webhooks = WebhookDispatcher(
-        config.state_dir,
-        clock,
-        RetryPolicy.from_config(config),
-        config.webhook_allow,
-    )
-    api = QueueApi(queue, config, webhook_note=webhooks.blocked_note)
-    journal = observers.journal
-    queue.completion_listeners.append(producer.on_completed)
-    queue.completion_listeners.append(webhooks.on_completed)
-    queue.completion_listeners.append(
-        lambda record: journal.annotate(record.request_id, record.notes) if record.notes else None
-    )
-    return Services(
-        config=config,
-        clock=clock,
-        observers=observers,
-        store=request_store,
-        files=files,
-        storage=storage,
-        renderer=renderer,
-        queue=queue,
-        api=api,
-        webhooks=webhooks,
-        routers=routers,
-        owns_store=store is None,
-    )
 
 
 def services(request: Request) -> Services:

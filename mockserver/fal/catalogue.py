@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mockserver.fal.auth import LOCKED_ACCOUNT, NO_USER
+
+if TYPE_CHECKING:
+    from mockserver.media import MediaInputError
 
 DocPath = tuple[str | int, ...]
 ERRORS_DOC_URL = "https://docs.fal.ai/errors"
@@ -190,6 +193,16 @@ def model_error_entry(
     if given is not None:
         entry["input"] = shown(given)
     return entry
+
+
+def media_error_detail(error: MediaInputError) -> list[dict[str, Any]]:
+    """The ``detail`` list fal answers for an input the model could not use: the type's own
+    message unless the media layer wrote one with the input's numbers in it."""
+    message = error.msg or MODEL_ERRORS[error.error_type].message
+    entry = model_error_entry(
+        ["body", error.field], message, error.error_type, ctx=error.ctx, given=error.input_value
+    )
+    return [entry]
 
 
 def model_error_headers(retryable: bool = False) -> dict[str, str]:

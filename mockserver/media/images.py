@@ -52,7 +52,6 @@ import httpx
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from mockserver.config import RemoteImages
-from mockserver.fal.catalogue import MODEL_ERRORS, model_error_entry
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024  # not published by fal for Ray 2; generous for real stills
 MAX_IMAGE_SIDE = 8192  # pixels per side, well under Pillow's decompression-bomb limit
@@ -83,10 +82,6 @@ PLACEHOLDER_IMAGE_SIZE = (960, 540)
 
 PLACEHOLDER_VERSION = 1
 RESAMPLE = Image.Resampling.BICUBIC
-DOWNLOAD_FAILED = MODEL_ERRORS["file_download_error"].message
-"""fal's ``file_download_error`` message, the same whatever the cause (live captures)."""
-LOAD_FAILED = MODEL_ERRORS["image_load_error"].message
-"""fal-toolkit's ``image_load_error`` message (the sibling of ``DOWNLOAD_FAILED``)."""
 
 
 @dataclass(frozen=True)
@@ -106,25 +101,32 @@ IMAGE = InputKind("image", ACCEPTED_CONTENT_TYPES)
 
 
 class MediaInputError(Exception):
-    """An input-caused failure: the app answers it in fal's 422 shape, never as a 500."""
+    """An input-caused failure: the app answers it as fal's model error (a 422), never a 500.
+
+    Media says what went wrong with which input; how fal writes that on the wire (the entry's
+    ``url``, its key order, the headers) is the fal layer's (``fal.catalogue``). ``msg`` None
+    means the error type's own message, the same whatever the cause."""
 
     def __init__(
         self,
         field: str,
         error_type: str,
-        msg: str,
+        msg: str | None = None,
         input_value: Any = None,
         *,
         ctx: dict[str, Any] | None = None,
         why: str | None = None,
         status_code: int = 422,
     ) -> None:
-        super().__init__(f"{field}: {why or msg}")
+        super().__init__(f"{field}: {why or msg or error_type}")
+        self.field = field
+        self.error_type = error_type
+        self.msg = msg
+        self.input_value = input_value
+        self.ctx = ctx
         self.status_code = status_code
         self.notes: tuple[str, ...] = (f"{field} refused ({error_type}): {why}",) if why else ()
         """Why, in the emulator's words: for its log and journal, not the client's body."""
-        entry = model_error_entry(["body", field], msg, error_type, ctx=ctx, given=input_value)
-        self.detail: list[dict[str, Any]] = [entry]
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,7 @@ class ImageInput:
 
 
 def _download_error(field: str, url: str, why: str) -> MediaInputError:
-    return MediaInputError(field, "file_download_error", DOWNLOAD_FAILED, url, why=why)
+    return MediaInputError(field, "file_download_error", None, url, why=why)
 
 
 def _too_big(field: str, url: str, kind: InputKind = IMAGE) -> MediaInputError:
@@ -295,7 +297,7 @@ def decode_image(field: str, url: str, data: bytes) -> Image.Image:
     """Decode the first frame to RGB (alpha flattened onto black, EXIF orientation applied)."""
 
     def load_error(why: str) -> MediaInputError:
-        return MediaInputError(field, "image_load_error", LOAD_FAILED, url, why=why)
+        return MediaInputError(field, "image_load_error", None, url, why=why)
 
     try:
         with Image.open(io.BytesIO(data)) as image:

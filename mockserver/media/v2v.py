@@ -28,19 +28,19 @@ from PIL import Image, ImageDraw
 
 from contracts.schemas.geometry import SourceVideo, VideoSpec
 
-from .images import frame_image, placeholder_image
-from .render import (
+from .drawing import (
     PROMPT_MAX_CHARS,
     PROMPT_MAX_LINES,
     Layer,
     Look,
-    _font,
-    _wrap,
     layout_for,
     overlay_chain,
+    panel_font,
     save_still,
     still_input,
+    wrap_text,
 )
+from .images import frame_image, placeholder_image
 from .videos import VideoInput
 
 MODES: tuple[str, ...] = (
@@ -139,11 +139,11 @@ def _prompt_line(arguments: Mapping[str, Any]) -> str | None:
 def panel(spec: VideoSpec, look: Look, head: str, arguments: Mapping[str, Any], *rest: str):
     """The parameter panel: the head line, the prompt (wrapped), then ``rest``."""
     short = min(spec.width, spec.height)
-    font = _font(max(12, round(short / 24)))
+    font = panel_font(max(12, round(short / 24)))
     lay0 = layout_for(spec, 0)
     max_w = spec.width - 3 * lay0.margin
     prompt = _prompt_line(arguments)
-    lines = [head, *(_wrap(prompt, font, max_w, PROMPT_MAX_LINES) if prompt else []), *rest]
+    lines = [head, *(wrap_text(prompt, font, max_w, PROMPT_MAX_LINES) if prompt else []), *rest]
     lay = layout_for(spec, len(lines))
     line_h = round(lay.font_px * 1.25)
     pad = lay.margin // 2

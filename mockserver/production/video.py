@@ -18,7 +18,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from mockserver.fal.catalogue import model_error
+from mockserver.fal.catalogue import media_error_detail, model_error
 from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.fal.errors import request_error
 from mockserver.fal.hosts import cdn_file_url, media_url
@@ -45,7 +45,9 @@ class VideoProducer:
                 RenderRequest(record.endpoint_id, arguments, record.request_id)
             )
         except MediaInputError as exc:  # fal's model error; the emulator's reason in its notes
-            return Production(error=model_error(exc.status_code, exc.detail), notes=exc.notes)
+            return Production(
+                error=model_error(exc.status_code, media_error_detail(exc)), notes=exc.notes
+            )
         media = {
             "key": video.key,
             "file_name": video.file_name,

@@ -11,6 +11,7 @@ import av
 import pytest
 from PIL import Image, ImageChops, ImageOps, ImageStat
 
+from mockserver.fal.catalogue import media_error_detail
 from mockserver.media import MediaInputError, RenderRequest, VideoRenderer
 from mockserver.media.images import placeholder_image
 
@@ -135,8 +136,8 @@ async def test_refused_remote_is_a_422_and_nothing_renders(tmp_path: Path) -> No
     renderer = VideoRenderer(tmp_path / "media", remote_images="fail")
     with pytest.raises(MediaInputError) as info:
         await renderer.render(request(image_url="https://example.com/cat.png"))
-    assert info.value.detail[0]["type"] == "file_download_error"
-    assert info.value.detail[0]["loc"] == ["body", "image_url"]
+    assert media_error_detail(info.value)[0]["type"] == "file_download_error"
+    assert media_error_detail(info.value)[0]["loc"] == ["body", "image_url"]
     assert renderer.renders_started == 0
     await renderer.aclose()
 
@@ -154,8 +155,8 @@ async def test_broken_image_fails_every_waiter_and_is_not_cached(renderer: Video
     waiters = (renderer.render(req) for _ in range(3))
     results = await asyncio.gather(*waiters, return_exceptions=True)
     assert all(isinstance(r, MediaInputError) for r in results)
-    assert results[0].detail[0]["type"] == "image_load_error"
-    assert results[0].detail[0]["loc"] == ["body", "end_image_url"]
+    assert media_error_detail(results[0])[0]["type"] == "image_load_error"
+    assert media_error_detail(results[0])[0]["loc"] == ["body", "end_image_url"]
     assert list(renderer.media_dir.iterdir()) == []
     with pytest.raises(MediaInputError):
         await renderer.render(req)

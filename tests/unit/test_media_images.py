@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageOps, ImageStat
 
+from mockserver.fal.catalogue import media_error_detail
 from mockserver.media import MediaInputError
 from mockserver.media import images as images_mod
 from mockserver.media.images import (
@@ -63,7 +64,7 @@ async def refusal(url: str, error_type: str, field: str = "image_url", **kw) -> 
         frame_image(source, 96, 54)
     err = info.value
     assert err.status_code == 422
-    (entry,) = err.detail
+    (entry,) = media_error_detail(err)
     assert entry["loc"] == ["body", field]
     assert entry["type"] == error_type
     assert entry["url"] == f"https://docs.fal.ai/errors#{error_type}"
@@ -71,7 +72,7 @@ async def refusal(url: str, error_type: str, field: str = "image_url", **kw) -> 
 
 
 async def expect_error(url: str, error_type: str, field: str = "image_url", **kw) -> dict:
-    return (await refusal(url, error_type, field, **kw)).detail[0]
+    return media_error_detail(await refusal(url, error_type, field, **kw))[0]
 
 
 @pytest.mark.parametrize(
@@ -182,7 +183,7 @@ async def test_other_hosts_get_a_placeholder_offline_by_default() -> None:
 
 async def test_other_hosts_are_refused_when_strict() -> None:
     err = await refusal("https://example.com/cat.png", "file_download_error", remote="fail")
-    assert err.detail == [
+    assert media_error_detail(err) == [
         {
             "loc": ["body", "image_url"],
             "msg": DOWNLOAD_FAILED,
@@ -221,7 +222,7 @@ async def test_unsupported_format_is_a_load_error(tmp_path: Path) -> None:
     Image.new("RGB", (8, 8)).save(tmp_path / "x.bmp")
     raw = base64.b64encode((tmp_path / "x.bmp").read_bytes()).decode()
     err = await refusal(f"data:image/bmp;base64,{raw}", "image_load_error")
-    assert err.detail[0]["msg"] == LOAD_FAILED and "BMP" in err.notes[0]
+    assert media_error_detail(err)[0]["msg"] == LOAD_FAILED and "BMP" in err.notes[0]
 
 
 async def test_too_many_pixels_is_image_too_large(monkeypatch) -> None:
@@ -284,7 +285,7 @@ async def test_remote_fetch_when_allowed(http_base: str, path: str) -> None:
 async def test_remote_fetch_checks_status_type_and_size(http_base: str, monkeypatch) -> None:
     await expect_error(http_base + "/missing.png", "file_download_error", remote="fetch")
     err = await refusal(http_base + "/page.html", "file_download_error", remote="fetch")
-    assert err.detail[0]["msg"] == DOWNLOAD_FAILED and "text/html" in err.notes[0]
+    assert media_error_detail(err)[0]["msg"] == DOWNLOAD_FAILED and "text/html" in err.notes[0]
     monkeypatch.setattr(images_mod, "MAX_IMAGE_BYTES", 1000)
     entry = await expect_error(http_base + "/big.jpg", "file_too_large", remote="fetch")
     assert entry["ctx"] == {"max_size": 1000}
@@ -295,4 +296,4 @@ async def test_refused_connection_is_a_download_error() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     err = await refusal(f"http://127.0.0.1:{port}/x.png", "file_download_error", remote="fetch")
-    assert err.detail[0]["msg"] == DOWNLOAD_FAILED and "unreachable" in err.notes[0]
+    assert media_error_detail(err)[0]["msg"] == DOWNLOAD_FAILED and "unreachable" in err.notes[0]

@@ -18,6 +18,7 @@ from PIL import Image
 from contracts.mp4probe import probe
 from contracts.schemas.geometry import SourceVideo, VideoSpec, output_spec
 from contracts.strategies import mp4_data_uri, png_data_uri
+from mockserver.fal.catalogue import media_error_detail
 from mockserver.media import MediaInputError, RenderRequest, VideoRenderer
 from mockserver.media.v2v import mode_rank, reframe_window
 from mockserver.media.videos import PLACEHOLDER_SOURCE, load_video_input
@@ -158,7 +159,7 @@ def test_an_unusable_video_is_a_422_on_video_url(url: str, expected: dict) -> No
     with pytest.raises(MediaInputError) as info:
         LOOP.run_until_complete(load(url))
     assert info.value.status_code == 422
-    (entry,) = info.value.detail
+    (entry,) = media_error_detail(info.value)
     echoed = entry.pop("input")
     assert entry == {"loc": ["body", "video_url"], **expected}
     assert list(entry) == ["loc", "msg", "type", "url", *(["ctx"] if "ctx" in expected else [])]

@@ -23,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 from contracts.schemas import SCHEMA_DIR, load_schema
 from contracts.schemas.endpoints import ENDPOINT_FACTS
 from mockserver.control.api import query_limit, request_not_found
+from mockserver.fal.catalogue import media_error_detail
 from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.fal.errors import method_not_allowed, request_error, validation_error
 from mockserver.media import MediaInputError
@@ -154,7 +155,7 @@ async def input_image(request: Request) -> Response:
         )
         png = await asyncio.to_thread(_preview_png, source, size["width"], size["height"])
     except MediaInputError as exc:
-        return validation_error(exc.detail, status_code=exc.status_code)
+        return validation_error(media_error_detail(exc), status_code=exc.status_code)
     return Response(png, media_type="image/png", headers={"cache-control": "private, max-age=600"})
 
 

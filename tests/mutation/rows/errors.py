@@ -6,7 +6,7 @@ MUTANTS = (
     Mutant(
         row="`file_download_error`",
         path="mockserver/media/images.py",
-        old='MediaInputError(field, "file_download_error", DOWNLOAD_FAILED, url, why=why)',
+        old='MediaInputError(field, "file_download_error", None, url, why=why)',
         new='MediaInputError(field, "file_download_error", f"Failed to download: {why}", url)',
         breaks="the emulator's reason replaces fal's fixed sentence in msg",
     ),

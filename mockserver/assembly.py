@@ -1,0 +1,84 @@
+"""Builds one emulator's parts and wires them together (the queue, its producers, the
+storage, the APIs, the webhooks): the one module that imports every part, imported by the app
+only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mockserver.clock import Clock
+from mockserver.config import Config
+from mockserver.fal.api import QueueApi
+from mockserver.media import VideoRenderer
+from mockserver.production.scenario import ScenarioProducer
+from mockserver.production.video import OutputPublisher, VideoProducer
+from mockserver.queue import RequestQueue
+from mockserver.services import Observers, Services
+from mockserver.storage.api import Storage
+from mockserver.storage.files import FileStore
+from mockserver.stores import MemoryStore, RequestStore, SharedSqliteStore, SqliteStore
+from mockserver.webhooks.dispatch import RetryPolicy, WebhookDispatcher
+
+
+def open_services(
+    config: Config,
+    clock: Clock,
+    observers: Observers,
+    routers: dict[str, Any],
+    store: RequestStore | None = None,
+) -> Services:
+    """Open the stores and build the queue, its producers, the APIs and the webhooks."""
+
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    request_store = store or (
+        MemoryStore(
+            now=clock.now,
+            retention_seconds=config.retention_seconds,
+            retention_count=config.retention_count,
+        )
+        if config.store == "memory"
+        else SharedSqliteStore(config.database_path)
+        if config.shared_store
+        else SqliteStore(config.database_path)
+    )
+    files = FileStore(config.files_dir, clock)
+    storage = Storage(files, config)
+    renderer = VideoRenderer(
+        config.media_dir,
+        max_workers=config.render_workers,
+        remote_images=config.remote_images,
+        resolve_local_url=storage.resolve_local_url,
+    )
+    producer = OutputPublisher(
+        ScenarioProducer(VideoProducer(renderer), config.media_dir, observers.metrics), files
+    )
+    queue = RequestQueue(
+        request_store, clock, config.timing_profile, producer, progression=observers.progression
+    )
+    webhooks = WebhookDispatcher(
+        config.state_dir,
+        clock,
+        RetryPolicy.from_config(config),
+        config.webhook_allow,
+    )
+    api = QueueApi(queue, config, webhook_note=webhooks.blocked_note)
+    journal = observers.journal
+    queue.completion_listeners.append(producer.on_completed)
+    queue.completion_listeners.append(webhooks.on_completed)
+    queue.completion_listeners.append(
+        lambda record: journal.annotate(record.request_id, record.notes) if record.notes else None
+    )
+    return Services(
+        config=config,
+        clock=clock,
+        observers=observers,
+        store=request_store,
+        files=files,
+        storage=storage,
+        renderer=renderer,
+        queue=queue,
+        api=api,
+        webhooks=webhooks,
+        routers=routers,
+        owns_store=store is None,
+    )
