@@ -38,8 +38,8 @@ http = httpx.Client(trust_env=False)
 figures = []
 for _ in range(runs):
     began, cpu_began = time.perf_counter(), time.process_time()
-    from contracts.mock_handle import FAKE_KEY, running_mock
-    from contracts.pytest_plugin import fixture_config
+    from contracts.pytest.mock_handle import FAKE_KEY, running_mock
+    from contracts.pytest.plugin import fixture_config
 
     with running_mock(fixture_config({}, state_dir, "bench")) as mock:
         started = time.perf_counter()

@@ -119,11 +119,11 @@ def _spent(target: Any) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from contracts.client_checks import CLIENT_CHECK_NAMES, run_client_checks
-    from contracts.clients import CommandClient, load_client
-    from contracts.netfail import Unreachable, check_reachable
-    from contracts.suite import CASE_NAMES, ENDPOINTS, resolve_endpoints, run_suite
-    from contracts.targets import DEFAULT_LIVE_BUDGET, TargetUnavailable, open_target
+    from contracts.client.adapters import CommandClient, load_client
+    from contracts.client.checks import CLIENT_CHECK_NAMES, run_client_checks
+    from contracts.server.netfail import Unreachable, check_reachable
+    from contracts.server.suite import CASE_NAMES, ENDPOINTS, resolve_endpoints, run_suite
+    from contracts.server.targets import DEFAULT_LIVE_BUDGET, TargetUnavailable, open_target
 
     if args.list:
         print("cases:", *CASE_NAMES, sep="\n  ")
@@ -183,10 +183,10 @@ def _check(args: argparse.Namespace) -> int:
 def _record(args: argparse.Namespace) -> int:
     import httpx
 
-    from contracts.drift import OpenApiUnavailable, drift_report, fetch_openapi
-    from contracts.netfail import Unreachable, check_reachable, describe
-    from contracts.record import RecordingInterrupted, record
-    from contracts.targets import TargetUnavailable, open_target
+    from contracts.live.drift import OpenApiUnavailable, drift_report, fetch_openapi
+    from contracts.live.record import RecordingInterrupted, record
+    from contracts.server.netfail import Unreachable, check_reachable, describe
+    from contracts.server.targets import TargetUnavailable, open_target
 
     try:
         with open_target("live", live_budget=args.live_budget, timeout=args.timeout) as target:

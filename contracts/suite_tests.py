@@ -1,34 +1,8 @@
-"""The contract suite as pytest tests, one per case (see ``contracts.pytest_options``).
+"""Moved to ``contracts.pytest.suite_tests``; the old path still works, as the very same module
+(CHANGELOG.md, "contracts/ by concern")."""
 
-Run it anywhere ray2-mock is installed: ``pytest --pyargs contracts.suite_tests
---ray2-target=mock|live|URL``.
-"""
+import sys
 
-from __future__ import annotations
+from contracts.pytest import suite_tests as _moved
 
-import pytest
-
-from contracts.netfail import Unreachable
-from contracts.suite import CASE_NAMES, CASES, SuiteContext, run_case
-
-
-@pytest.mark.parametrize("case_name", CASE_NAMES)
-def test_contract(
-    ray2_target, ray2_profile: str, ray2_endpoints: tuple[str, ...], case_name: str, tmp_path
-) -> None:
-    from contracts.profiles import profile_settings
-
-    case = next(c for c in CASES if c.name == case_name)
-    if case.endpoint is not None and case.endpoint not in ray2_endpoints:
-        pytest.skip(f"{case.endpoint} not chosen (--ray2-endpoint)")
-    with ray2_target.http() as http:
-        settings = profile_settings(ray2_profile)
-        ctx = SuiteContext(ray2_target, settings, http, tmp_path, ray2_endpoints)
-        try:
-            result = run_case(case, ctx)
-        except Unreachable as exc:  # live fal unreachable: one line, not a traceback
-            pytest.fail(str(exc), pytrace=False)
-    if result.outcome == "skipped":
-        pytest.skip(result.detail)
-    if result.outcome == "failed":
-        pytest.fail(result.detail, pytrace=False)
+sys.modules[__name__] = _moved

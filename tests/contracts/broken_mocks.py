@@ -117,7 +117,7 @@ def wrong_video_size(app: ASGIApp) -> ASGIApp:
 
 def wrong_source_duration(app: ASGIApp) -> ASGIApp:
     """Reframes (or modifies) another clip than the one sent: a 2 s one, whatever came in."""
-    from contracts.strategies import mp4_data_uri
+    from contracts.generation.strategies import mp4_data_uri
 
     def mutate(body: dict[str, Any]) -> None:
         if "video_url" in body:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from starlette.types import ASGIApp
 
-from contracts.profiles import profile_settings
-from contracts.stateful import run_machine
-from contracts.suite import run_suite
-from contracts.targets import open_target
+from contracts.generation.profiles import profile_settings
+from contracts.server.stateful import run_machine
+from contracts.server.suite import run_suite
+from contracts.server.targets import open_target
 from tests.contracts import broken_mocks
 
 # (variant, suite case that exercises the broken promise, check that must report it)

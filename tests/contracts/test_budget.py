@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from contracts.profiles import profile_settings
-from contracts.strategies import T2V, covering_inputs, mp4_data_uri
-from contracts.suite import CASES, SuiteContext, _affordable, run_case
-from contracts.targets import Budget, BudgetExhausted, Target
+from contracts.generation.profiles import profile_settings
+from contracts.generation.strategies import T2V, covering_inputs, mp4_data_uri
+from contracts.server.suite import CASES, SuiteContext, _affordable, run_case
+from contracts.server.targets import Budget, BudgetExhausted, Target
 
 
 def test_budget_counts_cost_units() -> None:

@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from contracts.checks import (
+from contracts.generation.strategies import T2V, InvalidCase
+from contracts.server.checks import (
     ContractViolation,
     check_cancel,
     check_status,
@@ -15,8 +16,7 @@ from contracts.checks import (
     check_validation_error,
     parse_sse,
 )
-from contracts.lifecycle import Lifecycle
-from contracts.strategies import T2V, InvalidCase
+from contracts.server.lifecycle import Lifecycle
 
 BASE = "http://mock/fal-ai/luma-dream-machine/requests/r1"
 URLS = {"response_url": BASE, "status_url": BASE + "/status", "cancel_url": BASE + "/cancel"}

@@ -64,9 +64,9 @@ def test_require_live_turns_the_skip_into_a_failure(
 @pytest.mark.parametrize(
     ("tests", "options", "code", "summary"),
     [
-        (["--pyargs", "contracts.suite_tests", "--ray2-target=live"], [], 0, "1 skipped"),
+        (["--pyargs", "contracts.pytest.suite_tests", "--ray2-target=live"], [], 0, "1 skipped"),
         (
-            ["--pyargs", "contracts.suite_tests", "--ray2-target=live"],
+            ["--pyargs", "contracts.pytest.suite_tests", "--ray2-target=live"],
             ["--ray2-require-live"],
             1,
             "1 error",

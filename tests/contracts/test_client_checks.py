@@ -10,8 +10,7 @@ from pathlib import Path
 import fal_client
 import pytest
 
-from contracts.client_checks import CLIENT_CHECK_NAMES, run_client_checks
-from contracts.clients import (
+from contracts.client.adapters import (
     CallableClient,
     ClientAdapter,
     ClientCall,
@@ -20,8 +19,9 @@ from contracts.clients import (
     HttpxClient,
     JsClient,
 )
-from contracts.suite import CaseResult
-from contracts.targets import Target, open_target
+from contracts.client.checks import CLIENT_CHECK_NAMES, run_client_checks
+from contracts.server.suite import CaseResult
+from contracts.server.targets import Target, open_target
 
 COMMAND = Path(__file__).with_name("command_client.py")
 
@@ -56,7 +56,7 @@ def test_client_passes_every_check(adapter: ClientAdapter, target: Target) -> No
 
 def user_function(call: ClientCall) -> object:
     """What a user's own code might look like: the official client, routed by argument."""
-    from contracts.clients import _fal_routed
+    from contracts.client.adapters import _fal_routed
 
     with _fal_routed(call.queue_url, call.run_url):
         return fal_client.SyncClient(key=call.key).subscribe(

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from contracts.client_checks import CLIENT_CHECK_NAMES, run_client_checks
-from contracts.clients import FalClient
-from contracts.targets import open_target
+from contracts.client.adapters import FalClient
+from contracts.client.checks import CLIENT_CHECK_NAMES, run_client_checks
+from contracts.server.targets import open_target
 from mockserver.serving.background import BackgroundEmulator
 from tests.support import make_config
 

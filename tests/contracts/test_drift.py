@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from contracts import load_schema
-from contracts.drift import drift_report, extract, normalize
-from contracts.strategies import I2V, INPUT_SCHEMAS, T2V
+from contracts.generation.strategies import I2V, INPUT_SCHEMAS, T2V
+from contracts.live.drift import drift_report, extract, normalize
 from mockserver.fal.published import published_openapi
 from tests.fal_reference_app import MODELS
 from tests.support import REPO_ROOT

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from contracts.drift import drift_report
-from contracts.pytest_options import require_live_or_skip
-from contracts.record import record
-from contracts.suite import run_suite
-from contracts.targets import open_target
+from contracts.live.drift import drift_report
+from contracts.live.record import record
+from contracts.pytest.options import require_live_or_skip
+from contracts.server.suite import run_suite
+from contracts.server.targets import open_target
 
 BUDGET = int(os.environ.get("RAY2_LIVE_BUDGET", "2"))
 

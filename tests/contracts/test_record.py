@@ -10,8 +10,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from contracts.record import Example, Redactor, example, record, save, secrets_of, write_atomically
-from contracts.targets import Target
+from contracts.live.record import (
+    Example,
+    Redactor,
+    example,
+    record,
+    save,
+    secrets_of,
+    write_atomically,
+)
+from contracts.server.targets import Target
 
 KEY = "d6c7a1b2-3c4d-5e6f-7a8b-9c0d1e2f3a4b:0123456789abcdef0123456789abcdef"
 RID = "019a2b3c-4d5e-7f60-8a9b-0c1d2e3f4a5b"

@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
-from contracts.checks import schema_problems
-from contracts.targets import Target
+from contracts.server.checks import schema_problems
+from contracts.server.targets import Target
 from tests.reliability.serveproc import ServeProcess, start_serve
 
 KEY = "rehearsal-id:rehearsal-secret"
@@ -274,7 +274,12 @@ PYTEST_SUITE = f"{sys.executable} -m pytest -p no:cacheprovider -p no:xdist"
 def test_the_pytest_suite_rehearses_too(exports: str, tmp_path: Path, key: str) -> None:
     """The same live target under pytest (``--ray2-target=live``): the free cases pass through
     env mode; a refused key fails every case with the one line, not a traceback."""
-    args = ["--pyargs", "contracts.suite_tests", "--ray2-target=live", "--ray2-live-budget=0"]
+    args = [
+        "--pyargs",
+        "contracts.pytest.suite_tests",
+        "--ray2-target=live",
+        "--ray2-live-budget=0",
+    ]
     args += ["-k", "request_errors or spec_drift", "--rootdir", str(tmp_path)]
     done = run(exports, *args, env={"FAL_KEY": key}, python=PYTEST_SUITE)
     summary = done.stdout.strip().splitlines()[-1]
@@ -290,7 +295,7 @@ def test_the_pytest_suite_rehearses_too(exports: str, tmp_path: Path, key: str) 
 
 CHANGED_CONTRACT = """
 import copy, sys
-import contracts.drift as drift
+import contracts.live.drift as drift
 original = drift.load_schema
 def changed(name):
     schema = copy.deepcopy(original(name))

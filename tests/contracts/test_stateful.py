@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contracts.profiles import profile_settings
-from contracts.stateful import run_machine
-from contracts.targets import open_target
+from contracts.generation.profiles import profile_settings
+from contracts.server.stateful import run_machine
+from contracts.server.targets import open_target
 
 
 def test_state_machine_passes_on_a_manual_clock(tmp_path: Path) -> None:

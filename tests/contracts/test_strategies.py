@@ -9,8 +9,7 @@ from hypothesis import given, settings
 from jsonschema import Draft202012Validator
 
 from contracts import load_schema
-from contracts.schemas.endpoints import ENDPOINT_FACTS, cost_units
-from contracts.strategies import (
+from contracts.generation.strategies import (
     ENDPOINT_IDS,
     I2V,
     INPUT_SCHEMAS,
@@ -21,6 +20,7 @@ from contracts.strategies import (
     minimal_input,
     valid_inputs,
 )
+from contracts.schemas.endpoints import ENDPOINT_FACTS, cost_units
 from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.fal.validation import validator_for
 

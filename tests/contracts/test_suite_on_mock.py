@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from contracts.suite import run_suite
-from contracts.suite_tests import test_contract  # noqa: F401  (collected here)
-from contracts.targets import open_target
+from contracts.pytest.suite_tests import test_contract  # noqa: F401  (collected here)
+from contracts.server.suite import run_suite
+from contracts.server.targets import open_target
 from mockserver.serving.background import BackgroundEmulator
 from tests.support import make_config
 

@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from contracts.traffic import Fault, JournalTraffic, ScenarioFaults, mask_secret
+from contracts.server.traffic import Fault, JournalTraffic, ScenarioFaults, mask_secret
 
 ENTRY = {
     "id": 7,

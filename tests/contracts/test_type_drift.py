@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from contracts import load_schema
+from contracts.live.typedrift import ShippedTypes, compare, load_types, parse_types
 from contracts.schemas.endpoints import APP_ID, ENDPOINT_FACTS, INPUT_SCHEMAS
-from contracts.typedrift import ShippedTypes, compare, load_types, parse_types
 
 NODE_MODULES = Path(__file__).resolve().parents[1] / "js" / "node_modules"
 UNTYPED = {"fal-ai/luma-dream-machine/ray-2/modify": "LumaDreamMachineRay2FlashModifyInput"}

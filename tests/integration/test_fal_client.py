@@ -9,7 +9,7 @@ import fal_client
 import httpx
 import pytest
 
-from contracts.mp4probe import probe
+from contracts.server.mp4probe import probe
 from mockserver.serving.background import BackgroundEmulator
 from tests.support import (
     FRAMES,

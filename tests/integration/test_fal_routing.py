@@ -8,7 +8,7 @@ import sys
 import fal_client
 import pytest
 
-from contracts.fal_routing import FalClientRoute, import_fal_client
+from contracts.pytest.fal_routing import FalClientRoute, import_fal_client
 from mockserver.serving.background import BackgroundEmulator
 
 T2V = "fal-ai/luma-dream-machine/ray-2"

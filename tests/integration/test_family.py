@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
-from contracts.mp4probe import probe
+from contracts.generation.strategies import png_data_uri
 from contracts.schemas.endpoints import ENDPOINT_FACTS
-from contracts.strategies import png_data_uri
+from contracts.server.mp4probe import probe
 from mockserver.serving.background import BackgroundEmulator
 from tests.support import TEST_KEY, expected_video, make_config
 

@@ -18,10 +18,10 @@ import fal_client
 import httpx
 import pytest
 
-from contracts.mp4probe import probe
 from contracts.schemas.endpoints import ENDPOINT_FACTS
 from contracts.schemas.geometry import SourceVideo
-from contracts.sources import read_source
+from contracts.server.mp4probe import probe
+from contracts.server.sources import read_source
 from mockserver.serving.background import BackgroundEmulator
 from mockserver.serving.browser_proxy import PROXY_PATH
 from tests.node_client import clean_env, drive, ensure_js_client, node_test, ok

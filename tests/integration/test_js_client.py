@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from contracts.mp4probe import probe
+from contracts.server.mp4probe import probe
 from mockserver.serving.background import BackgroundEmulator
 from mockserver.serving.browser_proxy import PROXY_PATH
 from tests.node_client import drive, ensure_js_client, needs_node, ok

@@ -25,7 +25,7 @@ import httpx
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from contracts.strategies import mp4_data_uri
+from contracts.generation.strategies import mp4_data_uri
 from mockserver.serving.background import BackgroundEmulator
 from tests.support import REPO_ROOT, TEST_KEY, make_config
 

@@ -16,7 +16,7 @@ import fal_client.client as fal_module
 import httpx
 import pytest
 
-from contracts.fal_routing import CACHED_PROPERTIES, SHARED_CLIENTS, URL_TEMPLATES
+from contracts.pytest.fal_routing import CACHED_PROPERTIES, SHARED_CLIENTS, URL_TEMPLATES
 
 pytest_plugins = ["pytester"]
 T2V = "fal-ai/luma-dream-machine/ray-2"

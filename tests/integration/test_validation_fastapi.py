@@ -25,7 +25,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contracts import load_schema
-from contracts.strategies import ENDPOINT_IDS, INPUT_SCHEMAS, invalid_inputs, valid_inputs
+from contracts.generation.strategies import (
+    ENDPOINT_IDS,
+    INPUT_SCHEMAS,
+    invalid_inputs,
+    valid_inputs,
+)
 from mockserver.serving.background import BackgroundEmulator
 from tests.fal_reference_app import MODELS, reference_app
 from tests.support import TEST_KEY, make_config, wait_until

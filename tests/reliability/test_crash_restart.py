@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from contracts.mp4probe import probe
+from contracts.server.mp4probe import probe
 from tests.reliability.budget import scaled
 from tests.reliability.serveproc import ServeProcess, child_pids, start_serve
 from tests.support import TEST_KEY

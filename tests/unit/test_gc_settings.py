@@ -31,8 +31,8 @@ server.run_forever(Config(state_dir=Path(sys.argv[1]), port=0, tls_port=0), bann
 FIXTURE = """
 import gc, json, sys, tempfile
 from pathlib import Path
-from contracts.mock_handle import running_mock
-from contracts.pytest_plugin import fixture_config
+from contracts.pytest.mock_handle import running_mock
+from contracts.pytest.plugin import fixture_config
 
 before = list(gc.get_threshold())
 with running_mock(fixture_config({}, Path(tempfile.mkdtemp()), "t")) as mock:

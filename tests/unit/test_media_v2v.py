@@ -1,7 +1,7 @@
 """Reframe and modify: the input video is read back, and the output keeps what it must keep.
 
-Sources are tiny MP4 data URIs (``contracts.strategies.mp4_data_uri``), so every render here is
-a one- or two-second clip; one renderer serves the module.
+Sources are tiny MP4 data URIs (``contracts.generation.strategies.mp4_data_uri``), so every render
+here is a one- or two-second clip; one renderer serves the module.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import av
 import pytest
 from PIL import Image
 
-from contracts.mp4probe import probe
+from contracts.generation.strategies import mp4_data_uri, png_data_uri
 from contracts.schemas.geometry import SourceVideo, VideoSpec, output_spec
-from contracts.strategies import mp4_data_uri, png_data_uri
+from contracts.server.mp4probe import probe
 from mockserver.fal.catalogue import media_error_detail
 from mockserver.media import MediaInputError, RenderRequest, VideoRenderer
 from mockserver.media.v2v import mode_rank, reframe_window

@@ -55,7 +55,7 @@ MUTANTS = (
     ),
     Mutant(
         row=POLLED,
-        path="contracts/lifecycle.py",
+        path="contracts/server/lifecycle.py",
         old="if known != [key for key in self.logs if key in known]:",
         new="if known != self.logs[: len(known)]:",
         breaks="the contract suite rejects fal's moving log window as lines going missing",

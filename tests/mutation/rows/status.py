@@ -13,7 +13,7 @@ MUTANTS = (
     ),
     Mutant(
         row="Result before completion",
-        path="contracts/lifecycle.py",
+        path="contracts/server/lifecycle.py",
         old="if self.completed is None and not _in_progress(response):",
         new="if self.completed is None and response.status_code not in (400, 404):",
         breaks="the contract suite takes any early 400 or 404 for fal's in-progress answer",

@@ -24,17 +24,17 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from contracts import flows
-from contracts.checks import check_result
-from contracts.schemas import load_schema
-from contracts.strategies import (
+from contracts.generation.strategies import (
     ENDPOINT_IDS,
     INPUT_SCHEMAS,
     mp4_data_uri,
     png_data_uri,
     valid_inputs,
 )
-from contracts.targets import Target
+from contracts.schemas import load_schema
+from contracts.server import flows
+from contracts.server.checks import check_result
+from contracts.server.targets import Target
 
 MAX_REQUESTS = 4
 PROMPTS = st.sampled_from(["state machine one", "state machine two"])

@@ -170,7 +170,7 @@ def _data_uri_seconds(endpoint_id: str, arguments: Any) -> float | None:
     url = arguments.get(facts.price.per_second_of or "")
     if not isinstance(url, str) or not url.startswith("data:"):
         return None
-    from contracts.sources import read_source
+    from contracts.server.sources import read_source
 
     try:
         return read_source(url).seconds
@@ -185,7 +185,7 @@ def _mock_target(
     wrap_app: Callable[[ASGIApp], ASGIApp] | None,
     capacity: int | None,
 ) -> Iterator[Target]:
-    from contracts.traffic import JournalTraffic, ScenarioFaults
+    from contracts.server.traffic import JournalTraffic, ScenarioFaults
     from mockserver.app import create_app
     from mockserver.clock import ManualClock
     from mockserver.config import Config
@@ -226,7 +226,7 @@ def _mock_target(
 
 
 def _url_target(url: str, run_base: str | None, key: str | None) -> Target:
-    from contracts.traffic import JournalTraffic, ScenarioFaults
+    from contracts.server.traffic import JournalTraffic, ScenarioFaults
 
     base = url.rstrip("/")
     target = Target(

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from contracts.checks import (
+from contracts.server.checks import (
     ContractViolation,
     check_cancel,
     check_result,
@@ -24,8 +24,8 @@ from contracts.checks import (
     expect_schema,
     parse_sse,
 )
-from contracts.lifecycle import Lifecycle
-from contracts.targets import Target
+from contracts.server.lifecycle import Lifecycle
+from contracts.server.targets import Target
 
 STREAM_TIMEOUT = httpx.Timeout(60.0, connect=30.0)
 """Longer than fal's 15 s keep-alive interval, so a quiet stream is not mistaken for dead."""

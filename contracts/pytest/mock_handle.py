@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from contracts.fal_routing import FalClientRoute
+from contracts.pytest.fal_routing import FalClientRoute
 from mockserver.fal.auth import LOCAL_KEY
 
 if TYPE_CHECKING:

@@ -22,12 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts.checks import validate_input
-from contracts.clients import ClientAdapter, ClientCall, ClientOutcome
-from contracts.strategies import T2V, every_rule
-from contracts.suite import CaseResult
-from contracts.targets import Target
-from contracts.traffic import Exchange, Fault, mask_secret
+from contracts.client.adapters import ClientAdapter, ClientCall, ClientOutcome
+from contracts.generation.strategies import T2V, every_rule
+from contracts.server.checks import validate_input
+from contracts.server.suite import CaseResult
+from contracts.server.targets import Target
+from contracts.server.traffic import Exchange, Fault, mask_secret
 
 MIN_POLL_GAP = 0.05
 """Seconds between two status polls of one request; fal's Python client waits 0.1 s, JS 0.5 s."""

@@ -1,6 +1,7 @@
 """Contract checks shared by every target: the shape of each answer, one at a time.
 
-What needs a request's history is ``contracts.lifecycle``; the MP4 is ``contracts.video_checks``.
+What needs a request's history is ``contracts.server.lifecycle``; the MP4 is
+``contracts.server.video_checks``.
 
 Each check takes what a server answered (``httpx.Response`` or a parsed body) and raises
 ``ContractViolation`` with what was expected and what was observed. The same functions judge
@@ -22,8 +23,8 @@ from typing import Any
 import httpx
 from jsonschema import Draft202012Validator
 
+from contracts.generation.strategies import INPUT_SCHEMAS, InvalidCase
 from contracts.schemas import load_schema
-from contracts.strategies import INPUT_SCHEMAS, InvalidCase
 
 OUTPUT_SCHEMA = "ray-2.output.json"
 STATUS_RANK = {"IN_QUEUE": 0, "IN_PROGRESS": 1, "COMPLETED": 2}

@@ -2,7 +2,7 @@
 
 The promise is the endpoint's geometry (``contracts.schemas.geometry``): frame size, frame rate
 and duration from the arguments, or, for reframe and modify, from the input video read back.
-PyAV (``contracts.mp4probe``) reads the file; it is imported only when a video is checked.
+PyAV (``contracts.server.mp4probe``) reads the file; it is imported only when a video is checked.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from contracts.checks import VIDEO_CONTENT_TYPE, ContractViolation, expect
 from contracts.schemas.geometry import VideoSpec
+from contracts.server.checks import VIDEO_CONTENT_TYPE, ContractViolation, expect
 
 if TYPE_CHECKING:
-    from contracts.mp4probe import VideoFacts
+    from contracts.server.mp4probe import VideoFacts
 
 DURATION_TOLERANCE_S = 0.5
 FPS_TOLERANCE = 0.5
@@ -32,14 +32,14 @@ def expected_spec(
     workdir: Path | None = None,
 ) -> VideoSpec:
     """The output an endpoint promises for ``arguments``: from the geometry tables, or, for
-    reframe and modify, from the input video, read back (``contracts.sources``)."""
+    reframe and modify, from the input video, read back (``contracts.server.sources``)."""
     from contracts.schemas.endpoints import ENDPOINT_FACTS
     from contracts.schemas.geometry import output_spec
 
     facts = ENDPOINT_FACTS.get(endpoint_id or "")
     if facts is None or facts.render == "generate":
         return output_spec("generate", arguments)
-    from contracts.sources import read_source
+    from contracts.server.sources import read_source
 
     source = read_source(str(arguments[facts.video_fields[0]]), http, workdir)
     return output_spec(facts.render, arguments, source)
@@ -104,8 +104,8 @@ def _check_file_fields(video: Mapping[str, Any], content: bytes) -> None:
 
 
 def _probe(content: bytes, workdir: Path | None) -> VideoFacts:
-    """What the MP4 holds (``contracts.mp4probe``), or the violation of not being one."""
-    from contracts.mp4probe import probe  # PyAV: only output checks need it
+    """What the MP4 holds (``contracts.server.mp4probe``), or the violation of not being one."""
+    from contracts.server.mp4probe import probe  # PyAV: only output checks need it
 
     with tempfile.TemporaryDirectory(dir=workdir) as folder:
         path = Path(folder) / "output.mp4"

@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
+from contracts.generation.strategies import INPUT_SCHEMAS
 from contracts.schemas import load_schema
 from contracts.schemas.endpoints import ENDPOINT_FACTS
-from contracts.strategies import INPUT_SCHEMAS
 
 OPENAPI_URL = "https://fal.ai/api/openapi/queue/openapi.json?endpoint_id={endpoint_id}"
 """Where fal publishes each endpoint's OpenAPI (each model page links it as "OpenAPI Schema")."""
@@ -56,7 +56,7 @@ class OpenApiUnavailable(Exception):
 def fetch_openapi(endpoint_id: str, timeout: float | None = None) -> Mapping[str, Any]:
     """fal's OpenAPI for one endpoint (live network; only the live target calls this).
 
-    Transport failures propagate as httpx errors (``contracts.netfail`` words them); an
+    Transport failures propagate as httpx errors (``contracts.server.netfail`` words them); an
     answer that is not the document is ``OpenApiUnavailable``, with the status it got."""
     url = OPENAPI_URL.format(endpoint_id=endpoint_id)
     response = httpx.get(url, timeout=timeout or 60)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import httpx
 
-from contracts.targets import Target
+from contracts.server.targets import Target
 
 UNKNOWN_REQUEST = "00000000-0000-0000-0000-000000000000"
 """Its status costs nothing and needs a valid key: fal answers 404 (401 for a bad key)."""

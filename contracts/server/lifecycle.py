@@ -1,9 +1,9 @@
 """What may follow what for one request: the invariants that need its history, not one answer.
 
 ``Lifecycle`` is fed every status, stream event, result and cancel answer of one request in the
-order they arrived, and raises ``ContractViolation`` (``contracts.checks``) when the story stops
-being one fal could tell: a status moving back, a queue position growing, log lines coming
-back reordered.
+order they arrived, and raises ``ContractViolation`` (``contracts.server.checks``) when the
+story stops being one fal could tell: a status moving back, a queue position growing, log lines
+coming back reordered.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from contracts.checks import STATUS_RANK, ContractViolation, body_text, expect
+from contracts.server.checks import STATUS_RANK, ContractViolation, body_text, expect
 
 IN_PROGRESS = "Request is still in progress"
 """The result route's 400 ``detail`` before completion (fal's e2e; vercel/ai checks it)."""

@@ -2,7 +2,7 @@
 
 ``run_suite(target)`` runs every case and returns one ``CaseResult`` per case (passed,
 failed with a readable report, or skipped with the reason: budget, live-only, ...). The CLI
-(``ray2-mock check``) and the pytest module (``contracts.suite_tests``) both call it.
+(``ray2-mock check``) and the pytest module (``contracts.pytest.suite_tests``) both call it.
 
 Each endpoint of the family has its own cases (``invalid_inputs[<short>]``,
 ``enum_coverage[<short>]``, ``generated_inputs[<short>]``, ``sync_run[<short>]``; the short
@@ -26,19 +26,8 @@ from hypothesis import given
 from hypothesis import settings as Settings
 from hypothesis import strategies as st
 
-from contracts import flows
-from contracts.checks import (
-    ContractViolation,
-    check_exact,
-    check_request_error,
-    check_result,
-    check_validation_error,
-    expect,
-    json_body,
-)
-from contracts.netfail import Unreachable, describe
-from contracts.profiles import profile_settings
-from contracts.strategies import (
+from contracts.generation.profiles import profile_settings
+from contracts.generation.strategies import (
     ENDPOINT_IDS,
     INPUT_SCHEMAS,
     SHORT_NAMES,
@@ -49,8 +38,19 @@ from contracts.strategies import (
     minimal_input,
     valid_inputs,
 )
-from contracts.targets import BudgetExhausted, Target
-from contracts.video_checks import check_video
+from contracts.server import flows
+from contracts.server.checks import (
+    ContractViolation,
+    check_exact,
+    check_request_error,
+    check_result,
+    check_validation_error,
+    expect,
+    json_body,
+)
+from contracts.server.netfail import Unreachable, describe
+from contracts.server.targets import BudgetExhausted, Target
+from contracts.server.video_checks import check_video
 
 ENDPOINTS = dict(SHORT_NAMES)
 """Short name -> endpoint id, for every family member (``endpoints.json``)."""
@@ -307,7 +307,7 @@ def sync_run(endpoint: str) -> Callable[[SuiteContext], str | None]:
 
 
 def stateful(ctx: SuiteContext) -> str | None:
-    from contracts.stateful import run_machine
+    from contracts.server.stateful import run_machine
 
     if not ctx.target.budget.can_spend(1):
         raise Skip("live budget exhausted")
@@ -340,7 +340,7 @@ def lifecycle_states(ctx: SuiteContext) -> str | None:
 
 
 def spec_drift(ctx: SuiteContext) -> str | None:
-    from contracts.drift import OpenApiUnavailable, drift_report, fetch_openapi
+    from contracts.live.drift import OpenApiUnavailable, drift_report, fetch_openapi
 
     try:
         report = drift_report(lambda endpoint_id: fetch_openapi(endpoint_id, ctx.target.timeout))

@@ -33,7 +33,7 @@ def read_source(
     url: str, http: httpx.Client | None = None, workdir: Path | None = None
 ) -> SourceVideo:
     """Width, height and seconds of the video at ``url``."""
-    from contracts.mp4probe import probe  # PyAV
+    from contracts.server.mp4probe import probe  # PyAV
 
     with tempfile.TemporaryDirectory(dir=workdir) as folder:
         path = Path(folder) / "source.mp4"

@@ -30,10 +30,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from contracts.checks import schema_problems
-from contracts.netfail import UNKNOWN_REQUEST, Unreachable, describe
-from contracts.strategies import I2V, T2V, every_rule
-from contracts.targets import Target
+from contracts.generation.strategies import I2V, T2V, every_rule
+from contracts.server.checks import schema_problems
+from contracts.server.netfail import UNKNOWN_REQUEST, Unreachable, describe
+from contracts.server.targets import Target
 
 RECORD_DIR = Path("fixtures/recorded")
 VERBATIM_KEYS = frozenset(

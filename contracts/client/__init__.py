@@ -1,0 +1,1 @@
+"""Judging a client: adapters that make any client perform a call, and the checks of its traffic."""

@@ -1,0 +1,1 @@
+"""Generating inputs: Hypothesis strategies from the JSON Schemas and the settings profiles."""

@@ -1,0 +1,1 @@
+"""The pytest integration: the ``ray2_mock`` fixture, the suite's options and its tests."""
