@@ -4,20 +4,26 @@ only."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mockserver.clock import Clock
 from mockserver.config import Config
 from mockserver.fal.api import QueueApi
 from mockserver.media import VideoRenderer
+from mockserver.production.by_endpoint import EndpointProducers
 from mockserver.production.scenario import ScenarioProducer
 from mockserver.production.video import OutputPublisher, VideoProducer
-from mockserver.queue import RequestQueue
+from mockserver.queue import Producer, RequestQueue
 from mockserver.services import Observers, Services
 from mockserver.storage.api import Storage
 from mockserver.storage.files import FileStore
 from mockserver.stores import MemoryStore, RequestStore, SharedSqliteStore, SqliteStore
 from mockserver.webhooks.dispatch import RetryPolicy, WebhookDispatcher
+
+PRODUCERS: dict[str, Callable[[VideoRenderer], Producer]] = {"video": VideoProducer}
+"""What makes an output, by the endpoint rows' ``producer`` (``endpoints.json``), each built
+with the emulator's renderer."""
 
 
 def open_services(
@@ -49,8 +55,9 @@ def open_services(
         remote_images=config.remote_images,
         resolve_local_url=storage.resolve_local_url,
     )
+    producers = EndpointProducers({name: make(renderer) for name, make in PRODUCERS.items()})
     producer = OutputPublisher(
-        ScenarioProducer(VideoProducer(renderer), config.media_dir, observers.metrics), files
+        ScenarioProducer(producers, config.media_dir, observers.metrics), files
     )
     queue = RequestQueue(
         request_store, clock, config.timing_profile, producer, progression=observers.progression

@@ -45,16 +45,11 @@ log = logging.getLogger(__name__)
 
 CancelOutcome = Literal["CANCELLATION_REQUESTED", "ALREADY_COMPLETED", "NOT_FOUND"]
 
-# What the emulated model prints while it works: (fraction of run time, message); the first
-# line is the endpoint's own (``endpoints.json``'s ``start_log``, formatted with its input).
-# [inferred: no captured Ray 2 log line exists; these read like a video model's progress.]
-LOG_PLAN: tuple[tuple[float, str], ...] = (
-    (0.0, "{start_log}"),
-    (0.25, "Generating video: 25%"),
-    (0.5, "Generating video: 50%"),
-    (0.75, "Generating video: 75%"),
-)
-FINISHED_LOG = "Video generated"
+# When the emulated model prints while it works, as fractions of its run time: its first line
+# (the row's ``start_log``, formatted with its input), then its progress lines (the row's
+# ``progress_log``), and its ``finished_log`` once the output exists. [inferred: no captured
+# Ray 2 log line exists; the rows' lines read like a video model's progress.]
+PROGRESS_POINTS: tuple[float, ...] = (0.25, 0.5, 0.75)
 START_TIMEOUT_ERROR = {
     "status_code": 504,
     "error_type": "request_timeout",
@@ -347,7 +342,7 @@ class RequestQueue:
             submitted_at=now,
             eligible_at=now + self.timing.queue_seconds,
             run_seconds=(
-                self.timing.run_seconds(max(units, 1))
+                self.timing.run_seconds(max(units, 1), endpoint.facts.timing)
                 if validation.ok
                 else self.timing.reject_seconds
             ),
@@ -581,10 +576,14 @@ class RequestQueue:
         record.logs = []
         if record.rejection is None:  # a rejected input never reaches the model: no logs
             endpoint = ENDPOINTS[record.endpoint_id]
-            first = endpoint.start_log(endpoint.arguments_of(record))
             record.logs = [
-                log_line(at + fraction * record.run_seconds, message.format(start_log=first))
-                for fraction, message in LOG_PLAN
+                log_line(at, endpoint.start_log(endpoint.arguments_of(record))),
+                *(
+                    log_line(
+                        at + point * record.run_seconds, endpoint.progress_log(round(point * 100))
+                    )
+                    for point in PROGRESS_POINTS
+                ),
             ]
         if record.extra_logs:
             record.logs += [
@@ -653,7 +652,7 @@ class RequestQueue:
         for note in production.notes:
             log.info("%s: %s", record.request_id, note)
         if outcome == "ok":
-            record.logs.append(log_line(at, FINISHED_LOG))
+            record.logs.append(log_line(at, ENDPOINTS[record.endpoint_id].facts.finished_log))
         if not self._save(record):
             return False
         self._ready.pop(record.request_id, None)

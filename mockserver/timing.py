@@ -2,12 +2,22 @@
 
 ``queue_seconds`` is the gateway's minimum time in the queue; ``capacity`` is how many
 requests run at once (the rest wait, with real queue positions); run time grows with the
-request's cost units, because a 1080p 9 s clip takes longer than a 540p 5 s one.
+request's cost units, because a 1080p 9 s clip takes longer than a 540p 5 s one. Each endpoint
+row names its run-time class (``timing``): ``video`` is ``run_seconds_base`` and
+``run_seconds_per_unit``, and a profile may give other classes their own (``other_runs``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class RunTime:
+    base: float
+    per_unit: float
+    """Added for each cost unit past the first."""
 
 
 @dataclass(frozen=True)
@@ -20,10 +30,20 @@ class TimingProfile:
     reject_seconds: float = 0.0
     """How long a request whose input the app rejects runs before its 422 (validation is
     quick, but the request still goes IN_QUEUE -> IN_PROGRESS -> COMPLETED)."""
-    log_points: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75)
+    other_runs: Mapping[str, RunTime] = field(default_factory=dict)
+    """Run times of the classes other than ``video``, by the endpoint rows' ``timing``."""
 
-    def run_seconds(self, cost_units: int) -> float:
-        return self.run_seconds_base + self.run_seconds_per_unit * (cost_units - 1)
+    @property
+    def runs(self) -> Mapping[str, RunTime]:
+        """Every run-time class this profile knows."""
+        return {
+            "video": RunTime(self.run_seconds_base, self.run_seconds_per_unit),
+            **self.other_runs,
+        }
+
+    def run_seconds(self, cost_units: int, timing: str = "video") -> float:
+        run = self.runs[timing]
+        return run.base + run.per_unit * (cost_units - 1)
 
 
 TIMING_PROFILES: dict[str, TimingProfile] = {

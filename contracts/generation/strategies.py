@@ -40,16 +40,12 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from contracts.schemas import load_schema
-from contracts.schemas.endpoints import ENDPOINT_FACTS, INPUT_SCHEMAS, SHORT_NAMES
+from contracts.schemas.endpoints import ENDPOINT_FACTS, INPUT_SCHEMAS, SHORT_NAMES, input_fields
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
 I2V = "fal-ai/luma-dream-machine/ray-2/image-to-video"
 ENDPOINT_IDS: tuple[str, ...] = tuple(ENDPOINT_FACTS)
 """Every endpoint of the family, in the endpoint table's order."""
-IMAGE_FIELDS = ("image_url", "end_image_url")
-"""String fields that must hold a fetchable image for a generation to succeed."""
-VIDEO_FIELDS = ("video_url",)
-"""String fields that must hold a fetchable video (reframe, modify)."""
 __all__ = [
     "ENDPOINT_IDS",
     "I2V",
@@ -218,12 +214,11 @@ def valid_inputs(
         fields[name] = _field_strategy(schema_name, name)
     if prompts is not None:
         fields["prompt"] = prompts
-    for name in IMAGE_FIELDS:
-        if name in fields:
-            fields[name] = images if images is not None else image_urls()
-    for name in VIDEO_FIELDS:
-        if name in fields:
-            fields[name] = videos if videos is not None else video_urls()
+    image_fields, video_fields = input_fields(endpoint_id)  # fetchable files, or no generation
+    for name in image_fields:
+        fields[name] = images if images is not None else image_urls()
+    for name in video_fields:
+        fields[name] = videos if videos is not None else video_urls()
     fields.update(overrides or {})
     required = {name: fields[name] for name in _required(endpoint_id)}
     optional = {name: s for name, s in fields.items() if name not in required}
@@ -240,6 +235,7 @@ def minimal_input(
     """The prompt and every required field (an enum's first value, a small image or video):
     the smallest input each endpoint accepts."""
     properties = _properties(endpoint_id)
+    image_fields, video_fields = input_fields(endpoint_id)
     body: dict[str, Any] = {"prompt": prompt} if "prompt" in properties else {}
     for name in _required(endpoint_id):
         prop = properties[name]
@@ -247,9 +243,9 @@ def minimal_input(
             continue
         if "enum" in prop:
             body[name] = prop["enum"][0]
-        elif name in VIDEO_FIELDS:
+        elif name in video_fields:
             body[name] = video_url or mp4_data_uri()
-        elif name in IMAGE_FIELDS:
+        elif name in image_fields:
             body[name] = image_url or png_data_uri()
         else:
             body[name] = prompt

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 from contracts.schemas import load_schema, schema_path
 
@@ -60,23 +60,45 @@ class Price:
         return round(total)
 
 
+Fidelity = Literal["exact", "generic"]
+
+
 @dataclass(frozen=True)
 class EndpointFacts:
+    """One row of ``endpoints.json``: everything the emulator and the suite need to know of an
+    endpoint, so none of them branches on an endpoint id or a family."""
+
     endpoint_id: str
     input_schema: str
     output_schema: str
     kind: str
-    price: Price
+    """fal's category (``text-to-video``, ``video-to-video``, ...), as its OpenAPI says."""
+    price: Price | None
+    """None: fal's price is not known (the ledger says so instead of inventing one)."""
+    fidelity: Fidelity = "exact"
+    """exact: every behaviour rests on evidence (docs/fidelity.md); generic: answered by rule."""
+    validation: str = "fastapi"
+    """How its input is judged (``mockserver.fal.endpoints.VALIDATORS``)."""
+    producer: str = "video"
+    """What makes its output (the emulator's producers by name, ``mockserver.assembly``)."""
+    timing: str = "video"
+    """Its run-time class in every timing profile (``mockserver.timing``)."""
     short: str = ""
     """The contract suite's name for it (``invalid_inputs[<short>]``)."""
     label: str = ""
     """What frames and the dashboard call it."""
     render: str = "generate"
-    """The output rule (``geometry.OUTPUT_RULES``): generate, reframe or modify."""
+    """The video rule (``geometry.OUTPUT_RULES``): generate, reframe or modify."""
     start_log: str = "Starting generation"
     """The model's first log line, formatted with the input (defaults filled in)."""
+    progress_log: str = ""
+    """The model's progress lines, formatted with ``percent``."""
+    finished_log: str = ""
+    """The model's last line, once its output exists."""
     video_fields: tuple[str, ...] = field(default=())
     """Input fields that hold a video URL (the per-second price's, and the render rule's)."""
+    image_fields: tuple[str, ...] = field(default=())
+    """Input fields that hold an image URL (read as frames, previewed by the dashboard)."""
 
 
 @cache
@@ -90,26 +112,38 @@ def app_id() -> str:
 
 
 def _facts(row: Mapping[str, Any]) -> EndpointFacts:
-    price = Price(**row["price"])
+    fields = list(load_schema(row["input"])["properties"])
     return EndpointFacts(
         endpoint_id=row["id"],
         input_schema=row["input"],
         output_schema=row["output"],
         kind=row["kind"],
-        price=price,
+        price=None if row["price"] is None else Price(**row["price"]),
+        fidelity=row["fidelity"],
+        validation=row["validation"],
+        producer=row["producer"],
+        timing=row["timing"],
         short=row["short"],
         label=row["label"],
         render=row["render"],
         start_log=row["start_log"],
-        video_fields=tuple(
-            name for name in load_schema(row["input"])["properties"] if name.startswith("video_")
-        ),
+        progress_log=row["progress_log"],
+        finished_log=row["finished_log"],
+        video_fields=tuple(name for name in fields if name.startswith("video_")),
+        image_fields=tuple(name for name in fields if name.endswith("image_url")),
     )
 
 
 @cache
 def endpoint_facts() -> dict[str, EndpointFacts]:
     return {row["id"]: _facts(row) for row in _table()["endpoints"]}
+
+
+def input_fields(endpoint_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The endpoint's image arguments, in the order their inputs are resolved, and its video
+    arguments (its row's, read from its input schema); none for an id the table lacks."""
+    facts = ENDPOINT_FACTS.get(endpoint_id)
+    return (facts.image_fields, facts.video_fields) if facts else ((), ())
 
 
 APP_ID = app_id()
@@ -121,8 +155,10 @@ SHORT_NAMES: dict[str, str] = {f.short: e for e, f in ENDPOINT_FACTS.items()}
 
 def cost_units(endpoint_id: str, arguments: Mapping[str, Any], seconds: float | None = None) -> int:
     """Units of one generation from validated input (defaults filled in); ``seconds`` is the
-    input video's duration for a per-second price (None: not read yet, 0 units)."""
-    return ENDPOINT_FACTS[endpoint_id].price.units(arguments, seconds)
+    input video's duration for a per-second price (None: not read yet, 0 units). An endpoint
+    whose price is unknown counts one unit a generation."""
+    price = ENDPOINT_FACTS[endpoint_id].price
+    return 1 if price is None else price.units(arguments, seconds)
 
 
 def billed_units(endpoint_id: str, body: Any, seconds: float | None = None) -> int:
@@ -136,10 +172,18 @@ def billed_units(endpoint_id: str, body: Any, seconds: float | None = None) -> i
     if not isinstance(body, Mapping) or not Draft202012Validator(schema).is_valid(body):
         return 0
     defaults = {k: v["default"] for k, v in schema["properties"].items() if "default" in v}
-    if seconds is None and ENDPOINT_FACTS[endpoint_id].price.per_second:
+    if seconds is None and per_second(endpoint_id):
         seconds = MAX_INPUT_VIDEO_SECONDS
     return cost_units(endpoint_id, {**defaults, **body}, seconds)
 
 
-def cost_usd(endpoint_id: str, units: int) -> float:
-    return round(units * ENDPOINT_FACTS[endpoint_id].price.unit_usd, 4)
+def per_second(endpoint_id: str) -> bool:
+    """Whether the endpoint bills the started seconds of an input video."""
+    price = ENDPOINT_FACTS[endpoint_id].price
+    return price is not None and price.per_second
+
+
+def cost_usd(endpoint_id: str, units: int) -> float | None:
+    """Dollars for ``units`` of the endpoint; None when fal's price is unknown."""
+    price = ENDPOINT_FACTS[endpoint_id].price
+    return None if price is None else round(units * price.unit_usd, 4)

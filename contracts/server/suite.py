@@ -38,6 +38,7 @@ from contracts.generation.strategies import (
     minimal_input,
     valid_inputs,
 )
+from contracts.schemas.endpoints import ENDPOINT_FACTS
 from contracts.server import flows
 from contracts.server.checks import (
     ContractViolation,
@@ -123,17 +124,21 @@ def _affordable(
     return chosen
 
 
+OUTPUT_CHECKS: dict[str, Callable[..., None]] = {"video": check_video}
+"""How an output is judged, by the producer the endpoint's row names (``endpoints.json``)."""
+
+
+def check_output(ctx: SuiteContext, endpoint_id: str, output: Any, arguments: Any) -> None:
+    """The output checks of the endpoint's producer: the file behind it, of the promised kind."""
+    check = OUTPUT_CHECKS[ENDPOINT_FACTS[endpoint_id].producer]
+    check(output, arguments, http=ctx.http, workdir=ctx.workdir, endpoint_id=endpoint_id)
+
+
 def _generate(ctx: SuiteContext, handle: flows.Handle, *, video: bool = True) -> None:
     flows.wait_completed(ctx.target, ctx.http, handle)
     output = flows.finished_output(ctx.http, handle)
     if video:
-        check_video(
-            output,
-            handle.arguments,
-            http=ctx.http,
-            workdir=ctx.workdir,
-            endpoint_id=handle.endpoint_id,
-        )
+        check_output(ctx, handle.endpoint_id, output, handle.arguments)
 
 
 def _cheapest(endpoint: str) -> dict[str, st.SearchStrategy[Any]]:
@@ -300,7 +305,7 @@ def sync_run(endpoint: str) -> Callable[[SuiteContext], str | None]:
             observed=dict(response.headers),
         )
         output = check_result(response, request_id)
-        check_video(output, arguments, http=ctx.http, workdir=ctx.workdir, endpoint_id=endpoint)
+        check_output(ctx, endpoint, output, arguments)
         return None
 
     return run

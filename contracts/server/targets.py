@@ -165,9 +165,10 @@ def _data_uri_seconds(endpoint_id: str, arguments: Any) -> float | None:
     """The input video's seconds when a per-second price's video is a ``data:`` URI (read
     locally, for free); None otherwise."""
     facts = ENDPOINT_FACTS.get(endpoint_id)
-    if facts is None or not facts.price.per_second or not isinstance(arguments, Mapping):
+    price = None if facts is None else facts.price
+    if price is None or not price.per_second or not isinstance(arguments, Mapping):
         return None
-    url = arguments.get(facts.price.per_second_of or "")
+    url = arguments.get(price.per_second_of or "")
     if not isinstance(url, str) or not url.startswith("data:"):
         return None
     from contracts.server.sources import read_source

@@ -303,25 +303,38 @@ async def metrics(request: Request) -> Response:
 
 def ledger_of(records: list[RequestRecord]) -> dict[str, Any]:
     """Cost per API key: completed generations are billed at their endpoint's price (its units
-    times its unit price, ``contracts/schemas/endpoints.json``); failed and cancelled ones not."""
+    times its unit price, ``contracts/schemas/endpoints.json``); failed and cancelled ones not.
+    A generation whose endpoint has no known price counts in ``unpriced_requests`` instead of
+    dollars: the ledger does not invent a price."""
     keys: dict[str, dict[str, Any]] = {}
     for record in records:
         key = record.headers.get("authorization", "unknown")
         row = keys.setdefault(
             key,
-            {"key": key, "billed_requests": 0, "unbilled_requests": 0, "units": 0, "usd": 0.0},
+            {
+                "key": key,
+                "billed_requests": 0,
+                "unbilled_requests": 0,
+                "unpriced_requests": 0,
+                "units": 0,
+                "usd": 0.0,
+            },
         )
         if record.status == "COMPLETED" and record.outcome == "ok":
+            usd = cost_usd(record.endpoint_id, record.cost_units)
             row["billed_requests"] += 1
             row["units"] += record.cost_units
-            row["usd"] += cost_usd(record.endpoint_id, record.cost_units)
+            if usd is None:
+                row["unpriced_requests"] += 1
+            else:
+                row["usd"] += usd
         elif record.status == "COMPLETED":
             row["unbilled_requests"] += 1
     rows = sorted(keys.values(), key=lambda r: r["key"])
     for row in rows:
         row["usd"] = round(row["usd"], 2)
     return {
-        "prices": {e: asdict(f.price) for e, f in ENDPOINT_FACTS.items()},
+        "prices": {e: f.price and asdict(f.price) for e, f in ENDPOINT_FACTS.items()},
         "keys": rows,
         "total_units": sum(r["units"] for r in rows),
         "total_usd": round(sum(r["usd"] for r in rows), 2),

@@ -1,20 +1,28 @@
 """The emulated fal endpoints: their facts (``contracts/schemas/endpoints.json``) and how their
-input is judged when a request runs."""
+input is judged when a request runs.
+
+Each row of the table names how its input is validated (``VALIDATORS``), what produces its
+output (the producers ``mockserver.assembly`` registers), its timing class, its price (or none)
+and whether it is exact or generic; nothing here branches on an endpoint id or a family."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from contracts.schemas import load_schema
 from contracts.schemas.endpoints import APP_ID, ENDPOINT_FACTS, EndpointFacts, cost_units
-from mockserver.fal.validation import Validation, validator_for
+from mockserver.fal.validation import InputValidator, Validation, validator_for
 
 if TYPE_CHECKING:
     from mockserver.records import RequestRecord
 
-__all__ = ["APP_ID", "ENDPOINTS", "Endpoint", "cost_units"]
+__all__ = ["APP_ID", "ENDPOINTS", "VALIDATORS", "Endpoint", "cost_units"]
+
+VALIDATORS: dict[str, Callable[[str], InputValidator]] = {"fastapi": validator_for}
+"""How an endpoint's input is judged, by the row's ``validation``: ``fastapi``, the pydantic
+model built from the input schema, behind FastAPI's body rules (``fal.validation``)."""
 
 
 @dataclass(frozen=True)
@@ -37,8 +45,8 @@ class Endpoint:
         return load_schema(self.input_schema)
 
     def validate(self, body: Any) -> Validation:
-        """The input as the app behind fal's queue judges it (pydantic, FastAPI's rules)."""
-        return validator_for(self.input_schema).validate(body)
+        """The input as the app behind fal's queue judges it (the row's ``validation``)."""
+        return VALIDATORS[self.facts.validation](self.input_schema).validate(body)
 
     def with_defaults(self, body: Any) -> dict[str, Any]:
         """The input as the model sees it: validated and coerced, defaults filled in.
@@ -75,6 +83,10 @@ class Endpoint:
     def start_log(self, arguments: Mapping[str, Any]) -> str:
         """The model's first log line for these arguments (``endpoints.json``'s ``start_log``)."""
         return self.facts.start_log.format_map(_Blank(arguments))
+
+    def progress_log(self, percent: int) -> str:
+        """The model's progress line at ``percent`` of its run (the row's ``progress_log``)."""
+        return self.facts.progress_log.format(percent=percent)
 
     def cost_units(self, validation: Validation, seconds: float | None = None) -> int:
         """What fal bills for it: nothing for input the app rejects (billable units 0).

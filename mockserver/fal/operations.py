@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 from contracts.schemas.endpoints import APP_ID, ENDPOINT_FACTS
 from mockserver.fal.hosts import HostRole, host_role
 
-ENDPOINTS = frozenset(ENDPOINT_FACTS)
 REQUEST_PATH = re.compile(
     r"^/(?P<target>.+?)/requests/(?P<request_id>[^/]+)(?P<op>/status/stream|/status|/cancel)?/?$"
 )
@@ -66,7 +65,7 @@ def _on_role(role: HostRole, method: str, path: str) -> FalCall:
             return _on_role("run", method, path[len("/run") :])
         role = "queue"
     stripped = path.strip("/")
-    if stripped in ENDPOINTS:
+    if stripped in ENDPOINT_FACTS:  # a row of the endpoint table, read when asked
         return FalCall("submit" if role == "queue" else "run", stripped)
     match = REQUEST_PATH.match(path) if role == "queue" else None
     if match and match["target"] in REQUEST_TARGETS:

@@ -49,7 +49,7 @@ from typing import Any
 import imageio_ffmpeg
 from PIL import Image, ImageDraw
 
-from contracts.schemas.endpoints import ENDPOINT_FACTS
+from contracts.schemas.endpoints import ENDPOINT_FACTS, input_fields
 from contracts.schemas.geometry import DEFAULTS, FPS, SourceVideo, VideoSpec, output_spec
 from mockserver.config import RemoteImages
 
@@ -72,11 +72,6 @@ from .drawing import (
 from .images import ImageInput, frame_image, load_image_input, placeholder_image
 from .v2v import plan_for
 from .videos import PLACEHOLDER_SOURCE, VideoInput, load_video_input
-
-# The image arguments, in the order their inputs are resolved.
-IMAGE_FIELDS: tuple[str, ...] = ("image_url", "end_image_url")
-# The video argument of the video-to-video rules.
-VIDEO_FIELDS: tuple[str, ...] = ("video_url",)
 
 # Bump when the drawing or encoding changes: old cache keys then simply stop being produced.
 RENDER_VERSION = 2
@@ -378,9 +373,10 @@ class VideoRenderer:
         an input video is read back in a thread)."""
         args = req.arguments
         rule = rule_of(req.endpoint_id)
-        fields = [f for f in IMAGE_FIELDS if args.get(f)]
+        image_fields, video_inputs = input_fields(req.endpoint_id)
+        fields = [f for f in image_fields if args.get(f)]
         # a video rule always reads its video: an empty URL is fal's file_download_error
-        video_fields = [f for f in VIDEO_FIELDS if f in args] if rule != "generate" else []
+        video_fields = [f for f in video_inputs if f in args] if rule != "generate" else []
         if fields or video_fields:  # no gather (two tasks per field) for a text-only input
             loaded, videos = await asyncio.gather(
                 asyncio.gather(*(self._image(f, str(args[f])) for f in fields)),
@@ -432,9 +428,8 @@ class VideoRenderer:
         if video is None:
             raise ValueError(f"the {rule} rule needs an input video")
         files = {**{f: i.digest for f, i in images.items()}, "video": video.source.digest}
-        arguments = {
-            k: v for k, v in req.arguments.items() if k not in (*IMAGE_FIELDS, *VIDEO_FIELDS)
-        }
+        files_in = {field for fields in input_fields(req.endpoint_id) for field in fields}
+        arguments = {k: v for k, v in req.arguments.items() if k not in files_in}
         parts = {
             "v": RENDER_VERSION,
             "ffmpeg": self._ffmpeg_version,

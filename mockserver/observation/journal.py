@@ -21,6 +21,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contracts.schemas.endpoints import ENDPOINT_FACTS
 from mockserver.fal.operations import FalCall, classify
 from mockserver.observation.masking import mask_secret
 
@@ -51,6 +52,13 @@ def _decode(raw: bytes, content_type: str, truncated: bool) -> Any:
 
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+def fidelity_of(endpoint_id: str | None) -> str | None:
+    """``exact`` or ``generic``, as the endpoint's row says: a generic answer is made by rule,
+    and the journal says so beside each entry about it."""
+    facts = ENDPOINT_FACTS.get(endpoint_id or "")
+    return facts.fidelity if facts else None
 
 
 @dataclass
@@ -109,6 +117,7 @@ class JournalEntry:
             "query": self.query,
             "route": self.route,
             "endpoint_id": self.endpoint_id,
+            "fidelity": fidelity_of(self.endpoint_id),
             "request_id": self.request_id,
             "request_headers": request_headers,
             "request_body": _decode(bytes(self.request_raw), request_type, request_cut),

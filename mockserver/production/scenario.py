@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from contracts.schemas.endpoints import per_second
 from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.media import MediaInputError
 from mockserver.media.cache import cache_key
@@ -53,7 +54,7 @@ def _per_second_units(record: RequestRecord, output: Path) -> int | None:
     """A per-second price bills the input video's seconds; a given output stands in for the
     model, so its own duration is the one billed (reframe and modify keep the duration)."""
     endpoint = ENDPOINTS.get(record.endpoint_id)
-    if endpoint is None or not endpoint.facts.price.per_second:
+    if endpoint is None or not per_second(record.endpoint_id):
         return None
     try:
         seconds = probe_video("video", str(output), output.read_bytes()).seconds

@@ -18,6 +18,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from contracts.schemas.endpoints import per_second
 from mockserver.fal.catalogue import media_error_detail, model_error
 from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.fal.errors import request_error
@@ -58,7 +59,7 @@ class VideoProducer:
             media["width"], media["height"] = video.spec.width, video.spec.height
             media["fps"], media["frame_count"] = video.spec.fps, video.spec.frame_count
         units = None
-        if endpoint.facts.price.per_second and video.source is not None:
+        if per_second(record.endpoint_id) and video.source is not None:
             units = endpoint.cost_units(
                 endpoint.validation_of(record), seconds=video.source.seconds
             )

@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from contracts.schemas import SCHEMA_DIR, load_schema
-from contracts.schemas.endpoints import ENDPOINT_FACTS
+from contracts.schemas.endpoints import ENDPOINT_FACTS, input_fields
 from mockserver.control.api import query_limit, request_not_found
 from mockserver.fal.catalogue import media_error_detail
 from mockserver.fal.endpoints import ENDPOINTS
@@ -140,7 +140,7 @@ async def input_image(request: Request) -> Response:
         return record
     field = request.path_params["field"]
     sent = record.input if isinstance(record.input, dict) else {}
-    url = sent.get(field) if field in views.IMAGE_FIELDS else None
+    url = sent.get(field) if field in input_fields(record.endpoint_id)[0] else None
     if not isinstance(url, str) or not url:
         return request_error(404, f"Request has no input image {field!r}", "not_found")
     renderer = services(request).renderer

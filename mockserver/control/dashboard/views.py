@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from contracts.schemas.endpoints import input_fields
 from contracts.schemas.geometry import output_spec
 from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.records import RequestRecord
 
 PARAM_FIELDS = ("aspect_ratio", "resolution", "duration", "loop", "mode")
-IMAGE_FIELDS = ("image_url", "end_image_url")
-VIDEO_FIELDS = ("video_url",)
 PROMPT_EXCERPT_CHARS = 120
 LONG_VALUE_CHARS = 200
 """Strings longer than this (``data:`` URIs, mostly) are cut in the JSON the page shows."""
@@ -96,17 +95,18 @@ def summary(
     fields = endpoint.input_schema_doc()["properties"] if endpoint else sent
     prompt = sent.get("prompt")
     end = record.completed_at if record.completed_at is not None else now
+    image_fields, video_fields = input_fields(record.endpoint_id)
     images = {
         field: {
             "url": excerpt(url, LONG_VALUE_CHARS),
             "preview": image_preview_path(record.request_id, field),
         }
-        for field in IMAGE_FIELDS
+        for field in image_fields
         if isinstance(url := sent.get(field), str) and url
     }
     videos = {
         field: {"url": excerpt(url, LONG_VALUE_CHARS)}
-        for field in VIDEO_FIELDS
+        for field in video_fields
         if isinstance(url := sent.get(field), str) and url
     }
     return {
@@ -114,6 +114,7 @@ def summary(
         "endpoint_id": record.endpoint_id,
         "kind": endpoint.kind if endpoint else None,
         "label": endpoint.label if endpoint else None,
+        "fidelity": endpoint.facts.fidelity if endpoint else None,
         "mode": record.mode,
         "priority": record.priority,
         "status": record.status,

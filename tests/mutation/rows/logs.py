@@ -28,8 +28,11 @@ MUTANTS = (
     Mutant(
         row=WHAT,
         path="mockserver/queue.py",
-        old="record.logs.append(log_line(at, FINISHED_LOG))",
-        new="record.logs += [log_line(at, n) for n in (FINISHED_LOG, *production.notes)]",
+        old="record.logs.append(log_line(at, ENDPOINTS[record.endpoint_id].facts.finished_log))",
+        new=(
+            "record.logs += [log_line(at, n) for n in"
+            " (ENDPOINTS[record.endpoint_id].facts.finished_log, *production.notes)]"
+        ),
         breaks="the emulator's own notes (placeholder images) show up as the model's log lines",
     ),
     Mutant(

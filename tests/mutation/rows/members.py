@@ -76,10 +76,14 @@ MUTANTS = (
         path=TABLE,
         old=(
             '"start_log": "Starting generation: reframe to {aspect_ratio}",\n'
+            '      "progress_log": "Generating video: {percent}%",\n'
+            '      "finished_log": "Video generated",\n'
             '      "price": {\n        "unit_usd": 0.06,'
         ),
         new=(
             '"start_log": "Starting generation: {aspect_ratio}",\n'
+            '      "progress_log": "Generating video: {percent}%",\n'
+            '      "finished_log": "Video generated",\n'
             '      "price": {\n        "unit_usd": 0.06,'
         ),
         breaks="Flash reframe's first log line drops the word reframe",
