@@ -49,6 +49,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check mockserver contracts tests bench
 	$(BIN)/ruff format --check mockserver contracts tests bench
 	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit/test_layers.py -k circles  # no import circle
 
 bench: $(STAMP) $(BENCH_NODE_STAMP)
 	$(BIN)/python -m bench $(ARGS)
