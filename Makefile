@@ -42,7 +42,6 @@ soak: $(STAMP)
 # Proves every fidelity-ledger row can fail: each row's source mutants against its named tests
 # (tests/mutation; ARGS="--row Cancel" for some rows). Slow, so not part of test.
 mutate: $(STAMP) $(JS_STAMP)
-	@sh scripts/ensure-chromium.sh
 	$(BIN)/python -m tests.mutation $(ARGS)
 
 lint: $(STAMP)
