@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from starlette.responses import Response
 
 from mockserver.fal.catalogue import GATEWAY_ERRORS, REASONS, GatewayAnswer
 from mockserver.fal.endpoints import ENDPOINTS
-from mockserver.fal.errors import request_error
 from mockserver.fal.ids import new_request_id
 from mockserver.fal.unknown import WRITERS as UNKNOWN_REQUEST_ROUTES
 from mockserver.fal.unknown import unknown_request
@@ -67,14 +66,15 @@ class HttpError:
         sends_id = default.request_id if self.request_id is None else self.request_id
         if sends_id:
             headers["x-fal-request-id"] = new_request_id()
-        headers = {**dict(default.headers), **headers}
         own = self.message is None and self.error_type is None and not self.bare
         if own and self.status == 404 and route in UNKNOWN_REQUEST_ROUTES:
-            return unknown_request(route, headers)
-        error_type = None if self.bare else self.error_type or default.error_type
-        return request_error(
-            self.status, self.message or default.message, error_type, headers=headers
+            return unknown_request(route, {**dict(default.headers), **headers})
+        answer = replace(
+            default,
+            message=self.message or default.message,
+            error_type=None if self.bare else self.error_type or default.error_type,
         )
+        return answer.response(self.status, headers)
 
 
 def ingress_page(status: int) -> bytes:

@@ -260,8 +260,7 @@ class QueueApi:
         concurrency-limits docs: "the gateway checks concurrency at request time")."""
         if self.queue.slots_taken() < self.queue.slots:
             return None
-        answer = CONCURRENCY_LIMIT
-        return request_error(429, answer.message, answer.error_type, headers=dict(answer.headers))
+        return CONCURRENCY_LIMIT.response(429)
 
     async def submit(self, request: Request, endpoint_id: str) -> Response:
         record = await self._accept(

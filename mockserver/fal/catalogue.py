@@ -9,11 +9,14 @@ looks like. The input files' errors (``mockserver.media``) write their entries h
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from starlette.responses import Response
+
 from mockserver.fal.auth import LOCKED_ACCOUNT, NO_USER
+from mockserver.fal.errors import request_error
 
 if TYPE_CHECKING:
     from mockserver.media import MediaInputError
@@ -116,6 +119,12 @@ class GatewayAnswer:
     request_id: bool = True
     """Send ``x-fal-request-id`` (the emulator's own refusals before a request exists do not)."""
     headers: tuple[tuple[str, str], ...] = ()
+
+    def response(self, status: int, headers: Mapping[str, str] | None = None) -> Response:
+        """This answer on the wire, in the request-error shape (``headers`` added to its own;
+        whether to add an ``x-fal-request-id`` is the caller's)."""
+        every = {**dict(self.headers), **(headers or {})}
+        return request_error(status, self.message, self.error_type, headers=every)
 
 
 def _request_error(kind: str) -> GatewayAnswer:

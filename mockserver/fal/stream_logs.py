@@ -33,7 +33,7 @@ class StreamLogs:
 
     def fresh(self, record: RequestRecord, now: float) -> list[dict[str, Any]]:
         """The lines not sent yet, in time order; from now on they count as sent."""
-        arrived = record.polled_logs(now, 0)
+        arrived = record.visible_logs(now)  # every line whose time has come
         if self._sent is None:
             owed = {line_key(line) for line in record.polled_logs(now, self.window_seconds)}
             self._sent = {key for line in arrived if (key := line_key(line)) not in owed}

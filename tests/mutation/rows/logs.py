@@ -101,7 +101,7 @@ MUTANTS = (
     Mutant(
         row=STREAM,
         path="mockserver/fal/stream_logs.py",
-        old="arrived = record.polled_logs(now, 0)",
+        old="arrived = record.visible_logs(now)",
         new="arrived = record.polled_logs(now, self.window_seconds)",
         breaks="lines that leave the window between two looks are never streamed",
     ),
