@@ -8,12 +8,12 @@ JS_STAMP := $(JS_DIR)/node_modules/.installed
 BENCH_NODE_DIR := bench/node
 BENCH_NODE_STAMP := $(BENCH_NODE_DIR)/node_modules/.installed
 
-.PHONY: serve test soak lint bench mutate clean
+.PHONY: serve test soak lint bench mutate docs docs-serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,docs]'
 	touch $(STAMP)
 
 # The pinned @fal-ai/client for the JS client tests (git-ignored; reinstalled when the pin moves).
@@ -44,6 +44,14 @@ soak: $(STAMP)
 mutate: $(STAMP) $(JS_STAMP)
 	$(BIN)/python -m tests.mutation $(ARGS)
 
+# The documentation site, strictly: a broken link or anchor, or a page left out of the
+# navigation, fails the build. `make test` runs the same build (tests/docs/).
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
+docs-serve: $(STAMP)
+	$(BIN)/mkdocs serve $(ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check mockserver contracts tests bench
 	$(BIN)/ruff format --check mockserver contracts tests bench
@@ -54,5 +62,5 @@ bench: $(STAMP) $(BENCH_NODE_STAMP)
 	$(BIN)/python -m bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) .ray2-mock .pytest_cache .hypothesis bench/results.json $(JS_DIR)/node_modules \
+	rm -rf $(VENV) site .ray2-mock .pytest_cache .hypothesis bench/results.json $(JS_DIR)/node_modules \
 		$(BENCH_NODE_DIR)/node_modules

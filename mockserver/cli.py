@@ -87,7 +87,7 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         "--scenarios",
         type=Path,
         default=None,
-        help="YAML/JSON scenario file (see README: Simulate failures)",
+        help="YAML/JSON scenario file (docs/failures.md: the scenario format)",
     )
     p.add_argument(
         "--fault-rate",

@@ -17,6 +17,8 @@ from tests.support import SHARED_MEDIA, TEST_KEY, make_config, route_fal_client
 MARKERS_BY_PATH: dict[str, tuple[str, ...]] = {
     "tests/reliability/": ("reliability", "slow"),
     "tests/integration/test_dashboard_browser.py": ("browser",),
+    "tests/docs/test_site_browser.py": ("browser",),
+    "tests/docs/test_examples.py": ("slow",),
     "tests/contracts/test_type_drift.py": ("node",),
     "tests/contracts/test_rehearsal.py": ("slow",),
     "tests/unit/test_media_render.py": ("slow",),

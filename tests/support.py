@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +21,7 @@ import fal_client.client as fal_client_module
 import pytest
 
 from mockserver.config import Config
+from mockserver.serving.server import ServerInfo
 from mockserver.stores import MemoryStore, RequestStore, SharedSqliteStore, SqliteStore
 
 STORE_KINDS = ("memory", "sqlite", "sqlite-shared")
@@ -208,3 +212,36 @@ def written_like_the_webhook_capture(body: bytes) -> bool:
     capture = evidence("webhook-capture.json")
     assert json.dumps(json.loads(capture), sort_keys=True).encode() == capture
     return json.dumps(json.loads(body), sort_keys=True).encode() == body
+
+
+@contextmanager
+def serve_process(state: Path, *args: str) -> Iterator[ServerInfo]:
+    """``ray2-mock serve`` as a subprocess on free ports (instant timing), stopped by SIGTERM,
+    which it must survive cleanly."""
+    command = [sys.executable, "-m", "mockserver.cli", "serve", "--port", "0"]
+    command += ["--timing", "instant", "--state-dir", str(state), "--log-level", "warning"]
+    process = subprocess.Popen(
+        [*command, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while (info := ServerInfo.read(state)) is None:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.05)
+        yield info
+    finally:
+        process.terminate()
+        assert process.wait(timeout=15) == 0, "serve did not stop cleanly on SIGTERM"
+
+
+def env_exports(state: Path, *args: str) -> str:
+    """What ``ray2-mock env`` prints for the emulator of ``state``."""
+    command = [sys.executable, "-m", "mockserver.cli", "env", "--state-dir", str(state), *args]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
+def unrouted_env(**extra: str) -> dict[str, str]:
+    """This process's environment without fal keys, proxies or CA overrides: a fresh shell."""
+    removed = ("FAL_", "HTTPS_PROXY", "HTTP_PROXY", "SSL_CERT", "NODE_OPTIONS", "PYTEST_")
+    return {**{k: v for k, v in os.environ.items() if not k.startswith(removed)}, **extra}

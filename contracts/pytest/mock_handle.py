@@ -53,7 +53,7 @@ class Ray2Mock:
 
     def scenario(self, spec: Mapping[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
         """Install a scenario (``POST /_mock/scenarios``): ``match``, ``times`` and effects such
-        as ``error``, ``http_error``, ``latency`` (see the README's scenario format)."""
+        as ``error``, ``http_error``, ``latency`` (the scenario format of docs/failures.md)."""
         return self._control("POST", "/_mock/scenarios", {**(spec or {}), **fields})
 
     def fail_next(

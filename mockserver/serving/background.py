@@ -17,6 +17,13 @@ from mockserver.serving.server import Emulator, ServerInfo
 
 
 class BackgroundEmulator:
+    """One emulator on free loopback ports, served from a thread of its own.
+
+    Use it as a context manager (``with BackgroundEmulator(config) as emulator:``) where the
+    pytest fixture does not fit: a script, another test runner, a notebook. ``url`` is the plain
+    HTTP base URL (queue at the root, sync run under ``/run``).
+    """
+
     def __init__(self, config: Config, app: Gateway | None = None) -> None:
         self.config = config
         self._emulator = Emulator(config, app, log_level="warning", access_log=False)

@@ -68,7 +68,7 @@ def test_mask_matches_the_journals_form() -> None:
 
 
 def test_faults_become_control_api_scenarios() -> None:
-    """The documented /_mock/scenarios forms (README "Simulate failures")."""
+    """The documented /_mock/scenarios forms (docs/failures.md)."""
     posted: list[dict] = []
     deleted: list[str] = []
 

@@ -18,27 +18,12 @@ import httpx
 import pytest
 
 from mockserver.serving.background import BackgroundEmulator
+from tests.browser import ARTIFACTS as BROWSER_ARTIFACTS
+from tests.browser import chromium, playwright_api
 from tests.support import TEST_KEY, expected_size, make_config, route_fal_client
 
-playwright_api = pytest.importorskip(
-    "playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')"
-)
 expect = playwright_api.expect
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    # Without these Chromium dials Google services, and on an offline machine its connections
-    # are refused; they also keep the test from sending traffic to any non-loopback host.
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
+ARTIFACTS = BROWSER_ARTIFACTS / "dashboard"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 T2V = "fal-ai/luma-dream-machine/ray-2"
@@ -49,16 +34,8 @@ SETTLE_MS = 60_000  # a render on a loaded 2-core machine; normally ~3 s with ti
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(
-            f"[required tool] Chromium not found at {CHROMIUM}: `make test` installs it with "
-            "apt-get when run as root (scripts/ensure-chromium.sh); otherwise "
-            "`sudo apt-get install -y chromium`"
-        )
-    with playwright_api.sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import pytest
 from mockserver.serving.browser_proxy import PROXY_PATH
 from mockserver.serving.server import ServerInfo
 from tests.node_client import JS_DIR, NODE, NODE_MISSING, SCRIPT, clean_env, ensure_js_client, ok
-from tests.support import CDN_FILE_PATH
+from tests.support import CDN_FILE_PATH, env_exports, serve_process
 
 CLIENT_SCRIPT = """
 import json, sys, httpx, fal_client
@@ -38,35 +38,8 @@ print(json.dumps({"result": result, "ran": ran, "updates": updates,
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerInfo, Path]]:
     state = tmp_path_factory.mktemp("served") / "state"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mockserver.cli",
-            "serve",
-            "--port",
-            "0",
-            "--timing",
-            "instant",
-            "--state-dir",
-            str(state),
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while (info := ServerInfo.read(state)) is None:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            assert time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.05)
+    with serve_process(state) as info:
         yield info, state
-    finally:
-        process.terminate()
-        assert process.wait(timeout=15) == 0, "serve did not stop cleanly on SIGTERM"
 
 
 @pytest.mark.parametrize("mode", ["proxy", "direct"])
@@ -99,15 +72,6 @@ def test_unmodified_client_through_env_exports(served: tuple[ServerInfo, Path], 
     assert seen["ran"]["video"]["url"].endswith(".mp4")
 
 
-def env_output(state: Path, *args: str) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "mockserver.cli", "env", "--state-dir", str(state), *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-
-
 OTHER_HTTPS_CALL = """
 import httpx
 try:
@@ -137,7 +101,7 @@ def test_node_client_over_https_proxy_url_trusts_the_ca_from_env(
     ensure_js_client()
     info, state = served
     proxy_url = f"https://127.0.0.1:{info.tls_port}{PROXY_PATH}"
-    command = f'{env_output(state)}\nexec "{NODE}" "$0" "$1" subscribe'
+    command = f'{env_exports(state)}\nexec "{NODE}" "$0" "$1" subscribe'
     run = ["sh", "-c", command, str(SCRIPT), proxy_url]
     trusted = subprocess.run(run, env=clean_env(), capture_output=True, text=True, timeout=120)
     assert trusted.returncode == 0, trusted.stderr
@@ -169,7 +133,7 @@ print(json.dumps({"url": url, "status": served.status_code, "type": served.heade
 def test_upload_file_through_proxy_env(served: tuple[ServerInfo, Path], tmp_path: Path) -> None:
     """rest.fal.ai and v3.fal.media are hard-coded in fal_client: only the proxy reaches them."""
     info, state = served
-    exports = env_output(state)
+    exports = env_exports(state)
     picture = tmp_path / "frame.png"
     picture.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(2048))
     shell = f'{exports}\nexec {sys.executable} -c "$0" "$1"'
@@ -200,7 +164,7 @@ def run_routed(
     """Run ``command`` in a shell whose only routing is what `ray2-mock env` printed; with
     ``journal_of``, also the hosts the emulator saw the run's requests arrive with."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(ROUTING_VARIABLES)}
-    shell = f'{env_output(state, "--mode", mode)}\nexec "$@"'
+    shell = f'{env_exports(state, "--mode", mode)}\nexec "$@"'
     mark = _last_journal_id(journal_of) if journal_of else 0
     completed = subprocess.run(
         ["sh", "-c", shell, "sh", *command], env=env, capture_output=True, text=True, timeout=120

@@ -357,24 +357,6 @@ def test_per_kind_rates_and_reset_reseeds() -> None:
     assert FaultEngine(FaultDocument(), fault_rate=0).random is None
 
 
-def test_the_readme_example_is_a_valid_scenario_file(tmp_path: Path) -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    section = readme[readme.index("## Simulate failures") :]
-    example = section[section.index("```yaml\n") + len("```yaml\n") :]
-    example = example[: example.index("```")]
-    (tmp_path / "fixtures").mkdir()
-    (tmp_path / "fixtures" / "demo.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom")
-    path = tmp_path / "failures.yaml"
-    path.write_text(example)
-    document = load_file(path)
-    assert document.seed == 7 and document.fault_rates == {
-        "run_429": 0.02,
-        "poll_502_ingress": 0.01,
-    }
-    assert len(document.scenarios) == 8
-    assert document.scenarios[-1].match.routes == {"stream"}
-
-
 def test_the_scenario_schema_names_what_the_code_knows() -> None:
     """scenarios.json is data: its enums must list exactly the routes, endpoints, error types,
     random faults and progressions the emulator implements."""

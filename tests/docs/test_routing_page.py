@@ -1,16 +1,14 @@
-"""README's routing table: every row says what to run and names tests that exist."""
+"""The routing page's table: every row says what to run and names tests that exist."""
 
 from __future__ import annotations
 
 from tests.support import REPO_ROOT, assert_names_existing_tests, markdown_rows
 
-SECTION = "## Route unmodified programs here"
-
 
 def routing_rows() -> list[list[str]]:
-    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
-    return markdown_rows(section, 3, "program")
+    text = (REPO_ROOT / "docs" / "routing.md").read_text(encoding="utf-8")
+    first_section = text.split("\n## ", 1)[0]
+    return markdown_rows(first_section, 3, "program")
 
 
 def test_every_program_kind_names_what_to_run_and_a_test_that_exists() -> None:
