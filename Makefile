@@ -53,8 +53,8 @@ docs-serve: $(STAMP)
 	$(BIN)/mkdocs serve $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check mockserver contracts tests bench
-	$(BIN)/ruff format --check mockserver contracts tests bench
+	$(BIN)/ruff check mockserver contracts tests bench scripts
+	$(BIN)/ruff format --check mockserver contracts tests bench scripts
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit/test_layers.py -k circles  # no import circle
 

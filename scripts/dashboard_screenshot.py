@@ -1,4 +1,4 @@
-"""Regenerate docs/dashboard.png, the site's dashboard screenshot: `.venv/bin/python scripts/dashboard_screenshot.py`.
+"""Regenerate docs/dashboard.png: `.venv/bin/python scripts/dashboard_screenshot.py`.
 
 Starts an emulator, sends a few requests (one image-to-video with first and last frames, others
 still queued or running), opens the dashboard in Debian's Chromium and saves a palette PNG small

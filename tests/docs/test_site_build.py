@@ -70,3 +70,14 @@ def test_the_python_api_is_rendered_from_the_docstrings(built_site: BuiltSite) -
         assert f'id="{anchor}"' in html, anchor
     # a docstring's own words, so the page is rendered from the code, not from a summary
     assert "Move the emulator&rsquo;s clock forward" in html or "Move the emulator's clock" in html
+
+
+def test_the_ledgers_sources_link_to_their_quotes(built_site: BuiltSite) -> None:
+    """Each source the ledger's evidence column names is a link to its entry on the evidence
+    page, whose heading carries that id (the strict build checks every anchor too)."""
+    ledger = built_site.page("fidelity.md")
+    evidence = built_site.page("evidence.md")
+    anchors = set(re.findall(r'href="\.\./evidence/#([^"]+)"', ledger))
+    assert len(anchors) >= 50, sorted(anchors)
+    assert all(f'id="{anchor}"' in evidence for anchor in anchors)
+    assert re.search(r'<a href="\.\./evidence/#model-errors-docs">model-errors-docs</a>', ledger)
