@@ -8,7 +8,7 @@ JS_STAMP := $(JS_DIR)/node_modules/.installed
 BENCH_NODE_DIR := bench/node
 BENCH_NODE_STAMP := $(BENCH_NODE_DIR)/node_modules/.installed
 
-.PHONY: serve test soak lint bench mutate docs docs-serve clean
+.PHONY: serve test soak lint bench mutate docs docs-serve image clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,7 @@ serve: $(STAMP)
 
 test: $(STAMP) $(JS_STAMP)
 	@sh scripts/ensure-chromium.sh
+	@sh scripts/ensure-podman.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Longer reliability runs: 10x the load, fresh random fuzzing, longer stalls (not part of test).
@@ -52,6 +53,11 @@ docs: $(STAMP)
 docs-serve: $(STAMP)
 	$(BIN)/mkdocs serve $(ARGS)
 
+# The container image, ray2-mock:latest (Containerfile): wheels prepared here, an offline build.
+# IMAGE_BASE=... builds on another base (the tests use one made by scripts/base-image.sh).
+image: $(STAMP)
+	IMAGE_BASE="$(IMAGE_BASE)" sh scripts/build-image.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check mockserver contracts tests bench scripts
 	$(BIN)/ruff format --check mockserver contracts tests bench scripts
@@ -62,5 +68,5 @@ bench: $(STAMP) $(BENCH_NODE_STAMP)
 	$(BIN)/python -m bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) site .ray2-mock .pytest_cache .hypothesis bench/results.json $(JS_DIR)/node_modules \
+	rm -rf $(VENV) site build .ray2-mock .pytest_cache .hypothesis bench/results.json $(JS_DIR)/node_modules \
 		$(BENCH_NODE_DIR)/node_modules

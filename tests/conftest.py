@@ -16,6 +16,7 @@ from tests.support import SHARED_MEDIA, TEST_KEY, make_config, route_fal_client
 # Markers by where a test lives, as data: `pytest -m "not slow"` is the one-minute inner loop.
 MARKERS_BY_PATH: dict[str, tuple[str, ...]] = {
     "tests/reliability/": ("reliability", "slow"),
+    "tests/container/": ("container", "slow"),
     "tests/integration/test_dashboard_browser.py": ("browser",),
     "tests/docs/test_site_browser.py": ("browser",),
     "tests/docs/test_examples.py": ("slow",),

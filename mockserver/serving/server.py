@@ -38,12 +38,12 @@ from mockserver.config import DEFAULT_PORT, Config
 from mockserver.control.dashboard import UI_PATH
 from mockserver.gateway import Gateway
 from mockserver.serving.connect_proxy import ProxyServer, start_connect_proxy
+from mockserver.serving.health import SERVER_INFO_FILE
 
 if TYPE_CHECKING:
     from mockserver.serving.tls import TlsFiles
 
 log = logging.getLogger(__name__)
-SERVER_INFO_FILE = "server.json"
 
 
 _OUR_LISTENER = contextvars.ContextVar("ray2_mock_listener", default=False)
