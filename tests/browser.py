@@ -49,3 +49,22 @@ def chromium() -> Iterator[Any]:
             yield launched
         finally:
             launched.close()
+
+
+@contextmanager
+def watched_page(
+    browser: Any, *allowed: str, viewport: dict[str, int] | None = None
+) -> Iterator[Any]:
+    """A fresh tab that fails the test on a script error or a request to any URL not under
+    ``allowed`` (``data:`` and ``blob:`` URLs are the page's own)."""
+    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900})
+    tab = context.new_page()
+    errors: list[str] = []
+    foreign: list[str] = []
+    local = (*allowed, "data:", "blob:")
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.on("request", lambda req: None if req.url.startswith(local) else foreign.append(req.url))
+    yield tab
+    context.close()
+    assert errors == [], f"script errors on the page: {errors}"
+    assert foreign == [], f"the page requested other hosts: {foreign}"

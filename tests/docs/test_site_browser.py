@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import ARTIFACTS, chromium, playwright_api
+from tests.browser import ARTIFACTS, chromium, playwright_api, watched_page
 from tests.docs.site import BuiltSite, nav_pages, page_url
 
 expect = playwright_api.expect
@@ -42,27 +42,16 @@ def site_url(built_site: BuiltSite) -> Iterator[str]:
         thread.join(5)
 
 
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as launched:
+        yield launched
+
+
 @pytest.fixture
-def page(site_url: str) -> Iterator[Any]:
-    """A fresh tab; the test fails on a script error or a request to another host."""
-    with chromium() as browser:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        tab = context.new_page()
-        errors: list[str] = []
-        foreign: list[str] = []
-        tab.on("pageerror", lambda exc: errors.append(str(exc)))
-        tab.on(
-            "request",
-            lambda req: (
-                None
-                if req.url.startswith((site_url, "data:", "blob:"))
-                else foreign.append(req.url)
-            ),
-        )
+def page(browser: Any, site_url: str) -> Iterator[Any]:
+    with watched_page(browser, site_url) as tab:
         yield tab
-        context.close()
-    assert errors == [], f"script errors: {errors}"
-    assert foreign == [], f"the site requested other hosts: {foreign}"
 
 
 def test_the_home_page_renders(page: Any, site_url: str) -> None:

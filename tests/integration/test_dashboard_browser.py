@@ -19,7 +19,7 @@ import pytest
 
 from mockserver.serving.background import BackgroundEmulator
 from tests.browser import ARTIFACTS as BROWSER_ARTIFACTS
-from tests.browser import chromium, playwright_api
+from tests.browser import chromium, playwright_api, watched_page
 from tests.support import TEST_KEY, expected_size, make_config, route_fal_client
 
 expect = playwright_api.expect
@@ -48,25 +48,10 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundEmu
 @pytest.fixture
 def page(browser: Any, emulator: BackgroundEmulator) -> Iterator[Any]:
     """A fresh page on the dashboard; fails the test on a script error or a non-local request."""
-    context = browser.new_context(viewport=DESKTOP)
-    tab = context.new_page()
-    errors: list[str] = []
-    foreign: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.on(
-        "request",
-        lambda req: (
-            None
-            if req.url.startswith((emulator.url + "/", "data:", "blob:"))
-            else foreign.append(req.url)
-        ),
-    )
-    tab.goto(emulator.url + "/_mock/ui")
-    tab.wait_for_selector("body[data-ready]")
-    yield tab
-    context.close()
-    assert errors == [], f"script errors on the page: {errors}"
-    assert foreign == [], f"the page requested other hosts: {foreign}"
+    with watched_page(browser, emulator.url + "/", viewport=DESKTOP) as tab:
+        tab.goto(emulator.url + "/_mock/ui")
+        tab.wait_for_selector("body[data-ready]")
+        yield tab
 
 
 def screenshot(tab: Any, name: str) -> Path:

@@ -80,8 +80,9 @@ class Receiver:
         return self.at(path)
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
+@contextlib.contextmanager
+def running_receiver(host: str = "127.0.0.1") -> Iterator[Receiver]:
+    """A receiver on ``host`` (``0.0.0.0`` for senders in a container) on a free port."""
     state = Receiver(url="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -108,7 +109,7 @@ def receiver() -> Iterator[Receiver]:
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 super().handle()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer((host, 0), Handler)
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -118,6 +119,12 @@ def receiver() -> Iterator[Receiver]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as state:
+        yield state
 
 
 def fetch_keys(jwks_url: str, **headers: str) -> list[Ed25519PublicKey]:
