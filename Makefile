@@ -8,7 +8,7 @@ JS_STAMP := $(JS_DIR)/node_modules/.installed
 BENCH_NODE_DIR := bench/node
 BENCH_NODE_STAMP := $(BENCH_NODE_DIR)/node_modules/.installed
 
-.PHONY: serve test soak lint bench mutate docs docs-serve image clean
+.PHONY: serve test soak lint bench mutate docs docs-serve image clean catalogue
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,6 +63,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check mockserver contracts tests bench scripts
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit/test_layers.py -k circles  # no import circle
+
+# fal's endpoint catalogue (contracts/schemas/catalogue.json.gz), regenerated from the pinned
+# @fal-ai/client by the pinned TypeScript tools of contracts/catalogue/tools (npm ci on first use).
+# ARGS=--check only compares; the type-drift test does the same on every make test.
+catalogue: $(STAMP) $(JS_STAMP)
+	$(BIN)/python -m contracts.catalogue.generate $(ARGS)
 
 bench: $(STAMP) $(BENCH_NODE_STAMP)
 	$(BIN)/python -m bench $(ARGS)

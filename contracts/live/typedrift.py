@@ -75,12 +75,16 @@ def _literal(text: str) -> Any:
         return text
 
 
-def _member(match: re.Match[str]) -> Member:
-    text = _doc_text(match["doc"])
-    default, has_default = None, False
+def split_default(text: str) -> tuple[str, Any, bool]:
+    """A description without its trailing ``Default value: `...` ``, the default it states
+    (JSON when it is JSON, else the text itself) and whether it states one."""
     if found := _DEFAULT.search(text):
-        text = text[: found.start()].strip()
-        default, has_default = _literal(found["value"]), True
+        return text[: found.start()].strip(), _literal(found["value"]), True
+    return text, None, False
+
+
+def _member(match: re.Match[str]) -> Member:
+    text, default, has_default = split_default(_doc_text(match["doc"]))
     return Member(
         name=match["name"],
         required=match["optional"] is None,

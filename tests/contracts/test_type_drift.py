@@ -8,13 +8,17 @@ before the live drift check ever runs.
 from __future__ import annotations
 
 import copy
+import gzip
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from contracts import load_schema
+from contracts.catalogue.generate import generate
 from contracts.live.typedrift import ShippedTypes, compare, load_types, parse_types
+from contracts.schemas.catalogue import CATALOGUE_FILE, load_catalogue
 from contracts.schemas.endpoints import APP_ID, ENDPOINT_FACTS, INPUT_SCHEMAS
 
 NODE_MODULES = Path(__file__).resolve().parents[1] / "js" / "node_modules"
@@ -144,3 +148,71 @@ def test_the_parser_reads_members_defaults_aliases_and_the_endpoint_map() -> Non
         "File.url: description 'Where it is.' in fal's types, 'Where'"
     ]
     assert json.loads(json.dumps(shipped.members("File")["url"].description)) == "Where it is."
+
+
+# The endpoint catalogue (contracts/schemas/catalogue.json.gz), generated from the same types.
+
+
+def test_the_catalogue_is_what_the_pinned_client_gives(shipped: ShippedTypes) -> None:
+    """Regenerating from the pinned client gives the committed file byte for byte, so the
+    catalogue cannot drift from the client (python -m contracts.catalogue.generate)."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("[required tool] node and npm make the catalogue")
+    data = generate(NODE_MODULES)
+    committed = CATALOGUE_FILE.read_bytes()
+    if data != committed:
+        same_json = gzip.decompress(data) == gzip.decompress(committed)
+        pytest.fail(
+            "same JSON, other gzip bytes: this zlib compresses differently"
+            if same_json
+            else "the catalogue is not what the pinned client gives: "
+            "run python -m contracts.catalogue.generate and commit the file"
+        )
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_the_catalogue_agrees_with_the_drift_parser_on_every_type(shipped: ShippedTypes) -> None:
+    """Two readers of endpoints.d.ts, the TypeScript tool and typedrift's regular expressions,
+    agree on every endpoint's pair and on every object type's fields: names, required-ness,
+    string enums, defaults and descriptions, up to white space (typedrift folds the white space
+    of a whole member, inside string literals too: ``"Trevor  in Plaid Shirt"``)."""
+    catalogue = load_catalogue()
+    assert {e: catalogue.endpoint(e) is not None for e in shipped.endpoints} == dict.fromkeys(
+        shipped.endpoints, True
+    )
+    assert len(catalogue) == len(shipped.endpoints)
+    for endpoint_id, (input_type, output_type) in shipped.endpoints.items():
+        entry = catalogue.endpoint(endpoint_id)
+        assert entry is not None
+        assert (entry.input_type, entry.output_type) == (input_type, output_type)
+        assert entry.input_schema["title"] == shipped.resolve(input_type)
+    problems = []
+    for name, rule in catalogue.definitions.items():
+        if name in shipped.aliases:
+            assert rule == {"$ref": f"#/definitions/{shipped.aliases[name]}"}, name
+            continue
+        members, fields = shipped.types[name], rule.get("properties", {})
+        if set(members) != set(fields):
+            problems.append(f"{name}: fields {sorted(members)} != {sorted(fields)}")
+            continue
+        required = {m for m, member in members.items() if member.required}
+        if required != set(rule.get("required", [])):
+            problems.append(f"{name}: required {sorted(required)}")
+        for field, member in members.items():
+            got = fields[field]
+            options = [part.strip() for part in member.type.split("|")]
+            if all(option.startswith('"') for option in options):
+                enum = [_words(json.loads(option)) for option in options]
+                if [_words(v) for v in got.get("enum", [got.get("const")])] != enum:
+                    problems.append(f"{name}.{field}: enum {enum}, {got.get('enum')}")
+            if member.has_default and got.get("default") != member.default:
+                problems.append(f"{name}.{field}: default {member.default!r}")
+            if not member.has_default and "default" in got:
+                problems.append(f"{name}.{field}: default {got['default']!r} not in the types")
+            if _words(member.description) != _words(got.get("description", "")):
+                problems.append(f"{name}.{field}: description")
+    assert problems == []
+    assert len(shipped.types) + len(shipped.aliases) > len(catalogue.definitions) > 2000
