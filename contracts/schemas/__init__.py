@@ -18,7 +18,24 @@ def schema_path(name: str) -> Path:
     return path
 
 
+CATALOGUE_SCHEMA = "catalogue:"
+"""Schema names of catalogue endpoints: ``catalogue:<endpoint id>:input`` (or ``:output``)."""
+
+
+def catalogue_schema_name(endpoint_id: str, side: str) -> str:
+    return f"{CATALOGUE_SCHEMA}{endpoint_id}:{side}"
+
+
 @cache
 def load_schema(name: str) -> dict[str, Any]:
-    """Parsed schema; cached because validators are built once per process."""
+    """Parsed schema; cached because validators are built once per process. A file of this
+    folder, or a catalogue endpoint's input or output (``catalogue_schema_name``)."""
+    if name.startswith(CATALOGUE_SCHEMA):
+        from contracts.schemas.catalogue import load_catalogue  # read on first use only
+
+        endpoint_id, _, side = name.removeprefix(CATALOGUE_SCHEMA).rpartition(":")
+        entry = load_catalogue().endpoint(endpoint_id)
+        if entry is None or side not in ("input", "output"):
+            raise FileNotFoundError(f"no catalogue schema named {name!r}")
+        return entry.input_schema if side == "input" else entry.output_schema
     return json.loads(schema_path(name).read_text(encoding="utf-8"))

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from contracts.schemas import load_schema, schema_path
+from contracts.schemas import catalogue_schema_name, load_schema, schema_path
 
 MAX_INPUT_VIDEO_SECONDS = 10.0
 """The longest input video Luma's Ray 2 takes (Luma's docs for modify: ray-2, max 10 s, 100 MB);
@@ -100,6 +100,11 @@ class EndpointFacts:
     image_fields: tuple[str, ...] = field(default=())
     """Input fields that hold an image URL (read as frames, previewed by the dashboard)."""
 
+    @property
+    def app_id(self) -> str:
+        """``owner/alias``: fal addresses a request's status, result and cancel by it alone."""
+        return "/".join(self.endpoint_id.split("/", 2)[:2])
+
 
 @cache
 def _table() -> dict[str, Any]:
@@ -146,8 +151,96 @@ def input_fields(endpoint_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return (facts.image_fields, facts.video_fields) if facts else ((), ())
 
 
+GENERIC_TIMING: dict[str, str] = {"video": "video", "3d": "video"}
+"""A catalogue endpoint's run-time class by the kind of its output: videos and 3D models take
+the video class (minutes in ``realistic``), every other kind the ``media`` class (seconds)."""
+
+
+def catalogue_facts(endpoint_id: str) -> EndpointFacts | None:
+    """A row for an endpoint of fal's catalogue (``catalogue.json.gz``): answered by rule, its
+    input judged by its generated types (which carry no bounds), its price unknown."""
+    from contracts.schemas.catalogue import load_catalogue  # read on first use only
+
+    entry = load_catalogue().endpoint(endpoint_id)
+    if entry is None:
+        return None
+    return EndpointFacts(
+        endpoint_id=endpoint_id,
+        input_schema=catalogue_schema_name(endpoint_id, "input"),
+        output_schema=catalogue_schema_name(endpoint_id, "output"),
+        kind=entry.kind,
+        price=None,
+        fidelity="generic",
+        producer="synthesis",
+        timing=GENERIC_TIMING.get(entry.kind, "media"),
+        label=endpoint_id,
+        start_log=f"Starting {entry.kind} generation",
+        progress_log="{percent}% done",
+        finished_log="Generation finished",
+    )
+
+
+V = TypeVar("V")
+
+
+class EndpointTable(dict[str, V]):
+    """The exact rows of ``endpoints.json`` (what iteration, ``len`` and ``keys`` see) and, on
+    lookup by id, every endpoint of fal's catalogue too: ``table[id]``, ``table.get(id)`` and
+    ``id in table`` find ``fal-ai/flux/dev``, while the suite, the published OpenAPI and the
+    dashboard's forms, which iterate, keep to the exact rows. Catalogue rows are made on first
+    lookup and kept (the catalogue bounds how many); a miss reads nothing but the catalogue."""
+
+    def __init__(self, rows: Mapping[str, V], make: Callable[[str], V | None]) -> None:
+        super().__init__(rows)
+        self._make = make
+        self._generic: dict[str, V] = {}
+
+    def is_row(self, endpoint_id: str) -> bool:
+        """Whether the id is one of the table's own rows (not only found in the catalogue)."""
+        return dict.__contains__(self, endpoint_id)
+
+    def lookup(self, endpoint_id: str) -> V | None:
+        if dict.__contains__(self, endpoint_id):
+            return dict.__getitem__(self, endpoint_id)
+        if (found := self._generic.get(endpoint_id)) is not None:
+            return found
+        if not isinstance(endpoint_id, str) or endpoint_id.count("/") < 1:
+            return None
+        made = self._make(endpoint_id)
+        if made is not None:
+            self._generic[endpoint_id] = made
+        return made
+
+    def __missing__(self, endpoint_id: str) -> V:
+        found = self.lookup(endpoint_id)
+        if found is None:
+            raise KeyError(endpoint_id)
+        return found
+
+    def get(self, endpoint_id: str, default: Any = None) -> Any:  # type: ignore[override]
+        found = self.lookup(endpoint_id)
+        return default if found is None else found
+
+    def __contains__(self, endpoint_id: object) -> bool:
+        return isinstance(endpoint_id, str) and self.lookup(endpoint_id) is not None
+
+
+def is_app_id(target: str) -> bool:
+    """Whether fal would address requests under ``target`` (``owner/alias`` of an endpoint)."""
+    if target == APP_ID:
+        return True
+    from contracts.schemas.catalogue import load_catalogue
+
+    return target in _catalogue_app_ids(load_catalogue())
+
+
+@cache
+def _catalogue_app_ids(catalogue: Any) -> frozenset[str]:
+    return frozenset("/".join(e.split("/", 2)[:2]) for e in catalogue)
+
+
 APP_ID = app_id()
-ENDPOINT_FACTS = endpoint_facts()
+ENDPOINT_FACTS: EndpointTable[EndpointFacts] = EndpointTable(endpoint_facts(), catalogue_facts)
 INPUT_SCHEMAS: dict[str, str] = {e: f.input_schema for e, f in ENDPOINT_FACTS.items()}
 SHORT_NAMES: dict[str, str] = {f.short: e for e, f in ENDPOINT_FACTS.items()}
 """``t2v`` -> ``fal-ai/luma-dream-machine/ray-2``, and so on for every endpoint."""

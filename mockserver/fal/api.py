@@ -14,6 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from contracts.schemas.endpoints import is_app_id
 from mockserver.bodies import read_body
 from mockserver.config import Config
 from mockserver.fal.auth import check_key
@@ -25,17 +26,22 @@ from mockserver.fal.operations import (
     OP_METHODS,
     REQUEST_OPS,
     REQUEST_PATH,
-    REQUEST_TARGETS,
     FalCall,
 )
 from mockserver.fal.stream_logs import StreamLogs
-from mockserver.fal.unknown import unknown_request
+from mockserver.fal.unknown import unknown_application, unknown_request
 from mockserver.fal.validation import NO_BODY, BodyParseError, body_from_request
 from mockserver.fal.wire import Answers, gateway_json
 from mockserver.observation.masking import mask_secret
 from mockserver.production.video import output_body
 from mockserver.queue import RequestQueue, start_timeout
 from mockserver.records import PLAN_SCOPE_KEY, RequestRecord, public_lines
+
+
+def app_of(record: RequestRecord) -> str:
+    """The owner/alias fal addresses this record's request by (its endpoint's first two parts)."""
+    return "/".join(record.endpoint_id.split("/", 2)[:2])
+
 
 RECORDED_HEADERS = (
     "x-fal-runner-hint",
@@ -163,7 +169,7 @@ class QueueApi:
         body: dict[str, Any] = {
             "status": record.status,
             "request_id": record.request_id,
-            **request_urls(request, record.request_id),
+            **request_urls(request, record.request_id, app_of(record)),
             "logs": None if logs is None else public_lines(logs),
             "metrics": {},
         }
@@ -277,7 +283,7 @@ class QueueApi:
             "status": "IN_QUEUE",
             "request_id": record.request_id,
             "gateway_request_id": record.request_id,
-            **request_urls(request, record.request_id),
+            **request_urls(request, record.request_id, app_of(record)),
             "logs": None,
             "metrics": {},
             "queue_position": self.queue.position(record),
@@ -363,7 +369,7 @@ class QueueApi:
         body = {
             "detail": IN_PROGRESS,
             "request_id": record.request_id,
-            **request_urls(request, record.request_id),
+            **request_urls(request, record.request_id, app_of(record)),
         }
         return gateway_json(body, 400, headers={"x-fal-request-id": record.request_id})
 
@@ -409,14 +415,9 @@ class QueueApi:
                 return method_not_allowed(request.method, ["POST"])
             return await (self.run if sync else self.submit)(request, endpoint_id)
         match = None if sync else REQUEST_PATH.match("/" + endpoint_id)
-        if match and match["target"] in REQUEST_TARGETS:
+        if match and is_app_id(match["target"]):
             return await self.request_op(request, match["request_id"], match["op"] or "")
         if match and match["target"] in ENDPOINTS and request.method != "POST":
             # fal's router: under the full endpoint id this is a submit path (POST only)
             return method_not_allowed(request.method, ["POST"])
-        known = ", ".join(sorted(ENDPOINTS))
-        return request_error(
-            404,
-            f"No emulated endpoint at /{endpoint_id}; this emulator serves {known}",
-            "not_found",
-        )
+        return unknown_application(endpoint_id)

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from contracts.schemas import load_schema
-from contracts.schemas.endpoints import APP_ID, ENDPOINT_FACTS, EndpointFacts, cost_units
+from contracts.schemas.endpoints import (
+    APP_ID,
+    ENDPOINT_FACTS,
+    EndpointFacts,
+    EndpointTable,
+    cost_units,
+)
 from mockserver.fal.validation import InputValidator, Validation, validator_for
 
 if TYPE_CHECKING:
@@ -104,4 +110,12 @@ class _Blank(dict[str, Any]):
         return ""
 
 
-ENDPOINTS: dict[str, Endpoint] = {e: Endpoint(facts) for e, facts in ENDPOINT_FACTS.items()}
+def _catalogue_endpoint(endpoint_id: str) -> Endpoint | None:
+    facts = ENDPOINT_FACTS.get(endpoint_id)
+    return None if facts is None else Endpoint(facts)
+
+
+ENDPOINTS: EndpointTable[Endpoint] = EndpointTable(
+    {e: Endpoint(facts) for e, facts in ENDPOINT_FACTS.items()}, _catalogue_endpoint
+)
+"""Every exact row, and any endpoint of fal's catalogue on lookup (``EndpointTable``)."""

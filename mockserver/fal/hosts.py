@@ -63,9 +63,9 @@ def base_url(request: Request) -> str:
     return f"{request.scope['scheme']}://{host}"  # what request.url.scheme reads, unparsed
 
 
-def request_urls(request: Request, request_id: str) -> dict[str, str]:
+def request_urls(request: Request, request_id: str, app_id: str = APP_ID) -> dict[str, str]:
     """The three URLs a queue client follows (fal uses owner/alias only, not the full id)."""
-    response_url = f"{base_url(request)}/{APP_ID}/requests/{request_id}"
+    response_url = f"{base_url(request)}/{app_id}/requests/{request_id}"
     return {
         "response_url": response_url,
         "status_url": f"{response_url}/status",

@@ -12,15 +12,14 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from contracts.schemas.endpoints import APP_ID, ENDPOINT_FACTS
+from contracts.schemas.endpoints import ENDPOINT_FACTS, is_app_id
 from mockserver.fal.hosts import HostRole, host_role
 
 REQUEST_PATH = re.compile(
     r"^/(?P<target>.+?)/requests/(?P<request_id>[^/]+)(?P<op>/status/stream|/status|/cancel)?/?$"
 )
-REQUEST_TARGETS = frozenset({APP_ID})
-"""fal addresses requests by owner/alias only; under a full endpoint id the same paths are
-POST-only submit paths, so a GET there answers 405 (docs/fidelity.md, "Request paths")."""
+# fal addresses requests by owner/alias only (``is_app_id``); under a full endpoint id the same
+# paths are POST-only submit paths, so a GET there answers 405 (docs/fidelity.md, "Request paths").
 
 Route = Literal[
     "submit", "run", "status", "stream", "result", "cancel", "media", "rest", "control", "other"
@@ -64,13 +63,14 @@ def _on_role(role: HostRole, method: str, path: str) -> FalCall:
         if path.startswith("/run/"):
             return _on_role("run", method, path[len("/run") :])
         role = "queue"
-    stripped = path.strip("/")
-    if stripped in ENDPOINT_FACTS:  # a row of the endpoint table, read when asked
-        return FalCall("submit" if role == "queue" else "run", stripped)
+    # A request operation first: its owner/alias is Ray 2's without reading the catalogue.
     match = REQUEST_PATH.match(path) if role == "queue" else None
-    if match and match["target"] in REQUEST_TARGETS:
+    if match and is_app_id(match["target"]):
         route = REQUEST_OPS.get((method, match["op"] or ""), "other")
         return FalCall(route, match["target"], match["request_id"])
+    stripped = path.strip("/")
+    if stripped in ENDPOINT_FACTS:  # a row of the endpoint table or fal's catalogue
+        return FalCall("submit" if role == "queue" else "run", stripped)
     return FalCall("other")
 
 

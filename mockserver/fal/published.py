@@ -201,7 +201,7 @@ def _rendered(endpoint_id: str) -> bytes:
 
 async def serve_openapi(request: Request) -> Response:
     endpoint_id = request.query_params.get("endpoint_id", "")
-    if endpoint_id not in ENDPOINT_FACTS:
+    if not ENDPOINT_FACTS.is_row(endpoint_id):  # the catalogue's types say too little for it
         known = ", ".join(sorted(ENDPOINT_FACTS))
         return request_error(
             404,

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from starlette.responses import JSONResponse, Response
 
+from mockserver.fal.errors import request_error
 from mockserver.fal.wire import gateway_json
 
 NOT_FOUND_STATUS = {"status": "NOT_FOUND"}
@@ -30,3 +31,21 @@ WRITERS = {
 def unknown_request(route: str, headers: Mapping[str, str] | None = None) -> Response:
     body, write = WRITERS[route]
     return write(body, 404, headers)
+
+
+NO_SUCH_APPLICATION = "Application '{alias}' not found"
+"""What fal answers for an app it does not have: a fal_client user quotes the error
+"Application 'stable-video-diffusion' not found" for ``fal-ai/stable-video-diffusion``
+(docs/evidence.md, mcp-unknown-app); its status code was not captured [INF: 404]."""
+EMULATOR_NOTE = "x-ray2-mock-note"
+
+
+def unknown_application(endpoint_id: str) -> Response:
+    """A path that is no endpoint of the table or of fal's catalogue: fal's missing-app answer,
+    with the emulator's reason in a header of its own."""
+    parts = endpoint_id.split("/")
+    alias = parts[1] if len(parts) > 1 else parts[0]
+    note = "not an endpoint of the emulator's table or of @fal-ai/client's catalogue"
+    return request_error(
+        404, NO_SUCH_APPLICATION.format(alias=alias), None, headers={EMULATOR_NOTE: note}
+    )

@@ -41,38 +41,82 @@ NO_BODY: Any = object()
 """An empty request body: FastAPI reports the whole body ``missing``."""
 
 
-def _annotation(prop: Mapping[str, Any]) -> Any:
-    if "enum" in prop:
-        return Literal[tuple(prop["enum"])]  # pydantic: literal_error, "Input should be 'a' or 'b'"
-    if "anyOf" in prop:
-        options = [_annotation(option) for option in prop["anyOf"]]
+class _Models:
+    """Builds the pydantic types of one schema: nested objects become models of their own,
+    ``$ref``s resolve into the schema's ``definitions`` (or ``$defs``) once each."""
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        self.definitions: Mapping[str, Any] = {
+            **schema.get("$defs", {}),
+            **schema.get("definitions", {}),
+        }
+        self.named: dict[str, Any] = {}
+
+    def annotation(self, prop: Mapping[str, Any]) -> Any:
+        if "$ref" in prop:
+            return self.reference(prop["$ref"])
+        if "enum" in prop:
+            return Literal[tuple(prop["enum"])]  # pydantic: literal_error, "Input should be ..."
+        if "const" in prop:
+            return Literal[prop["const"]]
+        options = prop.get("anyOf") or prop.get("oneOf")
+        if options:  # string literals of a union are one Literal, as an app declares them
+            values = [
+                v for o in options for v in o.get("enum", [o["const"]] if "const" in o else [])
+            ]
+            others = [o for o in options if "enum" not in o and "const" not in o]
+            literal = [Literal[tuple(values)]] if values else []
+            return self.union([*(self.annotation(o) for o in others), *literal])
+        kind = prop.get("type")
+        if isinstance(kind, list):
+            return self.union([self.annotation({**prop, "type": one}) for one in kind])
+        if kind == "null":
+            return type(None)
+        if kind == "array":
+            return list[self.annotation(prop.get("items", {}))]  # type: ignore[misc]
+        if kind == "object" and "properties" in prop:
+            return self.model(prop, prop.get("title", "Object"))
+        if kind == "object":
+            return dict[str, Any]
+        return JSON_TYPES.get(kind, Any) if isinstance(kind, str) else Any
+
+    @staticmethod
+    def union(options: list[Any]) -> Any:
         union = options[0]
         for option in options[1:]:
             union = union | option
         return union
-    if prop.get("type") == "null":
-        return type(None)
-    return JSON_TYPES[prop["type"]]
+
+    def reference(self, ref: str) -> Any:
+        name = ref.rsplit("/", 1)[-1]
+        if name not in self.named:
+            self.named[name] = Any  # a type that contains itself: not judged below this point
+            self.named[name] = self.annotation({"title": name, **self.definitions.get(name, {})})
+        return self.named[name]
+
+    def model(self, schema: Mapping[str, Any], title: str) -> type[BaseModel]:
+        """The pydantic model a fal app declares for this object (fields in fal's order)."""
+        properties: Mapping[str, Any] = schema["properties"]
+        required = set(schema.get("required", ()))
+        order = [*schema.get("x-fal-order-properties", ()), *properties]
+        fields: dict[str, Any] = {}
+        for name in dict.fromkeys(order):
+            prop = properties[name]
+            annotation = self.annotation(prop)
+            constraints = {arg: prop[key] for key, arg in CONSTRAINTS.items() if key in prop}
+            if name in required:
+                default: Any = ...
+            elif "default" in prop:
+                default = prop["default"]
+            else:  # optional without a default: pydantic's Optional[...] = None
+                annotation, default = annotation | None, None
+            fields[name] = (annotation, Field(default, **constraints))
+        return create_model(title, **fields)
 
 
 def input_model(schema: Mapping[str, Any]) -> type[BaseModel]:
     """The pydantic model a fal app declares for this input schema (fields in fal's order)."""
-    properties: Mapping[str, Any] = schema["properties"]
-    required = set(schema.get("required", ()))
-    order = [*schema.get("x-fal-order-properties", ()), *properties]
-    fields: dict[str, Any] = {}
-    for name in dict.fromkeys(order):
-        prop = properties[name]
-        annotation = _annotation(prop)
-        constraints = {arg: prop[key] for key, arg in CONSTRAINTS.items() if key in prop}
-        if name in required:
-            default: Any = ...
-        elif "default" in prop:
-            default = prop["default"]
-        else:  # optional without a default: pydantic's Optional[...] = None
-            annotation, default = annotation | None, None
-        fields[name] = (annotation, Field(default, **constraints))
-    return create_model(schema.get("title", "Input"), **fields)
+    return _Models(schema).model(schema, schema.get("title", "Input"))
 
 
 @dataclass(frozen=True)

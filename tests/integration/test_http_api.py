@@ -232,7 +232,7 @@ def test_request_refusals_have_fal_shapes(tmp_path: Path) -> None:
         cases = [  # the emulator's own refusals where fal's body is not known: request errors
             (http.post(f"/{T2V}", json={"prompt": "x"}, headers={"Authorization": "Basic x"}), 401),
             (http.post(f"/{T2V}", json={"prompt": "x" * 2000}, headers=good), 413),
-            (http.post("/fal-ai/flux/dev", json={"prompt": "x"}, headers=good), 404),
+            (http.post("/fal-ai/no-such-app/v1", json={"prompt": "x"}, headers=good), 404),
             (http.get(f"/{T2V}", headers=good), 405),
             (http.delete("/fal-ai/luma-dream-machine/requests/nope/cancel", headers=good), 405),
         ]
