@@ -12,6 +12,7 @@ from mockserver.config import Config
 from mockserver.fal.api import QueueApi
 from mockserver.media import VideoRenderer
 from mockserver.production.by_endpoint import EndpointProducers
+from mockserver.production.generic import SynthesisProducer
 from mockserver.production.scenario import ScenarioProducer
 from mockserver.production.video import OutputPublisher, VideoProducer
 from mockserver.queue import Producer, RequestQueue
@@ -21,7 +22,10 @@ from mockserver.storage.files import FileStore
 from mockserver.stores import MemoryStore, RequestStore, SharedSqliteStore, SqliteStore
 from mockserver.webhooks.dispatch import RetryPolicy, WebhookDispatcher
 
-PRODUCERS: dict[str, Callable[[VideoRenderer], Producer]] = {"video": VideoProducer}
+PRODUCERS: dict[str, Callable[[VideoRenderer], Producer]] = {
+    "video": VideoProducer,
+    "synthesis": SynthesisProducer,
+}
 """What makes an output, by the endpoint rows' ``producer`` (``endpoints.json``), each built
 with the emulator's renderer."""
 

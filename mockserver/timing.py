@@ -56,6 +56,7 @@ TIMING_PROFILES: dict[str, TimingProfile] = {
             run_seconds_base=0.0,
             run_seconds_per_unit=0.0,
             capacity=1_000_000,
+            other_runs={"media": RunTime(0.0, 0.0)},
         ),
         # Default for `serve`: every state is visible for a moment, a clip takes ~3 s.
         TimingProfile(
@@ -65,6 +66,7 @@ TIMING_PROFILES: dict[str, TimingProfile] = {
             run_seconds_per_unit=0.5,
             capacity=8,
             reject_seconds=0.2,
+            other_runs={"media": RunTime(0.5, 0.0)},
         ),
         # Live-like: minutes per clip (Ray 2's times are unpublished; see protocol notes).
         TimingProfile(
@@ -74,6 +76,7 @@ TIMING_PROFILES: dict[str, TimingProfile] = {
             run_seconds_per_unit=30.0,
             capacity=2,
             reject_seconds=1.0,
+            other_runs={"media": RunTime(6.0, 0.0)},  # an image, a voice line: seconds [INF]
         ),
     )
 }

@@ -17,6 +17,7 @@ from contracts.schemas.endpoints import (
     ENDPOINT_FACTS,
     EndpointFacts,
     EndpointTable,
+    catalogue_facts,
     cost_units,
 )
 from mockserver.fal.validation import InputValidator, Validation, validator_for
@@ -111,7 +112,7 @@ class _Blank(dict[str, Any]):
 
 
 def _catalogue_endpoint(endpoint_id: str) -> Endpoint | None:
-    facts = ENDPOINT_FACTS.get(endpoint_id)
+    facts = catalogue_facts(endpoint_id)
     return None if facts is None else Endpoint(facts)
 
 

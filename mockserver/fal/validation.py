@@ -23,7 +23,9 @@ from contracts.schemas import load_schema
 
 Detail = dict[str, Any]
 
-JSON_TYPES: dict[str, type] = {"string": str, "boolean": bool, "integer": int, "number": float}
+JSON_TYPES: dict[str, Any] = {"string": str, "boolean": bool, "integer": int, "number": int | float}
+"""``number`` keeps an integer an integer (pydantic's smart union), as fal's int fields do; the
+generated types of fal's catalogue say ``number`` for both."""
 CONSTRAINTS = {
     "minLength": "min_length",
     "maxLength": "max_length",

@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import hashlib
 import os
 import shutil
 import subprocess
@@ -53,7 +54,7 @@ from contracts.schemas.endpoints import ENDPOINT_FACTS, input_fields
 from contracts.schemas.geometry import DEFAULTS, FPS, SourceVideo, VideoSpec, output_spec
 from mockserver.config import RemoteImages
 
-from .cache import DiskCache, SingleFlight, cache_key, is_valid_key
+from .cache import KEY_LENGTH, DiskCache, SingleFlight, cache_key, is_valid_key
 from .drawing import (
     PROMPT_MAX_CHARS,
     PROMPT_MAX_LINES,
@@ -311,6 +312,29 @@ class VideoRenderer:
         parts = {"v": RENDER_VERSION, "ffmpeg": self._ffmpeg_version, "placeholder_of": url}
         job = _Job(cache_key(parts), spec, "", {"url": url}, "", rule=PLACEHOLDER_RULE)
         return await self._produce(job)
+
+    async def clip(
+        self, width: int, height: int, seconds: float, fps: int, label: str
+    ) -> RenderedVideo:
+        """A clip of any size showing ``label``: the video output of an endpoint answered by
+        rule (a catalogue endpoint), cached by its parameters like every render."""
+        if self._closed:
+            raise RuntimeError("VideoRenderer is closed")
+        spec = VideoSpec(width, height, fps, max(1, round(seconds * fps)))
+        clip = [width, height, fps, spec.frame_count, label]
+        parts = {"v": RENDER_VERSION, "ffmpeg": self._ffmpeg_version, "clip": clip}
+        job = _Job(cache_key(parts), spec, "", {"url": label}, "", rule=PLACEHOLDER_RULE)
+        return await self._produce(job)
+
+    def store(self, data: bytes) -> str:
+        """Keeps ``data`` in the content-addressed cache beside the renders; its key serves it
+        (``path_for_key``) like a render's. Written whole or not at all."""
+        key = hashlib.sha256(data).hexdigest()[:KEY_LENGTH]
+        if self._cache.lookup(key) is None:
+            temp = self._cache.temp_path(key)
+            temp.write_bytes(data)
+            self._cache.commit(temp, key)
+        return key
 
     async def _produce(self, job: _Job) -> RenderedVideo:
         """The job's file: from the cache, joined to a render in progress, or rendered."""

@@ -8,6 +8,7 @@ the ETag is the key itself and responses may be cached forever.
 
 from __future__ import annotations
 
+import mimetypes
 import stat
 from pathlib import Path
 
@@ -48,9 +49,10 @@ def cached_file_response(request: Request, path: Path | None, key: str, filename
     }
     if _etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
+    media_type = mimetypes.guess_type(filename)[0] if filename != "output.mp4" else None
     return FileResponse(
         path,
-        media_type="video/mp4",
+        media_type=media_type or "video/mp4",  # renders are MP4s; a made file says its type
         headers=headers,
         stat_result=stat_result,
         filename=filename,

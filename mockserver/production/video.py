@@ -26,6 +26,7 @@ from mockserver.fal.hosts import cdn_file_url, media_url
 from mockserver.media import MediaInputError, RenderRequest, VideoRenderer
 from mockserver.media.cache import SUFFIX
 from mockserver.media.serving import cached_file_response
+from mockserver.production.generic import output_with_urls
 from mockserver.queue import Producer, Production
 from mockserver.records import RequestRecord
 from mockserver.services import services
@@ -106,25 +107,42 @@ class OutputPublisher:
         if production.media is None:
             return production
         media = production.media
+        if "files" in media:  # an output made by rule: each of its files gets its own
+            files = [self._published(entry) for entry in media["files"]]
+            return replace(production, media={**media, "files": files})
         published = self.files.add_output(media["key"], media["file_name"])
         return replace(
             production, media={**media, "file_id": published.file_id, "shard": published.shard}
         )
 
+    def _published(self, entry: Mapping[str, Any]) -> dict[str, Any]:
+        published = self.files.add_output(entry["key"], entry["file_name"])
+        return {**entry, "file_id": published.file_id, "shard": published.shard}
+
     def on_completed(self, record: RequestRecord) -> None:
-        """``RequestQueue.completion_listeners`` entry: the file's lifetime starts now."""
-        file_id = (record.media or {}).get("file_id")
+        """``RequestQueue.completion_listeners`` entry: the files' lifetime starts now."""
+        media = record.media or {}
+        file_ids = [f.get("file_id") for f in media.get("files", [media])]
         lifetime = output_lifetime(record.headers)
-        if file_id is None or lifetime is None:
+        if lifetime is None:
             return
-        try:
-            self.files.expire_output(file_id, (record.completed_at or 0.0) + lifetime)
-        except Exception:  # a file row must not break the queue's completion
-            log.exception("setting the lifetime of %s's output failed", record.request_id)
+        for file_id in filter(None, file_ids):
+            try:
+                self.files.expire_output(file_id, (record.completed_at or 0.0) + lifetime)
+            except Exception:  # a file row must not break the queue's completion
+                log.exception("setting the lifetime of %s's output failed", record.request_id)
 
 
-def video_url(request: Request, media: dict[str, Any]) -> str:
-    """The URL a client was given for this output (its own CDN file)."""
+def file_url(request: Request, file: Mapping[str, Any]) -> str:
+    """A published output file's URL on the host the client used."""
+    return cdn_file_url(request, file["shard"], file["file_id"], file["file_name"])
+
+
+def video_url(request: Request, media: dict[str, Any]) -> str | None:
+    """The URL a client was given for this output's video (its own CDN file); None for an
+    output made by rule, whose files are in its body."""
+    if "output" in media:
+        return None
     if "file_id" in media:
         return cdn_file_url(request, media["shard"], media["file_id"], media["file_name"])
     return media_url(request, media["key"])  # a record written before outputs had their own
@@ -161,6 +179,8 @@ async def serve_video(request: Request) -> Response:
 
 def output_body(request: Request, record: RequestRecord) -> dict[str, Any]:
     media = record.media or {}
+    if "output" in media:
+        return output_with_urls(media["output"], media["files"], lambda f: file_url(request, f))
     return {
         "video": {
             "url": video_url(request, media),
