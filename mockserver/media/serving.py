@@ -49,10 +49,11 @@ def cached_file_response(request: Request, path: Path | None, key: str, filename
     }
     if _etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
-    media_type = mimetypes.guess_type(filename)[0] if filename != "output.mp4" else None
+    # renders are MP4s; a file made by rule is served as its name says (bytes when unknown)
+    media_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     return FileResponse(
         path,
-        media_type=media_type or "video/mp4",  # renders are MP4s; a made file says its type
+        media_type=media_type,
         headers=headers,
         stat_result=stat_result,
         filename=filename,
