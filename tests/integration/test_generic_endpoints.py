@@ -175,3 +175,24 @@ def test_generic_requests_are_marked_generic_in_the_journal_and_the_dashboard(
     shown = httpx.get(f"{emulator.url}/_mock/ui/requests/{handle.request_id}").json()
     assert shown["fidelity"] == "generic"
     assert shown["output"]["body"]["images"][0]["url"].startswith(emulator.url)
+
+
+def test_a_generic_requests_urls_use_its_own_owner_and_app(emulator: BackgroundEmulator) -> None:
+    """fal's docs: "The status, result, and cancel URLs use only the owner and the app"."""
+    submitted = httpx.post(
+        f"{emulator.url}/fal-ai/flux/dev/image-to-image",
+        json={"prompt": "a fox", "image_url": "https://example.com/fox.png"},
+        headers=AUTH,
+    ).json()
+    base = f"{emulator.url}/fal-ai/flux/requests/{submitted['request_id']}"
+    assert (submitted["response_url"], submitted["status_url"], submitted["cancel_url"]) == (
+        base,
+        f"{base}/status",
+        f"{base}/cancel",
+    )
+    status = httpx.get(submitted["status_url"], headers=AUTH)
+    assert status.status_code in (200, 202) and status.json()["status"] in (
+        "IN_QUEUE",
+        "IN_PROGRESS",
+        "COMPLETED",
+    )
