@@ -6,23 +6,39 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import shlex
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from contracts import cli as contracts_cli  # the suite's check/record subcommands
 from mockserver.chaos.parse import ScenarioError, load_file
 from mockserver.config import DEFAULT_PORT, REMOTE_IMAGE_POLICIES, Config
+from mockserver.environ import (
+    ENV_PREFIX,
+    EnvironmentValueError,
+    FromEnvironment,
+    env_name,
+    from_environment,
+    serve_flags,
+)
 from mockserver.fal.auth import LOCAL_KEY as FAKE_KEY
 from mockserver.queue import check_progression
 from mockserver.serving.server import ServerInfo, run_forever, run_workers, serve_command
 from mockserver.timing import TIMING_PROFILES
 
 
-def _serve_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="start the emulator")
+def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "serve",
+        help="start the emulator",
+        description="Start the emulator. Every flag can also be set by an environment variable, "
+        f"{ENV_PREFIX}<FLAG> (--state-dir: {ENV_PREFIX}STATE_DIR; a repeatable flag takes a "
+        "comma-separated list, a switch 1/true/yes or 0/false/no); a flag given on the command "
+        "line wins over its variable (docs/service.md).",
+    )
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="plain HTTP port")
     p.add_argument(
@@ -147,6 +163,9 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         default=1,
         help="processes sharing the port and the SQLite state (needs --store sqlite)",
     )
+    for action in serve_flags(p):
+        action.help = f"{action.help or ''} [env {env_name(action)}]".lstrip()
+    return p
 
 
 def _rate(text: str) -> float:
@@ -316,16 +335,41 @@ def serve_config(args: argparse.Namespace) -> Config:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def serve_subparser(root: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``serve``'s own parser inside ``root`` (its flags are what the variables mirror)."""
+    sub = next(a for a in root._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices["serve"]  # type: ignore[no-any-return]
+
+
+def parse_serve(
+    root: argparse.ArgumentParser, argv: Sequence[str] | None, environ: Mapping[str, str]
+) -> tuple[argparse.Namespace, FromEnvironment]:
+    """``serve``'s arguments with the ``RAY2_MOCK_*`` variables under them: a flag given wins,
+    then its variable, then the default. A bad variable exits 2 naming it."""
+    serve = serve_subparser(root)
+    try:
+        found = from_environment(serve, environ)
+    except EnvironmentValueError as exc:
+        serve.error(str(exc))
+    found.apply(serve)
+    args = root.parse_args(argv)
+    found.fill(serve, args)
+    return args, found
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    environ = os.environ if environ is None else environ
     arguments = parser()
     args = arguments.parse_args(argv)
     if args.command in contracts_cli.COMMANDS:
         return contracts_cli.run(args)
     if args.command == "serve":
+        args, found = parse_serve(arguments, argv, environ)
         try:
             config = serve_config(args)
         except ValueError as exc:
-            arguments.error(str(exc))  # exits 2 with the usage line, never a traceback
+            # exits 2 with the usage line, never a traceback
+            serve_subparser(arguments).error(found.explain(str(exc), serve_subparser(arguments)))
         logging.basicConfig(
             level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
         )
