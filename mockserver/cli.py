@@ -25,6 +25,7 @@ from mockserver.environ import (
     serve_flags,
 )
 from mockserver.fal.auth import LOCAL_KEY as FAKE_KEY
+from mockserver.fal.auth import load_key_file
 from mockserver.queue import check_progression
 from mockserver.serving.server import ServerInfo, run_forever, run_workers, serve_command
 from mockserver.timing import TIMING_PROFILES
@@ -55,6 +56,14 @@ def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--timing", choices=sorted(TIMING_PROFILES), default="fast")
     p.add_argument("--capacity", type=int, default=None, help="requests running at once")
     p.add_argument("--api-key", default=None, help="accept only 'Authorization: Key <this>'")
+    p.add_argument(
+        "--api-keys",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a team's keys: one <key_id>:<key_secret> a line (# comments); exactly these are "
+        "accepted, and the ledger shows each one's spend",
+    )
     p.add_argument("--max-body-bytes", type=int, default=Config.max_body_bytes)
     p.add_argument("--render-workers", type=int, default=Config.render_workers)
     p.add_argument(
@@ -313,6 +322,7 @@ def serve_config(args: argparse.Namespace) -> Config:
         timing=args.timing,
         capacity=args.capacity,
         api_key=args.api_key,
+        api_keys=load_key_file(args.api_keys) if args.api_keys is not None else (),
         max_body_bytes=args.max_body_bytes,
         render_workers=args.render_workers,
         remote_images=args.remote_images,

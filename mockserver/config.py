@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -31,6 +32,9 @@ class Config:
     capacity: int | None = None
     api_key: str | None = None
     """When set, only ``Authorization: Key <api_key>`` is accepted."""
+    api_keys: tuple[str, ...] = ()
+    """A team's keys (``--api-keys FILE``): when set, exactly these (and ``api_key``) are
+    accepted on fal's routes, and the ledger shows each one's spend."""
     max_body_bytes: int = 10 * 1024 * 1024
     render_workers: int = 2
     remote_images: RemoteImages = "placeholder"
@@ -92,6 +96,24 @@ class Config:
             raise ValueError(
                 f"api_key {self.api_key!r} is not a fal key: fal keys are <key_id>:<key_secret>"
             )
+        self.api_keys = tuple(self.api_keys)
+        for key in self.api_keys:
+            if not isinstance(key, str) or not is_well_formed_key(key):
+                raise ValueError("every api_keys entry must be a fal key, <key_id>:<key_secret>")
+
+    @cached_property
+    def accepted_keys(self) -> str | frozenset[str] | None:
+        """What fal's key check accepts: any well-formed key (None), the one ``api_key``, or
+        the team's keys (``api_keys``, with ``api_key`` if both are set)."""
+        if not self.api_keys:
+            return self.api_key
+        return frozenset(self.api_keys) | ({self.api_key} if self.api_key else set())
+
+    @property
+    def own_key(self) -> str | None:
+        """The key the emulator adds itself (the browser proxy, the fixture's client when
+        ``FAL_KEY`` is unset) when it checks keys: ``api_key``, else the team's first."""
+        return self.api_key or (self.api_keys[0] if self.api_keys else None)
 
     def tls_port_after(self, port: int) -> int:
         """The TLS listener's port once the plain one is bound at ``port`` (0: any free one)."""

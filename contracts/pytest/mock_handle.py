@@ -121,7 +121,7 @@ def running_mock(config: Config) -> Iterator[Ray2Mock]:
 
     with (
         BackgroundEmulator(config) as emulator,
-        FalClientRoute(emulator.url, default_key=config.api_key or FAKE_KEY) as route,
+        FalClientRoute(emulator.url, default_key=config.own_key or FAKE_KEY) as route,
     ):
         mock = Ray2Mock(emulator, route)
         try:

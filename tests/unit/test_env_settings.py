@@ -40,8 +40,8 @@ def test_each_flag_s_variable_reaches_the_same_config_field(
 def test_every_serve_flag_has_a_variable_and_the_table_above_covers_the_kinds() -> None:
     serve_parser = cli.serve_subparser(cli.parser())
     names = variables(serve_parser)
-    assert len(names) == len(serve_flags(serve_parser)) >= 31
-    assert {"RAY2_MOCK_STATE_DIR"} <= set(names)
+    assert len(names) == len(serve_flags(serve_parser)) >= 32
+    assert {"RAY2_MOCK_STATE_DIR", "RAY2_MOCK_API_KEYS"} <= set(names)
     assert all(name.startswith("RAY2_MOCK_") and name.isupper() for name in names)
 
 
