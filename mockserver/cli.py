@@ -15,7 +15,7 @@ from pathlib import Path
 
 from contracts import cli as contracts_cli  # the suite's check/record subcommands
 from mockserver.chaos.parse import ScenarioError, load_file
-from mockserver.config import DEFAULT_PORT, REMOTE_IMAGE_POLICIES, Config
+from mockserver.config import DEFAULT_PORT, REMOTE_IMAGE_POLICIES, Config, with_admin_token
 from mockserver.environ import (
     ENV_PREFIX,
     EnvironmentValueError,
@@ -63,6 +63,14 @@ def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="FILE",
         help="a team's keys: one <key_id>:<key_secret> a line (# comments); exactly these are "
         "accepted, and the ledger shows each one's spend",
+    )
+    p.add_argument(
+        "--admin-token",
+        default=None,
+        metavar="TOKEN",
+        help="token the control plane (/_mock, the dashboard) requires, as 'Authorization: "
+        "Bearer TOKEN' or basic auth with TOKEN as the password; bound beyond loopback without "
+        "one, serve makes one and prints it once (prefer the variable: a flag shows in ps)",
     )
     p.add_argument("--max-body-bytes", type=int, default=Config.max_body_bytes)
     p.add_argument("--render-workers", type=int, default=Config.render_workers)
@@ -323,6 +331,7 @@ def serve_config(args: argparse.Namespace) -> Config:
         capacity=args.capacity,
         api_key=args.api_key,
         api_keys=load_key_file(args.api_keys) if args.api_keys is not None else (),
+        admin_token=args.admin_token,
         max_body_bytes=args.max_body_bytes,
         render_workers=args.render_workers,
         remote_images=args.remote_images,
@@ -383,13 +392,16 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         logging.basicConfig(
             level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
         )
+        config, generated = with_admin_token(config)
         try:
             if args.workers > 1:
                 if config.scenarios_path:  # every problem listed once, before any worker starts
                     load_file(config.scenarios_path)
-                run_workers(config, args.workers, log_level=args.log_level)
+                run_workers(
+                    config, args.workers, log_level=args.log_level, token_generated=generated
+                )
             else:
-                run_forever(config, log_level=args.log_level)
+                run_forever(config, log_level=args.log_level, token_generated=generated)
         except ScenarioError as exc:
             print(f"ray2-mock: {exc}", file=sys.stderr)
             return 2

@@ -1,7 +1,8 @@
 """The ``/_mock`` control API: what tests and the pytest fixture use to drive the emulator.
 
-JSON only, on the plain loopback listener only (never on fal's host names, never mixed with
-fal's paths). Errors keep fal's shapes so one client-side error parser reads both.
+JSON only, on the emulator's own addresses (never on fal's host names, never mixed with fal's
+paths). Errors keep fal's shapes so one client-side error parser reads both. Who may call it:
+``control/access.py`` (open on loopback; beyond it, the admin token but for a few open routes).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import asdict
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from contracts.schemas.endpoints import ENDPOINT_FACTS, cost_usd
@@ -65,6 +66,39 @@ def _bad_field(loc: list[Any], msg: str, kind: str = "value_error") -> Response:
 
 async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
+
+
+LISTENING_STATE = "listening"
+"""``app.state.listening``: where the running emulator listens (set by ``serving.server``):
+``port``, ``tls_port``, ``proxy_port`` and ``ca_cert`` (a path), None where off."""
+CA_PATH = "/_mock/ca.pem"
+
+
+def _listening(request: Request) -> dict[str, Any]:
+    return getattr(request.app.state, LISTENING_STATE, None) or {}
+
+
+async def server_get(request: Request) -> Response:
+    """Where this emulator listens, for ``ray2-mock env --from`` (open: no secret in it)."""
+    listening = _listening(request)
+    return JSONResponse(
+        {
+            "name": "ray2-mock",
+            "port": listening.get("port"),
+            "tls_port": listening.get("tls_port"),
+            "proxy_port": listening.get("proxy_port"),
+            "ca_url": CA_PATH if listening.get("ca_cert") else None,
+            "admin_token_required": services(request).config.admin_token is not None,
+        }
+    )
+
+
+async def ca_pem(request: Request) -> Response:
+    """The emulator's CA certificate (public by nature): what clients must trust in env mode."""
+    ca_cert = _listening(request).get("ca_cert")
+    if not ca_cert:
+        return request_error(404, "This emulator runs without TLS: it has no CA", "not_found")
+    return FileResponse(ca_cert, media_type="application/x-pem-file")
 
 
 async def clock_get(request: Request) -> Response:
@@ -367,6 +401,8 @@ async def ledger(request: Request) -> Response:
 
 CONTROL_TABLE: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/_mock/health", health),
+    ("GET", "/_mock/server", server_get),
+    ("GET", CA_PATH, ca_pem),
     ("GET", "/_mock/clock", clock_get),
     ("POST", "/_mock/clock/advance", clock_advance),
     ("POST", "/_mock/reset", reset),

@@ -234,7 +234,8 @@ def test_bad_options_fail_the_test_with_a_message_naming_the_fix(
     output = result.stdout.str()
     for message in (
         "::test_timing: timing='glacial' is not one of ['fast', 'instant', 'realistic']",
-        "::test_owned_option: unknown ray2_mock option(s) ['port']; allowed: ['api_key'",
+        "::test_owned_option: unknown ray2_mock option(s) ['port']; allowed: ['admin_token', "
+        "'api_key', 'api_keys'",
         "::test_positional: @pytest.mark.ray2 takes keyword options only, got ('instant',)",
         "::test_marker_on_session: @pytest.mark.ray2 configures the per-test ray2_mock fixture; "
         "ray2_mock_session is shared, configure it by overriding ray2_mock_options",

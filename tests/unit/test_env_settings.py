@@ -40,13 +40,14 @@ def test_each_flag_s_variable_reaches_the_same_config_field(
 def test_every_serve_flag_has_a_variable_and_the_table_above_covers_the_kinds() -> None:
     serve_parser = cli.serve_subparser(cli.parser())
     names = variables(serve_parser)
-    assert len(names) == len(serve_flags(serve_parser)) >= 32
-    assert {"RAY2_MOCK_STATE_DIR", "RAY2_MOCK_API_KEYS"} <= set(names)
+    assert len(names) == len(serve_flags(serve_parser)) >= 33
+    assert {"RAY2_MOCK_STATE_DIR", "RAY2_MOCK_ADMIN_TOKEN", "RAY2_MOCK_API_KEYS"} <= set(names)
     assert all(name.startswith("RAY2_MOCK_") and name.isupper() for name in names)
 
 
 ALLOW = "RAY2_MOCK_WEBHOOK_ALLOW"
 AT_SUBMIT = "RAY2_MOCK_VALIDATE_AT_SUBMIT"
+TOKEN = "RAY2_MOCK_ADMIN_TOKEN"
 # (variable, its value, flags given, Config field, expected value)
 PRECEDENCE: list[tuple[str, str, list[str], str, Any]] = [
     ("RAY2_MOCK_PORT", "9100", ["--port", "9200"], "port", 9200),
@@ -65,6 +66,14 @@ PRECEDENCE: list[tuple[str, str, list[str], str, Any]] = [
     ("RAY2_MOCK_ALLOW_REMOTE_FETCH", "false", [], "remote_images", "placeholder"),
     # an empty variable is no setting (compose files pass empty ones)
     ("RAY2_MOCK_CAPACITY", "", [], "capacity", None),
+    (TOKEN, "from-the-environment", [], "admin_token", "from-the-environment"),
+    (
+        TOKEN,
+        "from-the-environment",
+        ["--admin-token", "from-the-flag"],
+        "admin_token",
+        "from-the-flag",
+    ),
 ]
 
 
