@@ -26,6 +26,7 @@ from mockserver.environ import (
 )
 from mockserver.fal.auth import LOCAL_KEY as FAKE_KEY
 from mockserver.fal.auth import load_key_file
+from mockserver.fal.hosts import is_loopback
 from mockserver.queue import check_progression
 from mockserver.serving.server import ServerInfo, run_forever, run_workers, serve_command
 from mockserver.timing import TIMING_PROFILES
@@ -212,6 +213,36 @@ def _env_parser(sub: argparse._SubParsersAction) -> None:
         help="proxy: everything incl. uploads via HTTPS_PROXY; direct: FAL_*_HOST",
     )
     p.add_argument("--shell", choices=["sh", "fish", "powershell"], default="sh")
+    p.add_argument(
+        "--from",
+        dest="from_url",
+        default=None,
+        metavar="URL",
+        help="an emulator running elsewhere (a container, another machine), by its plain URL "
+        "http://HOST:PORT: its listeners and CA are read from it (the CA saved under "
+        "--state-dir, or --ca-file), instead of from --state-dir's server.json",
+    )
+    p.add_argument(
+        "--tls-port",
+        type=int,
+        default=None,
+        help="with --from: the TLS port as reached from here (default: PORT+1, or the "
+        "emulator's own distance from its plain port)",
+    )
+    p.add_argument(
+        "--proxy-port",
+        type=int,
+        default=None,
+        help="with --from: the CONNECT proxy's port as reached from here (default: PORT+2, or "
+        "the emulator's own distance)",
+    )
+    p.add_argument(
+        "--ca-file",
+        type=Path,
+        default=None,
+        help="with --from: where to save the emulator's CA certificate "
+        "(default: STATE_DIR/remote/HOST-PORT/ca.pem)",
+    )
 
 
 NODE_ROUTE = Path(__file__).resolve().parent / "serving" / "node_route.cjs"
@@ -223,13 +254,14 @@ def env_exports(info: ServerInfo, mode: str, *, node_route: Path = NODE_ROUTE) -
     """The variables that make the unmodified clients talk to this emulator."""
     if info.ca_cert is None or info.tls_port is None:
         raise SystemExit("the emulator runs without TLS (--tls-port 0): no env routing")
+    host = _reachable(info.host)
     if mode == "direct":
         routes = {
-            "FAL_RUN_HOST": f"127.0.0.1:{info.tls_port}/run",
-            "FAL_QUEUE_RUN_HOST": f"127.0.0.1:{info.tls_port}",
+            "FAL_RUN_HOST": f"{host}:{info.tls_port}/run",
+            "FAL_QUEUE_RUN_HOST": f"{host}:{info.tls_port}",
         }
     else:
-        routes = {"HTTPS_PROXY": f"http://{info.host}:{info.proxy_port}"}
+        routes = {"HTTPS_PROXY": f"http://{host}:{info.proxy_port}"}
     return {
         **routes,
         # Who reads which CA variable: Python's ssl and httpx SSL_CERT_FILE, requests only
@@ -238,7 +270,7 @@ def env_exports(info: ServerInfo, mode: str, *, node_route: Path = NODE_ROUTE) -
         "REQUESTS_CA_BUNDLE": info.ca_cert,
         "CURL_CA_BUNDLE": info.ca_cert,
         "NODE_EXTRA_CA_CERTS": info.ca_cert,
-        "RAY2_MOCK_TLS_URL": f"https://{_reachable(info.host)}:{info.tls_port}",
+        "RAY2_MOCK_TLS_URL": f"https://{host}:{info.tls_port}",
         "NODE_OPTIONS": node_require(node_route),
     }
 
@@ -406,6 +438,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             print(f"ray2-mock: {exc}", file=sys.stderr)
             return 2
         return 0
+    if args.from_url is not None:
+        return _env_from(args)
+    if (args.tls_port, args.proxy_port, args.ca_file) != (None, None, None):
+        print(
+            "ray2-mock env: --tls-port, --proxy-port and --ca-file go with --from", file=sys.stderr
+        )
+        return 2
     info = ServerInfo.read(args.state_dir)
     if info is None:
         print(
@@ -419,6 +458,38 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             f"warning: no emulator answers on {info.host}:{info.port} ({args.state_dir}/"
             "server.json is from a run that has stopped); start it again with:\n"
             f"  {serve_command(args.state_dir, info)}",
+            file=sys.stderr,
+        )
+    print(render_exports(env_exports(info, args.mode), args.shell))
+    return 0
+
+
+def _env_from(args: argparse.Namespace) -> int:
+    """``env --from URL``: the exports for an emulator reached over the network."""
+    from mockserver.serving.env_from import RemoteError, default_ca_file, remote_info, split_url
+
+    try:
+        host, port = split_url(args.from_url)
+        ca_file = args.ca_file or default_ca_file(args.state_dir, host, port)
+        info = remote_info(
+            args.from_url, ca_file, tls_port=args.tls_port, proxy_port=args.proxy_port
+        )
+    except RemoteError as exc:
+        print(f"ray2-mock env: {exc}", file=sys.stderr)
+        return 1
+    reached = _reachable(info.host)
+    needed = ("TLS", info.tls_port) if args.mode == "direct" else ("proxy", info.proxy_port)
+    if needed[1] is not None and not _answers(info.host, needed[1]):
+        print(
+            f"warning: nothing answers on {reached}:{needed[1]}, where the exports send fal's "
+            f"traffic (the {needed[0]} port): publish it too, or pass --{needed[0].lower()}-port",
+            file=sys.stderr,
+        )
+    if args.mode == "direct" and not is_loopback(info.host):
+        print(
+            f"warning: direct mode connects to {reached} over TLS, but the emulator's "
+            "certificate names only fal's hosts, localhost and 127.0.0.1: use proxy mode "
+            "(the default) for a host reached by another name",
             file=sys.stderr,
         )
     print(render_exports(env_exports(info, args.mode), args.shell))
