@@ -52,6 +52,13 @@ def add_parsers(sub: Any) -> None:
         default=[],
         help='a command reading the call as JSON on stdin, printing {"output": ...}',
     )
+    check.add_argument(
+        "--admin-token",
+        default=None,
+        metavar="TOKEN",
+        help="a URL target's control-plane token, for reading its journal and injecting faults "
+        "(default: RAY2_MOCK_ADMIN_TOKEN); needed when it runs beyond loopback",
+    )
     check.add_argument("--list", action="store_true", help="list the cases and client checks")
     check.add_argument(
         "--strict",
@@ -142,7 +149,11 @@ def _check(args: argparse.Namespace) -> int:
     results = []
     try:
         with open_target(
-            args.target, run_base=args.run_base, live_budget=budget, timeout=args.timeout
+            args.target,
+            run_base=args.run_base,
+            live_budget=budget,
+            timeout=args.timeout,
+            admin_token=args.admin_token,
         ) as target:
             print(f"target: {target.name}  profile: {profile}", *target.notes, flush=True)
             try:

@@ -22,6 +22,7 @@ from mockserver.chaos.model import FaultDocument
 from mockserver.chaos.parse import load_file
 from mockserver.clock import Clock, SystemClock
 from mockserver.config import Config
+from mockserver.control.access import ControlAccess
 from mockserver.control.api import catch_all_routes, control_routes
 from mockserver.control.dashboard import dashboard_routes
 from mockserver.fal.api import QueueApi
@@ -112,6 +113,12 @@ def create_app(
     config: Config | None = None, *, clock: Clock | None = None, store: RequestStore | None = None
 ) -> Gateway:
     config = config or Config()
+    if config.admin_token is None and not config.on_loopback:
+        raise ValueError(
+            f"bound to {config.host!r}, beyond loopback: the control plane (/_mock, the "
+            "dashboard) needs an admin token (Config.admin_token, --admin-token or "
+            "RAY2_MOCK_ADMIN_TOKEN; ray2-mock serve makes one)"
+        )
     clock = clock or SystemClock()
     document = load_file(config.scenarios_path) if config.scenarios_path else FaultDocument()
     observers = Observers(
@@ -143,4 +150,5 @@ def create_app(
         max_body_bytes=config.max_body_bytes,
         lifespan=lifespan,
         cors=CORS_SETTINGS,
+        access=ControlAccess(config.admin_token),
     )

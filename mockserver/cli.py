@@ -6,23 +6,41 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import shlex
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from contracts import cli as contracts_cli  # the suite's check/record subcommands
 from mockserver.chaos.parse import ScenarioError, load_file
-from mockserver.config import DEFAULT_PORT, REMOTE_IMAGE_POLICIES, Config
+from mockserver.config import DEFAULT_PORT, REMOTE_IMAGE_POLICIES, Config, with_admin_token
+from mockserver.environ import (
+    ENV_PREFIX,
+    EnvironmentValueError,
+    FromEnvironment,
+    env_name,
+    from_environment,
+    serve_flags,
+)
 from mockserver.fal.auth import LOCAL_KEY as FAKE_KEY
+from mockserver.fal.auth import load_key_file
+from mockserver.fal.hosts import is_loopback
 from mockserver.queue import check_progression
 from mockserver.serving.server import ServerInfo, run_forever, run_workers, serve_command
 from mockserver.timing import TIMING_PROFILES
 
 
-def _serve_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="start the emulator")
+def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "serve",
+        help="start the emulator",
+        description="Start the emulator. Every flag can also be set by an environment variable, "
+        f"{ENV_PREFIX}<FLAG> (--state-dir: {ENV_PREFIX}STATE_DIR; a repeatable flag takes a "
+        "comma-separated list, a switch 1/true/yes or 0/false/no); a flag given on the command "
+        "line wins over its variable (docs/service.md).",
+    )
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="plain HTTP port")
     p.add_argument(
@@ -39,6 +57,22 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timing", choices=sorted(TIMING_PROFILES), default="fast")
     p.add_argument("--capacity", type=int, default=None, help="requests running at once")
     p.add_argument("--api-key", default=None, help="accept only 'Authorization: Key <this>'")
+    p.add_argument(
+        "--api-keys",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a team's keys: one <key_id>:<key_secret> a line (# comments); exactly these are "
+        "accepted, and the ledger shows each one's spend",
+    )
+    p.add_argument(
+        "--admin-token",
+        default=None,
+        metavar="TOKEN",
+        help="token the control plane (/_mock, the dashboard) requires, as 'Authorization: "
+        "Bearer TOKEN' or basic auth with TOKEN as the password; bound beyond loopback without "
+        "one, serve makes one and prints it once (prefer the variable: a flag shows in ps)",
+    )
     p.add_argument("--max-body-bytes", type=int, default=Config.max_body_bytes)
     p.add_argument("--render-workers", type=int, default=Config.render_workers)
     p.add_argument(
@@ -147,6 +181,9 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
         default=1,
         help="processes sharing the port and the SQLite state (needs --store sqlite)",
     )
+    for action in serve_flags(p):
+        action.help = f"{action.help or ''} [env {env_name(action)}]".lstrip()
+    return p
 
 
 def _rate(text: str) -> float:
@@ -176,6 +213,36 @@ def _env_parser(sub: argparse._SubParsersAction) -> None:
         help="proxy: everything incl. uploads via HTTPS_PROXY; direct: FAL_*_HOST",
     )
     p.add_argument("--shell", choices=["sh", "fish", "powershell"], default="sh")
+    p.add_argument(
+        "--from",
+        dest="from_url",
+        default=None,
+        metavar="URL",
+        help="an emulator running elsewhere (a container, another machine), by its plain URL "
+        "http://HOST:PORT: its listeners and CA are read from it (the CA saved under "
+        "--state-dir, or --ca-file), instead of from --state-dir's server.json",
+    )
+    p.add_argument(
+        "--tls-port",
+        type=int,
+        default=None,
+        help="with --from: the TLS port as reached from here (default: PORT+1, or the "
+        "emulator's own distance from its plain port)",
+    )
+    p.add_argument(
+        "--proxy-port",
+        type=int,
+        default=None,
+        help="with --from: the CONNECT proxy's port as reached from here (default: PORT+2, or "
+        "the emulator's own distance)",
+    )
+    p.add_argument(
+        "--ca-file",
+        type=Path,
+        default=None,
+        help="with --from: where to save the emulator's CA certificate "
+        "(default: STATE_DIR/remote/HOST-PORT/ca.pem)",
+    )
 
 
 NODE_ROUTE = Path(__file__).resolve().parent / "serving" / "node_route.cjs"
@@ -187,13 +254,14 @@ def env_exports(info: ServerInfo, mode: str, *, node_route: Path = NODE_ROUTE) -
     """The variables that make the unmodified clients talk to this emulator."""
     if info.ca_cert is None or info.tls_port is None:
         raise SystemExit("the emulator runs without TLS (--tls-port 0): no env routing")
+    host = _reachable(info.host)
     if mode == "direct":
         routes = {
-            "FAL_RUN_HOST": f"127.0.0.1:{info.tls_port}/run",
-            "FAL_QUEUE_RUN_HOST": f"127.0.0.1:{info.tls_port}",
+            "FAL_RUN_HOST": f"{host}:{info.tls_port}/run",
+            "FAL_QUEUE_RUN_HOST": f"{host}:{info.tls_port}",
         }
     else:
-        routes = {"HTTPS_PROXY": f"http://{info.host}:{info.proxy_port}"}
+        routes = {"HTTPS_PROXY": f"http://{host}:{info.proxy_port}"}
     return {
         **routes,
         # Who reads which CA variable: Python's ssl and httpx SSL_CERT_FILE, requests only
@@ -202,7 +270,7 @@ def env_exports(info: ServerInfo, mode: str, *, node_route: Path = NODE_ROUTE) -
         "REQUESTS_CA_BUNDLE": info.ca_cert,
         "CURL_CA_BUNDLE": info.ca_cert,
         "NODE_EXTRA_CA_CERTS": info.ca_cert,
-        "RAY2_MOCK_TLS_URL": f"https://{_reachable(info.host)}:{info.tls_port}",
+        "RAY2_MOCK_TLS_URL": f"https://{host}:{info.tls_port}",
         "NODE_OPTIONS": node_require(node_route),
     }
 
@@ -294,6 +362,8 @@ def serve_config(args: argparse.Namespace) -> Config:
         timing=args.timing,
         capacity=args.capacity,
         api_key=args.api_key,
+        api_keys=load_key_file(args.api_keys) if args.api_keys is not None else (),
+        admin_token=args.admin_token,
         max_body_bytes=args.max_body_bytes,
         render_workers=args.render_workers,
         remote_images=args.remote_images,
@@ -316,30 +386,65 @@ def serve_config(args: argparse.Namespace) -> Config:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def serve_subparser(root: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``serve``'s own parser inside ``root`` (its flags are what the variables mirror)."""
+    sub = next(a for a in root._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices["serve"]  # type: ignore[no-any-return]
+
+
+def parse_serve(
+    root: argparse.ArgumentParser, argv: Sequence[str] | None, environ: Mapping[str, str]
+) -> tuple[argparse.Namespace, FromEnvironment]:
+    """``serve``'s arguments with the ``RAY2_MOCK_*`` variables under them: a flag given wins,
+    then its variable, then the default. A bad variable exits 2 naming it."""
+    serve = serve_subparser(root)
+    try:
+        found = from_environment(serve, environ)
+    except EnvironmentValueError as exc:
+        serve.error(str(exc))
+    found.apply(serve)
+    args = root.parse_args(argv)
+    found.fill(serve, args)
+    return args, found
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    environ = os.environ if environ is None else environ
     arguments = parser()
     args = arguments.parse_args(argv)
     if args.command in contracts_cli.COMMANDS:
         return contracts_cli.run(args)
     if args.command == "serve":
+        args, found = parse_serve(arguments, argv, environ)
         try:
             config = serve_config(args)
         except ValueError as exc:
-            arguments.error(str(exc))  # exits 2 with the usage line, never a traceback
+            # exits 2 with the usage line, never a traceback
+            serve_subparser(arguments).error(found.explain(str(exc), serve_subparser(arguments)))
         logging.basicConfig(
             level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
         )
+        config, generated = with_admin_token(config)
         try:
             if args.workers > 1:
                 if config.scenarios_path:  # every problem listed once, before any worker starts
                     load_file(config.scenarios_path)
-                run_workers(config, args.workers, log_level=args.log_level)
+                run_workers(
+                    config, args.workers, log_level=args.log_level, token_generated=generated
+                )
             else:
-                run_forever(config, log_level=args.log_level)
+                run_forever(config, log_level=args.log_level, token_generated=generated)
         except ScenarioError as exc:
             print(f"ray2-mock: {exc}", file=sys.stderr)
             return 2
         return 0
+    if args.from_url is not None:
+        return _env_from(args)
+    if (args.tls_port, args.proxy_port, args.ca_file) != (None, None, None):
+        print(
+            "ray2-mock env: --tls-port, --proxy-port and --ca-file go with --from", file=sys.stderr
+        )
+        return 2
     info = ServerInfo.read(args.state_dir)
     if info is None:
         print(
@@ -353,6 +458,38 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"warning: no emulator answers on {info.host}:{info.port} ({args.state_dir}/"
             "server.json is from a run that has stopped); start it again with:\n"
             f"  {serve_command(args.state_dir, info)}",
+            file=sys.stderr,
+        )
+    print(render_exports(env_exports(info, args.mode), args.shell))
+    return 0
+
+
+def _env_from(args: argparse.Namespace) -> int:
+    """``env --from URL``: the exports for an emulator reached over the network."""
+    from mockserver.serving.env_from import RemoteError, default_ca_file, remote_info, split_url
+
+    try:
+        host, port = split_url(args.from_url)
+        ca_file = args.ca_file or default_ca_file(args.state_dir, host, port)
+        info = remote_info(
+            args.from_url, ca_file, tls_port=args.tls_port, proxy_port=args.proxy_port
+        )
+    except RemoteError as exc:
+        print(f"ray2-mock env: {exc}", file=sys.stderr)
+        return 1
+    reached = _reachable(info.host)
+    needed = ("TLS", info.tls_port) if args.mode == "direct" else ("proxy", info.proxy_port)
+    if needed[1] is not None and not _answers(info.host, needed[1]):
+        print(
+            f"warning: nothing answers on {reached}:{needed[1]}, where the exports send fal's "
+            f"traffic (the {needed[0]} port): publish it too, or pass --{needed[0].lower()}-port",
+            file=sys.stderr,
+        )
+    if args.mode == "direct" and not is_loopback(info.host):
+        print(
+            f"warning: direct mode connects to {reached} over TLS, but the emulator's "
+            "certificate names only fal's hosts, localhost and 127.0.0.1: use proxy mode "
+            "(the default) for a host reached by another name",
             file=sys.stderr,
         )
     print(render_exports(env_exports(info, args.mode), args.shell))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import secrets
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 from mockserver.fal.auth import is_well_formed_key
+from mockserver.fal.hosts import is_loopback
 from mockserver.retention import PAYLOAD_STORAGE_SECONDS
 from mockserver.timing import TIMING_PROFILES, TimingProfile
 
@@ -31,6 +34,14 @@ class Config:
     capacity: int | None = None
     api_key: str | None = None
     """When set, only ``Authorization: Key <api_key>`` is accepted."""
+    api_keys: tuple[str, ...] = ()
+    """A team's keys (``--api-keys FILE``): when set, exactly these (and ``api_key``) are
+    accepted on fal's routes, and the ledger shows each one's spend."""
+    admin_token: str | None = field(default=None, repr=False)
+    """The token the control plane (``/_mock/*``, the dashboard) requires: ``Authorization:
+    Bearer <token>``, or HTTP basic auth with it as the password. None on a loopback bind:
+    the control plane is open there; beyond loopback a token is required (``serve`` makes
+    one). Never logged, never written to disk."""
     max_body_bytes: int = 10 * 1024 * 1024
     render_workers: int = 2
     remote_images: RemoteImages = "placeholder"
@@ -92,6 +103,34 @@ class Config:
             raise ValueError(
                 f"api_key {self.api_key!r} is not a fal key: fal keys are <key_id>:<key_secret>"
             )
+        self.api_keys = tuple(self.api_keys)
+        for key in self.api_keys:
+            if not isinstance(key, str) or not is_well_formed_key(key):
+                raise ValueError("every api_keys entry must be a fal key, <key_id>:<key_secret>")
+        if self.admin_token is not None and not is_usable_token(self.admin_token):
+            # the value itself is never echoed: it is a secret even when it is a bad one
+            raise ValueError(
+                "the admin token must be 8 to 512 printable ASCII characters, no spaces"
+            )
+
+    @cached_property
+    def accepted_keys(self) -> str | frozenset[str] | None:
+        """What fal's key check accepts: any well-formed key (None), the one ``api_key``, or
+        the team's keys (``api_keys``, with ``api_key`` if both are set)."""
+        if not self.api_keys:
+            return self.api_key
+        return frozenset(self.api_keys) | ({self.api_key} if self.api_key else set())
+
+    @property
+    def own_key(self) -> str | None:
+        """The key the emulator adds itself (the browser proxy, the fixture's client when
+        ``FAL_KEY`` is unset) when it checks keys: ``api_key``, else the team's first."""
+        return self.api_key or (self.api_keys[0] if self.api_keys else None)
+
+    @property
+    def on_loopback(self) -> bool:
+        """Bound to a loopback address (``127.0.0.0/8``, ``::1``, ``localhost``) only."""
+        return is_loopback(self.host)
 
     def tls_port_after(self, port: int) -> int:
         """The TLS listener's port once the plain one is bound at ``port`` (0: any free one)."""
@@ -119,3 +158,18 @@ class Config:
     @property
     def files_dir(self) -> Path:
         return self.state_dir / "files"
+
+
+def is_usable_token(token: object) -> bool:
+    """An admin token a header can carry as is: printable ASCII, no spaces, 8 to 512 long."""
+    return isinstance(token, str) and 8 <= len(token) <= 512 and all("!" <= c <= "~" for c in token)
+
+
+def with_admin_token(config: Config) -> tuple[Config, bool]:
+    """The config ``serve`` runs: bound beyond loopback without an admin token, one is made
+    (``secrets.token_urlsafe``, 256 bits) and True says so, for the banner to print it once.
+    The choice is Jupyter's: a service that starts closed and says how to get in, rather than
+    one that refuses to start or starts open."""
+    if config.admin_token is not None or config.on_loopback:
+        return config, False
+    return replace(config, admin_token=secrets.token_urlsafe(32)), True

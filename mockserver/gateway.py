@@ -8,7 +8,10 @@ the handler's own path parsing); half its time went there. The gateway instead:
   the journal, the fault engine and the handlers read it;
 - journals and meters every request and lets the fault engine act (a no-op when no scenario or
   fault rate is set): no feature leaves the hot path;
-- does CORS work only for requests that carry an ``Origin`` header (browsers);
+- does CORS work only for requests that carry an ``Origin`` header (browsers): fal's open
+  CORS on fal's routes, the own origin only on the control plane;
+- puts every control request (``/_mock/*`` on a local host name) through ``ControlAccess``
+  first: the admin token when one is set, the own origin always (``control/access.py``);
 - hands fal's request operations (submit, run, status, stream, result, cancel) straight to
   ``QueueApi.handle``; everything else (media, storage, control, the browser proxy, the 404s
   and 405s) goes to its host role's Starlette router, as before;
@@ -32,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.chaos.engine import FaultEngine
 from mockserver.chaos.middleware import FaultMiddleware
+from mockserver.control.access import ControlAccess, is_control_path
 from mockserver.fal.errors import request_error
 from mockserver.fal.hosts import host_role
 from mockserver.fal.operations import FAL_ROUTES, FalCall, classify
@@ -53,6 +57,7 @@ SUBMITTING_ROUTES = frozenset({"submit", "run"})
 """Classified from the path alone, whatever the method: only a POST takes the fast path (a
 GET there is the router's 405)."""
 FAST_ROUTES = frozenset(FAL_ROUTES)
+CONTROL_CALL = FalCall("control")
 
 
 class IndexedHeaders(Headers):
@@ -115,8 +120,10 @@ class Gateway:
         max_body_bytes: int,
         lifespan: Callable[[Any], AbstractAsyncContextManager[None]],
         cors: Mapping[str, Any],
+        access: ControlAccess | None = None,
     ) -> None:
         self.state = State()
+        self.access = access or ControlAccess(None)
         self.routers = routers
         self.handle: Callable[[Request, FalCall], Awaitable[Response]] = _not_started
         """Where fal's calls go: ``QueueApi.handle``, bound by the lifespan once it is built."""
@@ -140,20 +147,23 @@ class Gateway:
             await self.routers["local"](scope, receive, send)
             return
         host = target = b""
-        origin = proxied = False
+        origin: bytes | None = None
+        proxied = False
         for key, value in scope["headers"]:
             if key == b"host":
                 host = value
             elif key == b"origin":
-                origin = True
+                origin = value
             elif key == TARGET_URL_HEADER:
                 target, proxied = value, True
-        scope[CALL_SCOPE_KEY] = classify(
-            scope["method"],
-            host.decode("latin-1"),
-            scope["path"],
-            target.decode("latin-1") or None,
-        )
+        host_text = host.decode("latin-1")
+        control = is_control_path(scope["path"]) and host_role(host_text) == "local"
+        # A control request is one whatever else it carries (an x-fal-target-url too): never
+        # journaled, never classified as fal's, always past the gate.
+        target_url = target.decode("latin-1") or None
+        method, path = scope["method"], scope["path"]
+        call = CONTROL_CALL if control else classify(method, host_text, path, target_url)
+        scope[CALL_SCOPE_KEY] = call
         scope[PROXIED_SCOPE_KEY] = proxied
         scope[TRANSPORT_SCOPE_KEY] = getattr(getattr(receive, "__self__", None), "transport", None)
         started = False
@@ -164,7 +174,10 @@ class Gateway:
             await send(message)
 
         try:
-            await (self._cors if origin else self._plain)(scope, receive, watched_send)
+            if control:
+                await self.access.admit(self._plain, scope, receive, watched_send, origin)
+            else:
+                await (self._plain if origin is None else self._cors)(scope, receive, watched_send)
         except Exception:
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if not started:

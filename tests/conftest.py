@@ -29,6 +29,11 @@ MARKERS_BY_NAME: dict[str, tuple[str, ...]] = {
     "test_xdist_gives_each_worker_its_own_emulator": ("slow",),
     "test_client_passes_every_check[js]": ("node",),
 }
+# A shell's serve settings (RAY2_MOCK_*, docs/service.md) or env-mode exports must not reach the
+# emulators the suite starts: a test that wants one sets it itself.
+for _name in [name for name in os.environ if name.startswith("RAY2_MOCK_")]:
+    del os.environ[_name]
+
 MISSING_TOOL = "[required tool] "
 """Prefix of a skip for a tool CI installs (node, Chromium): under CI=true it is a failure."""
 

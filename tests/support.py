@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -245,3 +246,14 @@ def unrouted_env(**extra: str) -> dict[str, str]:
     """This process's environment without fal keys, proxies or CA overrides: a fresh shell."""
     removed = ("FAL_", "HTTPS_PROXY", "HTTP_PROXY", "SSL_CERT", "NODE_OPTIONS", "PYTEST_")
     return {**{k: v for k, v in os.environ.items() if not k.startswith(removed)}, **extra}
+
+
+def machine_address() -> str | None:
+    """This machine's own non-loopback IPv4 address, if it has one (no packet is sent)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: a route lookup only
+            address = probe.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") or address == "0.0.0.0" else address

@@ -99,7 +99,12 @@ class Ray2Mock:
             import httpx
 
             # trust_env=False: a proxy in the environment must not sit between a test and loopback.
-            self._http = httpx.Client(base_url=self.url, trust_env=False, timeout=CONTROL_TIMEOUT)
+            # An emulator given an admin token closes its control plane: every call sends it.
+            token = self.config.admin_token
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            self._http = httpx.Client(
+                base_url=self.url, trust_env=False, timeout=CONTROL_TIMEOUT, headers=headers
+            )
         return self._http.request(method, path, json=body)
 
     def _check(self, response: httpx.Response) -> Any:
@@ -121,7 +126,7 @@ def running_mock(config: Config) -> Iterator[Ray2Mock]:
 
     with (
         BackgroundEmulator(config) as emulator,
-        FalClientRoute(emulator.url, default_key=config.api_key or FAKE_KEY) as route,
+        FalClientRoute(emulator.url, default_key=config.own_key or FAKE_KEY) as route,
     ):
         mock = Ray2Mock(emulator, route)
         try:

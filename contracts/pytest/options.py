@@ -41,6 +41,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="sync-run base URL of a URL target (default: <target>/run)",
     )
     group.addoption(
+        "--ray2-admin-token",
+        default=None,
+        help="a URL target's control-plane token, for its journal and scenarios (default: "
+        "RAY2_MOCK_ADMIN_TOKEN); needed when it runs beyond loopback",
+    )
+    group.addoption(
         "--ray2-require-live",
         action="store_true",
         default=False,
@@ -97,6 +103,7 @@ def ray2_target(
             run_base=pytestconfig.getoption("ray2_run_base"),
             live_budget=DEFAULT_LIVE_BUDGET if budget is None else budget,
             state_dir=tmp_path_factory.mktemp("ray2-contracts"),
+            admin_token=pytestconfig.getoption("ray2_admin_token"),
         ) as target:
             if target.live:
                 try:

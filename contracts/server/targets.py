@@ -226,9 +226,17 @@ def _mock_target(
         )
 
 
-def _url_target(url: str, run_base: str | None, key: str | None) -> Target:
+def _url_target(
+    url: str, run_base: str | None, key: str | None, admin_token: str | None = None
+) -> Target:
+    """A server by URL; when it is a ray2-mock, its journal and scenarios are used too (with
+    ``admin_token`` when its control plane is closed: ``RAY2_MOCK_ADMIN_TOKEN`` by default)."""
     from contracts.server.traffic import JournalTraffic, ScenarioFaults
 
+    token = admin_token or os.environ.get("RAY2_MOCK_ADMIN_TOKEN") or None
+    control = httpx.Client(
+        timeout=30, headers={"Authorization": f"Bearer {token}"} if token else None
+    )
     base = url.rstrip("/")
     target = Target(
         name=base,
@@ -238,11 +246,11 @@ def _url_target(url: str, run_base: str | None, key: str | None) -> Target:
         poll_interval=0.1,
         completion_timeout=600.0,
     )
-    journal = JournalTraffic(base)
+    journal = JournalTraffic(base, http=control)
     if journal.available():
         target.traffic = journal
         target.notes.append("traffic read from /_mock/journal")
-        faults = ScenarioFaults(base)
+        faults = ScenarioFaults(base, http=control)
         if faults.available():
             target.faults = faults
             target.notes.append("faults injected through /_mock/scenarios")
@@ -278,13 +286,15 @@ def open_target(
     wrap_app: Callable[[ASGIApp], ASGIApp] | None = None,
     capacity: int | None = None,
     timeout: float | None = None,
+    admin_token: str | None = None,
 ) -> Iterator[Target]:
     """``mock`` (in-process emulator), ``live`` (fal, needs FAL_KEY) or an http(s) URL.
 
     Emulator-only options: ``clock`` (``scaled``: fast profile at 5x; ``manual``: moves only
     through ``target.advance``), ``state_dir`` (keeps the render cache between runs),
     ``wrap_app`` (wraps the ASGI app, e.g. a deliberately broken variant), ``capacity``.
-    ``timeout``: seconds to wait for each answer (see ``Target.timeout``).
+    ``timeout``: seconds to wait for each answer (see ``Target.timeout``). ``admin_token``:
+    a URL target's control-plane token (default ``RAY2_MOCK_ADMIN_TOKEN``), for its journal.
     """
     if spec == "mock":
         yield from _mock_target(
@@ -293,7 +303,7 @@ def open_target(
     elif spec == "live":
         yield _live_target(run_base, live_budget, timeout)
     elif spec.startswith(("http://", "https://")):
-        target = _url_target(spec, run_base, key)
+        target = _url_target(spec, run_base, key, admin_token)
         target.timeout = timeout
         yield target
     else:

@@ -1,7 +1,8 @@
 """The ``/_mock`` control API: what tests and the pytest fixture use to drive the emulator.
 
-JSON only, on the plain loopback listener only (never on fal's host names, never mixed with
-fal's paths). Errors keep fal's shapes so one client-side error parser reads both.
+JSON only, on the emulator's own addresses (never on fal's host names, never mixed with fal's
+paths). Errors keep fal's shapes so one client-side error parser reads both. Who may call it:
+``control/access.py`` (open on loopback; beyond it, the admin token but for a few open routes).
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from contracts.schemas.endpoints import ENDPOINT_FACTS, cost_usd
@@ -21,6 +23,7 @@ from mockserver.bodies import read_json, read_json_object
 from mockserver.chaos.parse import ScenarioError, parse_document, parse_scenario
 from mockserver.fal.errors import request_error, validation_error
 from mockserver.observation.journal import JournalFilter, entries_json
+from mockserver.observation.masking import mask_secret
 from mockserver.observation.metrics import prometheus_text
 from mockserver.records import RequestRecord
 from mockserver.services import services
@@ -63,6 +66,39 @@ def _bad_field(loc: list[Any], msg: str, kind: str = "value_error") -> Response:
 
 async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
+
+
+LISTENING_STATE = "listening"
+"""``app.state.listening``: where the running emulator listens (set by ``serving.server``):
+``port``, ``tls_port``, ``proxy_port`` and ``ca_cert`` (a path), None where off."""
+CA_PATH = "/_mock/ca.pem"
+
+
+def _listening(request: Request) -> dict[str, Any]:
+    return getattr(request.app.state, LISTENING_STATE, None) or {}
+
+
+async def server_get(request: Request) -> Response:
+    """Where this emulator listens, for ``ray2-mock env --from`` (open: no secret in it)."""
+    listening = _listening(request)
+    return JSONResponse(
+        {
+            "name": "ray2-mock",
+            "port": listening.get("port"),
+            "tls_port": listening.get("tls_port"),
+            "proxy_port": listening.get("proxy_port"),
+            "ca_url": CA_PATH if listening.get("ca_cert") else None,
+            "admin_token_required": services(request).config.admin_token is not None,
+        }
+    )
+
+
+async def ca_pem(request: Request) -> Response:
+    """The emulator's CA certificate (public by nature): what clients must trust in env mode."""
+    ca_cert = _listening(request).get("ca_cert")
+    if not ca_cert:
+        return request_error(404, "This emulator runs without TLS: it has no CA", "not_found")
+    return FileResponse(ca_cert, media_type="application/x-pem-file")
 
 
 async def clock_get(request: Request) -> Response:
@@ -301,18 +337,28 @@ async def metrics(request: Request) -> Response:
     return JSONResponse(snapshot)
 
 
-def ledger_of(records: list[RequestRecord]) -> dict[str, Any]:
+def key_ids(keys: Iterable[str]) -> dict[str, str]:
+    """The masked form of each configured key (``Key ****cret``, as records keep it) -> its
+    key id: the ledger names a team's keys by id, never showing a secret."""
+    return {mask_secret(f"Key {key}"): key.partition(":")[0] for key in keys}
+
+
+def ledger_of(records: list[RequestRecord], keys: Iterable[str] = ()) -> dict[str, Any]:
     """Cost per API key: completed generations are billed at their endpoint's price (its units
     times its unit price, ``contracts/schemas/endpoints.json``); failed and cancelled ones not.
     A generation whose endpoint has no known price counts in ``unpriced_requests`` instead of
-    dollars: the ledger does not invent a price."""
-    keys: dict[str, dict[str, Any]] = {}
-    for record in records:
-        key = record.headers.get("authorization", "unknown")
-        row = keys.setdefault(
+    dollars: the ledger does not invent a price. ``keys``: the keys the emulator accepts
+    (``--api-key``, ``--api-keys``); each row of one of them names its ``key_id``, and each of
+    them has a row, spent or not."""
+    named = key_ids(keys)
+    rows_by_key: dict[str, dict[str, Any]] = {}
+
+    def row_of(key: str) -> dict[str, Any]:
+        return rows_by_key.setdefault(
             key,
             {
                 "key": key,
+                "key_id": named.get(key),
                 "billed_requests": 0,
                 "unbilled_requests": 0,
                 "unpriced_requests": 0,
@@ -320,6 +366,11 @@ def ledger_of(records: list[RequestRecord]) -> dict[str, Any]:
                 "usd": 0.0,
             },
         )
+
+    for mask in named:
+        row_of(mask)
+    for record in records:
+        row = row_of(record.headers.get("authorization", "unknown"))
         if record.status == "COMPLETED" and record.outcome == "ok":
             usd = cost_usd(record.endpoint_id, record.cost_units)
             row["billed_requests"] += 1
@@ -330,7 +381,7 @@ def ledger_of(records: list[RequestRecord]) -> dict[str, Any]:
                 row["usd"] += usd
         elif record.status == "COMPLETED":
             row["unbilled_requests"] += 1
-    rows = sorted(keys.values(), key=lambda r: r["key"])
+    rows = sorted(rows_by_key.values(), key=lambda r: r["key"])
     for row in rows:
         row["usd"] = round(row["usd"], 2)
     return {
@@ -342,11 +393,16 @@ def ledger_of(records: list[RequestRecord]) -> dict[str, Any]:
 
 
 async def ledger(request: Request) -> Response:
-    return JSONResponse(ledger_of(services(request).store.recent(LEDGER_SCAN_LIMIT)))
+    state = services(request)
+    config = state.config
+    keys = (*config.api_keys, *([config.api_key] if config.api_key else []))
+    return JSONResponse(ledger_of(state.store.recent(LEDGER_SCAN_LIMIT), keys))
 
 
 CONTROL_TABLE: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/_mock/health", health),
+    ("GET", "/_mock/server", server_get),
+    ("GET", CA_PATH, ca_pem),
     ("GET", "/_mock/clock", clock_get),
     ("POST", "/_mock/clock/advance", clock_advance),
     ("POST", "/_mock/reset", reset),

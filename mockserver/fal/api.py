@@ -140,7 +140,7 @@ class QueueApi:
     # -- shared steps -------------------------------------------------------------------------
 
     def check_auth(self, request: Request) -> Response | None:
-        return check_key(request.headers.get("authorization", ""), self.config.api_key)
+        return check_key(request.headers.get("authorization", ""), self.config.accepted_keys)
 
     async def read_body(self, request: Request) -> Any:
         """The body as the app will be handed it (FastAPI's rules), or the refusal at the

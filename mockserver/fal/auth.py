@@ -9,9 +9,13 @@ cannot verify those, so it accepts them unless a fixed key is configured.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from pathlib import Path
+
 from starlette.responses import Response
 
 from mockserver.fal.errors import request_error
+from mockserver.observation.masking import mask_secret
 
 LOCAL_KEY = "ray2-mock-id:ray2-mock-secret"
 """The key ``ray2-mock env`` and the pytest fixture set when ``FAL_KEY`` is unset: well formed,
@@ -33,8 +37,10 @@ def is_well_formed_key(key: str) -> bool:
     return bool(colon and key_id and secret)
 
 
-def refusal(header: str, required_key: str | None) -> str | None:
-    """Why fal would refuse this ``Authorization`` value (None: accepted)."""
+def refusal(header: str, required_key: str | Collection[str] | None) -> str | None:
+    """Why fal would refuse this ``Authorization`` value (None: accepted). ``required_key``:
+    the one key accepted (``--api-key``), the set of them (``--api-keys``), or None (any
+    well-formed key)."""
     scheme, _, credentials = header.strip().partition(" ")
     credentials = credentials.strip()
     if not scheme or not credentials:
@@ -45,12 +51,56 @@ def refusal(header: str, required_key: str | None) -> str | None:
         return NO_CREDENTIALS
     if not is_well_formed_key(credentials):
         return BAD_FORMAT
-    if required_key is not None and credentials != required_key:
+    if required_key is not None and not _is_accepted(credentials, required_key):
         return NO_USER
     return None
 
 
-def check_key(header: str, required_key: str | None) -> Response | None:
+def _is_accepted(credentials: str, required_key: str | Collection[str]) -> bool:
+    if isinstance(required_key, str):
+        return credentials == required_key
+    return credentials in required_key
+
+
+def check_key(header: str, required_key: str | Collection[str] | None) -> Response | None:
     """The 401 fal answers for this ``Authorization`` value, or None when it is accepted."""
     reason = refusal(header, required_key)
     return None if reason is None else request_error(401, reason, None)
+
+
+class KeyFileError(ValueError):
+    """A team key file the emulator cannot use; the message names the file and the line."""
+
+
+def load_key_file(path: Path) -> tuple[str, ...]:
+    """``--api-keys FILE``: one fal key (``<key_id>:<key_secret>``) a line, ``#`` comments and
+    blank lines skipped. Every key id appears once. Errors name the line, never a secret."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeyFileError(f"{path}: cannot read the key file ({exc.__class__.__name__})") from None
+    keys: list[str] = []
+    seen: dict[str, int] = {}
+    masks: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        key = line.split("#", 1)[0].strip()
+        if not key:
+            continue
+        where = f"{path}:{number}"
+        if any(c.isspace() for c in key) or not is_well_formed_key(key):
+            raise KeyFileError(f"{where}: not a fal key; each line holds one <key_id>:<key_secret>")
+        key_id = key.partition(":")[0]
+        if key_id in seen:
+            raise KeyFileError(f"{where}: key id {key_id!r} already on line {seen[key_id]}")
+        mask = mask_secret(f"Key {key}")
+        if mask in masks:
+            raise KeyFileError(
+                f"{where}: the key ends in the same four characters as line {masks[mask]}'s; "
+                "the ledger tells keys apart by them (masked), so give one another secret"
+            )
+        seen[key_id] = number
+        masks[mask] = number
+        keys.append(key)
+    if not keys:
+        raise KeyFileError(f"{path}: no key in the file (one <key_id>:<key_secret> a line)")
+    return tuple(keys)

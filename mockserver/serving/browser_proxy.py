@@ -10,7 +10,8 @@ The ``Host`` header stays this server's own, so every URL a response carries (up
 client PUTs to without the proxy, video URLs a page loads) points back at this server and is
 reachable from node or a browser as is. Request-ids and status URLs the JS client rebuilds from
 the endpoint id itself, so it never needs fal-host URLs. CORS is open (``CORS_SETTINGS``, which
-the gateway applies) so a page on another origin can use the proxy, the upload URLs and the videos.
+the gateway applies) so a page on another origin can use the proxy, the upload URLs and the videos;
+never on the control plane (``control/access.py``: the own origin only).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ PROXY_PATH = "/api/fal/proxy"
 TARGET_URL_HEADER = "x-fal-target-url"
 PROXY_METHODS = ["GET", "POST", "PUT"]
 # Sent when the caller has no credentials (a browser): like fal's server-proxy, which adds the
-# server's own key. An emulator started with --api-key uses that key instead.
+# server's own key. An emulator started with --api-key uses that key instead (with only
+# --api-keys, the file's first key: Config.own_key).
 PROXY_KEY = "ray2-mock-proxy:browser-key"
 # Response headers a cross-origin page may read (the JS client reads x-fal-request-id).
 EXPOSED_HEADERS = [
@@ -127,7 +129,7 @@ class FalProxy:
             refusal = target if isinstance(target, Response) else _no_routes(target)
             await refusal(scope, receive, send)
             return
-        key = services(request).config.api_key or PROXY_KEY
+        key = services(request).config.own_key or PROXY_KEY
         await app(_forwarded_scope(scope, target, f"Key {key}".encode()), receive, send)
 
 

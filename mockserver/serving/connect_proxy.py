@@ -47,6 +47,7 @@ async def start_connect_proxy(
     allowed_hosts: Collection[str],
     head_timeout: float = HEAD_TIMEOUT,
     connect_timeout: float = UPSTREAM_CONNECT_TIMEOUT,
+    sock: socket.socket | None = None,
 ) -> ProxyServer:
     """Listen for CONNECT requests and tunnel allowed ``host:443`` targets to the upstream.
 
@@ -74,7 +75,10 @@ async def start_connect_proxy(
         finally:
             handlers.discard(task)
 
-    server = await asyncio.start_server(handle, listen_host, listen_port)
+    if sock is not None:  # bound already (serve --workers: its port known before it starts)
+        server = await asyncio.start_server(handle, sock=sock)
+    else:
+        server = await asyncio.start_server(handle, listen_host, listen_port)
     return ProxyServer(server, handlers)
 
 

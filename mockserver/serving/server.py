@@ -121,6 +121,8 @@ class Listeners:
 
     plain: socket.socket
     tls: socket.socket | None = None
+    proxy_port: int | None = None
+    """The CONNECT proxy's port: the parent runs the proxy; workers only report it."""
 
 
 @dataclass(frozen=True)
@@ -230,9 +232,14 @@ class Emulator:
             tls_port = _bound_port(self._servers[1])
         if tls is not None and tls_port is not None and shared is None:
             self._proxy, proxy_port = await _start_fal_proxy(cfg, port, tls_port)
+        elif shared is not None:
+            proxy_port = shared.proxy_port
         self.info = ServerInfo(
             cfg.host, port, tls_port, proxy_port, str(tls.ca_cert.resolve()) if tls else None
         )
+        state = getattr(self.app, "state", None)  # None: a wrapped app (the suite's broken mocks)
+        if state is not None:
+            state.listening = listening_state(self.info)
         if shared is None:  # the parent of the workers publishes where they listen
             (cfg.state_dir / SERVER_INFO_FILE).write_text(self.info.to_json())
         self.ready.set()
@@ -271,15 +278,36 @@ def settle_garbage_collector() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def run_forever(config: Config, *, banner: bool = True, log_level: str = "info") -> None:
+def listening_state(info: ServerInfo) -> dict[str, Any]:
+    """What ``GET /_mock/server`` and ``GET /_mock/ca.pem`` read (``app.state.listening``)."""
+    return {
+        "port": info.port,
+        "tls_port": info.tls_port,
+        "proxy_port": info.proxy_port,
+        "ca_cert": info.ca_cert,
+    }
+
+
+def run_forever(
+    config: Config,
+    *,
+    banner: bool = True,
+    log_level: str = "info",
+    token_generated: bool = False,
+) -> None:
     """Blocking entry point for ``ray2-mock serve``: Ctrl-C stops every listener cleanly.
 
-    Above ``info`` uvicorn's access log is off (one line per request costs throughput)."""
-    _serve_until_signalled(config, log_level, None, banner)
+    Above ``info`` uvicorn's access log is off (one line per request costs throughput).
+    ``token_generated``: the admin token was made for this run, so the banner shows it, once."""
+    _serve_until_signalled(config, log_level, None, banner, token_generated)
 
 
 def _serve_until_signalled(
-    config: Config, log_level: str, listeners: Listeners | None, banner: bool
+    config: Config,
+    log_level: str,
+    listeners: Listeners | None,
+    banner: bool,
+    token_generated: bool = False,
 ) -> None:
     async def main() -> None:
         emulator = Emulator(
@@ -296,7 +324,8 @@ def _serve_until_signalled(
         await asyncio.wait({serving, ready}, return_when=asyncio.FIRST_COMPLETED)
         settle_garbage_collector()
         if banner and emulator.info is not None:
-            print(startup_banner(emulator.info, config), flush=True)
+            text = startup_banner(emulator.info, config, token_generated=token_generated)
+            print(text, flush=True)
         await serving
         if banner:
             print("ray2-mock stopped", flush=True)
@@ -304,9 +333,9 @@ def _serve_until_signalled(
     run_on_fast_loop(main())
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int, *, inheritable: bool = True) -> socket.socket:
     sock = socket.create_server((host, port), reuse_port=False, backlog=2048)
-    sock.set_inheritable(True)
+    sock.set_inheritable(inheritable)
     return sock
 
 
@@ -318,7 +347,12 @@ def _worker_main(config: Config, listeners: Listeners, log_level: str) -> None:
 
 
 def run_workers(
-    config: Config, workers: int, *, banner: bool = True, log_level: str = "info"
+    config: Config,
+    workers: int,
+    *,
+    banner: bool = True,
+    log_level: str = "info",
+    token_generated: bool = False,
 ) -> None:
     """``ray2-mock serve --workers N``: N processes on shared sockets, one SQLite state."""
     from mockserver.serving.tls import ensure_tls_files
@@ -332,10 +366,13 @@ def run_workers(
     plain = _bind(config.host, config.port)
     port = int(plain.getsockname()[1])
     tls = ensure_tls_files(config.state_dir) if config.tls_port != 0 else None
-    tls_sock = None
+    tls_sock = proxy_sock = None
     if tls is not None:
         tls_sock = _bind(config.host, config.tls_port_after(port))
-    listeners = Listeners(plain, tls_sock)
+        # bound here, so every worker knows its port (GET /_mock/server) before it starts
+        proxy_sock = _bind(config.host, config.proxy_port_after(port), inheritable=False)
+    proxy_port = int(proxy_sock.getsockname()[1]) if proxy_sock else None
+    listeners = Listeners(plain, tls_sock, proxy_port)
     spawn = multiprocessing.get_context("spawn")
     procs = [
         spawn.Process(
@@ -346,7 +383,8 @@ def run_workers(
     for proc in procs:
         proc.start()
     try:
-        run_on_fast_loop(_supervise(config, procs, listeners, tls, banner))
+        supervise = _supervise(config, procs, listeners, tls, banner, proxy_sock, token_generated)
+        run_on_fast_loop(supervise)
     finally:
         for proc in procs:
             if proc.is_alive():
@@ -354,7 +392,9 @@ def run_workers(
             proc.join(15)
 
 
-async def _start_fal_proxy(config: Config, port: int, tls_port: int) -> tuple[Any, int]:
+async def _start_fal_proxy(
+    config: Config, port: int, tls_port: int, sock: socket.socket | None = None
+) -> tuple[Any, int]:
     """The CONNECT proxy that tunnels fal's hosts (and only those) to the TLS listener."""
     from mockserver.serving.tls import FAL_HOSTS
 
@@ -364,6 +404,7 @@ async def _start_fal_proxy(config: Config, port: int, tls_port: int) -> tuple[An
         upstream_host=config.host,
         upstream_port=tls_port,
         allowed_hosts=FAL_HOSTS,
+        sock=sock,
     )
     return proxy, int(proxy.sockets[0].getsockname()[1])
 
@@ -374,18 +415,23 @@ async def _supervise(
     listeners: Listeners,
     tls: TlsFiles | None,
     banner: bool,
+    proxy_sock: socket.socket | None,
+    token_generated: bool,
 ) -> None:
     """Run the CONNECT proxy, publish server.json, and stop every worker when one ends."""
     port = int(listeners.plain.getsockname()[1])
     tls_port = int(listeners.tls.getsockname()[1]) if listeners.tls else None
     proxy = proxy_port = None
     if tls is not None and tls_port is not None:
-        proxy, proxy_port = await _start_fal_proxy(config, port, tls_port)
+        proxy, proxy_port = await _start_fal_proxy(config, port, tls_port, proxy_sock)
     ca = str(tls.ca_cert.resolve()) if tls else None
     info = ServerInfo(config.host, port, tls_port, proxy_port, ca)
     (config.state_dir / SERVER_INFO_FILE).write_text(info.to_json())
     if banner:
-        print(startup_banner(info, config, workers=len(procs)), flush=True)
+        banner_text = startup_banner(
+            info, config, workers=len(procs), token_generated=token_generated
+        )
+        print(banner_text, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -409,8 +455,13 @@ async def _supervise(
         print("ray2-mock stopped", flush=True)
 
 
-def startup_banner(info: ServerInfo, config: Config, *, workers: int = 1) -> str:
-    """What runs where, once, and the command that routes programs here (paste-able as is)."""
+def startup_banner(
+    info: ServerInfo, config: Config, *, workers: int = 1, token_generated: bool = False
+) -> str:
+    """What runs where, once, and the command that routes programs here (paste-able as is).
+
+    The admin token appears here only when this run made it (bound beyond loopback without
+    one), as Jupyter prints its token: this line is the one place it is ever written."""
     lines = [
         f"ray2-mock listening on {info.url}  (timing={config.timing}, store={config.store},"
         f" state={config.state_dir})",
@@ -419,6 +470,20 @@ def startup_banner(info: ServerInfo, config: Config, *, workers: int = 1) -> str
     ]
     if workers > 1:
         lines.append(f"  {workers} worker processes")
+    if token_generated and config.admin_token is not None:
+        lines.append(
+            "  control plane (/_mock, dashboard) closed; admin token made for this run, shown "
+            f"only here: {config.admin_token}"
+        )
+        lines.append(
+            "    programs: 'Authorization: Bearer <token>'; a browser: any user name, the token "
+            "as the password; set RAY2_MOCK_ADMIN_TOKEN to choose it"
+        )
+    elif config.admin_token is not None:
+        lines.append(
+            "  control plane (/_mock, dashboard) closed: it needs the admin token "
+            "(--admin-token / RAY2_MOCK_ADMIN_TOKEN)"
+        )
     if info.tls_port:
         lines.append(
             f"  TLS for fal hosts: https://127.0.0.1:{info.tls_port}   CONNECT proxy: "

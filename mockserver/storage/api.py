@@ -86,7 +86,7 @@ class Storage:
     # -- shared checks --------------------------------------------------------------------------
 
     def _key_auth(self, request: Request) -> Response | None:
-        return check_key(request.headers.get("authorization", ""), self.config.api_key)
+        return check_key(request.headers.get("authorization", ""), self.config.accepted_keys)
 
     def _bearer_auth(self, request: Request) -> Response | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")

@@ -132,3 +132,29 @@ def test_a_python_callable_client_is_imported_from_the_working_directory() -> No
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed, 0 failed" in done.stdout
+
+
+def test_check_reads_a_closed_emulator_s_journal_with_its_admin_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An emulator beyond loopback closes its control plane: with the token (flag or
+    RAY2_MOCK_ADMIN_TOKEN) the suite reads its traffic, without it the target is a plain URL."""
+    token = "check-admin-token-42"
+    monkeypatch.delenv("RAY2_MOCK_ADMIN_TOKEN", raising=False)
+    config = make_config(tmp_path, timing="instant", admin_token=token)
+    with BackgroundEmulator(config) as emulator:
+        runs = {
+            "without": (["check", "--target", emulator.url], {}),
+            "flag": (["check", "--target", emulator.url, "--admin-token", token], {}),
+            "variable": (["check", "--target", emulator.url], {"RAY2_MOCK_ADMIN_TOKEN": token}),
+        }
+        notes = {}
+        for name, (argv, environ) in runs.items():
+            for variable, value in environ.items():
+                monkeypatch.setenv(variable, value)
+            assert main([*argv, "--case=request_errors", "--endpoint=t2v"]) == 0
+            notes[name] = capsys.readouterr().out.splitlines()[0]
+    assert "traffic read from /_mock/journal" not in notes["without"]
+    for name in ("flag", "variable"):
+        assert "traffic read from /_mock/journal" in notes[name], notes[name]
+        assert "faults injected through /_mock/scenarios" in notes[name]

@@ -288,3 +288,59 @@ def test_scenario_added_in_the_ui_makes_the_next_request_fail(page: Any) -> None
     expect(page.locator("#scenario-list")).to_contain_text("content-policy")
     page.click("#scenario-clear")
     expect(page.locator("#scenarios-empty")).to_be_visible()
+
+
+ADMIN_TOKEN = "dashboard-admin-token-7c1e"
+
+
+def test_a_closed_dashboard_opens_with_basic_auth_and_its_panels_work(
+    browser: Any, tmp_path: Path
+) -> None:
+    """The control plane closed by a token, as beyond loopback: the browser's login dialog
+    (basic auth, any user name, the token as the password) opens the page, and the page's own
+    calls (the live list, schemas, scenarios, journal, reset) carry the same credentials."""
+    config = make_config(tmp_path, timing="fast", admin_token=ADMIN_TOKEN)
+    with BackgroundEmulator(config) as running:
+        # Without credentials Chromium meets the Basic challenge with nothing to answer it
+        # (Playwright reports the login it could not do); with a wrong password it tries it,
+        # and the page stays the 401.
+        anonymous = browser.new_context(viewport=DESKTOP)
+        with pytest.raises(playwright_api.Error, match="ERR_INVALID_AUTH_CREDENTIALS"):
+            anonymous.new_page().goto(running.url + "/_mock/ui")
+        anonymous.close()
+        wrong = browser.new_context(
+            viewport=DESKTOP, http_credentials={"username": "me", "password": "not-the-token"}
+        )
+        refused = wrong.new_page().goto(running.url + "/_mock/ui")
+        assert refused is not None and refused.status == 401
+        assert refused.headers["www-authenticate"].startswith('Basic realm="ray2-mock"')
+        wrong.close()
+
+        context = browser.new_context(
+            viewport=DESKTOP, http_credentials={"username": "me", "password": ADMIN_TOKEN}
+        )
+        tab = context.new_page()
+        errors: list[str] = []
+        refusals: list[str] = []
+        tab.on("pageerror", lambda exc: errors.append(str(exc)))
+        tab.on("response", lambda r: refusals.append(r.url) if r.status == 401 else None)
+        opened = tab.goto(running.url + "/_mock/ui")
+        assert opened is not None and opened.status == 200
+        tab.wait_for_selector("body[data-ready]")
+        expect(tab.locator("#scenarios-body")).to_be_visible()
+        expect(tab.locator("#journal-body")).to_be_visible()
+        tab.select_option("#scenario-template", label="Content policy violation (next request)")
+        tab.click("#scenario-add")
+        expect(tab.locator("#scenario-list")).to_contain_text("content-policy")
+        tab.fill("#field-prompt", FOX)
+        tab.click("#play-submit")  # the queue API with the page's own fal key
+        expect(tab.locator("#play-status")).to_have_text(
+            re.compile("content_policy_violation"), timeout=SETTLE_MS
+        )
+        expect(tab.locator("#request-rows tr")).to_have_count(1)  # the live feed (SSE)
+        tab.click("#reset")
+        expect(tab.locator("#reset-status")).to_contain_text("reset")
+        expect(tab.locator("#requests-empty")).to_be_visible()
+        context.close()
+    assert errors == [], errors
+    assert refusals == [], f"calls of the page refused: {refusals}"

@@ -204,6 +204,54 @@ def test_session_fixture_is_shared_and_async_safe(user_project: pytest.Pytester)
     assert_closed((user_project.path / "session-url").read_text())
 
 
+def test_an_admin_token_closes_the_fixture_s_control_plane_and_its_handle_sends_it(
+    user_project: pytest.Pytester,
+) -> None:
+    """``admin_token`` as a marker option and in ``ray2_mock_options``: a request without it is
+    refused, the handle's calls (journal, scenario, fail_next, reset) carry it."""
+    user_project.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def ray2_mock_options():
+            return {"admin_token": "session-admin-token"}
+        """
+    )
+    user_project.makepyfile(
+        """
+        import fal_client, httpx, pytest
+
+        T2V = "fal-ai/luma-dream-machine/ray-2"
+
+        def check(mock, token):
+            refused = httpx.get(mock.url + "/_mock/journal")
+            assert refused.status_code == 401 and "detail" in refused.json()
+            mock.fail_next("internal_server_error")
+            with pytest.raises(fal_client.FalClientHTTPError):
+                fal_client.run(T2V, arguments={"prompt": "fails once"})
+            assert fal_client.run(T2V, arguments={"prompt": "then works"})["video"]
+            assert [e["status"] for e in mock.journal] == [500, 200]
+            mock.reset()
+            assert mock.journal == []
+            bearer = {"Authorization": "Bearer " + token}
+            assert httpx.get(mock.url + "/_mock/journal", headers=bearer).status_code == 200
+
+        @pytest.mark.ray2(admin_token="marker-admin-token")
+        def test_marker(ray2_mock):
+            check(ray2_mock, "marker-admin-token")
+
+        def test_options(ray2_mock):
+            check(ray2_mock, "session-admin-token")
+
+        def test_session(ray2_mock_session):
+            check(ray2_mock_session, "session-admin-token")
+        """
+    )
+    result = user_project.runpytest("-W", "error", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+
+
 def test_bad_options_fail_the_test_with_a_message_naming_the_fix(
     user_project: pytest.Pytester,
 ) -> None:
@@ -234,7 +282,8 @@ def test_bad_options_fail_the_test_with_a_message_naming_the_fix(
     output = result.stdout.str()
     for message in (
         "::test_timing: timing='glacial' is not one of ['fast', 'instant', 'realistic']",
-        "::test_owned_option: unknown ray2_mock option(s) ['port']; allowed: ['api_key'",
+        "::test_owned_option: unknown ray2_mock option(s) ['port']; allowed: ['admin_token', "
+        "'api_key', 'api_keys'",
         "::test_positional: @pytest.mark.ray2 takes keyword options only, got ('instant',)",
         "::test_marker_on_session: @pytest.mark.ray2 configures the per-test ray2_mock fixture; "
         "ray2_mock_session is shared, configure it by overriding ray2_mock_options",

@@ -58,15 +58,19 @@ def child_pids(pid: int) -> list[int]:
     return found
 
 
-def start_serve(state_dir: Path, *args: str, timeout: float = 60.0) -> ServeProcess:
-    """Start on free ports (port 0) and return once /_mock/health answers."""
+def start_serve(
+    state_dir: Path, *args: str, timeout: float = 60.0, env: dict[str, str] | None = None
+) -> ServeProcess:
+    """Start on free ports (port 0) and return once /_mock/health answers; ``env`` adds to
+    this process's environment."""
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / SERVER_INFO_FILE).unlink(missing_ok=True)
     log = state_dir / f"serve-{time.monotonic_ns()}.log"
     command = [sys.executable, "-m", "mockserver.cli", "serve", "--port", "0"]
     command += ["--state-dir", str(state_dir), *args]
     with log.open("wb") as sink:
-        proc = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+        environ = {**os.environ, **(env or {})}
+        proc = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=environ)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -42,6 +42,11 @@ SCENARIO_PATHS = r"^/_mock/scenarios"
 # on it forever. tests/integration/test_dashboard_api.py reads it event by event instead.
 ENDLESS = "dashboardEvents"
 AUTH = {"Authorization": f"Key {TEST_KEY}"}
+ADMIN_TOKEN = "fuzz-admin-token-0123456789"
+"""The fuzzed emulators run with the control plane closed, so schemathesis also proves every
+operation that declares the admin schemes refuses a request without the token or with another
+(its ignored_auth check); the loopback default without a token is the rest of the suite's."""
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 ENDPOINT_OPERATIONS = {
     endpoint_id: (f"submit{operation_name(endpoint_id)}", f"run{operation_name(endpoint_id)}")
     for endpoint_id in ENDPOINT_FACTS
@@ -100,7 +105,7 @@ FUZZ = settings(
 
 def _server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundEmulator]:
     """SQLite store, so odd strings also make the round trip through the database."""
-    config = make_config(tmp_path_factory.mktemp("fuzz"), store="sqlite")
+    config = make_config(tmp_path_factory.mktemp("fuzz"), store="sqlite", admin_token=ADMIN_TOKEN)
     with BackgroundEmulator(config) as running:
         yield running
         # after everything the fuzzer sent, the server still answers, and every request it
@@ -152,8 +157,13 @@ def _call(case: schemathesis.Case, server: BackgroundEmulator, cdn_token: str = 
     excluded = [positive_data_acceptance] if raw.get("operationId") in lenient else []
     if raw.get("operationId") in LAX_OPERATIONS:
         excluded.append(negative_data_rejection)
-    bearer = any("cdnToken" in option for option in raw.get("security", []))
-    headers = {"Authorization": f"Bearer {cdn_token}"} if bearer else AUTH
+    security = raw.get("security", [])
+    if any("adminToken" in option for option in security):
+        headers = ADMIN
+    elif any("cdnToken" in option for option in security):
+        headers = {"Authorization": f"Bearer {cdn_token}"}
+    else:
+        headers = AUTH
     case.call_and_validate(
         base_url=server.url,
         session=SESSION,
@@ -185,7 +195,10 @@ def test_fuzz_scenario_operations(
     try:
         _call(case, scenario_server)
     finally:
-        SESSION.delete(f"{scenario_server.url}/_mock/scenarios", timeout=10).raise_for_status()
+        cleared = SESSION.delete(
+            f"{scenario_server.url}/_mock/scenarios", headers=ADMIN, timeout=10
+        )
+        cleared.raise_for_status()
 
 
 @SCHEMA.include(path_regex=RUN_PATHS).exclude(operation_id=REPEATED_OPERATIONS).parametrize()

@@ -170,3 +170,19 @@ def test_self_command_is_what_a_user_can_paste(
     assert self_command() == ["ray2-mock"]
     monkeypatch.setattr(sys, "argv", [str(tmp_path / "pytest"), "-q"])
     assert self_command() == PYTHON_M
+
+
+@pytest.mark.parametrize(
+    ("host", "reached"),
+    [("127.0.0.1", "127.0.0.1"), ("::1", "[::1]"), ("0.0.0.0", "127.0.0.1"), ("::", "127.0.0.1")],
+)
+def test_every_address_in_the_exports_is_one_a_url_can_hold(host: str, reached: str) -> None:
+    """A bind on ::1 exported HTTPS_PROXY=http://::1:8767 (no brackets: not a URL) and sent
+    direct mode to 127.0.0.1, where nothing listened; a wildcard bind exported 0.0.0.0."""
+    info = ServerInfo(host, 8765, 8766, 8767, AWKWARD_CA)
+    proxy = env_exports(info, "proxy")
+    assert proxy["HTTPS_PROXY"] == f"http://{reached}:8767"
+    assert proxy["RAY2_MOCK_TLS_URL"] == f"https://{reached}:8766"
+    direct = env_exports(info, "direct")
+    assert direct["FAL_QUEUE_RUN_HOST"] == f"{reached}:8766"
+    assert direct["FAL_RUN_HOST"] == f"{reached}:8766/run"

@@ -1,8 +1,9 @@
 """HTTP side of the dashboard: the static page, the JSON it reads, and a live feed.
 
 Everything lives under ``/_mock/ui`` (and the endpoint schemas under ``/_mock/schemas``), on the
-plain loopback listener only. The page submits through the real queue API like any client;
-these routes only *read* the emulator's state.
+emulator's own addresses, behind the control plane's gate (``control/access.py``). The page
+submits through the real queue API like any client; these routes only *read* the emulator's
+state.
 """
 
 from __future__ import annotations
