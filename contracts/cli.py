@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-COMMANDS = ("check", "record")
+COMMANDS = ("check", "record", "fetch-spec")
 
 
 def add_parsers(sub: Any) -> None:
@@ -80,6 +80,7 @@ def add_parsers(sub: Any) -> None:
     )
     record.add_argument("--out", type=Path, default=Path("fixtures/recorded"))
     _timeout_option(record)
+    _add_fetch_spec(sub)
 
 
 def _target_options(parser: argparse.ArgumentParser) -> None:
@@ -108,7 +109,47 @@ def _timeout_option(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return {"check": _check, "record": _record}[args.command](args)
+    return {"check": _check, "record": _record, "fetch-spec": _fetch_spec}[args.command](args)
+
+
+def _add_fetch_spec(sub: Any) -> None:
+    fetch = sub.add_parser(
+        "fetch-spec",
+        help="save fal's published OpenAPI document of an endpoint (for serve --endpoint-spec)",
+        description="Fetches https://fal.ai/api/openapi/queue/openapi.json?endpoint_id=ENDPOINT "
+        "(honouring HTTPS_PROXY and the CA variables, so `ray2-mock env` rehearses it offline) "
+        "and saves it as OUT/<endpoint id, slashes as __>.json.",
+    )
+    fetch.add_argument("endpoint", help="the endpoint id, e.g. fal-ai/flux/dev")
+    fetch.add_argument("--out", type=Path, default=Path("endpoint-specs"), help="folder to save in")
+    _timeout_option(fetch)
+
+
+def spec_file_name(endpoint_id: str) -> str:
+    return endpoint_id.replace("/", "__") + ".json"
+
+
+def _fetch_spec(args: argparse.Namespace) -> int:
+    import json
+
+    import httpx
+
+    from contracts.live.drift import OpenApiUnavailable, fetch_openapi
+    from contracts.schemas.specs import SpecError, parse_spec
+    from contracts.server.netfail import describe
+
+    try:
+        document = fetch_openapi(args.endpoint, timeout=args.timeout)
+        spec = parse_spec(document, f"fal.ai's OpenAPI of {args.endpoint}")
+    except httpx.TransportError as exc:
+        return _fail("fetch-spec", describe(exc))
+    except (OpenApiUnavailable, SpecError) as exc:
+        return _fail("fetch-spec", str(exc))
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / spec_file_name(spec.endpoint_id)
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    print(f"saved {path} (serve --endpoint-spec {path})")
+    return 0
 
 
 def _print(result: Any) -> None:

@@ -26,6 +26,7 @@ from mockserver.control.access import ControlAccess
 from mockserver.control.api import catch_all_routes, control_routes
 from mockserver.control.dashboard import dashboard_routes
 from mockserver.fal.api import QueueApi
+from mockserver.fal.endpoints import register_endpoint_specs
 from mockserver.fal.errors import request_error
 from mockserver.fal.hosts import MEDIA_PATH
 from mockserver.fal.published import WEB_ROUTES
@@ -120,6 +121,8 @@ def create_app(
             "RAY2_MOCK_ADMIN_TOKEN; ray2-mock serve makes one)"
         )
     clock = clock or SystemClock()
+    if config.endpoint_specs:
+        register_endpoint_specs(config.endpoint_specs)
     document = load_file(config.scenarios_path) if config.scenarios_path else FaultDocument()
     observers = Observers(
         journal=Journal(config.journal_size),

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from contracts import cli as contracts_cli  # the suite's check/record subcommands
+from contracts.schemas.specs import SpecError
 from mockserver.chaos.parse import ScenarioError, load_file
 from mockserver.config import DEFAULT_PORT, REMOTE_IMAGE_POLICIES, Config, with_admin_token
 from mockserver.environ import (
@@ -26,6 +27,7 @@ from mockserver.environ import (
 )
 from mockserver.fal.auth import LOCAL_KEY as FAKE_KEY
 from mockserver.fal.auth import load_key_file
+from mockserver.fal.endpoints import register_endpoint_specs
 from mockserver.fal.hosts import is_loopback
 from mockserver.queue import check_progression
 from mockserver.serving.server import ServerInfo, run_forever, run_workers, serve_command
@@ -122,6 +124,16 @@ def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="YAML/JSON scenario file (docs/failures.md: the scenario format)",
+    )
+    p.add_argument(
+        "--endpoint-spec",
+        dest="endpoint_specs",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="fal's OpenAPI document of an endpoint (or a folder of them): that endpoint is "
+        "validated with its real bounds and defaults; repeatable (fetch-spec saves one)",
     )
     p.add_argument(
         "--fault-rate",
@@ -375,6 +387,7 @@ def serve_config(args: argparse.Namespace) -> Config:
         webhook_retry_max_seconds=args.webhook_retry_max,
         webhook_timeout_seconds=args.webhook_timeout,
         scenarios_path=args.scenarios,
+        endpoint_specs=tuple(args.endpoint_specs),
         fault_rate=args.fault_rate,
         seed=args.seed,
         progression=args.progression,
@@ -426,6 +439,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         )
         config, generated = with_admin_token(config)
         try:
+            register_endpoint_specs(config.endpoint_specs)  # a bad document: exit 2, named
             if args.workers > 1:
                 if config.scenarios_path:  # every problem listed once, before any worker starts
                     load_file(config.scenarios_path)
@@ -434,7 +448,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
                 )
             else:
                 run_forever(config, log_level=args.log_level, token_generated=generated)
-        except ScenarioError as exc:
+        except (ScenarioError, SpecError) as exc:
             print(f"ray2-mock: {exc}", file=sys.stderr)
             return 2
         return 0

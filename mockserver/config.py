@@ -78,6 +78,9 @@ class Config:
     retention_count: int = 10_000
     """Completed requests the memory store keeps at most; the oldest are forgotten first."""
     scenarios_path: Path | None = None
+    endpoint_specs: tuple[Path, ...] = ()
+    """fal OpenAPI documents (files or folders) whose endpoints are served by their own
+    models (``--endpoint-spec``); registered for the whole process when the app is made."""
     """YAML/JSON scenario file loaded at start (see ``chaos/parse.py``)."""
     fault_rate: float | None = None
     """Probability of each random fault kind per request (None: the file's, else none)."""

@@ -164,10 +164,16 @@ def server_errors() -> Iterator[list[logging.LogRecord]]:
 def markdown_rows(text: str, columns: int, header: str) -> list[list[str]]:
     """The body rows of the Markdown tables in ``text`` that have ``columns`` cells and whose
     header's first cell is ``header`` (docs that tests hold to their word)."""
-    rows = []
+    rows: list[list[str]] = []
+    table_header: list[str] | None = None  # the current table's header row
     for line in text.splitlines():
+        if not line.startswith("|"):
+            table_header = None
+            continue
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if line.startswith("|") and len(cells) == columns and cells[0] not in (header, "---"):
+        if table_header is None:
+            table_header = cells
+        elif cells[0] != "---" and len(cells) == columns and table_header[0] == header:
             rows.append(cells)
     return rows
 

@@ -22,14 +22,26 @@ CATALOGUE_SCHEMA = "catalogue:"
 """Schema names of catalogue endpoints: ``catalogue:<endpoint id>:input`` (or ``:output``)."""
 
 
-def catalogue_schema_name(endpoint_id: str, side: str) -> str:
-    return f"{CATALOGUE_SCHEMA}{endpoint_id}:{side}"
+SPEC_SCHEMA = "spec:"
+"""Schema names of endpoints described by a fal OpenAPI document (``specs``)."""
+
+
+def catalogue_schema_name(endpoint_id: str, side: str, prefix: str = CATALOGUE_SCHEMA) -> str:
+    return f"{prefix}{endpoint_id}:{side}"
 
 
 @cache
 def load_schema(name: str) -> dict[str, Any]:
     """Parsed schema; cached because validators are built once per process. A file of this
     folder, or a catalogue endpoint's input or output (``catalogue_schema_name``)."""
+    if name.startswith(SPEC_SCHEMA):
+        from contracts.schemas.specs import registered_spec
+
+        endpoint_id, _, side = name.removeprefix(SPEC_SCHEMA).rpartition(":")
+        spec = registered_spec(endpoint_id)
+        if spec is None or side not in ("input", "output"):
+            raise FileNotFoundError(f"no endpoint spec named {name!r}")
+        return spec.input_schema if side == "input" else spec.output_schema
     if name.startswith(CATALOGUE_SCHEMA):
         from contracts.schemas.catalogue import load_catalogue  # read on first use only
 

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal, TypeVar
 
-from contracts.schemas import catalogue_schema_name, load_schema, schema_path
+from contracts.schemas import (
+    CATALOGUE_SCHEMA,
+    SPEC_SCHEMA,
+    catalogue_schema_name,
+    load_schema,
+    schema_path,
+)
 
 MAX_INPUT_VIDEO_SECONDS = 10.0
 """The longest input video Luma's Ray 2 takes (Luma's docs for modify: ray-2, max 10 s, 100 MB);
@@ -156,25 +162,38 @@ GENERIC_TIMING: dict[str, str] = {"video": "video", "3d": "video"}
 the video class (minutes in ``realistic``), every other kind the ``media`` class (seconds)."""
 
 
-def catalogue_facts(endpoint_id: str) -> EndpointFacts | None:
-    """A row for an endpoint of fal's catalogue (``catalogue.json.gz``): answered by rule, its
-    input judged by its generated types (which carry no bounds), its price unknown."""
-    from contracts.schemas.catalogue import load_catalogue  # read on first use only
+CATEGORY_KINDS: dict[str, str] = {"video": "video", "image": "image", "speech": "audio"}
+CATEGORY_KINDS |= {"audio": "audio", "3d": "3d", "text": "text", "json": "text"}
+"""A spec's kind from the last word of fal's category (``image-to-video`` -> video)."""
 
-    entry = load_catalogue().endpoint(endpoint_id)
-    if entry is None:
-        return None
+
+def catalogue_facts(endpoint_id: str) -> EndpointFacts | None:
+    """A row for an endpoint of a user's fal OpenAPI document (``specs``) or of fal's catalogue
+    (``catalogue.json.gz``): answered by rule, its input judged by the document's model or the
+    generated types (which carry no bounds), its price unknown."""
+    from contracts.schemas.catalogue import load_catalogue  # read on first use only
+    from contracts.schemas.specs import registered_spec
+
+    spec = registered_spec(endpoint_id)
+    if spec is not None:
+        kind = CATEGORY_KINDS.get(spec.category.rsplit("-", 1)[-1], "other")
+        prefix = SPEC_SCHEMA
+    else:
+        entry = load_catalogue().endpoint(endpoint_id)
+        if entry is None:
+            return None
+        kind, prefix = entry.kind, CATALOGUE_SCHEMA
     return EndpointFacts(
         endpoint_id=endpoint_id,
-        input_schema=catalogue_schema_name(endpoint_id, "input"),
-        output_schema=catalogue_schema_name(endpoint_id, "output"),
-        kind=entry.kind,
+        input_schema=catalogue_schema_name(endpoint_id, "input", prefix),
+        output_schema=catalogue_schema_name(endpoint_id, "output", prefix),
+        kind=kind,
         price=None,
         fidelity="generic",
         producer="synthesis",
-        timing=GENERIC_TIMING.get(entry.kind, "media"),
+        timing=GENERIC_TIMING.get(kind, "media"),
         label=endpoint_id,
-        start_log=f"Starting {entry.kind} generation",
+        start_log=f"Starting {kind} generation",
         progress_log="{percent}% done",
         finished_log="Generation finished",
     )
@@ -211,6 +230,10 @@ class EndpointTable(dict[str, V]):
             self._generic[endpoint_id] = made
         return made
 
+    def forget_generic(self) -> None:
+        """Drop the rows made on lookup (after endpoint documents were registered)."""
+        self._generic.clear()
+
     def __missing__(self, endpoint_id: str) -> V:
         found = self.lookup(endpoint_id)
         if found is None:
@@ -230,8 +253,9 @@ def is_app_id(target: str) -> bool:
     if target == APP_ID:
         return True
     from contracts.schemas.catalogue import load_catalogue
+    from contracts.schemas.specs import registered_app_ids
 
-    return target in _catalogue_app_ids(load_catalogue())
+    return target in registered_app_ids() or target in _catalogue_app_ids(load_catalogue())
 
 
 @cache

@@ -7,8 +7,9 @@ and whether it is exact or generic; nothing here branches on an endpoint id or a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from contracts.schemas import load_schema
@@ -120,3 +121,14 @@ ENDPOINTS: EndpointTable[Endpoint] = EndpointTable(
     {e: Endpoint(facts) for e, facts in ENDPOINT_FACTS.items()}, _catalogue_endpoint
 )
 """Every exact row, and any endpoint of fal's catalogue on lookup (``EndpointTable``)."""
+
+
+def register_endpoint_specs(paths: Iterable[Path]) -> list[str]:
+    """Serve the endpoints these fal OpenAPI documents describe (``--endpoint-spec``), by
+    their own models: they win over the catalogue's entries of the same ids."""
+    from contracts.schemas.specs import register_specs
+
+    specs = register_specs(paths)
+    ENDPOINT_FACTS.forget_generic()
+    ENDPOINTS.forget_generic()
+    return [spec.endpoint_id for spec in specs]

@@ -739,13 +739,14 @@ def _merge(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _hinted(schema: Mapping[str, Any], name: str) -> list[str]:
-    """The values a file schema suggests for one of its properties (const, enum, default,
-    examples): how a schema says which content type or file name its file has."""
+    """The values a file schema declares for one of its properties (const, enum, default):
+    how a schema says which content type or file name its file has. Not ``examples``: fal's
+    documents give every file class ``File``'s ``image/png`` and ``z9RV14K95DvU.png`` as
+    examples, a ``VideoFile`` included (docs/evidence.md, the happy-horse document)."""
     prop = schema.get("properties", {}).get(name)
     if not isinstance(prop, Mapping):
         return []
     values = [prop.get("const"), prop.get("default"), *prop.get("enum", [])]
-    values += prop.get("examples", []) if isinstance(prop.get("examples"), list) else []
     return [v for v in values if isinstance(v, str)]
 
 

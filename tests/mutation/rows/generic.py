@@ -38,4 +38,11 @@ MUTANTS = (
         new='"integer": int, "number": Any}',
         breaks="a number field takes any value",
     ),
+    Mutant(
+        row="An endpoint described by fal's own OpenAPI document",
+        path="contracts/schemas/endpoints.py",
+        old="    spec = registered_spec(endpoint_id)\n",
+        new="    spec = None\n",
+        breaks="a document dropped in is ignored",
+    ),
 )
