@@ -27,7 +27,6 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.integration.test_env_routing import CLIENT_SCRIPT
 from tests.integration.test_webhooks import (
     Delivery,
     Receiver,
@@ -213,7 +212,26 @@ def test_fal_client_subscribes_uploads_and_gets_a_signed_webhook_through_the_pub
     assert not verified(Delivery(delivery.path, delivery.headers, delivery.body + b" ", 200), keys)
 
 
-def test_env_mode_from_the_host_routes_an_unmodified_program(service: Container) -> None:
+ROUTED_PROGRAM = """
+import io, json, sys, httpx, fal_client
+from PIL import Image
+frame = io.BytesIO()
+Image.new("RGB", (1280, 720), "teal").save(frame, format="PNG")
+image_url = fal_client.upload(frame.getvalue(), "image/png")
+handle = fal_client.submit("fal-ai/luma-dream-machine/ray-2/image-to-video",
+                           arguments={"prompt": "routed", "image_url": image_url},
+                           webhook_url=sys.argv[1])
+result = handle.get()
+video = httpx.get(result["video"]["url"], timeout=30)
+print(json.dumps({"image_url": image_url, "result": result, "request_id": handle.request_id,
+                  "video_type": video.headers["content-type"], "video_bytes": len(video.content)}))
+"""
+
+
+def test_env_mode_from_the_host_routes_an_unmodified_program(
+    service: Container, receiver: Receiver
+) -> None:
+    """Upload, subscribe, the video and a signed webhook, with only `env --from`'s exports."""
     exports = run(
         service.env,
         sys.executable,
@@ -223,9 +241,11 @@ def test_env_mode_from_the_host_routes_an_unmodified_program(service: Container)
         "--from",
         service.url,  # its routes are open: the CA and the ports are public
     )
-    shell = f'{exports}\nexec "{sys.executable}" -c "$0" {T2V}'
+    port = receiver.url.rsplit(":", 1)[1]
+    hook = f"http://host.containers.internal:{port}/env-hook"
+    shell = f'{exports}\nexec "{sys.executable}" -c "$0" "$1"'
     done = subprocess.run(
-        ["sh", "-c", shell, CLIENT_SCRIPT],
+        ["sh", "-c", shell, ROUTED_PROGRAM, hook],
         env=unrouted_env(),
         capture_output=True,
         text=True,
@@ -233,9 +253,13 @@ def test_env_mode_from_the_host_routes_an_unmodified_program(service: Container)
     )
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout)
+    assert seen["image_url"].startswith("https://v3b.fal.media/files/b/")
     assert seen["result"]["video"]["url"].startswith("https://v3b.fal.media/files/b/")
     assert seen["video_type"] == "video/mp4"
     assert seen["video_bytes"] == seen["result"]["video"]["file_size"]
+    [delivery] = receiver.wait_for("/env-hook", 1, timeout=60)
+    assert json.loads(delivery.body)["request_id"] == seen["request_id"]
+    assert verified(delivery, fetch_keys(f"{service.url}/_mock/webhooks/jwks.json"))
 
 
 def test_the_control_plane_needs_the_token_beyond_loopback(service: Container) -> None:
