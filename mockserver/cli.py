@@ -136,6 +136,27 @@ def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "validated with its real bounds and defaults; repeatable (fetch-spec saves one)",
     )
     p.add_argument(
+        "--passthrough",
+        action="append",
+        default=[],
+        metavar="ENDPOINT",
+        help="forward this endpoint's calls to live fal with --passthrough-key ('*': every "
+        "endpoint the emulator does not know); repeatable; off by default",
+    )
+    p.add_argument("--passthrough-key", default=None, help="your real fal key, for forwarded calls")
+    p.add_argument(
+        "--passthrough-budget",
+        type=int,
+        default=Config.passthrough_budget,
+        help="how many submits and sync runs may be forwarded (each may cost money)",
+    )
+    p.add_argument(
+        "--passthrough-upstream",
+        default=None,
+        metavar="URL",
+        help="where forwarded calls go instead of fal (queue at the root, run under /run)",
+    )
+    p.add_argument(
         "--fault-rate",
         type=_rate,
         default=None,
@@ -388,6 +409,10 @@ def serve_config(args: argparse.Namespace) -> Config:
         webhook_timeout_seconds=args.webhook_timeout,
         scenarios_path=args.scenarios,
         endpoint_specs=tuple(args.endpoint_specs),
+        passthrough=tuple(args.passthrough),
+        passthrough_key=args.passthrough_key,
+        passthrough_budget=args.passthrough_budget,
+        passthrough_upstream=args.passthrough_upstream,
         fault_rate=args.fault_rate,
         seed=args.seed,
         progression=args.progression,

@@ -78,6 +78,15 @@ class Config:
     retention_count: int = 10_000
     """Completed requests the memory store keeps at most; the oldest are forgotten first."""
     scenarios_path: Path | None = None
+    passthrough: tuple[str, ...] = ()
+    """Endpoint ids whose calls go to live fal (``*``: every endpoint the emulator does not
+    know); off when empty."""
+    passthrough_key: str | None = field(default=None, repr=False)
+    """The user's real fal key, used only on forwarded calls."""
+    passthrough_budget: int = 2
+    """How many submits and sync runs may be forwarded (each may cost money)."""
+    passthrough_upstream: str | None = None
+    """Where forwarded calls go (queue at the root, sync run under /run); None: live fal."""
     endpoint_specs: tuple[Path, ...] = ()
     """fal OpenAPI documents (files or folders) whose endpoints are served by their own
     models (``--endpoint-spec``); registered for the whole process when the app is made."""

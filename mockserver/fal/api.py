@@ -28,6 +28,7 @@ from mockserver.fal.operations import (
     REQUEST_PATH,
     FalCall,
 )
+from mockserver.fal.passthrough import Passthrough
 from mockserver.fal.stream_logs import StreamLogs
 from mockserver.fal.unknown import unknown_application, unknown_request
 from mockserver.fal.validation import NO_BODY, BodyParseError, body_from_request
@@ -36,6 +37,9 @@ from mockserver.observation.masking import mask_secret
 from mockserver.production.video import output_body
 from mockserver.queue import RequestQueue, start_timeout
 from mockserver.records import PLAN_SCOPE_KEY, RequestRecord, public_lines
+
+ROUTE_OPS = {route: op for (_, op), route in REQUEST_OPS.items()}
+"""A request route's path suffix (``status`` -> ``/status``), for forwarded operations."""
 
 
 def app_of(record: RequestRecord) -> str:
@@ -130,6 +134,16 @@ class QueueApi:
         self.webhook_note = webhook_note
         """What to note on a request whose ``fal_webhook`` the emulator will not deliver to."""
         self.answers = Answers()
+        self.passthrough = (
+            Passthrough(
+                config.passthrough,
+                config.passthrough_key,
+                config.passthrough_budget,
+                config.passthrough_upstream,
+            )
+            if config.passthrough
+            else None
+        )
         self._operations = {
             "result": self.result,
             "status": self.status,
@@ -269,6 +283,8 @@ class QueueApi:
         return CONCURRENCY_LIMIT.response(429)
 
     async def submit(self, request: Request, endpoint_id: str) -> Response:
+        if self.passthrough and self.passthrough.wants(endpoint_id, known=True):
+            return await self.passthrough.submit(request, endpoint_id, sync=False)
         record = await self._accept(
             request,
             endpoint_id,
@@ -293,6 +309,8 @@ class QueueApi:
     async def request_op(self, request: Request, request_id: str, op: str) -> Response:
         if (denied := self.check_auth(request)) is not None:
             return denied
+        if self.passthrough and self.passthrough.forwards(request_id):
+            return await self.passthrough.operation(request, request_id, op)
         route = REQUEST_OPS.get((request.method, op))
         if route is None:
             return method_not_allowed(request.method, [OP_METHODS[op]])
@@ -382,6 +400,8 @@ class QueueApi:
     # -- sync run -----------------------------------------------------------------------------
 
     async def run(self, request: Request, endpoint_id: str) -> Response:
+        if self.passthrough and self.passthrough.wants(endpoint_id, known=True):
+            return await self.passthrough.submit(request, endpoint_id, sync=True)
         record = await self._accept(
             request, endpoint_id, validate_now=True, admit=self._free_slot, mode="sync"
         )
@@ -405,6 +425,8 @@ class QueueApi:
         if (denied := self.check_auth(request)) is not None:
             return denied
         assert call.request_id is not None
+        if self.passthrough and self.passthrough.forwards(call.request_id):
+            return await self.passthrough.operation(request, call.request_id, ROUTE_OPS[call.route])
         return await self._operations[call.route](request, call.request_id)
 
     async def dispatch(self, request: Request, path: str, *, sync: bool) -> Response:
@@ -415,9 +437,20 @@ class QueueApi:
                 return method_not_allowed(request.method, ["POST"])
             return await (self.run if sync else self.submit)(request, endpoint_id)
         match = None if sync else REQUEST_PATH.match("/" + endpoint_id)
-        if match and is_app_id(match["target"]):
+        if match and (is_app_id(match["target"]) or self._forwards(match["request_id"])):
             return await self.request_op(request, match["request_id"], match["op"] or "")
         if match and match["target"] in ENDPOINTS and request.method != "POST":
             # fal's router: under the full endpoint id this is a submit path (POST only)
             return method_not_allowed(request.method, ["POST"])
+        if (
+            self.passthrough
+            and request.method == "POST"
+            and self.passthrough.wants(endpoint_id, known=False)
+        ):
+            if (denied := self.check_auth(request)) is not None:
+                return denied
+            return await self.passthrough.submit(request, endpoint_id, sync=sync)
         return unknown_application(endpoint_id)
+
+    def _forwards(self, request_id: str) -> bool:
+        return self.passthrough is not None and self.passthrough.forwards(request_id)

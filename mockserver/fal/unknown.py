@@ -45,7 +45,10 @@ def unknown_application(endpoint_id: str) -> Response:
     with the emulator's reason in a header of its own."""
     parts = endpoint_id.split("/")
     alias = parts[1] if len(parts) > 1 else parts[0]
-    note = "not an endpoint of the emulator's table or of @fal-ai/client's catalogue"
+    note = (
+        "not an endpoint of the emulator's table or of @fal-ai/client's catalogue; "
+        "serve --passthrough ID forwards it to live fal"
+    )
     return request_error(
         404, NO_SUCH_APPLICATION.format(alias=alias), None, headers={EMULATOR_NOTE: note}
     )
