@@ -252,6 +252,8 @@ def is_app_id(target: str) -> bool:
     """Whether fal would address requests under ``target`` (``owner/alias`` of an endpoint)."""
     if target == APP_ID:
         return True
+    if target.count("/") != 1:  # owner/alias has two parts, so no catalogue read for others
+        return False
     from contracts.schemas.catalogue import load_catalogue
     from contracts.schemas.specs import registered_app_ids
 

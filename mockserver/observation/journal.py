@@ -21,7 +21,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from contracts.schemas.endpoints import ENDPOINT_FACTS
+from contracts.schemas.endpoints import APP_ID, ENDPOINT_FACTS
 from mockserver.fal.operations import FalCall, classify
 from mockserver.observation.masking import mask_secret
 
@@ -57,6 +57,8 @@ def _iso(epoch: float) -> str:
 def fidelity_of(endpoint_id: str | None) -> str | None:
     """``exact`` or ``generic``, as the endpoint's row says: a generic answer is made by rule,
     and the journal says so beside each entry about it."""
+    if endpoint_id == APP_ID:  # a request operation under Ray 2's owner/alias: no lookup
+        return ENDPOINT_FACTS[f"{APP_ID}/ray-2"].fidelity
     facts = ENDPOINT_FACTS.get(endpoint_id or "")
     return facts.fidelity if facts else None
 

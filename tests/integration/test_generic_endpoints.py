@@ -196,3 +196,37 @@ def test_a_generic_requests_urls_use_its_own_owner_and_app(emulator: BackgroundE
         "IN_PROGRESS",
         "COMPLETED",
     )
+
+
+LAZY = """
+import sys, tempfile, httpx
+from pathlib import Path
+from contracts.schemas.catalogue import load_catalogue
+from mockserver.serving.background import BackgroundEmulator
+from tests.support import make_config
+auth = {"Authorization": "Key a:b"}
+with BackgroundEmulator(make_config(Path(tempfile.mkdtemp()), timing="instant")) as emulator:
+    url = emulator.url
+    submitted = httpx.post(f"{url}/fal-ai/luma-dream-machine/ray-2", json={"prompt": "a fox"},
+                           headers=auth).json()
+    httpx.get(submitted["status_url"], headers=auth)
+    httpx.get(submitted["response_url"], headers=auth)
+    before = load_catalogue.cache_info().currsize
+    httpx.post(f"{url}/fal-ai/flux/dev", json={"prompt": "a fox"}, headers=auth)
+    print(before, load_catalogue.cache_info().currsize)
+"""
+
+
+def test_ray_2_traffic_never_reads_the_catalogue() -> None:
+    """The catalogue is read on the first request to another endpoint, not before: the
+    fixture's first Ray 2 answer does not pay for it."""
+    import subprocess
+    import sys
+
+    from tests.support import REPO_ROOT
+
+    done = subprocess.run(
+        [sys.executable, "-c", LAZY], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["0", "1"]
