@@ -5,6 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
+# fal's image_size presets (docs/evidence.md, fal-toolkit-image): fal-ai/fal,
+#   projects/fal/src/fal/toolkit/image/image.py:
+#   "square_hd": ImageSize(width=1024, height=1024), "square": ImageSize(width=512, height=512),
+#   "portrait_4_3": ImageSize(width=768, height=1024), "portrait_16_9": ImageSize(width=576, ...
+#   "landscape_4_3": ImageSize(width=1024, height=768), "landscape_16_9": ImageSize(width=1024,
+#   height=576)
+FAL_PRESETS = {
+    "square_hd": (1024, 1024),
+    "square": (512, 512),
+    "portrait_4_3": (768, 1024),
+    "portrait_16_9": (576, 1024),
+    "landscape_4_3": (1024, 768),
+    "landscape_16_9": (1024, 576),
+}
+
+
 IMAGE = "https://storage.googleapis.com/falserverless/example_inputs/cat.png"
 VIDEO = "https://storage.googleapis.com/falserverless/example_inputs/video.mp4"
 AUDIO = "https://storage.googleapis.com/falserverless/example_inputs/speech.mp3"

@@ -23,19 +23,11 @@ from PIL import Image
 
 from contracts.schemas.catalogue import load_catalogue
 from mockserver.serving.background import BackgroundEmulator
-from tests.catalogue_samples import SAMPLES
+from tests.catalogue_samples import FAL_PRESETS, SAMPLES
 from tests.support import TEST_KEY, make_config, route_storage
 
 AUTH = {"Authorization": f"Key {TEST_KEY}"}
 SAMPLE = sorted(SAMPLES)
-IMAGE_PRESETS = {  # fal-ai/fal projects/fal/src/fal/toolkit/image/image.py, IMAGE_SIZE_PRESETS
-    "square_hd": (1024, 1024),
-    "square": (512, 512),
-    "portrait_4_3": (768, 1024),
-    "portrait_16_9": (576, 1024),
-    "landscape_4_3": (1024, 768),
-    "landscape_16_9": (1024, 576),
-}
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +99,7 @@ def test_the_sample_spans_the_catalogues_kinds() -> None:
     assert {"image", "video", "audio", "text", "3d"} <= kinds
 
 
-@pytest.mark.parametrize(("preset", "size"), sorted(IMAGE_PRESETS.items()))
+@pytest.mark.parametrize(("preset", "size"), sorted(FAL_PRESETS.items()))
 def test_flux_images_have_the_preset_size_and_count(
     preset: str,
     size: tuple[int, int],

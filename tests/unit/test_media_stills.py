@@ -13,20 +13,7 @@ import pytest
 from PIL import Image
 
 from mockserver.media.stills import image_size_of, still_bytes, still_format_of
-
-# fal-ai/fal, projects/fal/src/fal/toolkit/image/image.py:
-#   "square_hd": ImageSize(width=1024, height=1024), "square": ImageSize(width=512, height=512),
-#   "portrait_4_3": ImageSize(width=768, height=1024), "portrait_16_9": ImageSize(width=576, ...
-#   "landscape_4_3": ImageSize(width=1024, height=768), "landscape_16_9": ImageSize(width=1024,
-#   height=576)
-FAL_PRESETS = {
-    "square_hd": (1024, 1024),
-    "square": (512, 512),
-    "portrait_4_3": (768, 1024),
-    "portrait_16_9": (576, 1024),
-    "landscape_4_3": (1024, 768),
-    "landscape_16_9": (1024, 576),
-}
+from tests.catalogue_samples import FAL_PRESETS
 
 
 @pytest.mark.parametrize(("preset", "size"), FAL_PRESETS.items())
