@@ -143,7 +143,12 @@ def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="forward this endpoint's calls to live fal with --passthrough-key ('*': every "
         "endpoint the emulator does not know); repeatable; off by default",
     )
-    p.add_argument("--passthrough-key", default=None, help="your real fal key, for forwarded calls")
+    p.add_argument(
+        "--passthrough-key",
+        default=None,
+        help="your real fal key, for forwarded calls; prefer RAY2_MOCK_PASSTHROUGH_KEY, which "
+        "other users of this machine cannot read in the process list",
+    )
     p.add_argument(
         "--passthrough-budget",
         type=int,
@@ -375,6 +380,10 @@ def serve_config(args: argparse.Namespace) -> Config:
     """The Config ``serve``'s flags describe; ValueError names a value no Config takes."""
     if args.journal_size < 0:
         raise ValueError("--journal-size cannot be negative (0 turns the journal off)")
+    if args.passthrough and not args.passthrough_key:
+        raise ValueError("--passthrough needs your real fal key: RAY2_MOCK_PASSTHROUGH_KEY")
+    if args.passthrough and args.workers > 1:
+        raise ValueError("--passthrough counts its budget in one process: use --workers 1")
     for name in ("retention", "retention_count"):
         value = getattr(args, name)
         if value is not None and value <= 0:

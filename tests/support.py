@@ -222,13 +222,19 @@ def written_like_the_webhook_capture(body: bytes) -> bool:
 
 
 @contextmanager
-def serve_process(state: Path, *args: str) -> Iterator[ServerInfo]:
+def serve_process(
+    state: Path, *args: str, env: dict[str, str] | None = None
+) -> Iterator[ServerInfo]:
     """``ray2-mock serve`` as a subprocess on free ports (instant timing), stopped by SIGTERM,
-    which it must survive cleanly."""
+    which it must survive cleanly; ``env`` adds to this process's environment."""
     command = [sys.executable, "-m", "mockserver.cli", "serve", "--port", "0"]
     command += ["--timing", "instant", "--state-dir", str(state), "--log-level", "warning"]
     process = subprocess.Popen(
-        [*command, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [*command, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
     )
     try:
         deadline = time.monotonic() + 30

@@ -284,6 +284,8 @@ class QueueApi:
 
     async def submit(self, request: Request, endpoint_id: str) -> Response:
         if self.passthrough and self.passthrough.wants(endpoint_id, known=True):
+            if (denied := self.check_auth(request)) is not None:
+                return denied  # the real key is spent only for a caller this emulator accepts
             return await self.passthrough.submit(request, endpoint_id, sync=False)
         record = await self._accept(
             request,
@@ -401,6 +403,8 @@ class QueueApi:
 
     async def run(self, request: Request, endpoint_id: str) -> Response:
         if self.passthrough and self.passthrough.wants(endpoint_id, known=True):
+            if (denied := self.check_auth(request)) is not None:
+                return denied  # the real key is spent only for a caller this emulator accepts
             return await self.passthrough.submit(request, endpoint_id, sync=True)
         record = await self._accept(
             request, endpoint_id, validate_now=True, admit=self._free_slot, mode="sync"

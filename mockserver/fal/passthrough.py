@@ -17,8 +17,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from mockserver.fal.errors import request_error
 from mockserver.fal.hosts import base_url
@@ -30,7 +31,7 @@ FORWARDED_HEADERS = ("content-type", "x-fal-request-timeout", "x-fal-queue-prior
 DROPPED_ANSWER_HEADERS = frozenset(
     {"content-length", "content-encoding", "transfer-encoding", "connection"}
 )
-FLAG_HINT = "--passthrough"
+REQUEST_URLS = ("response_url", "status_url", "cancel_url")
 
 
 class Passthrough:
@@ -61,19 +62,36 @@ class Passthrough:
         return {**headers, "authorization": f"Key {self.key}"}
 
     async def _send(self, method: str, url: str, request: Request, body: bytes = b"") -> Response:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(600, connect=30)) as client:
-            try:
-                answer = await client.request(
-                    method, url, content=body, headers=self._headers(request)
-                )
-            except httpx.TransportError as exc:
-                return request_error(
-                    502, f"Pass-through to {url} failed: {exc!r}", "passthrough_failed"
-                )
+        """fal's answer, streamed through as it arrives (a status stream stays live)."""
+        client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=30))
+        try:
+            outgoing = client.build_request(
+                method, url, content=body, headers=self._headers(request)
+            )
+            answer = await client.send(outgoing, stream=True)
+        except httpx.TransportError as exc:
+            await client.aclose()
+            return request_error(
+                502, f"Pass-through to {url} failed: {exc!r}", "passthrough_failed"
+            )
         headers = {
             k: v for k, v in answer.headers.items() if k.lower() not in DROPPED_ANSWER_HEADERS
         }
-        return Response(answer.content, answer.status_code, headers=headers)
+        if answer.headers.get("content-type", "").startswith("text/event-stream"):
+
+            async def close() -> None:
+                await answer.aclose()
+                await client.aclose()
+
+            return StreamingResponse(
+                answer.aiter_raw(), answer.status_code, headers, background=BackgroundTask(close)
+            )
+        try:
+            content = await answer.aread()
+        finally:
+            await answer.aclose()
+            await client.aclose()
+        return Response(content, answer.status_code, headers=headers)
 
     async def submit(self, request: Request, endpoint_id: str, *, sync: bool) -> Response:
         if self.key is None:
@@ -82,7 +100,7 @@ class Passthrough:
             )
         if self.spent >= self.budget:
             return request_error(
-                429,
+                402,  # never retried by fal's clients, as a spent budget never comes back
                 f"Pass-through budget spent ({self.spent} of {self.budget} calls; "
                 "--passthrough-budget)",
                 "passthrough_budget",
@@ -106,7 +124,18 @@ class Passthrough:
         except (ValueError, KeyError, TypeError):
             return answer
         self.requests[request_id] = response_url
-        for name in ("response_url", "status_url", "cancel_url"):
+        return self._urls_here(answer, here)
+
+    @staticmethod
+    def _urls_here(answer: Response, here: str) -> Response:
+        """An answer of fal's whose request URLs (submit, status) are turned to this emulator."""
+        try:
+            data: Any = json.loads(answer.body)
+        except ValueError:
+            return answer
+        if not isinstance(data, dict) or not any(name in data for name in REQUEST_URLS):
+            return answer
+        for name in REQUEST_URLS:
             if isinstance(data.get(name), str):
                 data[name] = here + urlsplit(data[name]).path
         headers = {k: v for k, v in answer.headers.items() if k.lower() != "content-length"}
@@ -119,4 +148,7 @@ class Passthrough:
         """A status, stream, result or cancel of a forwarded request, sent where fal said."""
         query = f"?{request.url.query}" if request.url.query else ""
         url = f"{self.requests[request_id]}{op}{query}"
-        return await self._send(request.method, url, request)
+        answer = await self._send(request.method, url, request)
+        if isinstance(answer, StreamingResponse):
+            return answer
+        return self._urls_here(answer, base_url(request))

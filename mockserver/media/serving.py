@@ -29,7 +29,13 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
-def cached_file_response(request: Request, path: Path | None, key: str, filename: str) -> Response:
+def cached_file_response(
+    request: Request,
+    path: Path | None,
+    key: str,
+    filename: str,
+    content_type: str | None = None,
+) -> Response:
     """The cached render ``key`` at ``path`` (None: unknown) with Range, a strong ETag and
     conditional GET."""
     if path is None:
@@ -50,7 +56,7 @@ def cached_file_response(request: Request, path: Path | None, key: str, filename
     if _etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     # renders are MP4s; a file made by rule is served as its name says (bytes when unknown)
-    media_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    media_type = content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
     return FileResponse(
         path,
         media_type=media_type,

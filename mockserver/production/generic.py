@@ -4,12 +4,14 @@ Every endpoint of fal's catalogue that the table does not hold exactly gets its 
 ``synthesis``: real images, audio, clips and files of the requested size, text and numbers
 deterministic per request. Its files are kept in the renders' content-addressed cache and, as
 a video is, published as files of their own on the emulated CDN (``OutputPublisher``); the
-output holds ``ray2-mock-file:<n>`` until a client reads it, when each becomes that file's URL
+output holds a reference to each (``ray2-mock-file:<random>``, unguessable, so a request that
+echoes a string cannot forge one) until a client reads it, when each becomes that file's URL
 on the host the client used (``output_with_urls``).
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -35,8 +37,11 @@ class SynthesisProducer:
 
         def publish(data: bytes, file_name: str, content_type: str) -> str:
             key = self.renderer.store(data)
-            files.append({"key": key, "file_name": file_name, "content_type": content_type})
-            return f"{FILE_REFERENCE}{len(files) - 1}"
+            reference = f"{FILE_REFERENCE}{secrets.token_hex(12)}"
+            files.append(
+                {"key": key, "file_name": file_name, "content_type": content_type, "ref": reference}
+            )
+            return reference
 
         async def render_video(
             width: int, height: int, seconds: float, fps: int, label: str
@@ -60,12 +65,17 @@ class SynthesisProducer:
 def output_with_urls(
     output: Any, files: list[Mapping[str, Any]], url: Callable[[Mapping[str, Any]], str]
 ) -> Any:
-    """The output with each ``ray2-mock-file:<n>`` replaced by ``url(files[n])``."""
-    if isinstance(output, str) and output.startswith(FILE_REFERENCE):
-        index = output.removeprefix(FILE_REFERENCE)
-        return url(files[int(index)]) if index.isdigit() and int(index) < len(files) else output
-    if isinstance(output, dict):
-        return {key: output_with_urls(value, files, url) for key, value in output.items()}
-    if isinstance(output, list):
-        return [output_with_urls(item, files, url) for item in output]
-    return output
+    """The output with each file's reference replaced by ``url(file)``."""
+    by_reference = {file["ref"]: file for file in files if "ref" in file}
+
+    def replaced(node: Any) -> Any:
+        if isinstance(node, str):
+            file = by_reference.get(node)
+            return node if file is None else url(file)
+        if isinstance(node, dict):
+            return {key: replaced(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [replaced(item) for item in node]
+        return node
+
+    return replaced(output)

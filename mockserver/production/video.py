@@ -116,7 +116,9 @@ class OutputPublisher:
         )
 
     def _published(self, entry: Mapping[str, Any]) -> dict[str, Any]:
-        published = self.files.add_output(entry["key"], entry["file_name"])
+        published = self.files.add_output(
+            entry["key"], entry["file_name"], entry.get("content_type")
+        )
         return {**entry, "file_id": published.file_id, "shard": published.shard}
 
     def on_completed(self, record: RequestRecord) -> None:
@@ -167,7 +169,9 @@ async def serve_output(request: Request) -> Response:
         # the answer an expired upload gets here [INF: no capture of an expired CDN file]
         return request_error(410, "File has expired (object lifecycle)", "file_expired")
     path = emulator.renderer.path_for_key(output.media_key)
-    return cached_file_response(request, path, output.media_key, output.file_name)
+    return cached_file_response(
+        request, path, output.media_key, output.file_name, output.content_type
+    )
 
 
 async def serve_video(request: Request) -> Response:

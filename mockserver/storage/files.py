@@ -113,6 +113,8 @@ class OutputFile:
     shard: str
     file_name: str
     media_key: str
+    content_type: str | None = None
+    """What it is served as; None: as its name says (a render: video/mp4)."""
 
 
 FILE_ID_ALPHABET = string.ascii_letters + string.digits + "_-"
@@ -178,7 +180,14 @@ class FileStore:
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
         self._add_shard_column()
+        self._add_output_type_column()
         self._new_outputs: dict[str, tuple[OutputFile, float]] = {}
+
+    def _add_output_type_column(self) -> None:
+        """A store written before outputs had their own type gets the column (rows keep NULL)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(outputs)")}
+        if "content_type" not in columns:
+            self._db.execute("ALTER TABLE outputs ADD COLUMN content_type TEXT")
 
     def _add_shard_column(self) -> None:
         """A store written before uploads had shards gets the column (its rows keep NULL)."""
@@ -314,14 +323,16 @@ class FileStore:
 
     # -- generated files -----------------------------------------------------------------------
 
-    def add_output(self, media_key: str, file_name: str) -> OutputFile:
+    def add_output(
+        self, media_key: str, file_name: str, content_type: str | None = None
+    ) -> OutputFile:
         """A new CDN file for one generation; the bytes stay in the content-addressed cache.
 
         Rows are written in groups: every output made in one event-loop tick commits at the
         next one, before the queue can mark its request completed (that takes a later tick:
         the producer's kick wakes the driver), so no client learns a URL that is not on disk.
         """
-        output = OutputFile(new_file_id(), new_shard(), file_name, media_key)
+        output = OutputFile(new_file_id(), new_shard(), file_name, media_key, content_type)
         self._new_outputs[output.file_id] = (output, self.clock.now())
         if len(self._new_outputs) == 1:
             try:
@@ -337,8 +348,12 @@ class FileStore:
         with self._lock, self._db:  # one transaction for the group
             self._db.execute("BEGIN")
             self._db.executemany(
-                "INSERT INTO outputs VALUES (?, ?, ?, ?, ?)",
-                [(o.file_id, o.shard, o.file_name, o.media_key, at) for o, at in pending],
+                "INSERT INTO outputs (file_id, shard, file_name, media_key, created_at,"
+                " content_type) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (o.file_id, o.shard, o.file_name, o.media_key, at, o.content_type)
+                    for o, at in pending
+                ],
             )
         for output, _ in pending:
             self._new_outputs.pop(output.file_id, None)
@@ -355,7 +370,8 @@ class FileStore:
         if (pending := self._new_outputs.get(file_id)) is not None:
             return pending[0]
         rows = self._run(
-            "SELECT file_id, shard, file_name, media_key FROM outputs WHERE file_id = ?",
+            "SELECT file_id, shard, file_name, media_key, content_type FROM outputs"
+            " WHERE file_id = ?",
             (file_id,),
         )
         return OutputFile(*rows[0]) if rows else None

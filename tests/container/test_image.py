@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import fal_client
 import httpx
 import pytest
 from PIL import Image
@@ -323,8 +322,8 @@ def test_a_read_only_root_with_the_volume_and_a_tmpfs_works(
     container.start(image)
     try:
         container.wait_healthy()
-        route_storage(monkeypatch, container.url)
-        result = fal_client.subscribe(T2V, arguments={"prompt": "read-only root"})
+        client = route_storage(monkeypatch, container.url)
+        result = client.subscribe(T2V, arguments={"prompt": "read-only root"})
         video = httpx.get(result["video"]["url"], timeout=30)
         assert video.headers["content-type"] == "video/mp4"
         assert len(video.content) == result["video"]["file_size"]

@@ -58,7 +58,11 @@ def read_back(file: dict[str, Any]) -> tuple[str, bytes]:
 
 def check_media(file: dict[str, Any], content_type: str, data: bytes) -> None:
     """The bytes are what the content type says, of the size the file object states."""
-    if content_type.startswith("image/"):
+    if "content_type" in file:  # served as the output says it is
+        assert content_type.split(";")[0] == file["content_type"], (content_type, file)
+    if content_type == "model/gltf-binary":
+        assert data[:4] == b"glTF"
+    elif content_type.startswith("image/"):
         image = Image.open(io.BytesIO(data))
         image.load()
         if "width" in file and "height" in file:
@@ -75,6 +79,10 @@ def check_media(file: dict[str, Any], content_type: str, data: bytes) -> None:
     elif content_type.startswith("audio/"):
         with av.open(io.BytesIO(data)) as container:
             assert container.duration and container.duration > 0
+    elif content_type.split(";")[0] in ("application/json", "text/plain"):
+        assert data.decode("utf-8")
+    else:
+        assert content_type == "application/octet-stream" and data, content_type
 
 
 @pytest.mark.parametrize("endpoint_id", SAMPLE)
@@ -88,7 +96,10 @@ def test_a_catalogue_endpoint_answers_subscribe_with_what_its_type_promises(
     assert entry is not None
     errors = [e.message for e in Draft7Validator(entry.output_schema).iter_errors(output)]
     assert errors == [], errors
-    for file in files_in(output):
+    files = list(files_in(output))
+    if SAMPLES[endpoint_id][0] in ("image", "video", "audio", "3d"):
+        assert files, "a media endpoint answered without a file"
+    for file in files:
         content_type, data = read_back(file)
         check_media(file, content_type, data)
 
@@ -222,3 +233,13 @@ def test_ray_2_traffic_never_reads_the_catalogue() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["0", "1"]
+
+
+def test_a_prompt_that_looks_like_a_file_reference_is_echoed_as_sent(
+    emulator: BackgroundEmulator,
+) -> None:
+    """Outputs refer to their files by unguessable references: an echoed string is never one."""
+    answer = httpx.post(
+        f"{emulator.url}/run/fal-ai/flux/dev", json={"prompt": "ray2-mock-file:0"}, headers=AUTH
+    ).json()
+    assert answer["prompt"] == "ray2-mock-file:0"

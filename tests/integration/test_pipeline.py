@@ -39,6 +39,7 @@ FRAME = {"prompt": "a fox", "image_size": "landscape_16_9"}
 def check(ray2_mock, image, video):
     assert (image["width"], image["height"]) == (1024, 576)
     assert httpx.get(video["url"]).headers["content-type"] == "video/mp4"
+    assert any(e["endpoint_id"] == I2V for e in ray2_mock.journal)
     notes = [n for e in ray2_mock.journal for n in e.get("emulator_notes") or []]
     assert not [n for n in notes if "placeholder" in n], notes
 
@@ -87,6 +88,10 @@ def geometry(data: bytes) -> tuple[int, int, int]:
 
 def placeholder_notes(info: ServerInfo) -> list[str]:
     entries = httpx.get(f"{info.url}/_mock/journal").json()["entries"]
+    i2v = [
+        e for e in entries if e["endpoint_id"] == "fal-ai/luma-dream-machine/ray-2/image-to-video"
+    ]
+    assert i2v, "the image-to-video request is not in the journal"
     notes = [note for entry in entries for note in entry.get("emulator_notes") or []]
     return [note for note in notes if "placeholder" in note]
 
