@@ -24,6 +24,7 @@ from mockserver.chaos.model import (
     StreamFault,
 )
 from mockserver.fal.catalogue import DocPath
+from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.fal.operations import FAL_ROUTES
 
 SCENARIO_FILE = "scenarios.json"
@@ -186,6 +187,10 @@ def _match(
         (name.lower(), _compile(pattern, at + ("match", "headers", name), problems))
         for name, pattern in match_spec.get("headers", {}).items()
     ]
+    for index, endpoint_id in enumerate(match_spec.get("endpoint", [])):
+        if endpoint_id not in ENDPOINTS:  # the table's rows, then fal's catalogue
+            why = f"no endpoint {endpoint_id!r} in the emulator's table or fal's catalogue"
+            problems.append((at + ("match", "endpoint", index), why))
     return Match(
         routes=routes,
         endpoints=frozenset(match_spec["endpoint"]) if "endpoint" in match_spec else None,

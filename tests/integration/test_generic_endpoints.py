@@ -243,3 +243,24 @@ def test_a_prompt_that_looks_like_a_file_reference_is_echoed_as_sent(
         f"{emulator.url}/run/fal-ai/flux/dev", json={"prompt": "ray2-mock-file:0"}, headers=AUTH
     ).json()
     assert answer["prompt"] == "ray2-mock-file:0"
+
+
+def test_a_scenario_can_aim_at_a_catalogue_endpoint(
+    emulator: BackgroundEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aimed = {"times": 1, "match": {"endpoint": "fal-ai/flux/schnell"}}
+    added = httpx.post(
+        f"{emulator.url}/_mock/scenarios", json={**aimed, "error": "content_policy_violation"}
+    )
+    assert added.status_code == 200, added.text
+    client = route_storage(monkeypatch, emulator.url)
+    with pytest.raises(fal_client.client.FalClientHTTPError) as refused:
+        client.subscribe("fal-ai/flux/schnell", arguments={"prompt": "aimed at"})
+    assert refused.value.status_code == 422
+    assert json.loads(refused.value.response.text)["detail"][0]["type"] == (
+        "content_policy_violation"
+    )
+    unknown = {"match": {"endpoint": "fal-ai/no-such/model"}, "error": "internal_server_error"}
+    answer = httpx.post(f"{emulator.url}/_mock/scenarios", json=unknown)
+    assert answer.status_code == 422
+    assert "fal-ai/no-such/model" in answer.text

@@ -370,8 +370,17 @@ def test_the_scenario_schema_names_what_the_code_knows() -> None:
     document = load_schema("scenarios.json")
     scenario = document["$defs"]["scenario"]["properties"]
     assert scenario["match"]["properties"]["route"]["items"]["enum"] == [*FAL_ROUTES, "*"]
-    assert scenario["match"]["properties"]["endpoint"]["items"]["enum"] == sorted(ENDPOINTS)
+    assert scenario["match"]["properties"]["endpoint"]["items"]["type"] == "string"
+    for endpoint_id in sorted(ENDPOINTS):  # every exact row, and a catalogue endpoint, parse
+        assert parse_document({"scenarios": [_aimed_at(endpoint_id)]}).scenarios
+    assert parse_document({"scenarios": [_aimed_at("fal-ai/flux/dev")]}).scenarios
+    with pytest.raises(ScenarioError, match="no endpoint 'fal-ai/no-such/model'"):
+        parse_document({"scenarios": [_aimed_at("fal-ai/no-such/model")]})
     assert scenario["error"]["properties"]["type"]["enum"] == sorted(ERROR_KINDS)
     assert document["properties"]["fault_rates"]["propertyNames"]["enum"] == list(RANDOM_FAULTS)
     for pattern in (scenario["progression"], document["properties"]["progression"]):
         assert pattern["pattern"] == PROGRESSIONS.pattern
+
+
+def _aimed_at(endpoint_id: str) -> dict[str, object]:
+    return {"match": {"endpoint": endpoint_id}, "error": "internal_server_error"}
