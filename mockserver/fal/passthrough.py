@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -63,6 +62,8 @@ class Passthrough:
 
     async def _send(self, method: str, url: str, request: Request, body: bytes = b"") -> Response:
         """fal's answer, streamed through as it arrives (a status stream stays live)."""
+        import httpx  # only a forwarding emulator needs it: serve's start-up does not pay for it
+
         client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=30))
         try:
             outgoing = client.build_request(

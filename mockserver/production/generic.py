@@ -18,7 +18,6 @@ from typing import Any
 from contracts.schemas import load_schema
 from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.media import VideoRenderer
-from mockserver.production.synthesis import synthesise
 from mockserver.queue import Production
 from mockserver.records import RequestRecord
 
@@ -32,6 +31,8 @@ class SynthesisProducer:
         self.renderer = renderer
 
     async def __call__(self, record: RequestRecord) -> Production:
+        from mockserver.production.synthesis import synthesise  # a Ray 2 emulator never loads it
+
         endpoint = ENDPOINTS[record.endpoint_id]
         files: list[dict[str, Any]] = []
 
