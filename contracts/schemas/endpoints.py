@@ -69,6 +69,11 @@ class Price:
 Fidelity = Literal["exact", "generic"]
 
 
+def owner_alias(endpoint_id: str) -> str:
+    """``fal-ai/flux/dev`` -> ``fal-ai/flux``: what fal addresses an endpoint's requests by."""
+    return "/".join(endpoint_id.split("/", 2)[:2])
+
+
 @dataclass(frozen=True)
 class EndpointFacts:
     """One row of ``endpoints.json``: everything the emulator and the suite need to know of an
@@ -109,7 +114,7 @@ class EndpointFacts:
     @property
     def app_id(self) -> str:
         """``owner/alias``: fal addresses a request's status, result and cancel by it alone."""
-        return "/".join(self.endpoint_id.split("/", 2)[:2])
+        return owner_alias(self.endpoint_id)
 
 
 @cache
@@ -262,7 +267,7 @@ def is_app_id(target: str) -> bool:
 
 @cache
 def _catalogue_app_ids(catalogue: Any) -> frozenset[str]:
-    return frozenset("/".join(e.split("/", 2)[:2]) for e in catalogue)
+    return frozenset(owner_alias(e) for e in catalogue)
 
 
 APP_ID = app_id()

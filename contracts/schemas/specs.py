@@ -118,4 +118,6 @@ def registered_spec(endpoint_id: str) -> EndpointSpec | None:
 
 def registered_app_ids() -> set[str]:
     """The owner/alias of every registered endpoint (its requests are addressed by it)."""
-    return {"/".join(endpoint_id.split("/", 2)[:2]) for endpoint_id in _SPECS}
+    from contracts.schemas.endpoints import owner_alias
+
+    return {owner_alias(endpoint_id) for endpoint_id in _SPECS}

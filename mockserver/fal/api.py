@@ -14,7 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from contracts.schemas.endpoints import is_app_id
+from contracts.schemas.endpoints import is_app_id, owner_alias
 from mockserver.bodies import read_body
 from mockserver.config import Config
 from mockserver.fal.auth import check_key
@@ -44,7 +44,7 @@ ROUTE_OPS = {route: op for (_, op), route in REQUEST_OPS.items()}
 
 def app_of(record: RequestRecord) -> str:
     """The owner/alias fal addresses this record's request by (its endpoint's first two parts)."""
-    return "/".join(record.endpoint_id.split("/", 2)[:2])
+    return owner_alias(record.endpoint_id)
 
 
 RECORDED_HEADERS = (

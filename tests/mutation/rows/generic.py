@@ -20,7 +20,7 @@ MUTANTS = (
     Mutant(
         row="Requests of any endpoint are addressed by owner/alias",
         path="mockserver/fal/api.py",
-        old='    return "/".join(record.endpoint_id.split("/", 2)[:2])',
+        old="    return owner_alias(record.endpoint_id)",
         new='    return "fal-ai/luma-dream-machine"',
         breaks="every request's URLs are under Ray 2's owner/alias",
     ),
