@@ -22,6 +22,11 @@ CATALOGUE_SCHEMA = "catalogue:"
 """Schema names of catalogue endpoints: ``catalogue:<endpoint id>:input`` (or ``:output``)."""
 
 
+def owner_alias(endpoint_id: str) -> str:
+    """``fal-ai/flux/dev`` -> ``fal-ai/flux``: what fal addresses an endpoint's requests by."""
+    return "/".join(endpoint_id.split("/", 2)[:2])
+
+
 SPEC_SCHEMA = "spec:"
 """Schema names of endpoints described by a fal OpenAPI document (``specs``)."""
 

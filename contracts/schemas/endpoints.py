@@ -18,6 +18,7 @@ from contracts.schemas import (
     SPEC_SCHEMA,
     catalogue_schema_name,
     load_schema,
+    owner_alias,
     schema_path,
 )
 
@@ -67,11 +68,6 @@ class Price:
 
 
 Fidelity = Literal["exact", "generic"]
-
-
-def owner_alias(endpoint_id: str) -> str:
-    """``fal-ai/flux/dev`` -> ``fal-ai/flux``: what fal addresses an endpoint's requests by."""
-    return "/".join(endpoint_id.split("/", 2)[:2])
 
 
 @dataclass(frozen=True)
@@ -260,9 +256,10 @@ def is_app_id(target: str) -> bool:
     if target.count("/") != 1:  # owner/alias has two parts, so no catalogue read for others
         return False
     from contracts.schemas.catalogue import load_catalogue
-    from contracts.schemas.specs import registered_app_ids
+    from contracts.schemas.specs import registered_ids
 
-    return target in registered_app_ids() or target in _catalogue_app_ids(load_catalogue())
+    specs = {owner_alias(endpoint_id) for endpoint_id in registered_ids()}
+    return target in specs or target in _catalogue_app_ids(load_catalogue())
 
 
 @cache

@@ -116,8 +116,6 @@ def registered_spec(endpoint_id: str) -> EndpointSpec | None:
     return _SPECS.get(endpoint_id)
 
 
-def registered_app_ids() -> set[str]:
-    """The owner/alias of every registered endpoint (its requests are addressed by it)."""
-    from contracts.schemas.endpoints import owner_alias
-
-    return {owner_alias(endpoint_id) for endpoint_id in _SPECS}
+def registered_ids() -> list[str]:
+    """The endpoint ids of every registered document."""
+    return list(_SPECS)
