@@ -34,6 +34,7 @@ serve: $(STAMP)
 test: $(STAMP) $(JS_STAMP)
 	@sh scripts/ensure-chromium.sh
 	@sh scripts/ensure-podman.sh
+	@sh scripts/ensure-redis.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Longer reliability runs: 10x the load, fresh random fuzzing, longer stalls (not part of test).

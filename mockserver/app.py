@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -120,6 +120,13 @@ def create_app(
             "dashboard) needs an admin token (Config.admin_token, --admin-token or "
             "RAY2_MOCK_ADMIN_TOKEN; ray2-mock serve makes one)"
         )
+    shared = None
+    if config.redis_url is not None:  # replicas sharing one Redis (imported only then)
+        from mockserver.shared.clock import SharedClock
+        from mockserver.shared.connection import SharedRedis
+
+        shared = SharedRedis(config.redis_url)
+        clock = clock or SharedClock(shared)
     clock = clock or SystemClock()
     if config.endpoint_specs:
         register_endpoint_specs(config.endpoint_specs)
@@ -135,7 +142,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Gateway) -> AsyncIterator[None]:
-        built = open_services(config, clock, observers, ROLE_ROUTERS, store)
+        built = open_services(config, clock, observers, ROLE_ROUTERS, store, shared)
         app.state.services = built
         app.handle = built.api.handle  # the fast path's one call, bound once
         await built.start()
@@ -154,4 +161,11 @@ def create_app(
         lifespan=lifespan,
         cors=CORS_SETTINGS,
         access=ControlAccess(config.admin_token),
+        outages=_outages() if shared is not None else None,
     )
+
+
+def _outages() -> tuple[tuple[type[BaseException], ...], Callable[[BaseException], Response]]:
+    from mockserver.shared.unavailable import redis_failures, unavailable
+
+    return redis_failures(), unavailable

@@ -17,6 +17,7 @@ from mockserver.production.scenario import ScenarioProducer
 from mockserver.production.video import OutputPublisher, VideoProducer
 from mockserver.queue import Producer, RequestQueue
 from mockserver.services import Observers, Services
+from mockserver.shared.connection import SharedRedis
 from mockserver.storage.api import Storage
 from mockserver.storage.files import FileStore
 from mockserver.stores import MemoryStore, RequestStore, SharedSqliteStore, SqliteStore
@@ -36,20 +37,30 @@ def open_services(
     observers: Observers,
     routers: dict[str, Any],
     store: RequestStore | None = None,
+    shared: SharedRedis | None = None,
 ) -> Services:
     """Open the stores and build the queue, its producers, the APIs and the webhooks."""
 
     config.state_dir.mkdir(parents=True, exist_ok=True)
-    request_store = store or (
-        MemoryStore(
-            now=clock.now,
-            retention_seconds=config.retention_seconds,
-            retention_count=config.retention_count,
+    redis_store = None
+    if shared is not None and store is None:
+        from mockserver.shared.store import RedisStore
+
+        redis_store = RedisStore(shared)
+    request_store = (
+        store
+        or redis_store
+        or (
+            MemoryStore(
+                now=clock.now,
+                retention_seconds=config.retention_seconds,
+                retention_count=config.retention_count,
+            )
+            if config.store == "memory"
+            else SharedSqliteStore(config.database_path)
+            if config.shared_store
+            else SqliteStore(config.database_path)
         )
-        if config.store == "memory"
-        else SharedSqliteStore(config.database_path)
-        if config.shared_store
-        else SqliteStore(config.database_path)
     )
     files = FileStore(config.files_dir, clock)
     storage = Storage(files, config)
@@ -64,7 +75,12 @@ def open_services(
         ScenarioProducer(producers, config.media_dir, observers.metrics), files
     )
     queue = RequestQueue(
-        request_store, clock, config.timing_profile, producer, progression=observers.progression
+        request_store,
+        clock,
+        config.timing_profile,
+        producer,
+        progression=observers.progression,
+        resume=redis_store is None,
     )
     webhooks = WebhookDispatcher(
         config.state_dir,
@@ -79,7 +95,17 @@ def open_services(
     queue.completion_listeners.append(
         lambda record: journal.annotate(record.request_id, record.notes) if record.notes else None
     )
+    replica = None
+    if redis_store is not None and shared is not None:
+        from mockserver.shared.clock import SharedClock
+        from mockserver.shared.replicas import Replica
+
+        replica = Replica(
+            shared, redis_store, queue, clock if isinstance(clock, SharedClock) else None
+        )
     return Services(
+        shared=shared,
+        replica=replica,
         config=config,
         clock=clock,
         observers=observers,

@@ -31,6 +31,7 @@ from mockserver.fal.endpoints import register_endpoint_specs
 from mockserver.fal.hosts import is_loopback
 from mockserver.queue import check_progression
 from mockserver.serving.server import ServerInfo, run_forever, run_workers, serve_command
+from mockserver.shared.connection import is_redis_url, mask_url
 from mockserver.timing import TIMING_PROFILES
 
 
@@ -55,7 +56,14 @@ def _serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--proxy-port", type=int, default=None, help="CONNECT proxy port (default port+2)"
     )
     p.add_argument("--state-dir", type=Path, default=Path(".ray2-mock"))
-    p.add_argument("--store", choices=["sqlite", "memory"], default="sqlite")
+    p.add_argument(
+        "--store",
+        type=store_choice,
+        default="sqlite",
+        metavar="sqlite|memory|redis://HOST:PORT/DB",
+        help="where requests live: a SQLite file (default), memory, or a Redis that replicas "
+        "on any hosts share",
+    )
     p.add_argument("--timing", choices=sorted(TIMING_PROFILES), default="fast")
     p.add_argument("--capacity", type=int, default=None, help="requests running at once")
     p.add_argument("--api-key", default=None, help="accept only 'Authorization: Key <this>'")
@@ -232,6 +240,14 @@ def _rate(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a probability between 0 and 1")
     return value
+
+
+def store_choice(text: str) -> str:
+    if text in ("sqlite", "memory") or is_redis_url(text):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"{mask_url(text)!r}: use sqlite, memory or a Redis URL (redis://HOST:PORT/DB)"
+    )
 
 
 def _progression(text: str) -> str:

@@ -12,6 +12,7 @@ from typing import Literal
 from mockserver.fal.auth import is_well_formed_key
 from mockserver.fal.hosts import is_loopback
 from mockserver.retention import PAYLOAD_STORAGE_SECONDS
+from mockserver.shared.connection import is_redis_url, mask_url
 from mockserver.timing import TIMING_PROFILES, TimingProfile
 
 DEFAULT_PORT = 8765
@@ -29,7 +30,9 @@ class Config:
     proxy_port: int | None = None
     """CONNECT proxy that tunnels only fal hosts to the TLS listener (None: port + 2)."""
     state_dir: Path = field(default_factory=lambda: Path(".ray2-mock"))
-    store: Literal["sqlite", "memory"] = "sqlite"
+    store: str = "sqlite"
+    """``sqlite`` (the default: one process's file, or the workers'), ``memory``, or a Redis URL
+    (``redis://HOST:PORT/DB``, ``rediss://``, ``unix://``) that replicas on any hosts share."""
     timing: str = "fast"
     capacity: int | None = None
     api_key: str | None = None
@@ -103,6 +106,10 @@ class Config:
     fal accepts it and the 422 comes from the result, which is the default here too."""
 
     def __post_init__(self) -> None:
+        if self.store not in ("sqlite", "memory") and not is_redis_url(self.store):
+            raise ValueError(
+                f"store must be sqlite, memory or a redis:// URL, not {mask_url(self.store)!r}"
+            )
         for name in ("stream_repeat_seconds", "log_window_seconds"):
             value = getattr(self, name)
             if (
@@ -162,6 +169,16 @@ class Config:
     @property
     def media_dir(self) -> Path:
         return self.media_cache_dir or self.state_dir / "media"
+
+    @property
+    def redis_url(self) -> str | None:
+        """The shared Redis, when the store is one."""
+        return self.store if is_redis_url(self.store) else None
+
+    @property
+    def store_label(self) -> str:
+        """The store as a log line may show it: a Redis URL without its password."""
+        return mask_url(self.store)
 
     @property
     def database_path(self) -> Path:

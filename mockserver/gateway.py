@@ -121,8 +121,13 @@ class Gateway:
         lifespan: Callable[[Any], AbstractAsyncContextManager[None]],
         cors: Mapping[str, Any],
         access: ControlAccess | None = None,
+        outages: tuple[tuple[type[BaseException], ...], Callable[[BaseException], Response]]
+        | None = None,
     ) -> None:
         self.state = State()
+        self.outages = outages
+        """Errors that mean a part the emulator needs is away (Redis), and their answer: a
+        503 at once, without a traceback (``shared/unavailable.py``)."""
         self.access = access or ControlAccess(None)
         self.routers = routers
         self.handle: Callable[[Request, FalCall], Awaitable[Response]] = _not_started
@@ -178,7 +183,11 @@ class Gateway:
                 await self.access.admit(self._plain, scope, receive, watched_send, origin)
             else:
                 await (self._plain if origin is None else self._cors)(scope, receive, watched_send)
-        except Exception:
+        except Exception as exc:
+            if self.outages is not None and isinstance(exc, self.outages[0]):
+                if not started:
+                    await self.outages[1](exc)(scope, receive, send)
+                return
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if not started:
                 await crash_response()(scope, receive, send)

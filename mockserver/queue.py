@@ -82,6 +82,9 @@ PROGRESSIONS = re.compile(r"^(timed|immediate|manual|polls:[1-9][0-9]*)$")
 START_TIMEOUT_HEADERS = ("x-fal-request-start-timeout", "x-fal-request-timeout")
 """The newer name wins when a client sends both (fal's docs)."""
 MIN_START_TIMEOUT = 0.1
+RETRY_AFTER_FAILURE = 0.5
+"""Emulated seconds before the driver tries again after a failed replay (a store that went
+away: Redis restarting)."""
 WRITE_ATTEMPTS = 16
 """Tries of a read-decide-write on one record before giving up (workers race for it)."""
 T = TypeVar("T")
@@ -234,6 +237,8 @@ class RequestQueue:
         timing: TimingProfile,
         producer: Producer,
         progression: str = "timed",
+        *,
+        resume: bool = True,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -248,8 +253,11 @@ class RequestQueue:
         self._driver: asyncio.Task[None] | None = None
         self.completion_listeners: list[Callable[[RequestRecord], None]] = []
         # Unfinished records this queue drives, kept in memory so a transition costs no read;
-        # a failed optimistic save (another worker wrote first) refreshes the entry.
-        self._active: dict[str, RequestRecord] = {r.request_id: r for r in store.unfinished()}
+        # a failed optimistic save (another worker wrote first) refreshes the entry. Replicas
+        # on Redis resume nothing here: each adopts what a gone replica left (``adopt``).
+        self._active: dict[str, RequestRecord] = (
+            {r.request_id: r for r in store.unfinished()} if resume else {}
+        )
         clock.on_advance(self.kick)
 
     # -- lifecycle of the queue itself ------------------------------------------------------
@@ -272,13 +280,48 @@ class RequestQueue:
 
     def reset(self) -> None:
         """Forget every request (control API ``POST /_mock/reset``); the driver keeps running."""
+        self.forget_local()
+        self.store.clear()
+
+    def forget_local(self) -> None:
+        """Drop what this process holds of every request (another replica reset the store)."""
         for task in self._producing.values():
             task.cancel()
         self._producing.clear()
         self._ready.clear()
         self._active.clear()
-        self.store.clear()
         self._notify()
+
+    # -- replicas sharing one store (``shared/replicas.py``) -----------------------------------
+
+    def adopt(self, record: RequestRecord) -> None:
+        """Drive an unfinished request another process accepted (its replica is gone)."""
+        if record.status == "COMPLETED":
+            return
+        self._active[record.request_id] = record
+        self._produce(record)
+        self.kick()
+
+    def refresh(self, request_id: str) -> None:
+        """Another process changed this request (a cancel, a step, a transition): read it again
+        if this queue drives it, and wake whoever watches for changes (status streams)."""
+        if request_id in self._active:
+            current = self.store.get(request_id)
+            if current is None or current.status == "COMPLETED":
+                self._active.pop(request_id, None)
+                self._ready.pop(request_id, None)
+                task = self._producing.pop(request_id, None)
+                if task is not None:
+                    task.cancel()
+            else:
+                self._active[request_id] = current
+            self.kick()
+        self._notify()
+
+    def refresh_all(self) -> None:
+        """Read every driven request again (events may have been missed while away)."""
+        for request_id in list(self._active):
+            self.refresh(request_id)
 
     def kick(self) -> None:
         """Ask the driver to re-evaluate now."""
@@ -307,7 +350,7 @@ class RequestQueue:
                 next_due = self.advance()
             except Exception:  # keep serving: a bad record must not stop every other one
                 log.exception("queue advance failed")
-                next_due = None
+                next_due = self.clock.now() + RETRY_AFTER_FAILURE  # the store may be back then
             delay = None if next_due is None else self.clock.real_delay(next_due - self.clock.now())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from mockserver.fal.api import QueueApi
     from mockserver.media import VideoRenderer
     from mockserver.queue import RequestQueue
+    from mockserver.shared.connection import SharedRedis
+    from mockserver.shared.replicas import Replica
     from mockserver.storage.api import Storage
     from mockserver.storage.files import FileStore
     from mockserver.stores import RequestStore
@@ -58,6 +60,10 @@ class Services:
     """One router per host role (``app.ROLE_ROUTERS``): the browser proxy forwards into them."""
     owns_store: bool = True
     on_reset: list[Callable[[], None]] = field(default_factory=list)
+    shared: SharedRedis | None = None
+    """The Redis replicas share (``--store redis://``), else None."""
+    replica: Replica | None = None
+    """This process among the replicas: heartbeat, adoption, what the others announce."""
 
     @property
     def journal(self) -> Journal:
@@ -82,19 +88,38 @@ class Services:
         self.queue.progression = self.observers.progression
         for hook in self.on_reset:
             hook()
+        if self.shared is not None:
+            from mockserver.shared.replicas import RESET
+
+            self.shared.announce(RESET)
         return cleared
+
+    def forget_local(self) -> None:
+        """Another replica reset the shared state: drop what this process holds of it."""
+        self.queue.forget_local()
+        self.api.answers.clear()
+        self.metrics.reset()
 
     async def start(self) -> None:
         await self.webhooks.start()
         await self.queue.start()
+        if self.replica is not None:
+            from mockserver.shared.replicas import RESET
+
+            self.replica.on(RESET, lambda _payload: self.forget_local())
+            await self.replica.start()
 
     async def aclose(self) -> None:
+        if self.replica is not None:
+            await self.replica.stop()
         await self.queue.stop()
         await self.webhooks.aclose()
         await self.renderer.aclose()
         self.files.close()
         if self.owns_store:
             self.store.close()
+        if self.shared is not None:
+            await self.shared.aclose()
 
 
 def services(request: Request) -> Services:

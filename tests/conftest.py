@@ -11,6 +11,7 @@ import fal_client
 import pytest
 
 from mockserver.serving.background import BackgroundEmulator
+from tests.redis_server import RedisServer
 from tests.support import SHARED_MEDIA, TEST_KEY, make_config, route_fal_client
 
 # Markers by where a test lives, as data: `pytest -m "not slow"` is the one-minute inner loop.
@@ -65,6 +66,14 @@ def shared_media_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not SHARED_MEDIA:
         SHARED_MEDIA.append(tmp_path_factory.mktemp("media-cache"))
     return SHARED_MEDIA[0]
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real Redis per test process; each test keeps to keys of its own prefix."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

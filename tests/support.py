@@ -25,14 +25,28 @@ from mockserver.config import Config
 from mockserver.serving.server import ServerInfo
 from mockserver.stores import MemoryStore, RequestStore, SharedSqliteStore, SqliteStore
 
-STORE_KINDS = ("memory", "sqlite", "sqlite-shared")
-"""Every request store: one process's SQLite file, and the one ``serve --workers N`` shares."""
+STORE_KINDS = ("memory", "sqlite", "sqlite-shared", "redis")
+"""Every request store: one process's SQLite file, the one ``serve --workers N`` shares, and
+the Redis that replicas share (``redis_url`` names a server: the ``redis_server`` fixture's)."""
 
 
-def make_store(kind: str, path: Path) -> RequestStore:
+def make_store(kind: str, path: Path, redis_url: str | None = None) -> RequestStore:
     if kind == "memory":
         return MemoryStore()
+    if kind == "redis":
+        from mockserver.shared.connection import Keys, SharedRedis
+        from mockserver.shared.store import RedisStore
+        from tests.redis_server import unique_prefix
+
+        assert redis_url is not None, "a Redis store needs the redis_server fixture's URL"
+        return RedisStore(SharedRedis(redis_url, keys=Keys(unique_prefix())))
     return SharedSqliteStore(path) if kind == "sqlite-shared" else SqliteStore(path)
+
+
+def store_fixture(request: pytest.FixtureRequest, path: Path) -> RequestStore:
+    """The parametrised ``store`` fixtures' body: a Redis store starts the session's server."""
+    url = request.getfixturevalue("redis_server").url if request.param == "redis" else None
+    return make_store(request.param, path, url)
 
 
 TEST_KEY = "test-key-id:test-key-secret"

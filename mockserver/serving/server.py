@@ -358,11 +358,13 @@ def run_workers(
     from mockserver.serving.tls import ensure_tls_files
     from mockserver.stores import SharedSqliteStore
 
-    if config.store != "sqlite":
-        raise SystemExit("--workers needs --store sqlite: the workers share state through it")
+    if config.store == "memory":
+        raise SystemExit(
+            "--workers needs --store sqlite or a Redis URL: the workers share state through it"
+        )
     config.state_dir.mkdir(parents=True, exist_ok=True)
-    # the schema and WAL mode once, before the workers race for them
-    SharedSqliteStore(config.database_path).close()
+    if config.redis_url is None:  # the schema and WAL mode once, before the workers race for them
+        SharedSqliteStore(config.database_path).close()
     plain = _bind(config.host, config.port)
     port = int(plain.getsockname()[1])
     tls = ensure_tls_files(config.state_dir) if config.tls_port != 0 else None
@@ -463,7 +465,7 @@ def startup_banner(
     The admin token appears here only when this run made it (bound beyond loopback without
     one), as Jupyter prints its token: this line is the one place it is ever written."""
     lines = [
-        f"ray2-mock listening on {info.url}  (timing={config.timing}, store={config.store},"
+        f"ray2-mock listening on {info.url}  (timing={config.timing}, store={config.store_label},"
         f" state={config.state_dir})",
         f"  queue: {info.url}/fal-ai/luma-dream-machine/ray-2    sync run: {info.url}/run/...",
         f"  dashboard: {info.url}{UI_PATH}",

@@ -40,7 +40,11 @@ def _server_side_inode(server_port: int, client_port: int) -> str:
 
 def _owner(pids: list[int], inode: str) -> int:
     for pid in pids:
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except FileNotFoundError:  # a short-lived child (a render's ffmpeg) already exited
+            continue
+        for fd in fds:
             try:
                 if os.readlink(fd) == f"socket:[{inode}]":
                     return pid

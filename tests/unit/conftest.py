@@ -8,12 +8,12 @@ import pytest
 
 from mockserver.queue import RequestQueue
 from mockserver.stores import RequestStore
-from tests.support import STORE_KINDS, make_store
+from tests.support import STORE_KINDS, store_fixture
 
 
 @pytest.fixture(params=STORE_KINDS)
 def store(request: pytest.FixtureRequest, tmp_path) -> RequestStore:
-    return make_store(request.param, tmp_path / "q.sqlite3")
+    return store_fixture(request, tmp_path / "q.sqlite3")
 
 
 async def settle(queue: RequestQueue) -> None:

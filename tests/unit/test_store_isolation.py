@@ -12,12 +12,12 @@ import pytest
 
 from mockserver.records import RequestRecord
 from mockserver.stores import RequestStore, SharedSqliteStore
-from tests.support import STORE_KINDS, make_store
+from tests.support import STORE_KINDS, make_store, store_fixture
 
 
 @pytest.fixture(params=STORE_KINDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> RequestStore:
-    return make_store(request.param, tmp_path / "s.sqlite3")
+    return store_fixture(request, tmp_path / "s.sqlite3")
 
 
 def _record() -> RequestRecord:
