@@ -4,8 +4,9 @@ only."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mockserver.clock import Clock
 from mockserver.config import Config
@@ -23,12 +24,21 @@ from mockserver.storage.files import FileStore
 from mockserver.stores import MemoryStore, RequestStore, SharedSqliteStore, SqliteStore
 from mockserver.webhooks.dispatch import RetryPolicy, WebhookDispatcher
 
+if TYPE_CHECKING:
+    from mockserver.webhooks.keys import WebhookSigner
+
 PRODUCERS: dict[str, Callable[[VideoRenderer], Producer]] = {
     "video": VideoProducer,
     "synthesis": SynthesisProducer,
 }
 """What makes an output, by the endpoint rows' ``producer`` (``endpoints.json``), each built
 with the emulator's renderer."""
+
+
+def _shared_signer(shared: SharedRedis) -> WebhookSigner:
+    from mockserver.shared.signing import shared_signer  # cryptography: on the first webhook
+
+    return shared_signer(shared)
 
 
 def open_services(
@@ -87,6 +97,7 @@ def open_services(
         clock,
         RetryPolicy.from_config(config),
         config.webhook_allow,
+        signer_source=None if shared is None else functools.partial(_shared_signer, shared),
     )
     api = QueueApi(queue, config, webhook_note=webhooks.blocked_note)
     journal = observers.journal

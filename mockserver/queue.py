@@ -258,6 +258,7 @@ class RequestQueue:
         self._active: dict[str, RequestRecord] = (
             {r.request_id: r for r in store.unfinished()} if resume else {}
         )
+        self._unsure: set[str] = set()
         clock.on_advance(self.kick)
 
     # -- lifecycle of the queue itself ------------------------------------------------------
@@ -290,6 +291,7 @@ class RequestQueue:
         self._producing.clear()
         self._ready.clear()
         self._active.clear()
+        self._unsure.clear()
         self._notify()
 
     # -- replicas sharing one store (``shared/replicas.py``) -----------------------------------
@@ -519,14 +521,33 @@ class RequestQueue:
         raise RuntimeError(f"request {request_id} kept changing under {WRITE_ATTEMPTS} writes")
 
     def _save(self, record: RequestRecord) -> bool:
-        """Write through to the store and keep the in-memory view of active records true."""
-        saved = self.store.save(record)
+        """Write through to the store and keep the in-memory view of active records true.
+
+        A write another writer beat takes the stored record instead, and the driver replays
+        with it (this replay's schedule holds the old one). A write that failed (the store
+        went away) leaves the record unknown here until the next replay reads it again."""
+        try:
+            saved = self.store.save(record)
+        except Exception:
+            self._active.pop(record.request_id, None)
+            self._unsure.add(record.request_id)
+            raise
         current = record if saved else self.store.get(record.request_id)
         if current is None or current.status == "COMPLETED":
             self._active.pop(record.request_id, None)
         else:
             self._active[record.request_id] = current
+        if not saved:
+            self.kick()
         return saved
+
+    def _reread_unsure(self) -> None:
+        """Read again the records whose last write failed: it may or may not have landed."""
+        for request_id in list(self._unsure):
+            current = self.store.get(request_id)
+            self._unsure.discard(request_id)
+            if current is not None and current.status != "COMPLETED":
+                self._active[request_id] = current
 
     # -- production (rendering) ---------------------------------------------------------------
 
@@ -591,6 +612,8 @@ class RequestQueue:
             return self._replay()
 
     def _replay(self) -> float | None:
+        if self._unsure:
+            self._reread_unsure()
         now = self.clock.now()
         schedule = Schedule(
             self._active.values(), self.timing.capacity, self._start_time, self._completion_time

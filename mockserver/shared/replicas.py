@@ -49,6 +49,7 @@ class Replica:
         self.shared = shared
         self.store = store
         self.queue = queue
+        self.clock = clock
         self._listeners: dict[str, list[Callable[[str], None]]] = {
             RECORD_CHANGED: [queue.refresh],
             CLOCK_MOVED: [clock.heard] if clock is not None else [],
@@ -61,9 +62,15 @@ class Replica:
         self._listeners.setdefault(kind, []).append(listener)
 
     def beat(self) -> None:
-        self.shared.sync.set(
-            self.shared.keys.replica(self.shared.replica_id), "1", px=int(HEARTBEAT_TTL * 1000)
-        )
+        """Renew the heartbeat, and read the clock's offset in the same round trip: a move
+        announced while this replica could not hear (Redis restarting) is caught up here."""
+        keys = self.shared.keys
+        pipe = self.shared.sync.pipeline(transaction=False)
+        pipe.set(keys.replica(self.shared.replica_id), "1", px=int(HEARTBEAT_TTL * 1000))
+        pipe.get(keys.clock)
+        _, offset = pipe.execute()
+        if self.clock is not None and offset is not None:
+            self.clock.heard(offset.decode())
 
     def adopt_orphans(self) -> int:
         adopted = 0
@@ -116,6 +123,7 @@ class Replica:
             try:
                 await pubsub.subscribe(self.shared.keys.events)
                 if self.subscribed.is_set():  # back after a gap: what changed meanwhile?
+                    self.beat()
                     self.queue.refresh_all()
                 self.subscribed.set()
                 async for message in pubsub.listen():

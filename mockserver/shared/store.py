@@ -162,7 +162,9 @@ class RedisStore:
         expected = record.version
         record.version += 1  # the JSON carries the version it is stored under
         data = encode(record)
-        saved = self._save(
+        saved = self._save_or_restore(
+            record,
+            expected,
             keys=[
                 keys.request(record.request_id),
                 keys.queued,
@@ -184,6 +186,16 @@ class RedisStore:
             record.version = expected
             return False
         return True
+
+    def _save_or_restore(
+        self, record: RequestRecord, expected: int, keys: list[str], args: list[object]
+    ) -> int:
+        """Run the save script; the record keeps its old version if Redis could not answer."""
+        try:
+            return int(self._save(keys=keys, args=args))
+        except BaseException:
+            record.version = expected
+            raise
 
     def _records(self, ids: Iterable[bytes]) -> list[RequestRecord]:
         pipe = self._redis.pipeline(transaction=False)

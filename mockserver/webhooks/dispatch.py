@@ -33,7 +33,7 @@ import logging
 import time
 import urllib.parse
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -173,9 +173,17 @@ class WebhookDispatcher:
     """Delivers webhooks for completed requests; ``Services.webhooks`` holds the instance."""
 
     def __init__(
-        self, key_dir: Path, clock: Clock, policy: RetryPolicy, allow: Iterable[str] = ()
+        self,
+        key_dir: Path,
+        clock: Clock,
+        policy: RetryPolicy,
+        allow: Iterable[str] = (),
+        *,
+        signer_source: Callable[[], WebhookSigner] | None = None,
     ) -> None:
         self.key_dir = key_dir
+        self._signer_source = signer_source
+        """Where the key comes from instead of ``key_dir`` (replicas share one in Redis)."""
         self.clock = clock
         self.policy = policy
         self.allow = tuple(allow)
@@ -193,6 +201,8 @@ class WebhookDispatcher:
         cryptography is a large import and most runs send no webhook."""
         from mockserver.webhooks.keys import WebhookSigner
 
+        if self._signer_source is not None:
+            return self._signer_source()
         return WebhookSigner.load_or_create(self.key_dir)
 
     async def start(self) -> None:

@@ -33,6 +33,14 @@ def signing_message(request_id: str, user_id: str, timestamp: str, body: bytes) 
     return f"{request_id}\n{user_id}\n{timestamp}\n{digest}".encode()
 
 
+def new_key_pem() -> bytes:
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
 class WebhookSigner:
     def __init__(self, key: Ed25519PrivateKey) -> None:
         self._key = key
@@ -52,11 +60,7 @@ class WebhookSigner:
         """Read the key from the state dir, creating it once (race-safe across processes)."""
         path = Path(state_dir) / KEY_FILE
         if not path.exists():
-            pem = Ed25519PrivateKey.generate().private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
+            pem = new_key_pem()
             temp = path.with_name(f".{KEY_FILE}.{os.getpid()}.tmp")
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as out:
@@ -67,9 +71,13 @@ class WebhookSigner:
                 pass
             finally:
                 temp.unlink()
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        return cls.from_pem(path.read_bytes(), str(path))
+
+    @classmethod
+    def from_pem(cls, pem: bytes, where: str) -> WebhookSigner:
+        key = serialization.load_pem_private_key(pem, password=None)
         if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError(f"{path} does not hold an Ed25519 private key")
+            raise ValueError(f"{where} does not hold an Ed25519 private key")
         return cls(key)
 
     def jwks(self) -> dict[str, Any]:
