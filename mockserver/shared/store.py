@@ -38,10 +38,11 @@ redis.call('ZADD', KEYS[4], order, ARGV[4])
 if ARGV[5] == 'IN_QUEUE' then redis.call('ZADD', KEYS[5], order, ARGV[4]) end
 redis.call('HSET', KEYS[6], ARGV[4], ARGV[6])
 redis.call('PUBLISH', KEYS[7], 'r ' .. ARGV[6] .. ' ' .. ARGV[4])
-return seq
+return {seq, redis.call('ZCOUNT', KEYS[5], '-inf', '(' .. order)}
 """
 """KEYS: seq, the record, all, unfinished, queued, owners, events.
-ARGV: data, version, priority rank, id, status, this replica."""
+ARGV: data, version, priority rank, id, status, this replica.
+Returns the record's number and its queue position (the submit's answer carries it)."""
 
 SAVE = """
 if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
@@ -107,6 +108,8 @@ class RedisStore:
         self._save = self._redis.register_script(SAVE)
         self._claim = self._redis.register_script(CLAIM)
         self._decoded: dict[str, tuple[bytes, RequestRecord]] = {}
+        self._added: tuple[str, int] | None = None
+        """The last record added here and its queue position then (the submit's answer)."""
 
     def _remember(self, request_id: str, data: bytes, record: RequestRecord) -> RequestRecord:
         if len(self._decoded) >= DECODED_CACHE_SIZE and request_id not in self._decoded:
@@ -127,29 +130,30 @@ class RedisStore:
     def add(self, record: RequestRecord) -> None:
         keys = self._keys
         data = encode(record)
-        record.seq = int(
-            self._add(
-                keys=[
-                    keys.seq,
-                    keys.request(record.request_id),
-                    keys.all,
-                    keys.unfinished,
-                    keys.queued,
-                    keys.owners,
-                    keys.events,
-                ],
-                args=[
-                    data,
-                    record.version,
-                    record.priority_rank,
-                    record.request_id,
-                    record.status,
-                    self._me,
-                ],
-            )
+        seq, position = self._add(
+            keys=[
+                keys.seq,
+                keys.request(record.request_id),
+                keys.all,
+                keys.unfinished,
+                keys.queued,
+                keys.owners,
+                keys.events,
+            ],
+            args=[
+                data,
+                record.version,
+                record.priority_rank,
+                record.request_id,
+                record.status,
+                self._me,
+            ],
         )
+        record.seq = int(seq)
+        self._added = (record.request_id, int(position))
 
     def view(self, request_id: str) -> RequestRecord | None:
+        self._added = None  # only the call right after the add may use its position
         data, seq = self._redis.hmget(self._keys.request(request_id), ("d", "s"))
         return self._read(request_id, data, seq)
 
@@ -158,6 +162,7 @@ class RedisStore:
         return None if record is None else record.copy()
 
     def save(self, record: RequestRecord) -> bool:
+        self._added = None
         keys = self._keys
         expected = record.version
         record.version += 1  # the JSON carries the version it is stored under
@@ -213,6 +218,9 @@ class RedisStore:
         return self._records(self._redis.zrange(self._keys.unfinished, 0, -1))
 
     def position(self, record: RequestRecord) -> int:
+        added, self._added = self._added, None
+        if added is not None and added[0] == record.request_id and record.version == 0:
+            return added[1]  # counted by the add itself, one round trip ago
         order = record.priority_rank * QUEUE_KEY_SPAN + record.seq
         return int(self._redis.zcount(self._keys.queued, "-inf", f"({order}"))
 
