@@ -29,6 +29,8 @@ from tests.redis_server import RedisServer
 from tests.support import TEST_KEY, make_config, route_fal_client, route_storage, wait_until
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
+MODIFY = "fal-ai/luma-dream-machine/ray-2-flash/modify"
+FLUX = "fal-ai/flux/dev"
 KEY_AUTH = {"Authorization": f"Key {TEST_KEY}"}
 LIFECYCLE = "X-Fal-Object-Lifecycle-Preference"
 HOUR = 3600.0
@@ -188,13 +190,13 @@ def test_a_signed_put_replaces_the_file_on_every_replica(tmp_path: Path, redis_u
         assert [httpx.get(on(r, urls["file_url"])).content for r in (a, b)] == [b"second"] * 2
 
 
-def test_a_generated_video_downloads_from_a_replica_that_never_rendered_it(
+def test_generated_files_download_from_a_replica_that_never_made_them(
     tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with replicas(tmp_path, redis_url, 2) as (a, b):
         route_fal_client(monkeypatch, a.url)
-        result = fal_client.SyncClient(key=TEST_KEY).subscribe(T2V, arguments={"prompt": "tide"})
-        url = result["video"]["url"]
+        client = fal_client.SyncClient(key=TEST_KEY)
+        url = client.subscribe(T2V, arguments={"prompt": "tide"})["video"]["url"]
         rendered = served(url)
         assert rendered.status_code == 200 and rendered.content[4:8] == b"ftyp"
         assert_served_alike(url, [a, b], rendered.content)
@@ -202,21 +204,33 @@ def test_a_generated_video_downloads_from_a_replica_that_never_rendered_it(
         assert b.services.renderer.renders_started == 0  # b read the bytes a published
         other = url.replace(urllib.parse.urlsplit(url).path.split("/")[-1][:21], "x" * 21)
         assert httpx.get(on(b, other)).status_code == 404
+        images = client.subscribe(FLUX, arguments={"prompt": "lighthouse", "num_images": 2})
+        for image in images["images"]:  # an output made by rule: one file per image
+            made = served(image["url"])
+            assert made.headers["content-type"] == image["content_type"]
+            assert_served_alike(image["url"], [a, b], made.content)
 
 
 def test_an_upload_on_one_replica_is_an_input_on_another(
     tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An image uploaded through one replica, used as ``image_url`` by a request another
-    replica renders: the second reads the first's bytes, not a download error."""
+    """An image uploaded through one replica is the ``image_url`` of a request another
+    replica renders, whose video is then the ``video_url`` of a request on the first: each
+    reads the other's bytes (not a download error, not a placeholder)."""
     with replicas(tmp_path, redis_url, 2) as (a, b):
         client = route_storage(monkeypatch, a.url)
         image = client.upload(png(), "image/png", "start.png", fallback_repository=[])
         route_fal_client(monkeypatch, b.url)
         arguments = {"prompt": "from a's upload", "image_url": image}
-        handle = fal_client.SyncClient(key=TEST_KEY).submit(f"{T2V}/image-to-video", arguments)
-        result = handle.get()
-        assert served(result["video"]["url"]).status_code == 200
+        on_b = client.submit(f"{T2V}/image-to-video", arguments)
+        video = on_b.get()["video"]["url"]
+        assert video.startswith(b.url)
+        route_fal_client(monkeypatch, a.url)
+        on_a = client.submit(MODIFY, {"video_url": video, "mode": "flex_2"})
+        assert served(on_a.get()["video"]["url"]).status_code == 200
+        for replica, handle in ((b, on_b), (a, on_a)):  # a foreign URL would be a placeholder
+            notes = httpx.get(f"{replica.url}/_mock/ui/requests/{handle.request_id}").json()
+            assert not any("placeholder" in note for note in notes["notes"]), notes["notes"]
 
 
 def leftovers(redis_url: str, pattern: str) -> list[bytes]:
