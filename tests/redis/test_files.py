@@ -26,7 +26,14 @@ import mockserver.shared.files as shared_files
 from mockserver.serving.background import BackgroundEmulator
 from tests.redis.balancer import RoundRobin
 from tests.redis_server import RedisServer
-from tests.support import TEST_KEY, make_config, route_fal_client, route_storage, wait_until
+from tests.support import (
+    TEST_KEY,
+    make_config,
+    route_fal_client,
+    route_storage,
+    serve_process,
+    wait_until,
+)
 
 T2V = "fal-ai/luma-dream-machine/ray-2"
 MODIFY = "fal-ai/luma-dream-machine/ray-2-flash/modify"
@@ -325,3 +332,19 @@ def test_a_copy_keeps_the_originals_time_so_last_modified_agrees(
     finally:
         for store in stores:
             store.shared.sync.close()
+
+
+def test_two_serve_processes_share_an_upload(
+    tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first flow again with real ``ray2-mock serve`` processes: nothing is shared but
+    Redis (no module state, no disk)."""
+    with (
+        serve_process(tmp_path / "a", "--store", redis_url) as a,
+        serve_process(tmp_path / "b", "--store", redis_url) as b,
+    ):
+        data = os.urandom(3000)
+        url = route_storage(monkeypatch, a.url).upload(data, "application/octet-stream", "x.bin")
+        answers = [served(replica.url + urllib.parse.urlsplit(url).path) for replica in (a, b)]
+        assert [answer.content for answer in answers] == [data, data]
+        assert answers[1].headers == answers[0].headers
