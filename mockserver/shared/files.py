@@ -61,6 +61,8 @@ log = logging.getLogger(__name__)
 CHUNK_BYTES = 4 * 1024 * 1024
 """Bytes per Redis string: a few ms each on a LAN, far under the command timeout and the
 512 MB a string may hold."""
+OUTPUTS_KEPT = 4096
+"""Generated files whose metadata a replica keeps in memory (the newest it made or read)."""
 FILE_EXPIRED = "f"
 """The event other replicas hear when an upload expires: they drop their copy of its bytes."""
 OBJECT_FIELDS = tuple(f.name for f in dataclasses.fields(StoredObject))
@@ -92,7 +94,8 @@ class SharedFileStore:
         self._tokens: dict[str, float] = {}
         """Token -> expiry: a token never changes once issued, so each is read once."""
         self._outputs: dict[str, OutputFile] = {}
-        """Generated files already read: they never change (their expiry is read each time)."""
+        """Generated files made or read lately: they never change (their expiry is read each
+        time), so a replica serving its own asks Redis only for that."""
         self._copies: dict[str, str] = {}
         """Object id -> the ETag of the bytes in ``objects/`` (this process's copies)."""
         self._published: set[str] = set()
@@ -310,8 +313,13 @@ class SharedFileStore:
             self._key("output", output.file_id),
             mapping=encode({**fields, "created_at": self.clock.now()}),
         )
-        self._outputs[output.file_id] = output
+        self._remember(output)
         return output
+
+    def _remember(self, output: OutputFile) -> None:
+        self._outputs[output.file_id] = output
+        if len(self._outputs) > OUTPUTS_KEPT:
+            del self._outputs[next(iter(self._outputs))]  # the oldest
 
     def _publish_render(self, key: str) -> None:
         if key in self._published:
@@ -362,7 +370,7 @@ class SharedFileStore:
                 fields["media_key"],
                 fields.get("content_type"),
             )
-            self._outputs[file_id] = output
+            self._remember(output)
         self._fetch_render(output.media_key)
         return output
 

@@ -348,3 +348,24 @@ def test_two_serve_processes_share_an_upload(
         answers = [served(replica.url + urllib.parse.urlsplit(url).path) for replica in (a, b)]
         assert [answer.content for answer in answers] == [data, data]
         assert answers[1].headers == answers[0].headers
+
+
+def test_a_replica_keeps_few_outputs_in_memory_and_reads_the_rest_again(
+    tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mockserver.clock import ManualClock
+    from mockserver.shared.connection import SharedRedis
+    from mockserver.shared.files import SharedFileStore
+
+    monkeypatch.setattr(shared_files, "OUTPUTS_KEPT", 2)
+    media = tmp_path / "media"
+    store = SharedFileStore(tmp_path / "files", ManualClock(), SharedRedis(redis_url), media)
+    try:
+        keys = [hashlib.sha256(bytes([n])).hexdigest()[:32] for n in range(3)]
+        for key in keys:
+            (media / f"{key}.mp4").write_bytes(key.encode())
+        made = [store.add_output(key, "output.mp4") for key in keys]
+        assert list(store._outputs) == [output.file_id for output in made[1:]]
+        assert [store.output(output.file_id) for output in made] == made  # the first from Redis
+    finally:
+        store.shared.sync.close()
