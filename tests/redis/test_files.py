@@ -369,3 +369,21 @@ def test_a_replica_keeps_few_outputs_in_memory_and_reads_the_rest_again(
         assert [store.output(output.file_id) for output in made] == made  # the first from Redis
     finally:
         store.shared.sync.close()
+
+
+def test_without_redis_a_file_request_is_fals_503_and_serving_resumes_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        with replicas(tmp_path, server.url, 2) as (a, b):
+            url = route_storage(monkeypatch, a.url).upload(b"kept", "text/plain", "k.txt")
+            server.stop()
+            down = httpx.get(on(b, url))
+            assert down.status_code == 503  # the gateway's own (its shape: the outage tests)
+            assert "Redis" in down.headers["x-ray2-mock-note"]
+            server.start()  # empty: this server keeps nothing on disk
+            again = route_storage(monkeypatch, a.url).upload(b"again", "text/plain", "k.txt")
+            assert httpx.get(on(b, again)).content == b"again"
+    finally:
+        server.stop()
