@@ -72,7 +72,12 @@ def open_services(
             else SqliteStore(config.database_path)
         )
     )
-    files = FileStore(config.files_dir, clock)
+    shared_files = None
+    if shared is not None:  # uploads and outputs any replica serves
+        from mockserver.shared.files import SharedFileStore
+
+        shared_files = SharedFileStore(config.files_dir, clock, shared, config.media_dir)
+    files = shared_files or FileStore(config.files_dir, clock)
     storage = Storage(files, config)
     renderer = VideoRenderer(
         config.media_dir,
@@ -114,6 +119,10 @@ def open_services(
         replica = Replica(
             shared, redis_store, queue, clock if isinstance(clock, SharedClock) else None
         )
+        if shared_files is not None:
+            from mockserver.shared.files import FILE_EXPIRED
+
+            replica.on(FILE_EXPIRED, shared_files.drop_copy)
     return Services(
         shared=shared,
         replica=replica,

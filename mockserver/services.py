@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from mockserver.shared.connection import SharedRedis
     from mockserver.shared.replicas import Replica
     from mockserver.storage.api import Storage
-    from mockserver.storage.files import FileStore
+    from mockserver.storage.files import Files
     from mockserver.stores import RequestStore
     from mockserver.webhooks.dispatch import WebhookDispatcher
 
@@ -50,7 +50,7 @@ class Services:
     clock: Clock
     observers: Observers
     store: RequestStore
-    files: FileStore
+    files: Files
     storage: Storage
     renderer: VideoRenderer
     queue: RequestQueue

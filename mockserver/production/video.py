@@ -30,7 +30,7 @@ from mockserver.production.generic import output_with_urls
 from mockserver.queue import Producer, Production
 from mockserver.records import RequestRecord
 from mockserver.services import services
-from mockserver.storage.files import FileStore, split_file_name
+from mockserver.storage.files import Files, split_file_name
 
 
 class VideoProducer:
@@ -98,7 +98,7 @@ def output_lifetime(headers: Mapping[str, str]) -> float | None:
 class OutputPublisher:
     """Gives every generation its own file on the emulated CDN (``files/b/<shard>/<id>_...``)."""
 
-    def __init__(self, inner: Producer, files: FileStore) -> None:
+    def __init__(self, inner: Producer, files: Files) -> None:
         self.inner = inner
         self.files = files
 

@@ -27,6 +27,7 @@ in (what a reframe of an earlier clip sends).
 
 from __future__ import annotations
 
+import asyncio
 import re
 import urllib.parse
 from collections.abc import Awaitable, Callable
@@ -44,7 +45,7 @@ from mockserver.fal.errors import request_error, validation_error
 from mockserver.fal.hosts import FILES_BASE, HOST_ROLES, is_loopback, public_base
 from mockserver.services import services
 from mockserver.serving.routing import MethodTableRoute
-from mockserver.storage.files import FileStore, StoredObject, quoted_etag, split_file_name
+from mockserver.storage.files import Files, StoredObject, quoted_etag, split_file_name
 from mockserver.storage.inputs import (
     CDN_FILE_PATH,
     INVALID_STORAGE_TYPE,
@@ -72,9 +73,11 @@ def file_not_found() -> Response:
 
 
 class Storage:
-    """The storage handlers over one ``FileStore``; ``Services.storage`` holds the instance."""
+    """The storage handlers over one file store (``FileStore``, or ``SharedFileStore`` for
+    replicas); ``Services.storage`` holds the instance. Work that moves a file's bytes (to
+    disk, or to and from Redis) runs in a thread, so a large file never stalls the loop."""
 
-    def __init__(self, store: FileStore, config: Config) -> None:
+    def __init__(self, store: Files, config: Config) -> None:
         self.store = store
         self.config = config
         self.multipart = Multipart(self)
@@ -249,7 +252,7 @@ class Storage:
             return received
         size, md5_hex = received
         etag = quoted_etag(md5_hex)
-        self.store.finish(obj, incoming, size, etag)
+        await asyncio.to_thread(self.store.finish, obj, incoming, size, etag)
         self.store.sweep()
         return etag
 
@@ -259,8 +262,11 @@ class Storage:
             return obj
         if obj.state != "ready":
             return file_not_found()  # not a file until its upload finishes
+        path = await asyncio.to_thread(self.store.blob_file, obj)
+        if not path.is_file():  # replaced or expired by another replica meanwhile
+            return file_not_found()
         return FileResponse(
-            self.store.blob_path(obj.object_id),
+            path,
             media_type=obj.content_type,
             headers={"etag": obj.etag or ""},
         )
@@ -301,7 +307,7 @@ class Storage:
         obj = self.store.readable(object_id)
         if obj is None or (obj.shard, obj.file_name) != (shard, name):
             return self.store.root / "missing" / object_id
-        return self.store.blob_path(object_id)
+        return self.store.blob_file(obj)
 
     def resolve_output(self, match: re.Match[str]) -> Path:
         """A generated file: its bytes are the render in the media cache it was published from

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import secrets
 import shutil
@@ -27,7 +28,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from mockserver.clock import Clock
 
@@ -143,6 +144,31 @@ def split_file_name(name: str) -> tuple[str, str] | None:
     return (file_id, file_name) if separator == "_" and file_name else None
 
 
+def new_object(
+    file_name: str,
+    content_type: str,
+    now: float,
+    lifetime_seconds: float | None,
+    upload_url_seconds: float | None,
+) -> StoredObject:
+    """A pending object made at ``now``, with its id, shard and (when it has a signed
+    ``upload_url``) the secret that signs it."""
+    return StoredObject(
+        object_id=new_file_id(),
+        file_name=file_name,
+        content_type=content_type,
+        state="pending",
+        size=0,
+        etag=None,
+        part_count=0,
+        created_at=now,
+        expires_at=None if lifetime_seconds is None else now + lifetime_seconds,
+        upload_secret=None if upload_url_seconds is None else secrets.token_urlsafe(24),
+        upload_expires_at=None if upload_url_seconds is None else now + upload_url_seconds,
+        shard=new_shard(),
+    )
+
+
 @dataclass(frozen=True)
 class Part:
     part_number: int
@@ -155,13 +181,55 @@ def quoted_etag(md5_hex: str) -> str:
     return f'"{md5_hex}"'
 
 
+def bare_etag(value: str) -> str:
+    """An ETag without its quotes or ``W/``: the MD5 hex of ours."""
+    return value.strip().removeprefix("W/").strip('"')
+
+
 def same_etag(a: str, b: str) -> bool:
     """Clients echo ETags with or without quotes (and proxies may add ``W/``)."""
+    return bare_etag(a) == bare_etag(b)
 
-    def bare(value: str) -> str:
-        return value.strip().removeprefix("W/").strip('"')
 
-    return bare(a) == bare(b)
+class Files(Protocol):
+    """What the storage API and the output publisher need of a file store: ``FileStore`` keeps
+    one process's files, ``shared.files.SharedFileStore`` the files of every replica."""
+
+    clock: Clock
+    root: Path
+
+    def close(self) -> None: ...
+    def incoming_path(self) -> Path: ...
+    def issue_token(self, ttl_seconds: float) -> tuple[str, float, float]: ...
+    def check_token(self, token: str) -> TokenCheck: ...
+    def create(
+        self,
+        file_name: str,
+        content_type: str,
+        *,
+        lifetime_seconds: float | None,
+        upload_url_seconds: float | None = None,
+    ) -> StoredObject: ...
+    def get(self, object_id: str) -> StoredObject | None: ...
+    def upload_secret_matches(self, obj: StoredObject, secret: str) -> bool: ...
+    def finish(
+        self, obj: StoredObject, source: Path, size: int, etag: str, parts: int = 0
+    ) -> None: ...
+    def blob_file(self, obj: StoredObject) -> Path: ...
+    def readable(self, object_id: str) -> StoredObject | None: ...
+    def expire(self, obj: StoredObject) -> None: ...
+    def sweep(self) -> int: ...
+    def add_output(
+        self, media_key: str, file_name: str, content_type: str | None = None
+    ) -> OutputFile: ...
+    def expire_output(self, file_id: str, at: float) -> None: ...
+    def output_expired(self, file_id: str) -> bool: ...
+    def output(self, file_id: str) -> OutputFile | None: ...
+    def start_multipart(self, obj: StoredObject) -> str: ...
+    def multipart_object(self, upload_id: str) -> str | None: ...
+    def save_part(self, upload_id: str, part: Part, source: Path) -> None: ...
+    def parts(self, upload_id: str) -> dict[int, Part]: ...
+    def complete_multipart(self, obj: StoredObject, upload_id: str, numbers: list[int]) -> None: ...
 
 
 class FileStore:
@@ -244,20 +312,8 @@ class FileStore:
         upload_url_seconds: float | None = None,
     ) -> StoredObject:
         """A pending object; ``upload_url_seconds`` also gives it a signed-upload secret."""
-        now = self.clock.now()
-        obj = StoredObject(
-            object_id=new_file_id(),
-            file_name=file_name,
-            content_type=content_type,
-            state="pending",
-            size=0,
-            etag=None,
-            part_count=0,
-            created_at=now,
-            expires_at=None if lifetime_seconds is None else now + lifetime_seconds,
-            upload_secret=None if upload_url_seconds is None else secrets.token_urlsafe(24),
-            upload_expires_at=None if upload_url_seconds is None else now + upload_url_seconds,
-            shard=new_shard(),
+        obj = new_object(
+            file_name, content_type, self.clock.now(), lifetime_seconds, upload_url_seconds
         )
         self._run(
             f"INSERT INTO objects ({OBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -294,6 +350,10 @@ class FileStore:
             (size, etag, parts, obj.object_id),
         )
         obj.state, obj.size, obj.etag, obj.part_count = "ready", size, etag, parts
+
+    def blob_file(self, obj: StoredObject) -> Path:
+        """A ready object's bytes as a file of this process (they are always on this disk)."""
+        return self.blob_path(obj.object_id)
 
     def readable(self, object_id: str) -> StoredObject | None:
         """The object if it can be served now; an expired one is swept on the way."""
@@ -403,7 +463,30 @@ class FileStore:
         )
         return {row[0]: Part(*row) for row in rows}
 
+    def complete_multipart(self, obj: StoredObject, upload_id: str, numbers: list[int]) -> None:
+        """Join the listed parts, in order, into ``obj``'s bytes and forget the upload's parts
+        (blocking file work: the handler runs it in a thread)."""
+        incoming = self.incoming_path()
+        paths = [self.part_path(upload_id, number) for number in numbers]
+        size, md5_hex = concatenate(paths, incoming)
+        self.finish(obj, incoming, size, quoted_etag(md5_hex), parts=len(numbers))
+        self.end_multipart(upload_id)
+
     def end_multipart(self, upload_id: str) -> None:
         self._run("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
         self._run("DELETE FROM multipart WHERE upload_id = ?", (upload_id,))
         shutil.rmtree(self.root / "parts" / upload_id, ignore_errors=True)
+
+
+def concatenate(paths: list[Path], dest: Path) -> tuple[int, str]:
+    """Write ``paths`` one after the other into ``dest``: (size, MD5 hex of the whole)."""
+    md5 = hashlib.md5(usedforsecurity=False)
+    size = 0
+    with dest.open("wb") as out:
+        for path in paths:
+            with path.open("rb") as part:
+                while chunk := part.read(1024 * 1024):
+                    md5.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+    return size, md5.hexdigest()

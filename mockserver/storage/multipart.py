@@ -7,8 +7,6 @@ one complete route."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -80,7 +78,7 @@ class Multipart:
             return received
         size, md5_hex = received
         etag = quoted_etag(md5_hex)
-        self.store.save_part(upload_id, Part(number, size, etag), incoming)
+        await asyncio.to_thread(self.store.save_part, upload_id, Part(number, size, etag), incoming)
         return JSONResponse({"partNumber": number, "etag": etag}, headers={"etag": etag})
 
     async def complete(self, request: Request) -> Response:
@@ -110,11 +108,8 @@ class Multipart:
                 f"Upload exceeds the emulator's limit of {self.limit} bytes",
                 "payload_too_large",
             )
-        incoming = self.store.incoming_path()
-        paths = [self.store.part_path(upload_id, number) for number, _ in listed]
-        size, md5_hex = await asyncio.to_thread(_concatenate, paths, incoming)
-        self.store.finish(obj, incoming, size, quoted_etag(md5_hex), parts=len(listed))
-        self.store.end_multipart(upload_id)
+        numbers = [number for number, _ in listed]
+        await asyncio.to_thread(self.store.complete_multipart, obj, upload_id, numbers)
         self.store.sweep()
         return JSONResponse({"access_url": object_url(request, obj)})
 
@@ -149,16 +144,3 @@ class Multipart:
                 return request_error(400, f"Part {number} is listed twice", "invalid_part")
             listed[number] = etag
         return sorted(listed.items())
-
-
-def _concatenate(paths: list[Path], dest: Path) -> tuple[int, str]:
-    md5 = hashlib.md5(usedforsecurity=False)
-    size = 0
-    with dest.open("wb") as out:
-        for path in paths:
-            with path.open("rb") as part:
-                while chunk := part.read(1024 * 1024):
-                    md5.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
-    return size, md5.hexdigest()
