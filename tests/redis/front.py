@@ -1,7 +1,8 @@
 """A round-robin load balancer for the replica tests: each HTTP request (not each connection)
 goes to the next replica, so one client's submit, status, stream and result land on different
 processes. The ``Host`` header passes through, as a load balancer's does, so the URLs the
-replicas answer point back at the front. ``x-front-replica`` on each answer says which one."""
+replicas answer point back at the front. Answers stream through as the replica writes them
+(status streams), and ``served`` says which replica answered what."""
 
 from __future__ import annotations
 
@@ -24,6 +25,12 @@ class RoundRobin:
         self.replicas = list(replicas)
         self._next = itertools.cycle(range(len(self.replicas)))
         self.client: httpx.AsyncClient | None = None
+        self.served: list[tuple[str, str, int]] = []
+        """(method, path, index of the replica that answered), in order."""
+
+    def replicas_for(self, method: str, path_suffix: str) -> list[int]:
+        """Which replica answered each ``method`` request whose path ends with ``path_suffix``."""
+        return [i for m, p, i in self.served if m == method and p.endswith(path_suffix)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -38,6 +45,7 @@ class RoundRobin:
             if not message.get("more_body", False):
                 break
         index = next(self._next)
+        self.served.append((scope["method"], scope["path"], index))
         query = scope.get("query_string", b"")
         url = (
             self.replicas[index]
@@ -56,8 +64,7 @@ class RoundRobin:
                     "type": "http.response.start",
                     "status": response.status_code,
                     "headers": [
-                        *((k, v) for k, v in response.headers.raw if k.lower() not in HOP_BY_HOP),
-                        (b"x-front-replica", str(index).encode()),
+                        (k, v) for k, v in response.headers.raw if k.lower() not in HOP_BY_HOP
                     ],
                 }
             )
@@ -82,22 +89,42 @@ class RoundRobin:
 
 @contextmanager
 def round_robin_front(replicas: Sequence[str]) -> Iterator[str]:
-    """The front's URL while it runs (in a thread of this process, on a free port)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(RoundRobin(replicas), log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])))
-    thread.start()
-    try:
-        while not server.started:
-            if not thread.is_alive():
+    """The front's URL while it runs."""
+    with Front(replicas) as front:
+        yield front.url
+
+
+class Front:
+    """The balancer in a thread of this process, on a free port."""
+
+    def __init__(self, replicas: Sequence[str]) -> None:
+        self.balancer = RoundRobin(replicas)
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._server = uvicorn.Server(
+            uvicorn.Config(self.balancer, log_level="warning", lifespan="on", server_header=False)
+        )
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._server.serve(sockets=[self._sock]))
+        )
+
+    @property
+    def served(self) -> list[tuple[str, str, int]]:
+        return self.balancer.served
+
+    def replicas_for(self, method: str, path_suffix: str) -> list[int]:
+        return self.balancer.replicas_for(method, path_suffix)
+
+    def __enter__(self) -> Front:
+        self._thread.start()
+        while not self._server.started:
+            if not self._thread.is_alive():
                 raise RuntimeError("the front did not start")
             threading.Event().wait(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+        self._sock.close()

@@ -24,7 +24,7 @@ import pytest
 
 import mockserver.shared.files as shared_files
 from mockserver.serving.background import BackgroundEmulator
-from tests.redis.balancer import RoundRobin
+from tests.redis.front import Front
 from tests.redis_server import RedisServer
 from tests.support import (
     TEST_KEY,
@@ -120,7 +120,7 @@ def test_fal_client_uploads_through_a_balancer_and_every_replica_serves_them(
     tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(shared_files, "CHUNK_BYTES", 1000)  # several chunks per file
-    with replicas(tmp_path, redis_url, 2) as running, RoundRobin([r.url for r in running]) as lb:
+    with replicas(tmp_path, redis_url, 2) as running, Front([r.url for r in running]) as lb:
         client = route_storage(monkeypatch, lb.url)
         data = os.urandom(2500)
         url = client.upload(data, "image/png", "frame.png", fallback_repository=[])
@@ -142,7 +142,7 @@ def test_a_multipart_upload_spread_over_three_replicas_is_one_file(
     monkeypatch.setattr(fal_client_module, "MULTIPART_THRESHOLD", 64 * 1024)
     monkeypatch.setattr(fal_client_module, "MULTIPART_CHUNK_SIZE", 16 * 1024)
     monkeypatch.setattr(shared_files, "CHUNK_BYTES", 5000)  # parts of several chunks
-    with replicas(tmp_path, redis_url, 3) as running, RoundRobin([r.url for r in running]) as lb:
+    with replicas(tmp_path, redis_url, 3) as running, Front([r.url for r in running]) as lb:
         client = route_storage(monkeypatch, lb.url)
         data = os.urandom(100 * 1024)  # 7 parts, sent in parallel
         url = client.upload(data, "video/mp4", file_name="clip.mp4")
