@@ -18,6 +18,7 @@ from tests.support import SHARED_MEDIA, TEST_KEY, make_config, route_fal_client
 MARKERS_BY_PATH: dict[str, tuple[str, ...]] = {
     "tests/reliability/": ("reliability", "slow"),
     "tests/container/": ("container", "slow"),
+    "tests/redis/": ("redis",),
     "tests/integration/test_dashboard_browser.py": ("browser",),
     "tests/docs/test_site_browser.py": ("browser",),
     "tests/docs/test_examples.py": ("slow",),
