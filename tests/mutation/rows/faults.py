@@ -114,4 +114,11 @@ MUTANTS = (
         ' [{"loc": [], "msg": failure, "type": "internal_server_error"}]}}',
         breaks="the emulator's own generation failure lacks the model error's url and headers",
     ),
+    Mutant(
+        row="The emulator's shared store away (replicas on Redis)",
+        path="mockserver/shared/unavailable.py",
+        old='    return GATEWAY_ERRORS[503].response(503, {"x-ray2-mock-note": NOTE})',
+        new='    return GATEWAY_ERRORS[500].response(500, {"x-ray2-mock-note": NOTE})',
+        breaks="Redis away answers the crash's 500 instead of fal's 503",
+    ),
 )
