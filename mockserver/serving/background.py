@@ -7,13 +7,17 @@ The thread owns its own event loop; ``start`` returns once every listener is bou
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from mockserver.config import Config
 from mockserver.gateway import Gateway
 from mockserver.services import Services
 from mockserver.serving.server import Emulator, ServerInfo
+
+T = TypeVar("T")
 
 
 class BackgroundEmulator:
@@ -59,6 +63,11 @@ class BackgroundEmulator:
             return fn(*args)
 
         return asyncio.run_coroutine_threadsafe(invoke(), self._loop).result(timeout=10)
+
+    def schedule(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Run ``coroutine`` on the emulator's loop; its future, for this thread to wait on."""
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
 
     def start(self, timeout: float = 30.0) -> BackgroundEmulator:
         def run() -> None:
