@@ -121,7 +121,8 @@ class SharedMetrics(Metrics):
         own = super().snapshot(renders_started, {})
         return {**summed([own, *(json.loads(raw) for raw in others)]), **extra}
 
-    async def _publish(self) -> None:
+    async def publish(self) -> None:
+        """Store this replica's snapshot now (under its epoch, else it zeroes)."""
         epoch, *_ = await self._script(self._shared.aio)(
             keys=self._keys, args=self._exchange_args(read=False)
         )
@@ -134,7 +135,7 @@ class SharedMetrics(Metrics):
                 await asyncio.wait_for(self._changed.wait(), PUBLISH_SECONDS)
             self._changed.clear()
             try:
-                await self._publish()
+                await self.publish()
             except Exception as exc:  # Redis away: next round
                 log.warning("metrics not published: %s", exc)
             await asyncio.sleep(MIN_GAP_SECONDS)
