@@ -103,13 +103,16 @@ class SharedMetrics(Metrics):
         return self._scripts[id(client)]
 
     def _saw(self, epoch: bytes) -> bool:
-        """Whether a reset elsewhere moved the epoch on: zero and count from it."""
+        """Whether the stored epoch is not this replica's: a reset elsewhere moved it on (zero
+        and count from it), or Redis lost it (keep the counts, take its epoch). Either way
+        the snapshot was not stored: publish again."""
         seen = int(epoch)
-        if self._epoch is not None and seen > self._epoch:
+        if self._epoch is None or seen == self._epoch:
+            return False
+        if seen > self._epoch:
             super().reset()
-            self._epoch = seen
-            return True
-        return False
+        self._epoch = seen
+        return True
 
     def snapshot(self, renders_started: int, extra: Mapping[str, Any]) -> dict[str, Any]:
         """Every live replica's counters summed, this one's taken now."""
@@ -123,10 +126,11 @@ class SharedMetrics(Metrics):
 
     async def publish(self) -> None:
         """Store this replica's snapshot now (under its epoch, else it zeroes)."""
+        counted_from = self._epoch
         epoch, *_ = await self._script(self._shared.aio)(
             keys=self._keys, args=self._exchange_args(read=False)
         )
-        if self._saw(epoch):
+        if self._epoch == counted_from and self._saw(epoch):  # no reset here meanwhile
             self._changed.set()
 
     async def _publishing(self) -> None:

@@ -50,9 +50,11 @@ class Replica:
 
 
 @contextlib.contextmanager
-def replicas(tmp_path: Path, **overrides: Any) -> Iterator[tuple[Replica, Replica]]:
+def replicas(
+    tmp_path: Path, redis: RedisServer | None = None, **overrides: Any
+) -> Iterator[tuple[Replica, Replica]]:
     """Replicas A and B on one Redis of their own, each with its own state directory."""
-    redis = RedisServer(tmp_path / "redis").start()
+    redis = redis or RedisServer(tmp_path / "redis").start()
     try:
         with contextlib.ExitStack() as stack:
             pair = []
@@ -250,3 +252,31 @@ def test_a_documents_progression_and_random_faults_reach_the_other_replica(
         record = b.http.get(f"/_mock/requests/{submitted.json()['request_id']}").json()
         assert (record["progression"], record["status"]) == ("manual", "IN_QUEUE")
         assert b.http.post(f"/run/{T2V}", json=PROMPT).status_code == 429
+
+
+# -- Redis away and back ----------------------------------------------------------------------
+
+
+def test_the_shared_observers_carry_on_after_redis_was_away(tmp_path: Path) -> None:
+    redis = RedisServer(tmp_path / "redis").start()
+    with replicas(tmp_path, redis) as (a, b):
+        assert a.submit().status_code == 200
+        redis.stop()
+        assert a.submit().status_code == 503
+        for path in ("/_mock/journal", "/_mock/metrics", "/_mock/scenarios"):
+            assert b.http.get(path).status_code == 503, path
+        redis.start()  # empty: it kept nothing on disk
+        wait_until(lambda: a.submit().status_code == 200, what="A serving again")
+        fail_two = {**FAIL_TWO_SUBMITS, "http_error": {"status": 502}}
+        assert b.http.post("/_mock/scenarios", json=fail_two).status_code == 200
+        assert [a.submit().status_code, b.submit().status_code, a.submit().status_code] == [
+            502,
+            502,
+            200,
+        ]
+
+        def failed_twice(replica: Replica) -> bool:
+            counts = requests_by_route(replica.http.get("/_mock/metrics").json())
+            return counts.get(("submit", "502")) == 2 and submit_statuses(replica).count(502) == 2
+
+        wait_until(lambda: failed_twice(a) and failed_twice(b), what="both journals and metrics")
