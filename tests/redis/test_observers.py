@@ -1,8 +1,9 @@
 """Replicas on one Redis observe as one emulator: one journal, summed metrics, shared scenarios.
 
-Two emulators, each with its own state directory, share a real ``redis-server`` of the test's
-own (every replica uses the default key prefix). The rule each test holds them to: what one
-replica did, the other shows, as one process would have shown it."""
+Two in-process emulators (two ``serve`` processes in the last test), each with its own state
+directory, share a real ``redis-server`` of the test's own (every replica uses the default key
+prefix). The rule each test holds them to: what one replica did, the others show, as one
+process would have shown it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import httpx
 import pytest
 
 from mockserver.serving.background import BackgroundEmulator
+from tests.redis.replicas import control, running_replicas
 from tests.redis_server import RedisServer
 from tests.support import TEST_KEY, make_config, route_fal_client, wait_until
 
@@ -280,3 +282,31 @@ def test_the_shared_observers_carry_on_after_redis_was_away(tmp_path: Path) -> N
             return counts.get(("submit", "502")) == 2 and submit_statuses(replica).count(502) == 2
 
         wait_until(lambda: failed_twice(a) and failed_twice(b), what="both journals and metrics")
+
+
+# -- real serve processes ---------------------------------------------------------------------
+
+
+def test_serve_processes_share_one_scenario_journal_and_metrics(tmp_path: Path) -> None:
+    with running_replicas(tmp_path, 2, "--timing", "instant") as running:
+        a, b = running.urls
+        control(a, "POST", "/scenarios", json=FAIL_TWO_SUBMITS)
+        codes = [
+            httpx.post(f"{url}/{T2V}", json=PROMPT, headers=AUTH, timeout=10).status_code
+            for url in (b, a, b, a, b, a)
+        ]
+        assert codes == [500, 500, 200, 200, 200, 200]
+
+        def journaled(url: str) -> list[int]:
+            entries = control(url, "GET", "/journal", params={"route": "submit"}).json()
+            return [entry["status"] for entry in entries["entries"]]
+
+        wait_until(lambda: journaled(a) == codes, what="every submit in a's journal")
+        assert journaled(b) == codes
+
+        def counted(url: str) -> dict[tuple[str, str], int]:
+            return requests_by_route(control(url, "GET", "/metrics").json())
+
+        wanted = {("submit", "500"): 2, ("submit", "200"): 4}
+        for url in (a, b):
+            wait_until(lambda url=url: counted(url) == wanted, what=f"the sum on {url}")
