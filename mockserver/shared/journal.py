@@ -24,6 +24,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -281,15 +282,22 @@ class SharedJournal(Journal):
             self._evicted_seen = int(self._redis.get(self._keys[2]) or 0)
             return []
         start = "-" if since is None or since < 0 else f"{since + 1}-0"
+        narrowed = where is not None and replace(where, since=None) != JournalFilter()
+        wanted = self.size if narrowed or not limit else min(limit, self.size)
         pipe = self._redis.pipeline(transaction=False)
-        pipe.xrevrange(self._keys[0], "+", start, count=self.size)
+        pipe.xrevrange(self._keys[0], "+", start, count=wanted)  # the newest first
         pipe.get(self._keys[2])
         rows, evicted = pipe.execute()
         self._evicted_seen = int(evicted or 0)
         found = [decode(stream_id, fields) for stream_id, fields in reversed(rows)]
-        self._fill(found)
+        by_endpoint = where is not None and where.endpoint is not None
+        if by_endpoint:  # the filter reads the endpoint the record gives
+            self._fill(found)
         chosen = [e for e in found if where is None or where.matches(e)]
-        return chosen[-limit:] if limit else chosen
+        chosen = chosen[-limit:] if limit else chosen
+        if not by_endpoint:  # only the entries returned: a record is read for each request
+            self._fill(chosen)
+        return chosen
 
     def _fill(self, entries: list[JournalEntry]) -> None:
         """Each entry's notes, and a poll's endpoint, from its request's record: whichever
