@@ -35,7 +35,7 @@ from mockserver.observation.journal import Journal
 from mockserver.observation.metrics import Metrics
 from mockserver.production.examples import EXAMPLE_ROUTES
 from mockserver.production.video import serve_output, serve_video
-from mockserver.services import Observers, services
+from mockserver.services import Observers, Services, services
 from mockserver.serving.browser_proxy import CORS_SETTINGS, PROXY_ROUTE
 from mockserver.serving.routing import ANY_METHOD, MethodNotAllowedRoute
 from mockserver.storage.api import CDN_ROUTES, LOCAL_ROUTES, REST_ROUTES, cdn_file_route
@@ -131,12 +131,18 @@ def create_app(
     if config.endpoint_specs:
         register_endpoint_specs(config.endpoint_specs)
     document = load_file(config.scenarios_path) if config.scenarios_path else FaultDocument()
-    observers = Observers(
-        journal=Journal(config.journal_size),
-        metrics=Metrics(),
-        faults=FaultEngine(document, seed=config.seed, fault_rate=config.fault_rate),
-        progression=config.progression or document.progression or "timed",
-    )
+    progression = config.progression or document.progression or "timed"
+    if shared is not None:  # one journal, summed metrics, shared scenarios
+        from mockserver.shared.observers import shared_observers
+
+        observers = shared_observers(shared, config, document, progression)
+    else:
+        observers = Observers(
+            journal=Journal(config.journal_size),
+            metrics=Metrics(),
+            faults=FaultEngine(document, seed=config.seed, fault_rate=config.fault_rate),
+            progression=progression,
+        )
     if observers.faults.random is not None:  # the seed is what reproduces a chaos run: say it
         log.info("random faults %s", observers.faults.random.to_json())
 
@@ -147,7 +153,8 @@ def create_app(
         app.handle = built.api.handle  # the fast path's one call, bound once
         await built.start()
         try:
-            yield
+            async with _observing(built) if shared is not None else contextlib.nullcontext():
+                yield
         finally:
             await built.aclose()
 
@@ -163,6 +170,12 @@ def create_app(
         access=ControlAccess(config.admin_token),
         outages=_outages() if shared is not None else None,
     )
+
+
+def _observing(built: Services) -> contextlib.AbstractAsyncContextManager[None]:
+    from mockserver.shared.observers import observing
+
+    return observing(built)
 
 
 def _outages() -> tuple[tuple[type[BaseException], ...], Callable[[BaseException], Response]]:

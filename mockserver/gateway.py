@@ -137,7 +137,7 @@ class Gateway:
             FaultMiddleware(self._route, engine=faults, max_body_bytes=max_body_bytes),
             journal=journal,
             clock=clock,
-            observe=metrics.observe,
+            observe=journal.on_finish(metrics.observe),
         )
         self._plain = observed
         self._cors = CORSMiddleware(observed, **cors)

@@ -96,22 +96,19 @@ def scenario_error(spec: dict[str, Any], payload: Any) -> dict[str, Any]:
     return error
 
 
-def _attempts(scenario: Scenario, route: str, headers: Mapping[str, str]) -> int | None:
-    """How many attempts of the new request the scenario's error fails.
+def _extra_wanted(scenario: Scenario, route: str, headers: Mapping[str, str]) -> int | None:
+    """How many more of the scenario's calls its error may use up on this one request.
 
     An error fal retries (``retries.py``: a runner's 503/504 on a queue submit without
     ``X-Fal-No-Retry``) is one failed attempt, and each retry is another matching call: the
-    request uses up to ``times`` of the scenario's calls at once (None: every attempt fails, so
-    the last one's error is final). Any other error fails the one attempt there is."""
+    request uses up to ``times`` of the scenario's calls at once (None: no limit, so every
+    attempt fails and the last one's error is final). Any other error fails the one attempt
+    there is (0)."""
     assert scenario.effects.error is not None
     error = scenario_error(scenario.effects.error, None)
     if route != "submit" or not retries_wanted(headers) or not retried(error):
-        return 1
-    if scenario.times is None:
-        return None
-    extra = min(scenario.times - scenario.hits, MAX_ATTEMPTS - 1)
-    scenario.hits += extra
-    return 1 + extra
+        return 0
+    return None if scenario.times is None else MAX_ATTEMPTS - 1
 
 
 def _merge(base: Effects, extra: Effects) -> Effects:
@@ -129,6 +126,10 @@ def _merge(base: Effects, extra: Effects) -> Effects:
 class FaultEngine:
     """The scenarios in force, the random faults, and the one place that decides."""
 
+    local = True
+    """This process's own scenarios and counts; False where replicas share them
+    (``shared/scenarios.py``: the middleware then refreshes the engine per fal request)."""
+
     def __init__(
         self,
         document: FaultDocument | None = None,
@@ -139,10 +140,14 @@ class FaultEngine:
         self._initial = document or FaultDocument()
         self._seed = seed
         self._rate = fault_rate
-        self.reset()
+        self.start_over()
 
     def reset(self) -> None:
         """Back to the start: the file's scenarios with fresh counts, reseeded random faults."""
+        self.start_over()
+
+    def start_over(self) -> None:
+        """The file's scenarios with fresh counts and reseeded random faults, in this engine."""
         doc = self._initial
         self.scenarios: list[Scenario] = [replace(s, hits=0, passed=0) for s in doc.scenarios]
         self.configure_random(
@@ -174,9 +179,19 @@ class FaultEngine:
         self.scenarios = [s for s in self.scenarios if s.name != name]
         return len(self.scenarios) != before
 
-    def clear(self) -> None:
+    def clear(self) -> int:
+        """No scenario, no random fault; returns how many scenarios there were."""
+        count = len(self.scenarios)
         self.scenarios = []
         self.random = None
+        return count
+
+    def share_progression(self, progression: str) -> None:
+        """A document set the default progression: replicas sharing scenarios tell the others;
+        one process has nothing more to do."""
+
+    def refresh(self) -> None:
+        """Take what other replicas changed (``local`` engines have nothing to take)."""
 
     def unique_name(self, stem: str = "scenario") -> str:
         taken = {s.name for s in self.scenarios}
@@ -208,14 +223,28 @@ class FaultEngine:
                 payload = record.input if record else None
                 record_loaded = True
             if scenario.match.matches(call.route, endpoint_id, payload, headers):
-                if not scenario.fires():
+                counts_attempts = (
+                    scenario.effects.error is not None and decision.effects.error is None
+                )
+                wanted = _extra_wanted(scenario, call.route, headers) if counts_attempts else 0
+                extra = self.fire(scenario, wanted or 0)
+                if extra is None:
                     continue
                 decision.fired.append(scenario.name)
-                if scenario.effects.error is not None and decision.effects.error is None:
-                    decision.error_attempts = _attempts(scenario, call.route, headers)
+                if counts_attempts:
+                    decision.error_attempts = None if wanted is None else 1 + extra
                 decision.effects = _merge(decision.effects, scenario.effects)
         self._roll(call.route, decision)
         return decision if decision.fired else None
+
+    def fire(self, scenario: Scenario, extra: int) -> int | None:
+        """Count one matching call: None while the first ``after`` pass, else how many more of
+        the scenario's ``times`` (up to ``extra``) the request's retries use up with it."""
+        if not scenario.fires():
+            return None
+        taken = 0 if scenario.times is None else min(scenario.times - scenario.hits, extra)
+        scenario.hits += taken
+        return taken
 
     def _roll(self, route: str, decision: Decision) -> None:
         """Random faults: a fixed number of draws per request from the route's own generator;

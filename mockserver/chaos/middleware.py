@@ -114,7 +114,9 @@ class FaultMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         engine = self.engine
-        if scope["type"] != "http" or (not engine.scenarios and engine.random is None):
+        if scope["type"] != "http" or (
+            engine.local and not engine.scenarios and engine.random is None
+        ):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -124,6 +126,11 @@ class FaultMiddleware:
         if call.route not in FAL_ROUTES:
             await self.app(scope, receive, send)
             return
+        if not engine.local:  # replicas share the scenarios: take what changed elsewhere
+            engine.refresh()
+            if not engine.scenarios and engine.random is None:
+                await self.app(scope, receive, send)
+                return
         payload = None
         if engine.needs_input(call):
             receive, payload = await _buffer_body(receive, self.max_body_bytes)

@@ -280,14 +280,12 @@ async def scenarios_post(request: Request) -> Response:
             engine.configure_random(document.seed, document.fault_rate, document.fault_rates)
         if document.progression is not None:
             state.queue.progression = document.progression
+            engine.share_progression(document.progression)
     return JSONResponse({"added": names, **engine.to_json()})
 
 
 async def scenarios_delete(request: Request) -> Response:
-    engine = services(request).faults
-    count = len(engine.scenarios)
-    engine.clear()
-    return JSONResponse({"cleared": count})
+    return JSONResponse({"cleared": services(request).faults.clear()})
 
 
 async def scenario_delete(request: Request) -> Response:

@@ -558,12 +558,14 @@ class VideoRenderer:
         return inputs, i2v_graph(spec, look, lay, loop and end_src is None, pinned)
 
     def _run_ffmpeg(self, cmd: list[str]) -> None:
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        _lower_priority(proc.pid)
-        with self._procs_lock:
+        with self._procs_lock:  # started and listed at once: aclose kills it, or it never runs
+            if self._closed:
+                raise RuntimeError("the renderer closed before this render's encode started")
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
             self._procs.add(proc)
+        _lower_priority(proc.pid)
         try:
             _, err = proc.communicate(timeout=self.render_timeout)
         except subprocess.TimeoutExpired:

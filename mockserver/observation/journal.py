@@ -234,6 +234,11 @@ class Journal:
                 entry.notes = list(notes)
         return chosen[-limit:] if limit else chosen
 
+    def on_finish(self, observe: Callable[[JournalEntry], None]) -> Callable[[JournalEntry], None]:
+        """What the middleware calls with each finished entry: ``observe`` (the metrics) here;
+        a journal that writes entries elsewhere adds its own step (``shared/journal.py``)."""
+        return observe
+
     def clear(self) -> int:
         count = len(self._entries)
         self._entries.clear()

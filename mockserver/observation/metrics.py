@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +97,47 @@ class Metrics:
             "faults": dict(sorted(self.faults.items())),
             **extra,
         }
+
+
+def summed(snapshots: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Several processes' snapshots (without ``extra``) as one: what one process would show
+    had it answered every request (replicas sharing a Redis, ``shared/metrics.py``)."""
+    requests: Counter[tuple[str, str]] = Counter()
+    latency: dict[str, dict[str, Any]] = {}
+    faults: Counter[str] = Counter()
+    requested = started = 0
+    for snapshot in snapshots:
+        for row in snapshot["requests"]:
+            requests[(row["route"], row["status"])] += row["count"]
+        for route, histogram in snapshot["latency_seconds"].items():
+            total = latency.setdefault(route, {"buckets": Counter(), "sum": 0.0, "count": 0})
+            total["buckets"].update(histogram["buckets"])
+            total["sum"] += histogram["sum"]
+            total["count"] += histogram["count"]
+        requested += snapshot["renders"]["requested"]
+        started += snapshot["renders"]["started"]
+        faults.update(snapshot["faults"])
+    bounds = [*(repr(b) for b in LATENCY_BUCKETS), "+Inf"]
+    return {
+        "requests": [
+            {"route": route, "status": status, "count": count}
+            for (route, status), count in sorted(requests.items())
+        ],
+        "latency_seconds": {
+            route: {
+                "buckets": {bound: total["buckets"][bound] for bound in bounds},
+                "sum": round(total["sum"], 6),
+                "count": total["count"],
+            }
+            for route, total in sorted(latency.items())
+        },
+        "renders": {
+            "requested": requested,
+            "started": started,
+            "cache_hits": max(requested - started, 0),
+        },
+        "faults": dict(sorted(faults.items())),
+    }
 
 
 def _escape(value: str) -> str:

@@ -106,6 +106,8 @@ def test_journal_filters(fal: fal_client.SyncClient, control: httpx.Client) -> N
     by_path = journal(control, path_prefix=f"/{APP}/requests/{first.request_id}")
     assert by_path == [e for e in mine if e["route"] != "submit"]
     i2v = fal.submit(I2V, arguments={"prompt": "three", "image_url": "data:,x"})
+    with pytest.raises(fal_client.FalClientHTTPError):  # "data:,x" is no image: it fails ...
+        i2v.get()  # ... with notes, which the reads below must not straddle
     by_endpoint = {e: journal(control, endpoint=e) for e in (T2V, I2V)}
     assert {x["request_id"] for x in by_endpoint[I2V]} == {i2v.request_id}
     assert i2v.request_id not in {x["request_id"] for x in by_endpoint[T2V]}

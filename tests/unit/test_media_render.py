@@ -265,6 +265,18 @@ async def test_render_after_close_is_refused(tmp_path: Path) -> None:
         await r.render(request())
 
 
+async def test_an_encode_about_to_start_when_the_renderer_closes_never_runs(
+    tmp_path: Path,
+) -> None:
+    """A render still drawing its stills when the server stops has no ffmpeg to kill yet: its
+    encode must not start after the close, or shutdown waits for the whole encode."""
+    r = VideoRenderer(tmp_path)
+    await r.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        r._run_ffmpeg(["sleep", "30"])  # the step after the stills
+    assert not r._procs
+
+
 def test_a_render_cut_short_at_shutdown_leaves_no_unretrieved_error(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -67,8 +67,8 @@ MUTANTS = (
     Mutant(
         row=RETRIED,
         path="mockserver/chaos/engine.py",
-        old="extra = min(scenario.times - scenario.hits, MAX_ATTEMPTS - 1)",
-        new="extra = 0",
+        old="taken = 0 if scenario.times is None else min(scenario.times - scenario.hits, extra)",
+        new="taken = 0",
         breaks="a scenario's times counts requests, not attempts: the retry succeeds at once",
     ),
     Mutant(
