@@ -42,6 +42,7 @@ from mockserver.media.cache import SUFFIX, TEMP_PREFIX, is_valid_key
 from mockserver.storage.files import (
     OutputFile,
     Part,
+    ServesUntilExpiry,
     StoredObject,
     TokenCheck,
     bare_etag,
@@ -80,7 +81,7 @@ def chunk_keys(base: str, count: int) -> list[str]:
     return [f"{base}:{n}" for n in range(count)]
 
 
-class SharedFileStore:
+class SharedFileStore(ServesUntilExpiry):
     """``FileStore``'s interface (``storage.files.Files``) over Redis, for replicas."""
 
     def __init__(self, root: Path, clock: Clock, shared: SharedRedis, media_dir: Path) -> None:
@@ -252,16 +253,6 @@ class SharedFileStore:
             return self._missing(obj.object_id)
         self._copies[obj.object_id] = obj.etag
         return dest
-
-    def readable(self, object_id: str) -> StoredObject | None:
-        """The object if it can be served now; an expired one is swept on the way."""
-        obj = self.get(object_id)
-        if obj is None or obj.state != "ready":
-            return None
-        if obj.expired(self.clock.now()):
-            self.expire(obj)
-            return None
-        return obj
 
     def expire(self, obj: StoredObject) -> None:
         """Delete the bytes everywhere (the other replicas drop their copies as they hear it);

@@ -232,7 +232,30 @@ class Files(Protocol):
     def complete_multipart(self, obj: StoredObject, upload_id: str, numbers: list[int]) -> None: ...
 
 
-class FileStore:
+class ServesUntilExpiry:
+    """``readable`` for a file store: what ``get`` finds, if ready and not expired by the
+    store's clock (an expired one is swept on the way)."""
+
+    clock: Clock
+
+    def get(self, object_id: str) -> StoredObject | None:
+        raise NotImplementedError
+
+    def expire(self, obj: StoredObject) -> None:
+        raise NotImplementedError
+
+    def readable(self, object_id: str) -> StoredObject | None:
+        """The object if it can be served now; an expired one is swept on the way."""
+        obj = self.get(object_id)
+        if obj is None or obj.state != "ready":
+            return None
+        if obj.expired(self.clock.now()):
+            self.expire(obj)
+            return None
+        return obj
+
+
+class FileStore(ServesUntilExpiry):
     def __init__(self, root: Path, clock: Clock) -> None:
         self.root = Path(root)
         self.clock = clock
@@ -354,16 +377,6 @@ class FileStore:
     def blob_file(self, obj: StoredObject) -> Path:
         """A ready object's bytes as a file of this process (they are always on this disk)."""
         return self.blob_path(obj.object_id)
-
-    def readable(self, object_id: str) -> StoredObject | None:
-        """The object if it can be served now; an expired one is swept on the way."""
-        obj = self.get(object_id)
-        if obj is None or obj.state != "ready":
-            return None
-        if obj.expired(self.clock.now()):
-            self.expire(obj)
-            return None
-        return obj
 
     def expire(self, obj: StoredObject) -> None:
         self.blob_path(obj.object_id).unlink(missing_ok=True)
