@@ -96,6 +96,7 @@ def open_services(
         producer,
         progression=observers.progression,
         resume=redis_store is None,
+        told_of_changes=redis_store is not None,
     )
     webhooks = WebhookDispatcher(
         config.state_dir,

@@ -239,8 +239,13 @@ class RequestQueue:
         progression: str = "timed",
         *,
         resume: bool = True,
+        told_of_changes: bool = False,
     ) -> None:
         self.store = store
+        self.told_of_changes = told_of_changes
+        """Whether the process that drives a request hears every change another process
+        writes (replicas on Redis: ``refresh``). If not (workers sharing SQLite), a process
+        that writes a request (a step, a poll, a cancel) drives it from then on too."""
         self.clock = clock
         self.timing = timing
         self.progression = check_progression(progression)
@@ -319,6 +324,10 @@ class RequestQueue:
                 self._active[request_id] = current
             self.kick()
         self._notify()
+
+    def drives(self, request_id: str) -> bool:
+        """Whether this process moves the request (else another replica does)."""
+        return request_id in self._active
 
     def refresh_all(self) -> None:
         """Read every driven request again (events may have been missed while away)."""
@@ -535,7 +544,7 @@ class RequestQueue:
         current = record if saved else self.store.get(record.request_id)
         if current is None or current.status == "COMPLETED":
             self._active.pop(record.request_id, None)
-        else:
+        elif not self.told_of_changes or record.request_id in self._active:
             self._active[record.request_id] = current
         if not saved:
             self.kick()

@@ -95,8 +95,10 @@ class Services:
         return cleared
 
     def forget_local(self) -> None:
-        """Another replica reset the shared state: drop what this process holds of it."""
-        self.queue.forget_local()
+        """Another replica reset the shared state: drop what this process holds of it. The
+        queue reads its requests again rather than dropping them all: one accepted here
+        between that replica's clear and its announcement still exists, and is still driven."""
+        self.queue.refresh_all()
         self.api.answers.clear()
         self.metrics.reset()
 

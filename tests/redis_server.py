@@ -52,6 +52,11 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def socket_path(self) -> Path:
+        """It also listens on this Unix socket (``unix://`` URLs)."""
+        return self.directory / "redis.sock"
+
     def start(self) -> RedisServer:
         persistence = (
             ["--appendonly", "yes", "--appendfsync", "always"]
@@ -73,6 +78,10 @@ class RedisServer:
                 "no",
                 "--loglevel",
                 "warning",
+                "--unixsocket",
+                str(self.socket_path),
+                "--unixsocketperm",
+                "700",
                 *persistence,
             ],
             stdout=subprocess.DEVNULL,

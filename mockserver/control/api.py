@@ -217,8 +217,10 @@ async def request_advance(request: Request) -> Response:
     if before.status == "COMPLETED":
         return request_error(409, "Request is already completed", "already_completed")
     record = queue.step(request_id)
-    if record.status == before.status == "IN_PROGRESS":
-        record = await _wait_for_output(queue, request_id)
+    if record.status == before.status and (
+        record.status == "IN_PROGRESS" or not queue.drives(request_id)
+    ):  # the output is on its way, or the replica that drives it takes the step
+        record = await _wait_for_change(queue, request_id, before.status)
     waiting_for = None
     if record.status == before.status:
         waiting_for = "a free slot" if record.status == "IN_QUEUE" else "the output"
@@ -233,11 +235,11 @@ async def request_advance(request: Request) -> Response:
     )
 
 
-async def _wait_for_output(queue: Any, request_id: str) -> RequestRecord:
+async def _wait_for_change(queue: Any, request_id: str, status: str) -> RequestRecord:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + ADVANCE_WAIT_SECONDS
     record = queue.get(request_id)
-    while record.status == "IN_PROGRESS" and loop.time() < deadline:
+    while record.status == status and loop.time() < deadline:
         await queue.wait_changed(timeout=min(0.25, deadline - loop.time()))
         record = queue.get(request_id)
     return record

@@ -8,14 +8,18 @@ fal's 503 (``unavailable.py``), never hang, and the next request reconnects by i
 
 from __future__ import annotations
 
+import functools
 import secrets
 import socket
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import redis
     import redis.asyncio
+
+    from mockserver.shared.failfast import Breaker
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 CONNECT_TIMEOUT = 0.5
@@ -31,13 +35,23 @@ def is_redis_url(value: str) -> bool:
 
 
 def mask_url(url: str) -> str:
-    """``url`` with any password replaced by ``****`` (``redis://:secret@host`` -> ``:****@``)."""
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not sep or not at:
+    """``url`` with every password replaced by ``****``: in the user part
+    (``redis://:secret@host``) and in the query (``?password=secret``, as redis-py reads it)."""
+    if "://" not in url:
         return url
-    user, colon, _ = credentials.partition(":")
-    return f"{scheme}://{user}{colon}{'****' if colon else ''}@{host}"
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        user = parts.username or ""
+        netloc = f"{user}:****@{netloc.rpartition('@')[2]}"
+    query = urllib.parse.urlencode(
+        [
+            (name, "****" if name.lower() == "password" else value)
+            for name, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        ],
+        safe="*",
+    )
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
 
 
 def new_replica_id() -> str:
@@ -95,16 +109,24 @@ class SharedRedis:
 
     @property
     def sync(self) -> redis.Redis:
+        """The blocking client; it fails fast while Redis is away (``failfast.py``)."""
         if self._sync is None:
-            import redis
+            from mockserver.shared.failfast import fail_fast_client
 
-            self._sync = redis.Redis.from_url(
+            self._sync = fail_fast_client(
                 self.url,
+                self.breaker,
                 socket_connect_timeout=CONNECT_TIMEOUT,
                 socket_timeout=COMMAND_TIMEOUT,
                 health_check_interval=0,
             )
         return self._sync
+
+    @functools.cached_property
+    def breaker(self) -> Breaker:
+        from mockserver.shared.failfast import Breaker
+
+        return Breaker()
 
     @property
     def aio(self) -> redis.asyncio.Redis:

@@ -46,6 +46,7 @@ from mockserver.storage.files import (
     StoredObject,
     TokenCheck,
     bare_etag,
+    is_file_id,
     new_file_id,
     new_object,
     new_shard,
@@ -63,6 +64,10 @@ CHUNK_BYTES = 4 * 1024 * 1024
 """Bytes per Redis string: a few ms each on a LAN, far under the command timeout and the
 512 MB a string may hold."""
 OUTPUTS_KEPT = 4096
+TOKENS_REMEMBERED = 4096
+"""CDN tokens a replica keeps in memory after reading them (the oldest leave first)."""
+TOKEN_KEPT_AFTER_EXPIRY = 7 * 24 * 3600.0
+"""Real seconds a CDN token stays in Redis after its lifetime, answering ``token_expired``."""
 """Generated files whose metadata a replica keeps in memory (the newest it made or read)."""
 FILE_EXPIRED = "f"
 """The event other replicas hear when an upload expires: they drop their copy of its bytes."""
@@ -169,9 +174,20 @@ class SharedFileStore(ServesUntilExpiry):
     def issue_token(self, ttl_seconds: float) -> tuple[str, float, float]:
         now = self.clock.now()
         token = "emu-" + secrets.token_urlsafe(24)
-        self._redis.set(self._key("token", token), repr(now + ttl_seconds))
-        self._tokens[token] = now + ttl_seconds
+        # Gone from Redis a week after it expires (the emulated clock never runs behind real
+        # time, so by then it has expired here too): issued tokens cannot pile up for good.
+        self._redis.set(
+            self._key("token", token),
+            repr(now + ttl_seconds),
+            ex=max(1, int(ttl_seconds + TOKEN_KEPT_AFTER_EXPIRY)),
+        )
+        self._remember_token(token, now + ttl_seconds)
         return token, now, now + ttl_seconds
+
+    def _remember_token(self, token: str, expires_at: float) -> None:
+        if len(self._tokens) >= TOKENS_REMEMBERED and token not in self._tokens:
+            del self._tokens[next(iter(self._tokens))]  # the oldest
+        self._tokens[token] = expires_at
 
     def check_token(self, token: str) -> TokenCheck:
         expires_at = self._tokens.get(token)
@@ -179,7 +195,8 @@ class SharedFileStore(ServesUntilExpiry):
             raw = self._redis.get(self._key("token", token))
             if raw is None:
                 return "unknown"
-            expires_at = self._tokens[token] = float(raw)
+            expires_at = float(raw)
+            self._remember_token(token, expires_at)
         return "expired" if self.clock.now() >= expires_at else "ok"
 
     # -- objects -------------------------------------------------------------------------------
@@ -271,7 +288,11 @@ class SharedFileStore(ServesUntilExpiry):
         obj.state = "expired"
 
     def drop_copy(self, object_id: str) -> None:
-        """The upload expired (here, or on a replica this one heard): its copy here goes."""
+        """The upload expired (here, or on a replica this one heard): its copy here goes.
+        The id arrives over pub/sub: only a well-formed one names a file to delete."""
+        if not is_file_id(object_id):
+            log.warning("ignoring an expiry event for %r: not a file id", object_id[:64])
+            return
         self._copies.pop(object_id, None)
         self.blob_path(object_id).unlink(missing_ok=True)
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -55,35 +57,54 @@ class Replica:
             CLOCK_MOVED: [clock.heard] if clock is not None else [],
         }
         self._tasks: list[asyncio.Task[None]] = []
+        self._beating_since: float | None = None
+        """Since when every heartbeat has been answered (None: the last one failed)."""
         self.subscribed = asyncio.Event()
 
     def on(self, kind: str, listener: Callable[[str], None]) -> None:
         """Call ``listener(payload)`` whenever another replica announces ``kind``."""
         self._listeners.setdefault(kind, []).append(listener)
 
-    def beat(self) -> None:
+    async def beat(self) -> None:
         """Renew the heartbeat, and read the clock's offset in the same round trip: a move
-        announced while this replica could not hear (Redis restarting) is caught up here."""
+        announced while this replica could not hear (Redis restarting) is caught up here.
+
+        Sent on the asyncio client, so a hanging Redis never blocks the loop; an answer closes
+        the blocking client's breaker (``failfast.py``)."""
         keys = self.shared.keys
-        pipe = self.shared.sync.pipeline(transaction=False)
-        pipe.set(keys.replica(self.shared.replica_id), "1", px=int(HEARTBEAT_TTL * 1000))
-        pipe.get(keys.clock)
-        _, offset = pipe.execute()
+        try:
+            pipe = self.shared.aio.pipeline(transaction=False)
+            pipe.set(keys.replica(self.shared.replica_id), "1", px=int(HEARTBEAT_TTL * 1000))
+            pipe.get(keys.clock)
+            _, offset = await pipe.execute()
+        except BaseException:
+            self._beating_since = None
+            raise
+        self.shared.breaker.close()
+        if self._beating_since is None:
+            self._beating_since = time.monotonic()
         if self.clock is not None and offset is not None:
             self.clock.heard(offset.decode())
 
     def adopt_orphans(self) -> int:
+        """Adopt what no live replica drives. Only after this replica has beaten for a whole
+        heartbeat lifetime: back from an outage, every heartbeat had lapsed, and the others
+        need that long to renew theirs before any of them counts as gone."""
+        since = self._beating_since
+        if since is None or time.monotonic() - since < HEARTBEAT_TTL:
+            return 0
         adopted = 0
-        for request_id in self.store.orphans():
+        for request_id in self.store.orphans(self.queue.drives):
             record = self.store.get(request_id)
             if record is not None and record.status != "COMPLETED":
-                log.info("adopting %s: the replica that drove it is gone", request_id)
+                log.info("adopting %s: no live replica drives it", request_id)
                 self.queue.adopt(record)
                 adopted += 1
         return adopted
 
     async def start(self) -> None:
-        self.beat()  # before anything: no other replica may take this one for gone
+        await self.beat()  # before anything: no other replica may take this one for gone
+        self._beating_since = time.monotonic() - HEARTBEAT_TTL  # its own are driven already
         self._tasks = [
             asyncio.create_task(self._listen(), name="ray2-mock replica events"),
             asyncio.create_task(
@@ -110,7 +131,9 @@ class Replica:
     async def _every(seconds: float, work: Callable[[], object]) -> None:
         while True:
             try:
-                work()
+                done = work()
+                if inspect.isawaitable(done):
+                    await done
             except Exception as exc:  # Redis away: try again next round
                 log.warning("%s failed: %s", getattr(work, "__name__", work), exc)
             await asyncio.sleep(seconds)
@@ -123,7 +146,7 @@ class Replica:
             try:
                 await pubsub.subscribe(self.shared.keys.events)
                 if self.subscribed.is_set():  # back after a gap: what changed meanwhile?
-                    self.beat()
+                    await self.beat()
                     self.queue.refresh_all()
                 self.subscribed.set()
                 async for message in pubsub.listen():

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import orjson
@@ -77,6 +77,15 @@ return 1
 now (its owner's heartbeat had expired)."""
 
 
+CLEAR = """
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+for i = 1, #ids do redis.call('UNLINK', ARGV[1] .. ids[i]) end
+redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+return #ids
+"""
+"""KEYS: all, unfinished, queued, owners. ARGV: the record keys' prefix."""
+
+
 def encode(record: RequestRecord) -> bytes:
     """The fields as compact JSON: orjson, or the standard library for what orjson refuses
     (an integer beyond 64 bits in a client's input)."""
@@ -100,13 +109,13 @@ class RedisStore:
     ones this replica decoded last is not decoded again."""
 
     def __init__(self, shared: SharedRedis) -> None:
-        self._shared = shared
         self._redis = shared.sync
         self._keys = shared.keys
         self._me = shared.replica_id
         self._add = self._redis.register_script(ADD)
         self._save = self._redis.register_script(SAVE)
         self._claim = self._redis.register_script(CLAIM)
+        self._clear = self._redis.register_script(CLEAR)
         self._decoded: dict[str, tuple[bytes, RequestRecord]] = {}
         self._added: tuple[str, int] | None = None
         """The last record added here and its queue position then (the submit's answer)."""
@@ -228,9 +237,13 @@ class RedisStore:
         return self._records(self._redis.zrevrange(self._keys.all, 0, max(limit, 1) - 1))
 
     def clear(self) -> None:
+        """Forget every request, in one script: a request another replica adds meanwhile is
+        either gone with the rest or kept whole, never half (a hash outside the sets)."""
         keys = self._keys
-        self._shared.unlink_matching(keys.request_prefix() + "*")
-        self._redis.unlink(keys.all, keys.unfinished, keys.queued, keys.owners)
+        self._clear(
+            keys=[keys.all, keys.unfinished, keys.queued, keys.owners],
+            args=[keys.request_prefix()],
+        )
         self._decoded.clear()
 
     def close(self) -> None:
@@ -244,22 +257,25 @@ class RedisStore:
 
     # -- which replica drives what ------------------------------------------------------------
 
-    def orphans(self) -> list[str]:
-        """Unfinished requests whose replica's heartbeat has expired: claimed for this replica
-        (a compare-and-set each, so two survivors never both take one)."""
+    def orphans(self, driven: Callable[[str], bool]) -> list[str]:
+        """Unfinished requests no live replica drives, claimed for this one: those whose
+        replica's heartbeat has expired (a compare-and-set each, so two survivors never both
+        take one), and this replica's own that it does not drive (``driven``: a submit whose
+        answer Redis gave too late, a request it dropped on hearing of a reset)."""
         owners = {
             request_id.decode(): owner.decode()
             for request_id, owner in self._redis.hgetall(self._keys.owners).items()
         }
+        mine = [r for r, owner in owners.items() if owner == self._me and not driven(r)]
         others = sorted({owner for owner in owners.values() if owner != self._me})
         if not others:
-            return []
+            return mine
         pipe = self._redis.pipeline(transaction=False)
         for owner in others:
             pipe.exists(self._keys.replica(owner))
         dead = {owner for owner, up in zip(others, pipe.execute(), strict=True) if not up}
         heartbeat_prefix = self._keys.replica("")
-        return [
+        return mine + [
             request_id
             for request_id, owner in owners.items()
             if owner in dead

@@ -123,6 +123,11 @@ FILE_ID_LENGTH = 21
 """fal's file ids are 21-character nanoids (``9rVJtQ2ukp9cid8lheutF_output.mp4``)."""
 
 
+def is_file_id(text: str) -> bool:
+    """Whether ``text`` could be an id ``new_file_id`` made (safe as a file name)."""
+    return len(text) == FILE_ID_LENGTH and all(c in FILE_ID_ALPHABET for c in text)
+
+
 def new_file_id() -> str:
     """nanoid's own method: one random byte per character, masked to the 64-letter alphabet
     (uniform, since 64 divides 256); a tenth of the cost of 21 ``secrets.choice`` calls."""

@@ -36,6 +36,13 @@ def submit(url: str, prompt: str, **headers: str) -> str:
     return str(answer.json()["request_id"])
 
 
+def status_of(url: str, request_id: str) -> str:
+    answer = httpx.get(
+        f"{url}/fal-ai/luma-dream-machine/requests/{request_id}/status", headers=AUTH
+    )
+    return str(answer.json()["status"])
+
+
 def test_a_change_on_one_replica_wakes_the_others_watchers(
     pair: tuple[BackgroundEmulator, BackgroundEmulator],
 ) -> None:
@@ -45,7 +52,6 @@ def test_a_change_on_one_replica_wakes_the_others_watchers(
     request_id = submit(b.url, "heard on a")
     wait_until(lambda: a.services.replica is not None and a.services.replica.subscribed.is_set())
     woken = a.schedule(a.services.queue.wait_changed(None))
-    assert not woken.done()
     httpx.put(f"{b.url}/fal-ai/luma-dream-machine/requests/{request_id}/cancel", headers=AUTH)
     woken.result(timeout=10)  # the cancel's write, announced by b
 
@@ -59,16 +65,35 @@ def test_the_ledger_sums_every_replicas_spend(
     ids = [submit(a.url, "billed on a"), submit(b.url, "billed on b")]
     httpx.post(f"{a.url}/_mock/clock/advance", json={"seconds": 600})
     for request_id in ids:
-        wait_until(
-            lambda r=request_id: (
-                httpx.get(
-                    f"{a.url}/fal-ai/luma-dream-machine/requests/{r}/status", headers=AUTH
-                ).status_code
-                == 200
-            )
-        )
+        wait_until(lambda r=request_id: status_of(a.url, r) == "COMPLETED")
     for replica in (a, b):
         ledger = httpx.get(f"{replica.url}/_mock/ledger").json()
         assert ledger["total_usd"] == 1.0
         (row,) = ledger["keys"]
         assert row["billed_requests"] == 2
+
+
+def test_a_request_accepted_while_another_replica_resets_is_still_driven(
+    pair: tuple[BackgroundEmulator, BackgroundEmulator],
+) -> None:
+    """A reset clears Redis, then tells the other replicas. A request submitted through b
+    between the two exists: b must not lose it when it hears of the reset (it reads its
+    requests again instead of dropping them; failing that, its sweep would take it back)."""
+    a, b = pair
+    a.call(a.services.store.clear)  # the reset's first half, through a
+    request_id = submit(b.url, "accepted mid-reset")
+    a.call(a.services.shared.announce, "x")  # its second half: b hears of the reset
+    httpx.post(f"{a.url}/_mock/clock/advance", json={"seconds": 600})
+    wait_until(lambda: status_of(a.url, request_id) == "COMPLETED", what="b to finish the request")
+
+
+def test_a_request_this_replica_owns_but_lost_is_driven_again(
+    pair: tuple[BackgroundEmulator, BackgroundEmulator],
+) -> None:
+    """A submit whose write reached Redis but whose answer did not (a timeout) is owned by a
+    live replica that does not drive it: the sweep picks it up, and it finishes."""
+    a, _ = pair
+    request_id = submit(a.url, "written, then lost")
+    a.call(a.services.queue.forget_local)  # a no longer drives it; Redis still has it
+    httpx.post(f"{a.url}/_mock/clock/advance", json={"seconds": 600})
+    wait_until(lambda: status_of(a.url, request_id) == "COMPLETED", what="the sweep to adopt it")

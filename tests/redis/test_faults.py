@@ -4,9 +4,12 @@ request is never lost, never completed twice, and never makes a client wait with
 
 from __future__ import annotations
 
+import concurrent.futures
+import itertools
 import json
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -69,10 +72,31 @@ def test_redis_restarted_loses_no_accepted_request(tmp_path: Path) -> None:
         assert sorted(r["request_id"] for r in listed) == sorted(accepted)
 
 
+DEADLINE = 3.0
+"""Seconds a call may take while Redis is away: past it the client gives up and the test fails.
+Not a measurement: a call that waits for Redis (a hang) would take as long as Redis is away."""
+
+
+def during(url: str, known: str) -> Callable[[], httpx.Response]:
+    """Four submits and four status polls at once, each with the deadline."""
+    calls = itertools.cycle(
+        [
+            lambda: httpx.post(
+                f"{url}/{T2V}", json={"prompt": "during"}, headers=AUTH, timeout=DEADLINE
+            ),
+            lambda: httpx.get(
+                f"{url}/{APP}/requests/{known}/status", headers=AUTH, timeout=DEADLINE
+            ),
+        ]
+    )
+    return lambda: next(calls)()
+
+
 @pytest.mark.parametrize("outage", ["stopped", "frozen"])
 def test_redis_away_answers_fals_503_and_recovers(tmp_path: Path, outage: str) -> None:
-    """Stopped (connections refused) or frozen (SIGSTOP: connections hang): each fal call gets
-    fal's 503 body, the server keeps running, and once Redis is back the same calls succeed."""
+    """Stopped (connections refused) or frozen (SIGSTOP: connections hang): eight calls at once
+    each get fal's 503 body within the deadline (one waits out the client's timeout, the rest
+    are refused at once), the server keeps running, and once Redis is back the calls succeed."""
     with running_replicas(tmp_path, 1, "--timing", "instant", always_fsync=True) as replicas:
         url, redis = replicas.urls[0], replicas.redis
         known = submit(url, "known before the outage")
@@ -82,14 +106,13 @@ def test_redis_away_answers_fals_503_and_recovers(tmp_path: Path, outage: str) -
         else:
             os.kill(redis.proc.pid, signal.SIGSTOP)
         try:
-            for answer in (
-                httpx.post(f"{url}/{T2V}", json={"prompt": "during"}, headers=AUTH, timeout=15),
-                status(url, known),
-            ):
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                answers = list(pool.map(lambda call: call(), [during(url, known)] * 8))
+            for answer in answers:
                 assert answer.status_code == 503
                 assert json.loads(answer.content) == FAL_503_BODY
                 assert "Redis" in answer.headers["x-ray2-mock-note"]
-            assert httpx.get(f"{url}/_mock/health", timeout=15).status_code == 200
+            assert httpx.get(f"{url}/_mock/health", timeout=DEADLINE).status_code == 200
         finally:
             if outage == "stopped":
                 redis.start()

@@ -116,7 +116,7 @@ def test_the_clock_moved_through_one_replica_moves_all(replicas: Replicas) -> No
         )
         for url in replicas.urls
     ]
-    assert max(after) - min(after) < 60  # one clock, read at slightly different wall times
+    assert max(after) - min(after) < 5  # one clock, read at slightly different wall times
 
 
 def test_a_reset_through_one_replica_forgets_every_request(replicas: Replicas) -> None:
