@@ -36,7 +36,7 @@ def test_two_workers_on_a_unix_socket_redis_share_every_request(tmp_path: Path) 
     )
     try:
         ids = []
-        for n in range(12):
+        for _ in range(12):
             with httpx.Client(headers=AUTH) as fresh:  # a new connection: either worker
                 answer = fresh.post(f"{serve.url}/{APP}/ray-2", json={"prompt": "on either worker"})
                 assert answer.status_code == 200, answer.text
