@@ -301,6 +301,19 @@ class VideoRenderer:
             raise RuntimeError("VideoRenderer is closed")
         return await self._produce(await self._prepare(req))
 
+    def cached(self, req: RenderRequest) -> RenderedVideo | None:
+        """What ``render`` would return when it needs neither an input file nor ffmpeg: the
+        cached file of a text-only request, found without a coroutine (the queue completes
+        such a request without a task of its own); None otherwise."""
+        if self._closed:
+            return None
+        job = self._prepare_now(req)
+        hit = None if job is None else self._lookup(job.key)
+        if job is None or hit is None:
+            return None
+        lines = (*job.log_lines, f"reused cached render {job.key}")
+        return replace(hit, log_lines=lines, spec=job.spec, source=None)
+
     async def placeholder_clip(self, url: str) -> RenderedVideo:
         """The clip a video URL that was not fetched stands for (``PLACEHOLDER_SOURCE``: the
         URL's placeholder still, looped), as a file of its own: what the CDN serves for fal's
@@ -392,26 +405,50 @@ class VideoRenderer:
             field, url, remote=self.remote_images, resolve_local_url=self.resolve_local_url
         )
 
+    @staticmethod
+    def _input_files(req: RenderRequest) -> tuple[list[str], list[str]]:
+        """The image fields and the video fields whose files this request reads."""
+        args = req.arguments
+        image_fields, video_inputs = input_fields(req.endpoint_id)
+        fields = [f for f in image_fields if args.get(f)]
+        # a video rule always reads its video: an empty URL is fal's file_download_error
+        rule = rule_of(req.endpoint_id)
+        video_fields = [f for f in video_inputs if f in args] if rule != "generate" else []
+        return fields, video_fields
+
     async def _prepare(self, req: RenderRequest) -> _Job:
         """Everything that decides the bytes, hashed into the key (cheap; runs on the loop;
         an input video is read back in a thread)."""
         args = req.arguments
-        rule = rule_of(req.endpoint_id)
-        image_fields, video_inputs = input_fields(req.endpoint_id)
-        fields = [f for f in image_fields if args.get(f)]
-        # a video rule always reads its video: an empty URL is fal's file_download_error
-        video_fields = [f for f in video_inputs if f in args] if rule != "generate" else []
-        if fields or video_fields:  # no gather (two tasks per field) for a text-only input
-            loaded, videos = await asyncio.gather(
-                asyncio.gather(*(self._image(f, str(args[f])) for f in fields)),
-                asyncio.gather(*(self._video(f, str(args[f])) for f in video_fields)),
-            )
-        else:
-            loaded, videos = [], []
+        fields, video_fields = self._input_files(req)
+        if not fields and not video_fields:  # no gather (two tasks per field) for text only
+            return self._job(req, {}, None, [])
+        loaded, videos = await asyncio.gather(
+            asyncio.gather(*(self._image(f, str(args[f])) for f in fields)),
+            asyncio.gather(*(self._video(f, str(args[f])) for f in video_fields)),
+        )
         images = dict(zip(fields, loaded, strict=True))
-        video = videos[0] if videos else None
         log_lines = [line for image in loaded for line in image.log_lines]
         log_lines += [line for v in videos for line in v.source.log_lines]
+        return self._job(req, images, videos[0] if videos else None, log_lines)
+
+    def _prepare_now(self, req: RenderRequest) -> _Job | None:
+        """``_prepare`` without a coroutine, for a generation that reads no file (None: it
+        reads one, or follows a video rule)."""
+        if rule_of(req.endpoint_id) != "generate" or any(self._input_files(req)):
+            return None
+        return self._job(req, {}, None, [])
+
+    def _job(
+        self,
+        req: RenderRequest,
+        images: dict[str, ImageInput],
+        video: VideoInput | None,
+        log_lines: list[str],
+    ) -> _Job:
+        """The job once its input files are read: its spec and its cache key."""
+        args = req.arguments
+        rule = rule_of(req.endpoint_id)
         if args.get("loop") and "end_image_url" in images:
             log_lines.append("loop ignored: end_image_url sets the last frame")
         spec = output_spec(rule, args, video.video if video else None)

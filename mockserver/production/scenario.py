@@ -24,7 +24,7 @@ from mockserver.media import MediaInputError
 from mockserver.media.cache import cache_key
 from mockserver.media.videos import probe_video
 from mockserver.observation.metrics import Metrics
-from mockserver.queue import Producer, Production
+from mockserver.queue import Producer, Production, produced_at_once
 from mockserver.records import RequestRecord
 
 CHUNK = 1 << 20
@@ -88,3 +88,17 @@ class ScenarioProducer:
             return Production(media=media, notes=(f"custom output {source.name}",), units=units)
         self.metrics.productions += 1
         return await self.inner(record)
+
+    def ready(self, record: RequestRecord) -> Production | None:
+        """``__call__`` at once where it needs no coroutine: a scenario's error, or an output
+        the inner producer already has (counted once: here, or by ``__call__``)."""
+        scenario: dict[str, Any] = record.scenario or {}
+        failing = scenario.get("error_attempts")
+        if scenario.get("error") and (failing is None or record.attempt <= failing):
+            return Production(error=scenario["error"])
+        if scenario.get("output"):
+            return None  # copied into the media directory in a thread
+        production = produced_at_once(self.inner, record)
+        if production is not None:
+            self.metrics.productions += 1
+        return production
