@@ -24,8 +24,15 @@ class GatewayJSONResponse(JSONResponse):
 
 def gateway_json(
     content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
-) -> GatewayJSONResponse:
-    return GatewayJSONResponse(content, status_code, headers=headers)
+) -> Response:
+    """The gateway's JSON answer: ``GatewayJSONResponse``'s bytes and headers, built without
+    Starlette's header bookkeeping (``EncodedJSON``) when the caller sets neither the length
+    nor the type itself."""
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    bodiless = status_code < 200 or status_code in (204, 304)  # Starlette sends no length
+    if bodiless or any(k in (b"content-length", b"content-type") for k, _ in raw):
+        return GatewayJSONResponse(content, status_code, headers=headers)
+    return EncodedJSON(encode_gateway(content), status_code, raw)
 
 
 def encode_gateway(content: Any) -> bytes:

@@ -101,6 +101,8 @@ ENCODE_ARGS: tuple[str, ...] = (
     "-movflags", "+faststart", "-f", "mp4",
 )  # fmt: skip
 
+JOBS_REMEMBERED = 1024
+"""Text-only jobs kept by their arguments (``VideoRenderer.cached``)."""
 RENDER_TIMEOUT_S = 120.0
 # ffmpeg runs at a lower CPU priority so the event loop (status polls, submits) wins on a busy
 # machine: on a loaded 2-core box (load 11), status p99 during 8 renders went from 25 ms to 6 ms.
@@ -288,6 +290,7 @@ class VideoRenderer:
         )
         self._flights = SingleFlight()
         self._known: dict[str, RenderedVideo] = {}
+        self._jobs_now: dict[tuple[Any, ...], _Job] = {}
         self._procs: set[subprocess.Popen[bytes]] = set()
         self._procs_lock = threading.Lock()
         self._closed = False
@@ -307,12 +310,31 @@ class VideoRenderer:
         such a request without a task of its own); None otherwise."""
         if self._closed:
             return None
-        job = self._prepare_now(req)
+        job = self._job_now(req)
         hit = None if job is None else self._lookup(job.key)
         if job is None or hit is None:
             return None
         lines = (*job.log_lines, f"reused cached render {job.key}")
-        return replace(hit, log_lines=lines, spec=job.spec, source=None)
+        return RenderedVideo(
+            hit.key, hit.path, hit.file_name, hit.file_size, hit.content_type, lines, job.spec
+        )
+
+    def _job_now(self, req: RenderRequest) -> _Job | None:
+        """``_prepare_now``, remembered by endpoint and arguments: a client repeating one
+        request (a test suite, a load test) pays for its key's hash once."""
+        try:
+            # with each value's type: True == 1, but they hash into different keys
+            memo_key = (req.endpoint_id, *((k, type(v), v) for k, v in req.arguments.items()))
+            job = self._jobs_now.get(memo_key)
+        except TypeError:  # an argument that is a list or an object: not remembered
+            return self._prepare_now(req)
+        if job is None:
+            job = self._prepare_now(req)
+            if job is not None:
+                if len(self._jobs_now) >= JOBS_REMEMBERED:
+                    self._jobs_now.clear()
+                self._jobs_now[memo_key] = job
+        return job
 
     async def placeholder_clip(self, url: str) -> RenderedVideo:
         """The clip a video URL that was not fetched stands for (``PLACEHOLDER_SOURCE``: the
