@@ -25,7 +25,7 @@ from typing import Any
 
 TARGET_MS = 300.0
 WARM_RUNS = 15
-COLD_RUNS = 3
+COLD_RUNS = 5
 
 # Runs in a fresh interpreter; prints the figures of each fixture cycle as JSON.
 _CYCLES = """

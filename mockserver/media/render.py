@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import hashlib
 import os
 import shutil
@@ -242,6 +243,24 @@ def ffmpeg_version(ffmpeg: str) -> str:
     return (out.stdout.splitlines() or ["unknown"])[0]
 
 
+@functools.cache
+def ffmpeg_probe(ffmpeg_exe: str | None = None) -> concurrent.futures.Future[tuple[str, str]]:
+    """The ffmpeg binary (``imageio_ffmpeg``'s unless given) and its version line, found once
+    per process in a thread of its own: finding and asking it run two processes, which a
+    start-up (the pytest fixture's first of all) need not wait for."""
+    found: concurrent.futures.Future[tuple[str, str]] = concurrent.futures.Future()
+
+    def probe() -> None:
+        try:
+            exe = ffmpeg_exe or imageio_ffmpeg.get_ffmpeg_exe()
+            found.set_result((exe, ffmpeg_version(exe)))
+        except BaseException as exc:  # every user of the answer sees the failure
+            found.set_exception(exc)
+
+    threading.Thread(target=probe, name="ray2-ffmpeg-probe", daemon=True).start()
+    return found
+
+
 # ---------------------------------------------------------------------------------------------
 # The renderer the app calls
 
@@ -282,8 +301,7 @@ class VideoRenderer:
         self.remote_images = remote_images
         self.resolve_local_url = resolve_local_url
         self.render_timeout = render_timeout
-        self._ffmpeg = ffmpeg_exe or imageio_ffmpeg.get_ffmpeg_exe()
-        self._ffmpeg_version = ffmpeg_version(self._ffmpeg)
+        self._probe = ffmpeg_probe(ffmpeg_exe)
         self._cache = DiskCache(self.media_dir)
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=max_workers, thread_name_prefix="ray2-render"
@@ -297,19 +315,34 @@ class VideoRenderer:
         self.renders_started = 0  # how many ffmpeg encodes ran; tests assert single-flight with it
         self._waiting: set[asyncio.Future[RenderedVideo]] = set()  # renders callers await
 
+    @property
+    def _ffmpeg(self) -> str:
+        return self._probe.result()[0]
+
+    @property
+    def _ffmpeg_version(self) -> str:
+        """Part of every cache key: another ffmpeg may encode other bytes."""
+        return self._probe.result()[1]
+
+    async def _probed(self) -> None:
+        """Wait for the ffmpeg probe (only the first render may) without holding the loop."""
+        if not self._probe.done():
+            await asyncio.to_thread(self._probe.exception)
+
     # -- public ---------------------------------------------------------------------------------
 
     async def render(self, req: RenderRequest) -> RenderedVideo:
         if self._closed:
             raise RuntimeError("VideoRenderer is closed")
+        await self._probed()
         return await self._produce(await self._prepare(req))
 
     def cached(self, req: RenderRequest) -> RenderedVideo | None:
         """What ``render`` would return when it needs neither an input file nor ffmpeg: the
         cached file of a text-only request, found without a coroutine (the queue completes
         such a request without a task of its own); None otherwise."""
-        if self._closed:
-            return None
+        if self._closed or not self._probe.done() or self._probe.exception() is not None:
+            return None  # the key needs ffmpeg's version: render() waits for it
         job = self._job_now(req)
         hit = None if job is None else self._lookup(job.key)
         if job is None or hit is None:
@@ -342,6 +375,7 @@ class VideoRenderer:
         published example videos."""
         if self._closed:
             raise RuntimeError("VideoRenderer is closed")
+        await self._probed()
         source = PLACEHOLDER_SOURCE
         spec = VideoSpec(source.width, source.height, FPS, round(source.seconds * FPS))
         parts = {"v": RENDER_VERSION, "ffmpeg": self._ffmpeg_version, "placeholder_of": url}
@@ -355,6 +389,7 @@ class VideoRenderer:
         rule (a catalogue endpoint), cached by its parameters like every render."""
         if self._closed:
             raise RuntimeError("VideoRenderer is closed")
+        await self._probed()
         spec = VideoSpec(width, height, fps, max(1, round(seconds * fps)))
         clip = [width, height, fps, spec.frame_count, label]
         parts = {"v": RENDER_VERSION, "ffmpeg": self._ffmpeg_version, "clip": clip}
