@@ -29,7 +29,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 
 from mockserver.clock import Clock
 from mockserver.fal.catalogue import fal_error
@@ -163,8 +163,10 @@ EVENT_ORDER: dict[EventKind, int] = {"finish": 0, "start": 1, "expire": 2}
 """On a tie a finish frees its slot before a start takes it, and a start beats a deadline."""
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
+    """One transition due: a tuple, as a replay builds a few per request (a frozen dataclass
+    costs several times more to make)."""
+
     at: float
     kind: EventKind
     record: RequestRecord

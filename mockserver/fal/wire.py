@@ -35,16 +35,19 @@ def gateway_json(
     return EncodedJSON(encode_gateway(content), status_code, raw)
 
 
+_GATEWAY_ENCODER = json.JSONEncoder(allow_nan=False)
+_APP_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+"""Built once: ``json.dumps`` with any non-default argument builds an encoder per call."""
+
+
 def encode_gateway(content: Any) -> bytes:
     """A body as the gateway writes it (``json.dumps`` defaults)."""
-    return json.dumps(content, allow_nan=False).encode()
+    return _GATEWAY_ENCODER.encode(content).encode()
 
 
 def encode_app(content: Any) -> bytes:
     """A body as the app writes it (Starlette's compact ``JSONResponse``)."""
-    return json.dumps(
-        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
-    ).encode()
+    return _APP_ENCODER.encode(content).encode()
 
 
 class EncodedJSON(Response):
