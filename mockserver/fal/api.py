@@ -58,6 +58,8 @@ RECORDED_HEADERS = (
 )
 IN_PROGRESS = "Request is still in progress"
 """The result route's ``detail`` before completion (fal's e2e tests, clients check it)."""
+NO_BILLABLE_UNITS = ((b"x-fal-billable-units", b"0"),)
+"""fal's framework on an answer that bills nothing (an input the app rejects)."""
 CANCEL_RESPONSES = {
     "CANCELLATION_REQUESTED": 202,
     "ALREADY_COMPLETED": 400,
@@ -119,7 +121,7 @@ def _max_queue_length(request: Request) -> int | None | Response:
 def _validation_failure(detail: list[dict[str, Any]]) -> Response:
     """The app's own 422, as FastAPI writes it (Starlette's ``JSONResponse`` bytes and
     headers, encoded directly); fal's framework adds billable units 0."""
-    return EncodedJSON(encode_app({"detail": detail}), 422, [(b"x-fal-billable-units", b"0")])
+    return EncodedJSON(encode_app({"detail": detail}), 422, [*NO_BILLABLE_UNITS])
 
 
 class QueueApi:

@@ -63,6 +63,15 @@ def _per_second_units(record: RequestRecord, output: Path) -> int | None:
     return endpoint.cost_units(endpoint.validation_of(record), seconds=seconds)
 
 
+def _scenario_error(record: RequestRecord) -> Production | None:
+    """The error a scenario makes this attempt fail with (None: the model answers)."""
+    scenario: dict[str, Any] = record.scenario or {}
+    failing = scenario.get("error_attempts")
+    if scenario.get("error") and (failing is None or record.attempt <= failing):
+        return Production(error=scenario["error"])
+    return None
+
+
 class ScenarioProducer:
     def __init__(self, inner: Producer, media_dir: Path, metrics: Metrics) -> None:
         self.inner = inner
@@ -71,9 +80,8 @@ class ScenarioProducer:
 
     async def __call__(self, record: RequestRecord) -> Production:
         scenario: dict[str, Any] = record.scenario or {}
-        failing = scenario.get("error_attempts")
-        if scenario.get("error") and (failing is None or record.attempt <= failing):
-            return Production(error=scenario["error"])
+        if (failed := _scenario_error(record)) is not None:
+            return failed
         output = scenario.get("output")
         if output:
             source = Path(output["video"])
@@ -92,11 +100,9 @@ class ScenarioProducer:
     def ready(self, record: RequestRecord) -> Production | None:
         """``__call__`` at once where it needs no coroutine: a scenario's error, or an output
         the inner producer already has (counted once: here, or by ``__call__``)."""
-        scenario: dict[str, Any] = record.scenario or {}
-        failing = scenario.get("error_attempts")
-        if scenario.get("error") and (failing is None or record.attempt <= failing):
-            return Production(error=scenario["error"])
-        if scenario.get("output"):
+        if (failed := _scenario_error(record)) is not None:
+            return failed
+        if (record.scenario or {}).get("output"):
             return None  # copied into the media directory in a thread
         production = produced_at_once(self.inner, record)
         if production is not None:
