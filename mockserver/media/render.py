@@ -46,10 +46,9 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import imageio_ffmpeg
-from PIL import Image, ImageDraw
 
 from contracts.schemas.endpoints import ENDPOINT_FACTS, input_fields
 from contracts.schemas.geometry import DEFAULTS, FPS, SourceVideo, VideoSpec, output_spec
@@ -74,6 +73,9 @@ from .drawing import (
 from .images import ImageInput, frame_image, load_image_input, placeholder_image
 from .v2v import plan_for
 from .videos import PLACEHOLDER_SOURCE, VideoInput, load_video_input
+
+if TYPE_CHECKING:  # PIL is imported where it draws: start-up draws nothing
+    from PIL import Image
 
 # Bump when the drawing or encoding changes: old cache keys then simply stop being produced.
 RENDER_VERSION = 2
@@ -158,6 +160,8 @@ def draw_panel(
     spec: VideoSpec, look: Look, arguments: Mapping[str, Any], endpoint_id: str, key: str
 ) -> tuple[Image.Image, Layout]:
     """The parameter panel (opaque, text on the look's dark colour), placed at (margin, margin)."""
+    from PIL import Image, ImageDraw  # on first use: start-up draws nothing
+
     font = panel_font(max(12, round(min(spec.width, spec.height) / 24)))
     max_w = spec.width - 3 * layout_for(spec, 0).margin
     lines = text_lines(
@@ -179,6 +183,8 @@ def draw_still(
     spec: VideoSpec, look: Look, arguments: Mapping[str, Any], endpoint_id: str, key: str
 ) -> tuple[Image.Image, Layout]:
     """Background colour with the parameter panel in the top-left corner."""
+    from PIL import Image  # on first use: start-up draws nothing
+
     panel, lay = draw_panel(spec, look, arguments, endpoint_id, key)
     image = Image.new("RGB", (spec.width, spec.height), look.background)
     image.paste(panel, (lay.margin, lay.margin))
@@ -187,6 +193,8 @@ def draw_still(
 
 def push_in(image: Image.Image, zoom: float = 1.25) -> Image.Image:
     """The centre of `image` enlarged: the implied camera move when no end frame is given."""
+    from PIL import Image  # on first use: start-up draws nothing
+
     w, h = image.size
     cw, ch = round(w / zoom), round(h / zoom)
     box = ((w - cw) // 2, (h - ch) // 2, (w - cw) // 2 + cw, (h - ch) // 2 + ch)
