@@ -7,9 +7,10 @@ Two cases, since they differ by the import of the emulator:
 "First response" is a queue submit (what a test's first fal_client call sends) answered by the
 emulator over its socket: input validation, the store and the queue included.
 Python's bytecode cache is on (a priming process fills it first, as any earlier test run on the
-machine has), even where the environment sets PYTHONDONTWRITEBYTECODE. Target (issues 6, 16):
-under 300 ms. Wall times grow with the machine's load; the CPU time of the same span (all
-threads of the process) does not, so both are reported.
+machine has), even where the environment sets PYTHONDONTWRITEBYTECODE. Targets (issue 27): the
+cold median of five runs under 300 ms, warm fixtures at most 35 ms. Wall times grow with the
+machine's load; the CPU time of the same span (all threads of the process) does not, so both
+are reported.
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ from pathlib import Path
 from typing import Any
 
 TARGET_MS = 300.0
+"""The cold first response's median must stay under this."""
+WARM_TARGET_MS = 35.0
+"""Warm first responses' median must stay at or under this."""
 WARM_RUNS = 15
-COLD_RUNS = 3
+COLD_RUNS = 5
 
 # Runs in a fresh interpreter; prints the figures of each fixture cycle as JSON.
 _CYCLES = """
@@ -86,7 +90,8 @@ def _summary(values: list[float]) -> dict[str, float]:
 
 
 def run() -> dict[str, Any]:
-    """Figures in milliseconds; ``meets_target`` compares the warm and cold medians to 300 ms."""
+    """Figures in milliseconds; ``meets_target`` compares the cold median to 300 ms and the
+    warm one to 35 ms."""
     with tempfile.TemporaryDirectory(prefix="ray2-bench-fixture-") as tmp:
         _cycles(Path(tmp) / "priming", 1)  # fills the bytecode cache; not counted
         cold = [_cycles(Path(tmp) / f"cold{i}", 1)[0] for i in range(COLD_RUNS)]
@@ -101,8 +106,8 @@ def run() -> dict[str, Any]:
         "teardown_ms": _summary([w["teardown_ms"] for w in warm]),
     }
     figures["meets_target"] = {
-        case: figures[f"{case}_first_response_ms"]["median"] < TARGET_MS
-        for case in ("cold", "warm")
+        "cold": figures["cold_first_response_ms"]["median"] < TARGET_MS,
+        "warm": figures["warm_first_response_ms"]["median"] <= WARM_TARGET_MS,
     }
     return figures
 

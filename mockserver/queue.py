@@ -29,7 +29,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 
 from mockserver.clock import Clock
 from mockserver.fal.catalogue import fal_error
@@ -135,12 +135,30 @@ class Producer(Protocol):
     def __call__(self, record: RequestRecord) -> Awaitable[Production]: ...
 
 
+def produced_at_once(producer: Producer, record: RequestRecord) -> Production | None:
+    """The producer's output without a coroutine, when it has one already (a cached render):
+    its optional ``ready(record)`` method. None: the output takes ``producer(record)``."""
+    ready: Callable[[RequestRecord], Production | None] | None = getattr(producer, "ready", None)
+    return None if ready is None else ready(record)
+
+
 def log_line(at: float, message: str) -> dict[str, Any]:
     """One log entry as fal's gateway returns it: ``timestamp`` (naive UTC, microseconds),
     ``message`` and ``labels``; ``at`` (emulated epoch seconds, never sent) decides when it
     becomes visible."""
-    stamp = datetime.fromtimestamp(at, UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+    stamp = _STAMPS.get(at)
+    if stamp is None:
+        if len(_STAMPS) >= STAMPS_KEPT:
+            _STAMPS.clear()
+        naive = datetime.fromtimestamp(at, UTC).replace(tzinfo=None)
+        stamp = _STAMPS[at] = naive.isoformat(timespec="microseconds")
     return {"timestamp": stamp, "message": message, "labels": {}, "at": at}
+
+
+STAMPS_KEPT = 256
+_STAMPS: dict[float, str] = {}
+"""Formatted timestamps by time: a request's lines mostly share a few instants (all of them
+when it runs for no time), and formatting one costs more than the rest of its line."""
 
 
 EventKind = Literal["finish", "start", "expire"]
@@ -148,8 +166,10 @@ EVENT_ORDER: dict[EventKind, int] = {"finish": 0, "start": 1, "expire": 2}
 """On a tie a finish frees its slot before a start takes it, and a start beats a deadline."""
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
+    """One transition due: a tuple, as a replay builds a few per request (a frozen dataclass
+    costs several times more to make)."""
+
     at: float
     kind: EventKind
     record: RequestRecord
@@ -561,17 +581,26 @@ class RequestQueue:
     # -- production (rendering) ---------------------------------------------------------------
 
     def _produce(self, record: RequestRecord) -> None:
+        """Have the record's output made. One that exists already (a rejected input's 422, a
+        scenario's error, a cached render) is ready at once: no task, and the replay that
+        starts the request finishes it too."""
         if record.request_id in self._producing or record.request_id in self._ready:
+            return
+        if record.rejection is not None:  # the app validates before the model runs
+            self._ready[record.request_id] = (Production(error=rejected(record.rejection)), 0.0)
+            return
+        try:
+            production = produced_at_once(self._producer, record)
+        except Exception:  # the task below makes the same attempt and reports its failure
+            log.debug("producing %s at once failed", record.request_id, exc_info=True)
+            production = None
+        if production is not None:
+            self._ready[record.request_id] = (production, self.clock.now())
             return
         task = asyncio.create_task(self._run_producer(record), name=f"produce {record.request_id}")
         self._producing[record.request_id] = task
 
     async def _run_producer(self, record: RequestRecord) -> None:
-        if record.rejection is not None:  # the app validates before the model runs
-            self._ready[record.request_id] = (Production(error=rejected(record.rejection)), 0.0)
-            self._producing.pop(record.request_id, None)
-            self.kick()
-            return
         try:
             production = await self._producer(record)
         except asyncio.CancelledError:
@@ -617,6 +646,8 @@ class RequestQueue:
         in heaps, and the startable queue is a deque. Both only change here, so they are built
         once per call; records that left the queue are dropped lazily when they reach the top.
         """
+        if not self._active:  # nothing to move (a sync run's slot check on an idle queue)
+            return None
         with self.store.batch():  # one commit for the whole replay, not one per transition
             return self._replay()
 
@@ -632,8 +663,13 @@ class RequestQueue:
             if event.kind == "finish":
                 self._finish(event.record, event.at)
             elif event.kind == "start":
-                began = self._begin(event.record, event.at)
-                schedule.started(event, self._completion_time(event.record) if began else None)
+                self._begin(event.record, event.at)
+                completes = self._completion_time(event.record)
+                # One that also finishes in this replay (its output is ready, its run time
+                # over) is written once, by its finish: no other reader runs in between.
+                if (completes is None or completes > now) and not self._save(event.record):
+                    completes = None
+                schedule.started(event, completes)
             else:
                 self._complete(
                     event.record, event.at, Production(error=START_TIMEOUT_ERROR), "error"
@@ -644,7 +680,8 @@ class RequestQueue:
             self._notify()
         return None if event is None else event.at
 
-    def _begin(self, record: RequestRecord, at: float) -> bool:
+    def _begin(self, record: RequestRecord, at: float) -> None:
+        """Start ``record`` at ``at`` (the caller writes it)."""
         record.status = "IN_PROGRESS"
         record.started_at = at
         record.due_at = at + record.run_seconds
@@ -666,7 +703,6 @@ class RequestQueue:
                 for line in record.extra_logs
             ]
             record.logs.sort(key=lambda line: line["at"])
-        return self._save(record)
 
     def _finish(self, record: RequestRecord, at: float) -> None:
         if record.cancel_requested_at is not None:

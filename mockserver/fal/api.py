@@ -32,7 +32,7 @@ from mockserver.fal.passthrough import Passthrough
 from mockserver.fal.stream_logs import StreamLogs
 from mockserver.fal.unknown import unknown_application, unknown_request
 from mockserver.fal.validation import NO_BODY, BodyParseError, body_from_request
-from mockserver.fal.wire import Answers, gateway_json
+from mockserver.fal.wire import Answers, EncodedJSON, encode_app, gateway_json
 from mockserver.observation.masking import mask_secret
 from mockserver.production.video import output_body
 from mockserver.queue import RequestQueue, start_timeout
@@ -58,6 +58,8 @@ RECORDED_HEADERS = (
 )
 IN_PROGRESS = "Request is still in progress"
 """The result route's ``detail`` before completion (fal's e2e tests, clients check it)."""
+NO_BILLABLE_UNITS = ((b"x-fal-billable-units", b"0"),)
+"""fal's framework on an answer that bills nothing (an input the app rejects)."""
 CANCEL_RESPONSES = {
     "CANCELLATION_REQUESTED": 202,
     "ALREADY_COMPLETED": 400,
@@ -117,8 +119,9 @@ def _max_queue_length(request: Request) -> int | None | Response:
 
 
 def _validation_failure(detail: list[dict[str, Any]]) -> Response:
-    """The app's own 422, as FastAPI writes it; fal's framework adds billable units 0."""
-    return JSONResponse({"detail": detail}, 422, headers={"x-fal-billable-units": "0"})
+    """The app's own 422, as FastAPI writes it (Starlette's ``JSONResponse`` bytes and
+    headers, encoded directly); fal's framework adds billable units 0."""
+    return EncodedJSON(encode_app({"detail": detail}), 422, [*NO_BILLABLE_UNITS])
 
 
 class QueueApi:

@@ -9,6 +9,7 @@ cannot verify those, so it accepts them unless a fixed key is configured.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 from pathlib import Path
 
@@ -41,6 +42,18 @@ def refusal(header: str, required_key: str | Collection[str] | None) -> str | No
     """Why fal would refuse this ``Authorization`` value (None: accepted). ``required_key``:
     the one key accepted (``--api-key``), the set of them (``--api-keys``), or None (any
     well-formed key)."""
+    try:
+        return _known_refusal(header, required_key)
+    except TypeError:  # a collection that cannot be a cache key (a set, a list)
+        return _refusal(header, required_key)
+
+
+@functools.lru_cache(maxsize=256)  # a client sends the same value on every call
+def _known_refusal(header: str, required_key: str | Collection[str] | None) -> str | None:
+    return _refusal(header, required_key)
+
+
+def _refusal(header: str, required_key: str | Collection[str] | None) -> str | None:
     scheme, _, credentials = header.strip().partition(" ")
     credentials = credentials.strip()
     if not scheme or not credentials:

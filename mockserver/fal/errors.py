@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from mockserver.fal.wire import gateway_json
 
@@ -24,7 +24,7 @@ def request_error(
     error_type: str | None,
     *,
     headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
+) -> Response:
     """The gateway's refusal: ``{"detail", "error_type"}`` plus ``X-Fal-Error-Type``, or with
     no type the bare ``{"detail"}`` its account checks answer."""
     if error_type is None:
@@ -44,7 +44,7 @@ def validation_error(
     )
 
 
-def method_not_allowed(method: str, allowed: Collection[str]) -> JSONResponse:
+def method_not_allowed(method: str, allowed: Collection[str]) -> Response:
     """405 with ``Allow`` (RFC 9110 requires it), in fal's request-error shape."""
     listed = ", ".join(sorted(allowed))
     return request_error(

@@ -64,7 +64,8 @@ def _on_role(role: HostRole, method: str, path: str) -> FalCall:
             return _on_role("run", method, path[len("/run") :])
         role = "queue"
     # A request operation first: its owner/alias is Ray 2's without reading the catalogue.
-    match = REQUEST_PATH.match(path) if role == "queue" else None
+    # the literal first: a submit's path never holds it, and the pattern backtracks
+    match = REQUEST_PATH.match(path) if role == "queue" and "/requests/" in path else None
     if match and is_app_id(match["target"]):
         route = REQUEST_OPS.get((method, match["op"] or ""), "other")
         return FalCall(route, match["target"], match["request_id"])

@@ -24,20 +24,30 @@ class GatewayJSONResponse(JSONResponse):
 
 def gateway_json(
     content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
-) -> GatewayJSONResponse:
-    return GatewayJSONResponse(content, status_code, headers=headers)
+) -> Response:
+    """The gateway's JSON answer: ``GatewayJSONResponse``'s bytes and headers, built without
+    Starlette's header bookkeeping (``EncodedJSON``) when the caller sets neither the length
+    nor the type itself."""
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    bodiless = status_code < 200 or status_code in (204, 304)  # Starlette sends no length
+    if bodiless or any(k in (b"content-length", b"content-type") for k, _ in raw):
+        return GatewayJSONResponse(content, status_code, headers=headers)
+    return EncodedJSON(encode_gateway(content), status_code, raw)
+
+
+_GATEWAY_ENCODER = json.JSONEncoder(allow_nan=False)
+_APP_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+"""Built once: ``json.dumps`` with any non-default argument builds an encoder per call."""
 
 
 def encode_gateway(content: Any) -> bytes:
     """A body as the gateway writes it (``json.dumps`` defaults)."""
-    return json.dumps(content, allow_nan=False).encode()
+    return _GATEWAY_ENCODER.encode(content).encode()
 
 
 def encode_app(content: Any) -> bytes:
     """A body as the app writes it (Starlette's compact ``JSONResponse``)."""
-    return json.dumps(
-        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
-    ).encode()
+    return _APP_ENCODER.encode(content).encode()
 
 
 class EncodedJSON(Response):

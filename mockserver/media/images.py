@@ -46,12 +46,14 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from mockserver.config import RemoteImages
+
+if TYPE_CHECKING:  # PIL is imported where it draws: start-up draws nothing
+    from PIL import Image
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024  # not published by fal for Ray 2; generous for real stills
 MAX_IMAGE_SIDE = 8192  # pixels per side, well under Pillow's decompression-bomb limit
@@ -81,7 +83,6 @@ PLACEHOLDER_IMAGE_SIZE = (960, 540)
 """A placeholder image served for download: Ray 2's default output size [INF]."""
 
 PLACEHOLDER_VERSION = 1
-RESAMPLE = Image.Resampling.BICUBIC
 
 
 @dataclass(frozen=True)
@@ -295,6 +296,7 @@ async def load_input(
 
 def decode_image(field: str, url: str, data: bytes) -> Image.Image:
     """Decode the first frame to RGB (alpha flattened onto black, EXIF orientation applied)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError  # on first use: start-up draws nothing
 
     def load_error(why: str) -> MediaInputError:
         return MediaInputError(field, "image_load_error", None, url, why=why)
@@ -335,16 +337,20 @@ def cover(image: Image.Image, width: int, height: int) -> Image.Image:
 
     Same result as ImageOps.fit, in one resize of the crop box; reducing_gap makes large
     downscales (a 4000 px photo into 960x540) several times cheaper at no visible cost."""
+    from PIL import Image  # on first use: start-up draws nothing
+
     src_w, src_h = image.size
     scale = max(width / src_w, height / src_h)
     crop_w, crop_h = width / scale, height / scale
     left, top = (src_w - crop_w) / 2, (src_h - crop_h) / 2
     box = (left, top, left + crop_w, top + crop_h)
-    return image.resize((width, height), RESAMPLE, box=box, reducing_gap=3.0)
+    return image.resize((width, height), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0)
 
 
 def placeholder_image(url: str, width: int, height: int, noun: str = "image") -> Image.Image:
     """A gradient in URL-seeded colours with the URL's file name: the same URL, the same picture."""
+    from PIL import Image, ImageDraw, ImageFont, ImageOps  # on first use: start-up draws nothing
+
     seed = hashlib.sha256(url.encode("utf-8")).digest()
     hue = seed[0] / 255
 
@@ -352,7 +358,8 @@ def placeholder_image(url: str, width: int, height: int, noun: str = "image") ->
         r, g, b = colorsys.hsv_to_rgb(h % 1.0, s, v)
         return round(r * 255), round(g * 255), round(b * 255)
 
-    ramp = Image.linear_gradient("L").rotate(seed[1] % 4 * 90).resize((width, height), RESAMPLE)
+    ramp = Image.linear_gradient("L").rotate(seed[1] % 4 * 90)
+    ramp = ramp.resize((width, height), Image.Resampling.BICUBIC)
     image = ImageOps.colorize(ramp, rgb(hue, 0.6, 0.25), rgb(hue + 0.33, 0.5, 0.85)).convert("RGB")
     draw = ImageDraw.Draw(image)
     short = min(width, height)

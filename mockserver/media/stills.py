@@ -33,13 +33,14 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from PIL import Image, ImageDraw
+from typing import TYPE_CHECKING, Any
 
 from contracts.schemas.geometry import VideoSpec
 
 from .drawing import PROMPT_MAX_LINES, layout_for, look_for, panel_font, wrap_text
+
+if TYPE_CHECKING:  # PIL is imported where it draws: start-up draws nothing
+    from PIL import Image
 
 IMAGE_SIZE_PRESETS: Mapping[str, tuple[int, int]] = {
     "square_hd": (1024, 1024),
@@ -188,6 +189,8 @@ def draw_still(width: int, height: int, look_seed: str, lines: Sequence[str]) ->
     """The look of ``look_seed`` (its background and boxes) with ``lines`` on a panel.
 
     ``lines[1]`` (when there are three or more) is wrapped over up to ``PROMPT_MAX_LINES``."""
+    from PIL import Image, ImageDraw  # on first use: start-up draws nothing
+
     spec = VideoSpec(width=width, height=height, fps=1, frame_count=1)  # one frame's layout
     look = look_for(look_seed, loop=True)
     font = panel_font(max(12, round(min(width, height) / 24)))

@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageDraw
-
 from contracts.schemas.geometry import SourceVideo, VideoSpec
 
 from .drawing import (
@@ -138,6 +136,8 @@ def _prompt_line(arguments: Mapping[str, Any]) -> str | None:
 
 def panel(spec: VideoSpec, look: Look, head: str, arguments: Mapping[str, Any], *rest: str):
     """The parameter panel: the head line, the prompt (wrapped), then ``rest``."""
+    from PIL import Image, ImageDraw  # on first use: start-up draws nothing
+
     short = min(spec.width, spec.height)
     font = panel_font(max(12, round(short / 24)))
     lay0 = layout_for(spec, 0)
@@ -159,6 +159,8 @@ def panel(spec: VideoSpec, look: Look, head: str, arguments: Mapping[str, Any], 
 def reframe_canvas(spec: VideoSpec, look: Look, window: Window, arguments: Mapping[str, Any]):
     """The outpainted canvas: the look's background, the reframing grid, the window's outline
     and, when given, a cross at the grid position."""
+    from PIL import Image, ImageDraw  # on first use: start-up draws nothing
+
     image = Image.new("RGB", (spec.width, spec.height), look.background)
     draw = ImageDraw.Draw(image)
     line = max(1, min(spec.width, spec.height) // 270)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from mockserver.fal.endpoints import ENDPOINTS
-from mockserver.queue import Producer, Production
+from mockserver.queue import Producer, Production, produced_at_once
 from mockserver.records import RequestRecord
 
 
@@ -21,4 +21,11 @@ class EndpointProducers:
         self.producers = dict(producers)
 
     async def __call__(self, record: RequestRecord) -> Production:
-        return await self.producers[ENDPOINTS[record.endpoint_id].facts.producer](record)
+        return await self._producer(record)(record)
+
+    def ready(self, record: RequestRecord) -> Production | None:
+        """The endpoint's producer's output at once, when it has one (``produced_at_once``)."""
+        return produced_at_once(self._producer(record), record)
+
+    def _producer(self, record: RequestRecord) -> Producer:
+        return self.producers[ENDPOINTS[record.endpoint_id].facts.producer]

@@ -24,7 +24,7 @@ from mockserver.media import MediaInputError
 from mockserver.media.cache import cache_key
 from mockserver.media.videos import probe_video
 from mockserver.observation.metrics import Metrics
-from mockserver.queue import Producer, Production
+from mockserver.queue import Producer, Production, produced_at_once
 from mockserver.records import RequestRecord
 
 CHUNK = 1 << 20
@@ -63,6 +63,15 @@ def _per_second_units(record: RequestRecord, output: Path) -> int | None:
     return endpoint.cost_units(endpoint.validation_of(record), seconds=seconds)
 
 
+def _scenario_error(record: RequestRecord) -> Production | None:
+    """The error a scenario makes this attempt fail with (None: the model answers)."""
+    scenario: dict[str, Any] = record.scenario or {}
+    failing = scenario.get("error_attempts")
+    if scenario.get("error") and (failing is None or record.attempt <= failing):
+        return Production(error=scenario["error"])
+    return None
+
+
 class ScenarioProducer:
     def __init__(self, inner: Producer, media_dir: Path, metrics: Metrics) -> None:
         self.inner = inner
@@ -71,9 +80,8 @@ class ScenarioProducer:
 
     async def __call__(self, record: RequestRecord) -> Production:
         scenario: dict[str, Any] = record.scenario or {}
-        failing = scenario.get("error_attempts")
-        if scenario.get("error") and (failing is None or record.attempt <= failing):
-            return Production(error=scenario["error"])
+        if (failed := _scenario_error(record)) is not None:
+            return failed
         output = scenario.get("output")
         if output:
             source = Path(output["video"])
@@ -88,3 +96,15 @@ class ScenarioProducer:
             return Production(media=media, notes=(f"custom output {source.name}",), units=units)
         self.metrics.productions += 1
         return await self.inner(record)
+
+    def ready(self, record: RequestRecord) -> Production | None:
+        """``__call__`` at once where it needs no coroutine: a scenario's error, or an output
+        the inner producer already has (counted once: here, or by ``__call__``)."""
+        if (failed := _scenario_error(record)) is not None:
+            return failed
+        if (record.scenario or {}).get("output"):
+            return None  # copied into the media directory in a thread
+        production = produced_at_once(self.inner, record)
+        if production is not None:
+            self.metrics.productions += 1
+        return production

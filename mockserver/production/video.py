@@ -23,11 +23,11 @@ from mockserver.fal.catalogue import media_error_detail, model_error
 from mockserver.fal.endpoints import ENDPOINTS
 from mockserver.fal.errors import request_error
 from mockserver.fal.hosts import cdn_file_url, media_url
-from mockserver.media import MediaInputError, RenderRequest, VideoRenderer
+from mockserver.media import MediaInputError, RenderedVideo, RenderRequest, VideoRenderer
 from mockserver.media.cache import SUFFIX
 from mockserver.media.serving import cached_file_response
 from mockserver.production.generic import output_with_urls
-from mockserver.queue import Producer, Production
+from mockserver.queue import Producer, Production, produced_at_once
 from mockserver.records import RequestRecord
 from mockserver.services import services
 from mockserver.storage.files import Files, split_file_name
@@ -40,16 +40,31 @@ class VideoProducer:
         self.renderer = renderer
 
     async def __call__(self, record: RequestRecord) -> Production:
-        endpoint = ENDPOINTS[record.endpoint_id]
-        arguments = endpoint.arguments_of(record)
         try:
-            video = await self.renderer.render(
-                RenderRequest(record.endpoint_id, arguments, record.request_id)
-            )
+            video = await self.renderer.render(self._request(record))
         except MediaInputError as exc:  # fal's model error; the emulator's reason in its notes
             return Production(
                 error=model_error(exc.status_code, media_error_detail(exc)), notes=exc.notes
             )
+        return self._production(record, video)
+
+    def ready(self, record: RequestRecord) -> Production | None:
+        """The production at once when the video is already cached (``VideoRenderer.cached``);
+        None: it takes the renderer's coroutine (``__call__``)."""
+        try:
+            video = self.renderer.cached(self._request(record))
+        except MediaInputError:  # its answer is __call__'s to give
+            return None
+        return None if video is None else self._production(record, video)
+
+    @staticmethod
+    def _request(record: RequestRecord) -> RenderRequest:
+        arguments = ENDPOINTS[record.endpoint_id].arguments_of(record)
+        return RenderRequest(record.endpoint_id, arguments, record.request_id)
+
+    @staticmethod
+    def _production(record: RequestRecord, video: RenderedVideo) -> Production:
+        endpoint = ENDPOINTS[record.endpoint_id]
         media = {
             "key": video.key,
             "file_name": video.file_name,
@@ -103,7 +118,14 @@ class OutputPublisher:
         self.files = files
 
     async def __call__(self, record: RequestRecord) -> Production:
-        production = await self.inner(record)
+        return self._publish(await self.inner(record))
+
+    def ready(self, record: RequestRecord) -> Production | None:
+        """``__call__`` at once, when the inner producer has the output already."""
+        production = produced_at_once(self.inner, record)
+        return None if production is None else self._publish(production)
+
+    def _publish(self, production: Production) -> Production:
         if production.media is None:
             return production
         media = production.media

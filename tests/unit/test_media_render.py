@@ -154,6 +154,27 @@ async def test_cached_repeat_is_free_and_ignores_request_id(renderer: VideoRende
     assert any(line.startswith("rendered 960x540 120-frame clip") for line in first.log_lines)
 
 
+async def test_a_cached_text_render_is_found_without_a_coroutine(
+    renderer: VideoRenderer, tmp_path: Path
+) -> None:
+    """``cached`` answers what ``render`` answers for a cached text-only request, and None
+    for one never rendered, one that reads an image, or a file gone from the cache."""
+    assert renderer.cached(request()) is None
+    await renderer.render(request(request_id="one"))
+    rendered = await renderer.render(request(request_id="two"))
+    found = renderer.cached(request(request_id="three"))
+    assert found == rendered
+    assert renderer.cached(request("another prompt")) is None
+    image = tmp_path / "in.png"
+    Image.new("RGB", (64, 64), "red").save(image)
+    with_image = request(image_url=image.as_uri())
+    i2v = RenderRequest(f"{T2V}/image-to-video", with_image.arguments, "req-i2v")
+    assert renderer.cached(i2v) is None
+    rendered.path.unlink()
+    assert renderer.cached(request()) is None
+    assert renderer.renders_started == 1
+
+
 async def test_cache_survives_a_new_renderer(tmp_path: Path) -> None:
     r1 = VideoRenderer(tmp_path)
     first = await r1.render(request())

@@ -177,10 +177,46 @@ async def test_sqlite_restart_resumes_unfinished(tmp_path) -> None:
         await second.stop()
 
 
+class ReadyProducer(Producer):
+    """A producer whose output exists already (a cached render): ``ready`` gives it at once."""
+
+    def ready(self, record: RequestRecord) -> Production | None:
+        self.calls.append(record.request_id)
+        return Production(
+            media={"key": "k", "file_name": "output.mp4", "file_size": 1},
+            notes=("reused",),
+        )
+
+
+async def test_an_output_made_already_completes_without_a_task(store: RequestStore) -> None:
+    """The structural step of issue 27: no task per request, and the replay that starts the
+    request finishes it too; the record is the one the task path would have written."""
+    clock = ManualClock()
+    timing = dataclasses.replace(PROFILE, run_seconds_base=0.0, run_seconds_per_unit=0.0)
+    results = {}
+    for producer in (Producer(), ReadyProducer()):
+        queue = RequestQueue(store, clock, timing, producer)
+        record = queue.submit(T2V, {"prompt": "a fox"})
+        if isinstance(producer, ReadyProducer):
+            assert not queue._producing and record.request_id in queue._ready
+        else:
+            await settle(queue)
+        clock.advance(1.0)
+        assert queue.advance() is None
+        done = queue.get(record.request_id)
+        assert done.status == "COMPLETED" and done.outcome == "ok"
+        results[type(producer)] = done
+    task, at_once = results[Producer], results[ReadyProducer]
+    assert [line["message"] for line in at_once.logs] == [line["message"] for line in task.logs]
+    assert at_once.completed_at == at_once.started_at == at_once.eligible_at
+    assert at_once.notes == ["reused"]
+
+
 def test_request_ids_are_uuid7_in_submission_order() -> None:
     """fal's 2026 request ids are UUIDv7 (a live run shows 019fd06e-1bb1-71d1-...)."""
     ids = [new_request_id() for _ in range(50)]
     parsed = [uuid.UUID(i) for i in ids]
+    assert [str(u) for u in parsed] == ids  # the canonical lower-case 8-4-4-4-12 form
     assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
     assert len(set(ids)) == 50
     stamps = [u.int >> 80 for u in parsed]

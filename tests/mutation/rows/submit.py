@@ -38,15 +38,15 @@ MUTANTS = (
     Mutant(
         row="422 body",
         path=API,
-        old='return JSONResponse({"detail": detail}, 422, headers={"x-fal-billable-units": "0"})',
-        new='return gateway_json({"detail": detail}, 422, headers={"x-fal-billable-units": "0"})',
+        old='EncodedJSON(encode_app({"detail": detail}), 422, [*NO_BILLABLE_UNITS])',
+        new='gateway_json({"detail": detail}, 422, headers={"x-fal-billable-units": "0"})',
         breaks="the app's 422 is written with the gateway's spacing, not FastAPI's compact JSON",
     ),
     Mutant(
         row="Headers of that 422",
         path=API,
-        old='return JSONResponse({"detail": detail}, 422, headers={"x-fal-billable-units": "0"})',
-        new='return JSONResponse({"detail": detail}, 422)',
+        old="422, [*NO_BILLABLE_UNITS])",
+        new="422, [])",
         breaks="sync run's 422 loses x-fal-billable-units: 0",
     ),
     Mutant(
