@@ -193,6 +193,11 @@ class FaultEngine:
     def refresh(self) -> None:
         """Take what other replicas changed (``local`` engines have nothing to take)."""
 
+    async def refresh_without_blocking(self) -> None:
+        """``refresh`` for the per-request path: a shared engine asks without blocking the
+        event loop, so concurrent requests wait for Redis together, not in turn."""
+        self.refresh()
+
     def unique_name(self, stem: str = "scenario") -> str:
         taken = {s.name for s in self.scenarios}
         return next(f"{stem}-{n}" for n in range(1, len(taken) + 2) if f"{stem}-{n}" not in taken)

@@ -127,7 +127,7 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         if not engine.local:  # replicas share the scenarios: take what changed elsewhere
-            engine.refresh()
+            await engine.refresh_without_blocking()
             if not engine.scenarios and engine.random is None:
                 await self.app(scope, receive, send)
                 return

@@ -84,6 +84,7 @@ class SharedFaultEngine(FaultEngine):
         self._ids: dict[str, str] = {}
         """Scenario name -> its id (where its counts are)."""
         self._scripts: tuple[Any, Any] | None = None
+        self._async_sync: Any = None
         self.on_progression: Callable[[str | None], None] | None = None
         """Called when the shared default progression changes (None: back to the start's)."""
         self._progression: str | None = None
@@ -107,6 +108,19 @@ class SharedFaultEngine(FaultEngine):
         return self._scripts[index]
 
     # -- reading what the replicas share ------------------------------------------------------
+
+    async def refresh_without_blocking(self) -> None:
+        """The per-request check on the asyncio client (the same script): the definitions
+        are taken only when their version moved, which is rare."""
+        if self._async_sync is None:
+            self._async_sync = self._shared.aio.register_script(SYNC)
+        version, document, _ = await self._async_sync(
+            keys=[self._version_key, self._document_key, self._counts_key],
+            args=[self._version, "0"],
+        )
+        if version and not document:
+            return  # unchanged: the common case
+        self.refresh()  # new definitions (or none yet): the blocking path handles every case
 
     def refresh(self, counts: bool = False) -> None:
         """Take the shared definitions if their version moved (and every count, if asked)."""
