@@ -12,6 +12,9 @@ ENGINE="${ENGINE:-$(command -v podman >/dev/null 2>&1 && echo podman || echo doc
 
 rm -rf build/wheels
 "$PYTHON" -m pip wheel --quiet --wheel-dir build/wheels/deps .
+# redis-py needs async-timeout on Pythons before 3.11.3, such as Debian bookworm's 3.11.2 in
+# the base image; a newer Python here leaves it out of the resolution, so add it by name.
+"$PYTHON" -m pip wheel --quiet --wheel-dir build/wheels/deps 'async-timeout>=4.0.3'
 mkdir -p build/wheels/app
 mv build/wheels/deps/ray2_mock-*.whl build/wheels/app/
 
