@@ -646,7 +646,7 @@ class RequestQueue:
         in heaps, and the startable queue is a deque. Both only change here, so they are built
         once per call; records that left the queue are dropped lazily when they reach the top.
         """
-        if not self._active:  # nothing to move (a sync run's slot check on an idle queue)
+        if not self._active and not self._unsure:  # nothing to move (an idle queue)
             return None
         with self.store.batch():  # one commit for the whole replay, not one per transition
             return self._replay()

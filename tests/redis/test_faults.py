@@ -118,6 +118,8 @@ def test_redis_away_answers_fals_503_and_recovers(tmp_path: Path, outage: str) -
                 redis.start()
             else:
                 os.kill(redis.proc.pid, signal.SIGCONT)
+        # first, with no new request to wake the queue: the one accepted before finishes
+        wait_until(lambda: finished(url, known), what="the request accepted before to finish")
         after = wait_until(
             lambda: (
                 (
@@ -129,7 +131,6 @@ def test_redis_away_answers_fals_503_and_recovers(tmp_path: Path, outage: str) -
             what="submits to succeed again",
         )
         wait_until(lambda: finished(url, after.json()["request_id"]))
-        wait_until(lambda: finished(url, known), what="the request accepted before to finish")
 
 
 def test_two_replicas_racing_on_one_request_complete_it_once(tmp_path: Path) -> None:
