@@ -94,6 +94,7 @@ class RedisServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"redis-server exited with {self.proc.returncode}")
             time.sleep(0.02)
+        self.kill()
         raise RuntimeError("redis-server did not answer within 10 s")
 
     def ping(self) -> bool:

@@ -23,17 +23,21 @@ pytestmark = pytest.mark.slow
 
 def test_two_workers_on_a_unix_socket_redis_share_every_request(tmp_path: Path) -> None:
     redis = RedisServer(tmp_path / "redis").start()
-    serve = start_serve(
-        tmp_path / "serve",
-        "--store",
-        f"unix://{redis.socket_path}?db=0",
-        "--workers",
-        "2",
-        "--tls-port",
-        "0",
-        "--timing",
-        "instant",
-    )
+    try:
+        serve = start_serve(
+            tmp_path / "serve",
+            "--store",
+            f"unix://{redis.socket_path}?db=0",
+            "--workers",
+            "2",
+            "--tls-port",
+            "0",
+            "--timing",
+            "instant",
+        )
+    except BaseException:
+        redis.stop()  # a serve that did not start must not leave its Redis running
+        raise
     try:
         ids = []
         for _ in range(12):
