@@ -150,19 +150,6 @@ class SharedRedis:
         """Tell every replica (``Replica`` hears it): ``<kind> <this replica> <payload>``."""
         self.sync.publish(self.keys.events, f"{kind} {self.replica_id} {payload}")
 
-    def unlink_matching(self, pattern: str) -> int:
-        """Delete every key matching ``pattern`` (a reset); returns how many went."""
-        client, removed = self.sync, 0
-        batch: list[bytes] = []
-        for key in client.scan_iter(match=pattern, count=1000):
-            batch.append(key)
-            if len(batch) == 500:
-                removed += client.unlink(*batch)
-                batch.clear()
-        if batch:
-            removed += client.unlink(*batch)
-        return removed
-
     async def aclose(self) -> None:
         if self._async is not None:
             await self._async.aclose()
